@@ -1,0 +1,42 @@
+"""The ``citybrain`` command: a thin click group over the library.
+
+Each command group lives in its own module here and only parses arguments, builds objects
+and calls library functions. Errors raised on purpose (:class:`~citybrain.exceptions.CityBrainError`)
+become a one-line message on standard error and exit code 2 (unusable input), in one place:
+:class:`CityBrainGroup`. Exit codes: 0 ok, 1 problems found in valid input, 2 unusable input
+or usage.
+"""
+
+from __future__ import annotations
+
+import click
+
+from ..exceptions import CityBrainError
+from .network import network
+
+__all__ = ["cli", "main", "CityBrainGroup"]
+
+
+class CityBrainGroup(click.Group):
+    """A click group that turns domain errors into a message and exit code 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except CityBrainError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=CityBrainGroup)
+@click.version_option(package_name="citybrain")
+def cli() -> None:
+    """citybrain: camera counts -> flows -> signal plans -> SUMO digital twin."""
+
+
+cli.add_command(network)
+
+
+def main() -> None:
+    """Entry point of the ``citybrain`` console script."""
+    cli(prog_name="citybrain")
