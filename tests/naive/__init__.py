@@ -1,0 +1,1 @@
+"""Slow, obvious pure-numpy references for the numba kernels, one module per topic."""
