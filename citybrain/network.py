@@ -28,6 +28,7 @@ import math
 import xml.sax
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import networkx as nx
@@ -253,9 +254,13 @@ class RoadNetwork:
         self._movement_index = {
             (m.junction, m.from_edge, m.to_edge): i for i, m in enumerate(self.movements)
         }
+        by_junction: dict[str, list[int]] = defaultdict(list)
+        for i, m in enumerate(self.movements):
+            by_junction[m.junction].append(i)
+        self._junction_movements = {j: tuple(v) for j, v in by_junction.items()}
 
     # -- lookups -----------------------------------------------------------------------
-    @property
+    @cached_property
     def edges(self) -> dict[str, dict]:
         """Road edges by SUMO id -> attribute dict (with ``from`` and ``to`` junctions)."""
         return {
@@ -284,7 +289,7 @@ class RoadNetwork:
 
     def junction_movements(self, junction: str) -> tuple[int, ...]:
         """Indices of the movements at one junction."""
-        return tuple(i for i, m in enumerate(self.movements) if m.junction == junction)
+        return self._junction_movements.get(junction, ())
 
     def approach_edges(self, junction: str) -> tuple[str, ...]:
         """Road edges ending at a junction that carry at least one vehicle movement."""
