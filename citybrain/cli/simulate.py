@@ -1,0 +1,141 @@
+"""``citybrain simulate``: run a scenario in the SUMO digital twin under a controller."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import click
+
+from ..control import CONTROLLERS, PROTOCOLS
+from ..exceptions import CityBrainError, ValidationError
+
+__all__ = ["simulate"]
+
+
+@click.command("simulate")
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--controller", default="fixed", show_default=True, help="Registered controller name.")
+@click.option("--plan", "plan", type=click.Path(dir_okay=False, path_type=Path), help="Signal plan file to run.")
+@click.option(
+    "--protocol",
+    type=click.Choice(sorted(PROTOCOLS)),
+    default="native",
+    show_default=True,
+    help="native: decide every second, program transitions; resco: every 10 s, 3 s yellow.",
+)
+@click.option("--seeds", type=click.IntRange(min=1), help="Run seeds 0..N-1 (default: the scenario's).")
+@click.option("--seed", type=click.IntRange(min=0), help="Run this one seed.")
+@click.option(
+    "--backend",
+    type=click.Choice(["libsumo", "traci"]),
+    help="SUMO backend (default libsumo; traci when --sumo-binary or --gui is given).",
+)
+@click.option(
+    "--sumo-binary",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Another sumo program to drive over TraCI (e.g. SUMO 1.9.1).",
+)
+@click.option(
+    "--cameras-out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write emulated camera counts, true counts and the camera registry here.",
+)
+@click.option("--serve", type=click.IntRange(1, 65535), help="Accept plan changes on 127.0.0.1:PORT.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.option("--gui", is_flag=True, help="Watch the run in sumo-gui (TraCI).")
+@click.pass_context
+def simulate(
+    ctx: click.Context,
+    scenario: Path,
+    controller: str,
+    plan: Path | None,
+    protocol: str,
+    seeds: int | None,
+    seed: int | None,
+    backend: str | None,
+    sumo_binary: Path | None,
+    cameras_out: Path | None,
+    serve: int | None,
+    as_json: bool,
+    gui: bool,
+) -> None:
+    """Run SCENARIO (a scenarios/*.toml file or a .sumocfg) and report the RESCO delay.
+
+    Exit code 0 when every run finished, 1 when a run failed, hung or gridlocked (the other
+    runs are still reported), 2 for unusable input.
+    """
+    from simulation import RunSpec, load_scenario, run_seeds, seeds_from, summarise, write_camera_tables
+
+    if controller not in CONTROLLERS:
+        msg = f"unknown controller {controller!r}; registered: {', '.join(sorted(CONTROLLERS))}"
+        raise click.BadParameter(msg, param_hint="--controller")
+    if plan is not None:
+        msg = f"--plan {plan}: running signal plans is not yet supported (plans arrive with citybrain.plans)."
+        raise CityBrainError(msg)
+    if backend is None:
+        backend = "traci" if (sumo_binary is not None or gui) else "libsumo"
+    if backend == "libsumo" and (sumo_binary is not None or gui):
+        msg = "--sumo-binary and --gui need --backend traci (libsumo is the installed SUMO, no GUI)."
+        raise click.UsageError(msg)
+    sc = load_scenario(scenario)
+    run_list = seeds_from(sc, seeds=seeds, seed=seed)
+    if serve is not None and len(run_list) != 1:
+        msg = f"--serve needs a single run (--seed S or --seeds 1); got {len(run_list)} seeds."
+        raise ValidationError(msg, [msg])
+    spec = RunSpec(
+        scenario=sc,
+        controller=controller,
+        protocol=protocol,
+        backend=backend,
+        sumo_binary=str(sumo_binary) if sumo_binary else None,
+        cameras=cameras_out is not None,
+        gui=gui,
+        serve_port=serve,
+    )
+    if serve is not None:
+        click.echo(f"Accepting plans on http://127.0.0.1:{serve}/plans", err=True)
+    results = run_seeds(spec, run_list, progress=sys.stderr.isatty() or not as_json)
+    if cameras_out is not None:
+        for r in results:
+            if r.cameras is not None:
+                write_camera_tables(r.cameras, cameras_out, prefix=f"{sc.name}_seed{r.seed}_")
+    delays = summarise([r.delay_s for r in results if r.ok])
+    version = next((r.sumo_version for r in results if r.sumo_version), "")
+    if as_json:
+        body = {
+            "controller": controller,
+            "scenario": sc.name,
+            "protocol": protocol,
+            "backend": backend,
+            "sumo_version": version,
+            "runs": [r.to_json() for r in results],
+            "delay_s": {k: (None if math.isnan(v) else v) for k, v in delays.items()},
+        }
+        click.echo(json.dumps(body, indent=2))
+    else:
+        _print_table(sc.name, controller, protocol, version, results, delays)
+    problems = [r for r in results if not r.ok or r.gridlocked]
+    for r in problems:
+        what = r.error if r.error else f"gridlocked from t={r.gridlock_at_s:g} s"
+        click.echo(f"seed {r.seed}: {what.splitlines()[0]}", err=True)
+    if problems:
+        ctx.exit(1)
+
+
+def _print_table(name, controller, protocol, version, results, delays) -> None:
+    click.echo(f"{name} | controller {controller} | protocol {protocol} | SUMO {version}")
+    click.echo(f"{'seed':>5} {'delay_s':>9} {'trip_s':>8} {'wait_s':>8} {'stops':>6} {'queue':>7} {'arrived':>8} {'loaded':>7} {'telep':>6}")
+    for r in results:
+        if not r.ok:
+            click.echo(f"{r.seed:>5} FAILED")
+            continue
+        flag = "  GRIDLOCK" if r.gridlocked else ""
+        click.echo(
+            f"{r.seed:>5} {r.delay_s:9.2f} {r.trip_time_s:8.2f} {r.waiting_s:8.2f} {r.stops:6.2f} "
+            f"{r.queue_veh:7.2f} {r.arrived:8d} {r.loaded:7d} {r.teleports:6d}{flag}"
+        )
+    mean, sd, ci = delays["mean"], delays["sd"], delays["ci95"]
+    click.echo(f"delay_s mean {mean:.2f}  sd {sd:.2f}  ci95 +/-{ci:.2f}")

@@ -1,0 +1,192 @@
+"""The controller protocol: what an online signal controller sees and what it answers.
+
+A controller drives one traffic light. At every decision step the twin (``simulation``)
+hands it an :class:`Observation` of that light and calls ``decide(observation)``, which
+returns the index of the program phase (a green phase) to run next, or ``None`` to keep
+the current one. The twin, not the controller, inserts the yellow and all-red transitions
+and enforces minimum greens; a :class:`DecisionProtocol` says how often controllers decide
+and how transitions are built.
+
+Two protocols ship:
+
+``native``
+    decide every second; transitions are the program's own yellow/all-red phases (or, when
+    the chosen green does not follow the current one in the program, a yellow of the
+    program's yellow duration built from the two states); minimum greens come from the
+    program phases' ``minDur`` or :data:`DEFAULT_MIN_GREEN_S`.
+``resco``
+    the RESCO benchmark's protocol (Ault & Sharon 2021): decide every 10 s, a 3 s yellow on
+    every change, no all-red, choose among the program's green phases.
+
+A controller with ``program_driven = True`` (the fixed controller) leaves the network's
+own program running: the twin still observes it but never sets the light.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from citybrain.network import RoadNetwork
+
+__all__ = [
+    "DEFAULT_MIN_GREEN_S",
+    "Observation",
+    "DecisionProtocol",
+    "NATIVE",
+    "RESCO",
+    "PROTOCOLS",
+    "Controller",
+    "ControllerFactory",
+    "CONTROLLERS",
+    "register_controller",
+    "make_controller",
+    "get_protocol",
+]
+
+#: Minimum green (seconds) under the native protocol when a phase has no ``minDur``.
+DEFAULT_MIN_GREEN_S: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What one traffic light's controller sees at one decision step.
+
+    Attributes
+    ----------
+    tls : str
+        SUMO traffic-light id.
+    time_s : float
+        Simulation time (seconds, SUMO clock).
+    phase : int
+        Index of the program phase now shown (a green or a transition phase).
+    green : int or None
+        Index of the green phase being served, ``None`` during a transition the twin inserted.
+    time_in_phase_s : float
+        Seconds since ``phase`` (or, during a transition, the transition) began.
+    green_phases : tuple of int
+        The program's green phases: the choices ``decide`` may return.
+    movements : tuple of int
+        Indices into ``RoadNetwork.movements`` of the vehicle movements the light controls.
+    movement_vehicles, movement_halting : tuple of int
+        Per movement, vehicles (and halting vehicles, speed < 0.1 m/s) on its approach lanes.
+        A lane shared by several movements counts towards each of them.
+    movement_out_vehicles : tuple of int
+        Per movement, vehicles on its exit lanes (downstream queue, for pressure-type rules).
+    lanes : tuple of str
+        The approach lanes of the light, in a fixed order.
+    lane_vehicles, lane_halting : tuple of int
+        Per approach lane, vehicles and halting vehicles.
+    """
+
+    tls: str
+    time_s: float
+    phase: int
+    green: int | None
+    time_in_phase_s: float
+    green_phases: tuple[int, ...]
+    movements: tuple[int, ...]
+    movement_vehicles: tuple[int, ...]
+    movement_halting: tuple[int, ...]
+    movement_out_vehicles: tuple[int, ...]
+    lanes: tuple[str, ...]
+    lane_vehicles: tuple[int, ...]
+    lane_halting: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionProtocol:
+    """How often controllers decide and how the twin changes greens.
+
+    Attributes
+    ----------
+    name : str
+        ``"native"`` or ``"resco"``.
+    decision_interval_s : float
+        Seconds between two calls of ``decide``.
+    yellow_s : float or None
+        Yellow (seconds) on every change; ``None`` uses the program's own transitions.
+    all_red_s : float or None
+        All-red (seconds) after the yellow; ``None`` uses the program's own.
+    min_green_s : float or None
+        Minimum green (seconds) for every phase; ``None`` takes each phase's ``minDur``,
+        or :data:`DEFAULT_MIN_GREEN_S` where it has none.
+    """
+
+    name: str
+    decision_interval_s: float
+    yellow_s: float | None
+    all_red_s: float | None
+    min_green_s: float | None
+
+
+NATIVE = DecisionProtocol("native", 1.0, None, None, None)
+RESCO = DecisionProtocol("resco", 10.0, 3.0, 0.0, 0.0)
+PROTOCOLS: dict[str, DecisionProtocol] = {"native": NATIVE, "resco": RESCO}
+
+
+def get_protocol(name: str) -> DecisionProtocol:
+    """Return a decision protocol by name.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not one of :data:`PROTOCOLS`.
+    """
+    try:
+        return PROTOCOLS[name]
+    except KeyError:
+        msg = f"Unknown decision protocol {name!r}; expected one of {sorted(PROTOCOLS)}."
+        raise ValueError(msg) from None
+
+
+@runtime_checkable
+class Controller(Protocol):
+    """An online controller of one traffic light.
+
+    Attributes
+    ----------
+    name : str
+        Registry name (``"fixed"``, ``"max-pressure"`` ...).
+    program_driven : bool
+        ``True`` when the network's own program runs the light (the twin then never sets
+        it and ignores ``decide``'s answer); ``False`` when ``decide`` chooses the greens.
+    """
+
+    name: str
+    program_driven: bool
+
+    def decide(self, observation: Observation) -> int | None:
+        """Return the program phase index of the next green, or ``None`` to keep the current."""
+        ...
+
+
+#: Builds the controller of one traffic light: ``factory(network, tls) -> Controller``.
+ControllerFactory = Callable[["RoadNetwork", str], Controller]
+
+#: Registered controllers by name; later modules add theirs with :func:`register_controller`.
+CONTROLLERS: dict[str, ControllerFactory] = {}
+
+
+def register_controller(name: str, factory: ControllerFactory) -> None:
+    """Register a controller factory under ``name`` (replacing any earlier one)."""
+    CONTROLLERS[name] = factory
+
+
+def make_controller(name: str, network: RoadNetwork, tls: str) -> Controller:
+    """Build the controller ``name`` for traffic light ``tls``.
+
+    Raises
+    ------
+    ValueError
+        If no controller is registered under ``name``, or ``tls`` is not in the network.
+    """
+    if name not in CONTROLLERS:
+        msg = f"Unknown controller {name!r}; registered: {sorted(CONTROLLERS)}."
+        raise ValueError(msg)
+    if tls not in network.programs:
+        msg = f"Traffic light {tls!r} is not in network {network.path}."
+        raise ValueError(msg)
+    return CONTROLLERS[name](network, tls)

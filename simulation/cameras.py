@@ -1,0 +1,249 @@
+"""Emulated stop-line cameras: counts per movement and per approach, as a count file.
+
+Every approach edge of a signalised junction gets one camera (``cam_<junction>_<edge>``)
+that counts the vehicles crossing its stop line, per counting interval, for each movement
+(from-edge -> to-edge) and as an approach total. The true counts are kept beside what the
+cameras report, which may be degraded by
+
+- a detection rate: each crossing is seen with probability ``detection_rate``;
+- noise: each reported count is multiplied by ``1 + N(0, noise_sd)`` and rounded (>= 0);
+- outages: a camera reports nothing for an interval, at random (``outage_rate``) or as
+  scheduled.
+
+Tables (pandas DataFrames, the project's count schema; times in seconds from the scenario's
+begin, ``to_edge`` empty for an approach total):
+
+counts
+    ``interval_start, interval_s, camera_id, junction, from_edge, to_edge, count``
+truth
+    ``interval_start, interval_s, junction, from_edge, to_edge, count``
+registry
+    ``camera_id, junction, from_edge, to_edge, lanes`` (lane ids, space-separated)
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from citybrain.network import RoadNetwork
+
+from .scenario import CameraConfig
+
+__all__ = [
+    "COUNT_COLUMNS",
+    "TRUTH_COLUMNS",
+    "REGISTRY_COLUMNS",
+    "Camera",
+    "CameraCounts",
+    "cameras_for_network",
+    "CameraCounter",
+    "write_camera_tables",
+]
+
+COUNT_COLUMNS = ["interval_start", "interval_s", "camera_id", "junction", "from_edge", "to_edge", "count"]
+TRUTH_COLUMNS = ["interval_start", "interval_s", "junction", "from_edge", "to_edge", "count"]
+REGISTRY_COLUMNS = ["camera_id", "junction", "from_edge", "to_edge", "lanes"]
+
+
+@dataclass(frozen=True, slots=True)
+class Camera:
+    """One stop-line camera on the approach ``from_edge`` of ``junction``.
+
+    Attributes
+    ----------
+    camera_id : str
+        ``cam_<junction>_<from_edge>``.
+    junction, from_edge : str
+        SUMO junction and approach edge ids.
+    to_edges : tuple of str
+        Exit edges of the movements it counts.
+    lanes : tuple of str
+        Approach lanes it watches.
+    movement_lanes : tuple of tuple of str
+        Per exit edge, the approach lanes of that movement.
+    """
+
+    camera_id: str
+    junction: str
+    from_edge: str
+    to_edges: tuple[str, ...]
+    lanes: tuple[str, ...]
+    movement_lanes: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CameraCounts:
+    """The tables one run's cameras produced (see the module docstring)."""
+
+    counts: pd.DataFrame
+    truth: pd.DataFrame
+    registry: pd.DataFrame
+
+
+def cameras_for_network(network: RoadNetwork) -> tuple[Camera, ...]:
+    """Return one camera per approach edge of every signalised junction, sorted by id."""
+    groups: dict[tuple[str, str], dict[str, list[str]]] = defaultdict(dict)
+    for m in network.movements:
+        if m.tls is None or m.turn == "crossing":
+            continue
+        groups[(m.junction, m.from_edge)].setdefault(m.to_edge, []).extend(m.from_lanes)
+    cams = []
+    for (junction, from_edge), moves in groups.items():
+        lanes = tuple(sorted({x for ls in moves.values() for x in ls}))
+        to_edges = tuple(sorted(moves))
+        cams.append(
+            Camera(
+                camera_id=f"cam_{junction}_{from_edge}",
+                junction=junction,
+                from_edge=from_edge,
+                to_edges=to_edges,
+                lanes=lanes,
+                movement_lanes=tuple(tuple(dict.fromkeys(moves[t])) for t in to_edges),
+            )
+        )
+    return tuple(sorted(cams, key=lambda c: c.camera_id))
+
+
+class CameraCounter:
+    """Count stop-line crossings during a run and turn them into camera tables.
+
+    Parameters
+    ----------
+    cameras : tuple of Camera
+        From :func:`cameras_for_network`.
+    config : CameraConfig
+        Interval, detection rate, noise and outages.
+    begin_s, end_s : float
+        The scenario's time window (seconds).
+    next_edge : callable
+        ``next_edge(vehicle_id, edge) -> str``: the edge a vehicle takes after ``edge``
+        (asked once per vehicle and approach, when it first appears there).
+    """
+
+    def __init__(
+        self,
+        cameras: tuple[Camera, ...],
+        config: CameraConfig,
+        begin_s: float,
+        end_s: float,
+        next_edge: Callable[[str, str], str],
+    ) -> None:
+        self.cameras = cameras
+        self.config = config
+        self.begin_s, self.end_s = float(begin_s), float(end_s)
+        self._next_edge = next_edge
+        self.lanes = tuple(sorted({x for c in cameras for x in c.lanes}))
+        self._edge_lanes = {c.from_edge: c.lanes for c in cameras}
+        self._edge_camera = {c.from_edge: c for c in cameras}
+        self._present: dict[str, dict[str, str]] = {e: {} for e in self._edge_lanes}
+        self._true: dict[tuple[int, str, str], int] = defaultdict(int)
+
+    def update(
+        self, step_start_s: float, lane_ids: dict[str, tuple[str, ...]], arrived: tuple[str, ...]
+    ) -> None:
+        """Record the crossings of one step.
+
+        Parameters
+        ----------
+        step_start_s : float
+            Simulation time at the start of the step (seconds); crossings are dated by it.
+        lane_ids : dict of str to tuple of str
+            Vehicle ids per watched lane after the step (every lane in :attr:`lanes`).
+        arrived : tuple of str
+            Vehicles that arrived in the step (they did not cross a stop line).
+        """
+        k = int((step_start_s - self.begin_s) // self.config.interval_s)
+        gone_arrived = set(arrived)
+        for edge, lanes in self._edge_lanes.items():
+            before = self._present[edge]
+            now: dict[str, str] = {}
+            for lane in lanes:
+                for v in lane_ids[lane]:
+                    now[v] = before[v] if v in before else ""
+            for v, nxt in before.items():
+                if v not in now and v not in gone_arrived:
+                    if not nxt:
+                        continue
+                    self._true[(k, edge, nxt)] += 1
+            for v, nxt in now.items():
+                if not nxt:
+                    now[v] = self._lookup(v, edge)
+            self._present[edge] = now
+
+    def _lookup(self, vehicle: str, edge: str) -> str:
+        try:
+            return self._next_edge(vehicle, edge)
+        except Exception:  # noqa: BLE001 - vehicle left the simulation; nothing to count
+            return ""
+
+    def tables(self, seed: int) -> CameraCounts:
+        """Return the camera counts, true counts and registry of the run.
+
+        Parameters
+        ----------
+        seed : int
+            Seed of the detection, noise and outage draws (the run's seed).
+        """
+        cfg = self.config
+        rng = np.random.default_rng([int(seed), 0xCA3E])
+        n_int = max(1, math.ceil((self.end_s - self.begin_s) / cfg.interval_s - 1e-9))
+        truth_rows, count_rows, reg_rows = [], [], []
+        for cam in self.cameras:
+            reg_rows.append((cam.camera_id, cam.junction, cam.from_edge, "", " ".join(cam.lanes)))
+            for to, lanes in zip(cam.to_edges, cam.movement_lanes, strict=True):
+                reg_rows.append((cam.camera_id, cam.junction, cam.from_edge, to, " ".join(lanes)))
+        for k in range(n_int):
+            start = k * cfg.interval_s
+            length = min(cfg.interval_s, self.end_s - self.begin_s - start)
+            for cam in self.cameras:
+                true = [self._true.get((k, cam.from_edge, to), 0) for to in cam.to_edges]
+                for to, n in zip(cam.to_edges, true, strict=True):
+                    truth_rows.append((start, length, cam.junction, cam.from_edge, to, n))
+                truth_rows.append((start, length, cam.junction, cam.from_edge, "", sum(true)))
+                seen = [int(rng.binomial(n, cfg.detection_rate)) for n in true]
+                down = rng.random() < cfg.outage_rate or any(
+                    o.camera_id == cam.camera_id and o.start_s < start + length and o.end_s > start
+                    for o in cfg.outages
+                )
+                if down:
+                    continue
+                for to, n in zip(cam.to_edges, seen, strict=True):
+                    row = (start, length, cam.camera_id, cam.junction, cam.from_edge, to)
+                    count_rows.append((*row, self._noisy(n, rng)))
+                row = (start, length, cam.camera_id, cam.junction, cam.from_edge, "")
+                count_rows.append((*row, self._noisy(sum(seen), rng)))
+        return CameraCounts(
+            counts=pd.DataFrame(count_rows, columns=COUNT_COLUMNS),
+            truth=pd.DataFrame(truth_rows, columns=TRUTH_COLUMNS),
+            registry=pd.DataFrame(reg_rows, columns=REGISTRY_COLUMNS),
+        )
+
+    def _noisy(self, n: int, rng: np.random.Generator) -> int:
+        if self.config.noise_sd <= 0:
+            return n
+        return max(0, int(round(n * (1.0 + rng.normal(0.0, self.config.noise_sd)))))
+
+
+def write_camera_tables(tables: CameraCounts, folder: str | Path, prefix: str) -> list[Path]:
+    """Write ``<prefix>counts.csv``, ``<prefix>truth.csv`` and ``<prefix>cameras.csv``.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, frame in (("counts", tables.counts), ("truth", tables.truth), ("cameras", tables.registry)):
+        path = folder / f"{prefix}{name}.csv"
+        frame.to_csv(path, index=False)
+        out.append(path)
+    return out

@@ -1,0 +1,185 @@
+"""Run metrics: the RESCO delay and its companions, from SUMO's outputs and per-step queues.
+
+Definitions (per run)
+---------------------
+delay_s
+    RESCO's metric: mean over every tripinfo entry of a vehicle that was inserted, finished
+    or not (``--tripinfo-output.write-unfinished``), of ``timeLoss + departDelay`` (s).
+delay_all_s
+    The same mean with each never-inserted vehicle counted too, from its scheduled departure
+    to the end of the window (SUMO's ``--tripinfo-output.write-undeparted`` entries, whose
+    ``departDelay`` is exactly that). ``None`` when the SUMO version cannot write them.
+trip_time_s, waiting_s, stops
+    Means over the same entries as ``delay_s`` of ``duration``, ``waitingTime`` and
+    ``waitingCount`` (number of stops).
+queue_veh
+    Mean over steps of the number of halting vehicles (speed < 0.1 m/s) on the incoming
+    lanes of signalised junctions.
+arrived, loaded, teleports, never_inserted
+    Vehicles that reached their destination, vehicles loaded, teleports started (0 with
+    ``--time-to-teleport -1``), vehicles still waiting for insertion at the end.
+junction_delay_s, junction_queue_veh
+    Per signalised junction: time loss on its approach edges per vehicle that used them
+    (from SUMO's edge data), and the mean number of halting vehicles on its approach lanes.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+from citybrain.exceptions import SimulationError
+
+__all__ = ["TripStats", "read_tripinfo", "read_edge_data", "junction_delay", "summarise"]
+
+
+@dataclass(frozen=True, slots=True)
+class TripStats:
+    """Vehicle-level metrics from one tripinfo file (seconds unless stated).
+
+    Attributes
+    ----------
+    delay_s, delay_all_s, trip_time_s, waiting_s, stops
+        See the module docstring; ``delay_all_s`` is ``None`` without undeparted entries.
+    entries : int
+        Tripinfo entries of inserted vehicles (finished and unfinished).
+    finished : int
+        Entries of vehicles that arrived.
+    never_inserted : int
+        Entries of vehicles never inserted (0 when SUMO did not write them).
+    """
+
+    delay_s: float
+    delay_all_s: float | None
+    trip_time_s: float
+    waiting_s: float
+    stops: float
+    entries: int
+    finished: int
+    never_inserted: int
+
+
+def read_tripinfo(path: str | Path, *, has_undeparted: bool = True) -> TripStats:
+    """Read a tripinfo file and compute the RESCO delay and its companions.
+
+    Parameters
+    ----------
+    path : str or Path
+        SUMO ``--tripinfo-output`` file, written with ``write-unfinished``.
+    has_undeparted : bool
+        Whether SUMO also wrote never-inserted vehicles (``write-undeparted``); if not,
+        ``delay_all_s`` is ``None``.
+
+    Raises
+    ------
+    SimulationError
+        If the file is missing or not valid XML (SUMO did not finish writing it).
+    """
+    path = Path(path)
+    delay = trip = wait = stops = 0.0
+    n = finished = undeparted = 0
+    undeparted_delay = 0.0
+    try:
+        for _, elem in ET.iterparse(path):
+            if elem.tag != "tripinfo":
+                continue
+            depart_delay = float(elem.get("departDelay", 0.0))
+            if float(elem.get("depart", 0.0)) < 0:
+                undeparted += 1
+                undeparted_delay += depart_delay
+            else:
+                n += 1
+                delay += float(elem.get("timeLoss", 0.0)) + depart_delay
+                trip += float(elem.get("duration", 0.0))
+                wait += float(elem.get("waitingTime", 0.0))
+                stops += float(elem.get("waitingCount", 0.0))
+                if float(elem.get("arrival", -1.0)) >= 0:
+                    finished += 1
+            elem.clear()
+    except FileNotFoundError as exc:
+        msg = f"Tripinfo output {path} was not written (SUMO ended early?)."
+        raise SimulationError(msg) from exc
+    except ET.ParseError as exc:
+        msg = f"Tripinfo output {path} is not valid XML ({exc}); SUMO did not finish it."
+        raise SimulationError(msg) from exc
+    mean = (lambda s: s / n) if n else (lambda s: math.nan)
+    total = n + undeparted
+    all_delay = (delay + undeparted_delay) / total if total else math.nan
+    return TripStats(
+        delay_s=mean(delay),
+        delay_all_s=all_delay if has_undeparted else None,
+        trip_time_s=mean(trip),
+        waiting_s=mean(wait),
+        stops=mean(stops),
+        entries=n,
+        finished=finished,
+        never_inserted=undeparted,
+    )
+
+
+def read_edge_data(path: str | Path) -> dict[str, tuple[float, int]]:
+    """Read SUMO edge data and return, per edge, total time loss (s) and vehicles seen.
+
+    Vehicles seen are those that entered the edge or were inserted on it, summed over
+    intervals.
+
+    Raises
+    ------
+    SimulationError
+        If the file is missing or not valid XML.
+    """
+    out: dict[str, tuple[float, int]] = {}
+    try:
+        for _, elem in ET.iterparse(path):
+            if elem.tag == "edge":
+                loss, seen = out.get(elem.get("id", ""), (0.0, 0))
+                loss += float(elem.get("timeLoss", 0.0))
+                seen += int(float(elem.get("entered", 0))) + int(float(elem.get("departed", 0)))
+                out[elem.get("id", "")] = (loss, seen)
+            elif elem.tag == "interval":
+                elem.clear()
+    except (FileNotFoundError, ET.ParseError) as exc:
+        msg = f"Edge data output {path} is missing or unfinished ({exc})."
+        raise SimulationError(msg) from exc
+    return out
+
+
+def junction_delay(
+    edge_data: dict[str, tuple[float, int]], approaches: dict[str, tuple[str, ...]]
+) -> dict[str, float]:
+    """Return per junction the time loss (s) per vehicle on its approach edges.
+
+    Parameters
+    ----------
+    edge_data : dict
+        From :func:`read_edge_data`.
+    approaches : dict of str to tuple of str
+        Approach edges per junction.
+    """
+    out: dict[str, float] = {}
+    for junction, edges in approaches.items():
+        loss = sum(edge_data.get(e, (0.0, 0))[0] for e in edges)
+        seen = sum(edge_data.get(e, (0.0, 0))[1] for e in edges)
+        out[junction] = loss / seen if seen else 0.0
+    return out
+
+
+def summarise(values: list[float]) -> dict[str, float]:
+    """Mean, sample standard deviation and 95% confidence half-width (Student t) of values.
+
+    Returns ``nan`` for what cannot be computed (no values; one value has no spread).
+    """
+    clean = [v for v in values if v is not None and not math.isnan(v)]
+    if not clean:
+        return {"mean": math.nan, "sd": math.nan, "ci95": math.nan}
+    mean = statistics.fmean(clean)
+    if len(clean) < 2:
+        return {"mean": mean, "sd": math.nan, "ci95": math.nan}
+    from scipy import stats
+
+    sd = statistics.stdev(clean)
+    half = float(stats.t.ppf(0.975, len(clean) - 1)) * sd / math.sqrt(len(clean))
+    return {"mean": mean, "sd": sd, "ci95": half}

@@ -1,0 +1,93 @@
+"""Scenario files: TOML, .sumocfg, RESCO defaults, and validation that lists every problem."""
+
+from __future__ import annotations
+
+import pytest
+
+from citybrain.exceptions import ValidationError
+from simulation.scenario import load_scenario, scenario_from_sumocfg
+
+from .conftest import ROOT, real_path
+
+
+def test_grid_demo_scenario_loads():
+    sc = load_scenario(ROOT / "scenarios" / "grid4x4.toml")
+    assert sc.name == "grid4x4"
+    assert sc.network.name == "grid4x4.net.xml" and sc.network.is_file()
+    assert (sc.begin_s, sc.end_s, sc.step_s, sc.seeds) == (0.0, 3600.0, 1.0, 3)
+    args = sc.sumo_args(7)
+    for opt in ("--time-to-teleport", "--tripinfo-output.write-unfinished", "--xml-validation"):
+        assert opt in args
+    assert args[args.index("--seed") + 1] == "7"
+    assert args[args.index("--time-to-teleport") + 1] == "-1"
+    assert args[args.index("--xml-validation") + 1] == "never"
+    assert args[args.index("--step-length") + 1] == "1"
+
+
+def test_sumocfg_runs_as_it_is():
+    cfg = real_path("resco/cologne1/cologne1.sumocfg")
+    sc = scenario_from_sumocfg(cfg)
+    assert (sc.begin_s, sc.end_s) == (25200.0, 28800.0)
+    assert sc.network.name == "cologne1.net.xml"
+    assert sc.sumo_args(0)[:2] == ["-c", str(cfg.resolve())]
+    toml = load_scenario(ROOT / "scenarios" / "resco_cologne1.toml")
+    assert toml.sumocfg == cfg.resolve() and toml.seeds == 10 and toml.end_s == 28800.0
+
+
+def test_bad_scenario_lists_every_problem(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        'network = "missing.net.xml"\n'
+        'demand = ["nope.rou.xml"]\n'
+        "begin_s = 100\n"
+        "end_s = 50\n"
+        'step_s = "one"\n'
+        "seeds = 0\n"
+        "colour = 3\n"
+        "[[flows]]\n"
+        'from_edge = "a"\n'
+        "[cameras]\n"
+        "detection_rate = 1.5\n"
+    )
+    with pytest.raises(ValidationError) as info:
+        load_scenario(bad)
+    problems = info.value.problems
+    text = "\n".join(problems)
+    assert all(p.startswith("bad.toml") for p in problems)
+    for needle in (
+        "'colour': unknown key",
+        "'network': file 'missing.net.xml' not found",
+        "'demand'[0]: file 'nope.rou.xml' not found",
+        "'end_s': must be after begin_s=100",
+        "'step_s': must be a number",
+        "'seeds': must be a positive integer",
+        "flows[0].to_edge: required",
+        "flows[0].veh_per_hour: required",
+        "cameras.detection_rate: must be in [0, 1]",
+    ):
+        assert needle in text, needle
+    assert str(bad) in str(info.value)
+
+
+def test_missing_and_unparsable_files(tmp_path):
+    with pytest.raises(ValidationError, match="scenario file not found"):
+        load_scenario(tmp_path / "none.toml")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("name = \n")
+    with pytest.raises(ValidationError, match="not valid TOML"):
+        load_scenario(broken)
+    cfg = tmp_path / "x.sumocfg"
+    cfg.write_text('<configuration><input><route-files value="r.xml"/></input></configuration>')
+    with pytest.raises(ValidationError) as info:
+        load_scenario(cfg)
+    assert len(info.value.problems) == 3  # no net-file, missing route file, no end
+
+
+def test_flows_become_a_route_file(tmp_path):
+    toml = tmp_path / "f.toml"
+    toml.write_text(
+        f'network = "{ROOT / "networks" / "grid4x4.net.xml"}"\nend_s = 600\n'
+        '[[flows]]\nfrom_edge = "left0A0"\nto_edge = "A0B0"\nveh_per_hour = 300\n'
+    )
+    sc = load_scenario(toml)
+    assert 'vehsPerHour="300.0"' in sc.flows_xml() and 'end="600"' in sc.flows_xml()
