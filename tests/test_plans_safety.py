@@ -1,0 +1,184 @@
+"""Tests of citybrain.plans.safety: hard rules, profiles, and property tests (nothing unsafe passes)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from citybrain.network import graph_from_sumo_net
+from citybrain.plans import NetworkPlan, PlanPhase, SignalPlan, check_plan, plans_from_network
+from citybrain.plans.safety import (
+    EU_RILSA,
+    apply_clearances,
+    check_network_plan,
+    get_profile,
+    required_all_red_s,
+    required_yellow_s,
+)
+
+from . import invariants
+from .conftest import NETWORKS, REAL_NETS, real_path
+
+GRID = graph_from_sumo_net(NETWORKS / "grid4x4.net.xml")
+PED = graph_from_sumo_net(NETWORKS / "grid2x2_ped.net.xml")
+
+
+def _safe(network, tls):
+    return apply_clearances(plans_from_network(network).periods[0].by_tls[tls], network)
+
+
+def _errors(found):
+    return [v for v in found if v.severity == "error"]
+
+
+def test_ite_yellow_and_all_red_formulas():
+    # Y = 1 + v / (2 * 3.05): 40 km/h -> 2.82 -> clamp 3; 50 -> 3.28 -> 3.5; 70 km/h -> 4.19 -> 4.5
+    assert required_yellow_s(40 / 3.6) == 3.0
+    assert required_yellow_s(50 / 3.6) == 3.5
+    assert required_yellow_s(70 / 3.6) == 4.5
+    assert required_yellow_s(200 / 3.6) == 6.0
+    uphill = replace(get_profile("us"), grade=0.05)
+    assert required_yellow_s(70 / 3.6, uphill) == 4.0
+    assert [required_yellow_s(v / 3.6, EU_RILSA) for v in (30, 50, 60, 70)] == [3.0, 3.0, 4.0, 5.0]
+    assert required_all_red_s(20.0, 50 / 3.6) == 2.0
+    assert required_all_red_s(200.0, 5.0) == 6.0
+    with pytest.raises(ValueError, match="'profile' must be one of"):
+        get_profile("mars")
+
+
+def test_shipped_safe_plan_passes_with_no_warning():
+    for network, tls in ((GRID, "A0"), (PED, "A0")):
+        plan = _safe(network, tls)
+        assert check_plan(plan, network) == []
+        invariants.assert_safe_plan(plan, network)
+
+
+def test_each_hard_rule_is_reported():
+    plan = _safe(GRID, "A0")
+    p0, p1 = plan.phases
+    # a left turn (link 3, permissive 'g') made protected while the opposing through is green
+    permissive = replace(plan, phases=(replace(p0, state=p0.state[:3] + "G" + p0.state[4:]), p1))
+    assert {v.rule for v in _errors(check_plan(permissive, GRID))} == {"permissive"}
+    # crossing streams green together
+    both = "".join("G" if a in "Gg" or b in "Gg" else "r" for a, b in zip(p0.state, p1.state))
+    conflict = replace(plan, phases=(replace(p0, state=both), p1))
+    assert "conflict" in {v.rule for v in _errors(check_plan(conflict, GRID))}
+    no_yellow = replace(plan, phases=(replace(p0, yellow_s=0.0, green_s=p0.green_s + p0.yellow_s), p1))
+    assert {v.rule for v in _errors(check_plan(no_yellow, GRID))} == {"yellow"}
+    bad_cycle = replace(plan, cycle_s=plan.cycle_s + 1, offset_s=plan.cycle_s + 5)
+    msgs = [v.message for v in _errors(check_plan(bad_cycle, GRID))]
+    assert any("expected the cycle" in m for m in msgs) and any("expected in [0," in m for m in msgs)
+    short = replace(plan, phases=(replace(p0, green_s=3.0), p1), cycle_s=plan.cycle_s - p0.green_s + 3.0)
+    assert {v.rule for v in _errors(check_plan(short, GRID))} == {"min-green"}
+    long = plan.with_timing([150.0, 150.0])
+    assert {v.rule for v in _errors(check_plan(long, GRID))} == {"cycle"}
+    wrong = replace(plan, tls="nope")
+    assert "not in network" in check_plan(wrong, GRID)[0].message
+
+
+def test_pedestrian_and_profile_rules():
+    plan = _safe(PED, "A0")
+    p0, p1 = plan.phases
+    rushed = replace(plan, phases=(replace(p0, walk_s=4.0, ped_clearance_s=2.0), p1))
+    msgs = [v.message for v in check_plan(rushed, PED) if v.rule == "pedestrian"]
+    assert any("walk 4 s" in m for m in msgs) and any("pedestrian clearance 2 s" in m for m in msgs)
+    short_yellow = replace(plan, phases=(replace(p0, yellow_s=3.0, all_red_s=0.0, green_s=p0.duration_s - 3.0), p1))
+    found = check_plan(short_yellow, PED)
+    assert {(v.rule, v.severity) for v in found} == {("yellow-time", "warning"), ("all-red", "warning")}
+    # the same 3 s yellow is fine under the RiLSA-like profile (50 km/h)
+    assert {v.rule for v in check_plan(short_yellow, PED, "eu")} == {"all-red"}
+
+
+def test_yellow_trap_is_reported():
+    plan = _safe(GRID, "A0")
+    p0, p1 = plan.phases
+    # phase 0 keeps the opposing through green into phase 1 while the permissive left ends
+    through_left = "GGGgrrrrrrrrrrrr"   # A1A0 right, through, left (g) ...
+    through_only = "rGGrrrrrrrrrrrrr"
+    opposing = "rrrrrrrrrGGrrrrr"      # bottom0A0 through, which A1A0's left yields to
+    s0 = "".join("G" if opposing[i] == "G" else c for i, c in enumerate(through_left))
+    s1 = "".join("G" if opposing[i] == "G" else c for i, c in enumerate(through_only))
+    trap = replace(plan, phases=(replace(p0, state=s0), replace(p1, state=s1)))
+    assert "yellow-trap" in {v.rule for v in check_plan(trap, GRID)}
+
+
+def test_real_programs_report_what_is_unsafe():
+    results = {}
+    for name in ("hangzhou_kn-hz", "atlanta", "cologne3"):
+        net = graph_from_sumo_net(real_path(REAL_NETS[name]))
+        results[name] = {v.rule for v in _errors(check_network_plan(plans_from_network(net), net))}
+    assert {"yellow", "cycle"} <= results["hangzhou_kn-hz"]  # no yellow at all, 280 s cycle
+    assert {"yellow", "conflict", "merge"} <= results["atlanta"]
+    assert results["cologne3"] == set()
+
+
+# -- properties ------------------------------------------------------------------------
+_BASE = _safe(PED, "A0")
+
+
+@st.composite
+def mutated_plans(draw):
+    """Plans near a safe one: links switched, clearances and greens changed."""
+    phases = []
+    for ph in _BASE.phases:
+        state = list(ph.state)
+        for i in draw(st.lists(st.integers(0, len(state) - 1), max_size=3)):
+            state[i] = draw(st.sampled_from("Ggr"))
+        phases.append(replace(
+            ph,
+            state="".join(state),
+            green_s=draw(st.floats(0.0, 80.0)),
+            yellow_s=draw(st.sampled_from([0.0, 2.0, 3.0, 3.5, 4.0])),
+            all_red_s=draw(st.sampled_from([0.0, 1.0, 2.0])),
+            walk_s=draw(st.sampled_from([0.0, 5.0, 7.0, 10.0])),
+            ped_clearance_s=draw(st.sampled_from([0.0, 10.0, 18.0])),
+        ))
+    cycle = sum(p.duration_s for p in phases) + draw(st.sampled_from([0.0, 0.0, 0.0, 4.0]))
+    offset = draw(st.floats(0.0, cycle * 1.2))
+    return replace(_BASE, phases=tuple(phases), cycle_s=cycle, offset_s=offset)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_plans())
+def test_nothing_unsafe_passes(plan):
+    if _errors(check_plan(plan, PED)):
+        return
+    invariants.assert_safe_plan(plan, PED)
+    for ph in plan.phases:
+        walk = ph.walk_s or ph.green_s
+        if any(ph.state[i] in "Gg" for i in plan.crossing_links):
+            assert walk >= 7.0 and ph.ped_clearance_s >= 18.0
+    assert 30.0 <= plan.cycle_s <= 180.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 1), st.integers(0, 19), st.data())
+def test_every_added_conflicting_green_is_caught(phase, link, data):
+    ph = _BASE.phases[phase]
+    if ph.state[link] in "Gg":
+        return
+    char = data.draw(st.sampled_from("Gg"))
+    state = ph.state[:link] + char + ph.state[link + 1:]
+    plan = replace(_BASE, phases=tuple(replace(p, state=state) if k == phase else p for k, p in enumerate(_BASE.phases)))
+    found = _errors(check_plan(plan, PED))
+    try:
+        invariants.assert_no_conflicting_greens(plan, PED)
+    except AssertionError:
+        assert found, f"link {link} -> {char} in phase {phase} is unsafe but passed"
+
+
+def test_network_plan_check_names_periods():
+    from citybrain.plans import PlanPeriod, ScheduleEntry
+
+    bad = replace(_BASE, cycle_s=_BASE.cycle_s + 3)
+    plan = NetworkPlan((PlanPeriod("am", (_BASE,)), PlanPeriod("pm", (bad,))), (ScheduleEntry(0.0, "am"),))
+    found = check_network_plan(plan, PED)
+    assert [v.period for v in found] == ["pm"] and str(found[0]).startswith("error: [pm] tls A0")
+
+
+def test_one_phase_plan_needs_no_yellow():
+    one = SignalPlan("A0", ("A0",), 60.0, 0.0, (PlanPhase(GRID.programs["A0"].phases[0].state, 60.0),))
+    assert _errors(check_plan(one, GRID)) == []
