@@ -444,6 +444,7 @@ class Twin:
         self._lock = threading.Lock()
         self.time_s = spec.scenario.begin_s
         self.applied: list[tuple[str, float]] = []
+        self._pending_tls: set[str] = set()
 
     # -- live plans ------------------------------------------------------------------------
     def push_plan(self, plan: PlanUpdate) -> None:
@@ -476,6 +477,8 @@ class Twin:
                     )
         if problems:
             raise ValidationError("; ".join(problems), problems)
+        with self._lock:
+            self._pending_tls.add(plan.tls)
         self._plans.put(plan)
 
     def status(self) -> dict:
@@ -520,7 +523,6 @@ class Twin:
             args += ["--tripinfo-output.write-undeparted", "true"]
         if spec.gui:
             args += ["--start", "true", "--quit-on-end", "true"]
-        self._pending_tls: set[str] = set()
         counter = None
         try:
             backend.load(args)
@@ -683,10 +685,7 @@ class Twin:
                 plan = self._plans.get_nowait()
             except queue.Empty:
                 return
-            sig = signals[plan.tls]
-            sig.plan = plan
-            with self._lock:
-                self._pending_tls.add(plan.tls)
+            signals[plan.tls].plan = plan
 
 
 _SUPPORT_CACHE: dict[tuple[str, str], bool] = {}

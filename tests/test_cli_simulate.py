@@ -1,0 +1,93 @@
+"""``citybrain simulate``: JSON output, errors and exit codes (real SUMO)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from citybrain.cli import cli
+from citybrain.cli.simulate import simulate
+
+from .conftest import ROOT, real_path
+
+if "simulate" not in cli.commands:  # registered by citybrain.cli once the lead wires it in
+    cli.add_command(simulate)
+
+GRID = str(ROOT / "scenarios" / "grid4x4.toml")
+
+
+@pytest.fixture
+def short_grid(tmp_path):
+    path = tmp_path / "short.toml"
+    path.write_text(
+        f'name = "short"\nnetwork = "{ROOT / "networks" / "grid4x4.net.xml"}"\n'
+        f'demand = ["{ROOT / "scenarios" / "grid4x4.rou.xml"}"]\nend_s = 300\nseeds = 2\n'
+    )
+    return str(path)
+
+
+def test_json_output_has_the_documented_keys():
+    real_path("resco/cologne1/cologne1.sumocfg")
+    cfg = str(ROOT.parent / "shared" / "real" / "resco" / "cologne1" / "cologne1.sumocfg")
+    result = CliRunner().invoke(cli, ["simulate", cfg, "--seed", "0", "--json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert {"controller", "scenario", "sumo_version", "runs", "delay_s"} <= set(body)
+    assert body["controller"] == "fixed" and body["scenario"] == "cologne1"
+    assert body["sumo_version"].startswith("1.28")
+    (run,) = body["runs"]
+    for key in ("seed", "delay_s", "trip_time_s", "waiting_s", "stops", "queue_veh", "arrived", "loaded", "teleports"):
+        assert key in run
+    assert run["seed"] == 0 and run["delay_s"] == pytest.approx(41.62, abs=0.05)
+    assert set(body["delay_s"]) == {"mean", "sd", "ci95"}
+
+
+def test_table_output_and_cameras(short_grid, tmp_path):
+    out = tmp_path / "cams"
+    result = CliRunner().invoke(
+        cli, ["simulate", short_grid, "--protocol", "resco", "--cameras-out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "short | controller fixed | protocol resco" in result.stdout
+    assert "delay_s mean" in result.stdout
+    assert sorted(p.name for p in out.iterdir()) == [
+        "short_seed0_cameras.csv",
+        "short_seed0_counts.csv",
+        "short_seed0_truth.csv",
+        "short_seed1_cameras.csv",
+        "short_seed1_counts.csv",
+        "short_seed1_truth.csv",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--plan", "x.json"], "not yet supported"),
+        (["--seeds", "2", "--seed", "1"], "not both"),
+        (["--controller", "nope"], "unknown controller 'nope'"),
+        (["--backend", "libsumo", "--gui"], "need --backend traci"),
+        (["--serve", "8765", "--seeds", "2"], "--serve needs a single run"),
+    ],
+)
+def test_unusable_input_exits_2(args, needle):
+    result = CliRunner().invoke(cli, ["simulate", GRID, *args])
+    assert result.exit_code == 2
+    assert needle in result.output
+
+
+def test_bad_scenario_lists_problems(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('network = "none.net.xml"\nseeds = -1\n')
+    result = CliRunner().invoke(cli, ["simulate", str(bad)])
+    assert result.exit_code == 2
+    assert "'network': file 'none.net.xml' not found" in result.output
+    assert "'seeds': must be a positive integer" in result.output
+
+
+def test_failed_run_exits_1_and_reports_the_rest(short_grid):
+    result = CliRunner().invoke(cli, ["simulate", short_grid, "--seed", "99999999999", "--json"])
+    assert result.exit_code == 1
+    assert "could not start" in result.output
