@@ -1,0 +1,264 @@
+"""numba kernels for flow estimation: bounded weighted least squares, one problem per interval.
+
+The problem of one interval ``t`` is
+
+    minimise  sum_i w_ti (a_i . x - y_ti)^2   subject to  lo <= x <= hi
+
+over movement flows ``x`` (veh/h). Rows ``i < n_count`` are camera counts whose weight and
+target change with the interval (``w = 0`` or ``y = NaN`` marks a missing count); the other
+rows (flow conservation on links, turning-ratio priors, level priors) have fixed weights and
+targets. ``A`` is passed twice: by row (CSR) and by column (CSC).
+
+Public wrapper: :func:`citybrain.estimation.estimate_flows`. Pure-numpy references:
+``tests/naive/estimation.py``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from .. import config
+
+__all__ = ["_solve_bounded_lsq", "_block_standard_errors"]
+
+
+@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS)
+def _row_weight(i, t, n_count, count_w, count_y, static_w):
+    # weight of row i in interval t, 0 when the count is missing
+    if i < n_count:
+        w = count_w[t, i]
+        y = count_y[t, i]
+        if not (w > 0.0) or np.isnan(y):
+            return 0.0
+        return w
+    return static_w[i - n_count]
+
+
+@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS)
+def _row_target(i, t, n_count, count_y, static_y):
+    if i < n_count:
+        y = count_y[t, i]
+        if np.isnan(y):
+            return 0.0
+        return y
+    return static_y[i - n_count]
+
+
+# "(i8[:], i8[:], f8[:], i8[:], i8[:], f8[:], i8, f8[:, :], f8[:, :], f8[:], f8[:], f8[:], f8[:], f8[:, :], i8, f8)"
+@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS, parallel=True)
+def _solve_bounded_lsq(
+    row_ptr,
+    row_var,
+    row_coef,
+    col_ptr,
+    col_row,
+    col_coef,
+    n_count,
+    count_w,
+    count_y,
+    static_w,
+    static_y,
+    lo,
+    hi,
+    x0,
+    max_sweeps,
+    tol,
+):
+    """Numba kernel for :func:`citybrain.estimation.estimate_flows`: cyclic coordinate descent.
+
+    Solves every interval's bounded weighted least-squares problem (module docstring) by
+    exact minimisation along one variable at a time, clipped to its bounds, keeping the
+    row residuals up to date. Intervals run in parallel (``prange``); each owns its output
+    row and residual buffer.
+
+    Parameters
+    ----------
+    row_ptr, row_var, row_coef : ndarray
+        ``A`` in CSR form (``n_rows + 1``, ``nnz``, ``nnz``).
+    col_ptr, col_row, col_coef : ndarray
+        ``A`` in CSC form (``n_var + 1``, ``nnz``, ``nnz``).
+    n_count : int
+        Rows ``0 .. n_count - 1`` are per-interval count rows.
+    count_w, count_y : ndarray
+        ``(n_t, n_count)`` weights (1/variance, (h/veh)^2) and targets (veh/h); NaN target =
+        missing.
+    static_w, static_y : ndarray
+        ``(n_rows - n_count,)`` weights and targets of the fixed rows.
+    lo, hi : ndarray
+        ``(n_var,)`` bounds (veh/h).
+    x0 : ndarray
+        ``(n_t, n_var)`` starting point (clipped to the bounds).
+    max_sweeps : int
+        Most sweeps over all variables.
+    tol : float
+        Stop when no variable moved more than ``tol`` (veh/h) in a sweep.
+
+    Returns
+    -------
+    x : ndarray
+        ``(n_t, n_var)`` solution (veh/h).
+    sweeps : ndarray
+        ``(n_t,)`` sweeps used; ``max_sweeps + 1`` flags no convergence.
+    """
+    n_t = x0.shape[0]
+    n_var = x0.shape[1]
+    n_rows = row_ptr.shape[0] - 1
+    x_out = np.empty((n_t, n_var))
+    sweeps = np.zeros(n_t, dtype=np.int64)
+    for t in prange(n_t):
+        x = np.empty(n_var)
+        for j in range(n_var):
+            v = x0[t, j]
+            if v < lo[j]:
+                v = lo[j]
+            if v > hi[j]:
+                v = hi[j]
+            x[j] = v
+        r = np.empty(n_rows)
+        for i in range(n_rows):
+            s = 0.0
+            for k in range(row_ptr[i], row_ptr[i + 1]):
+                s += row_coef[k] * x[row_var[k]]
+            r[i] = s - _row_target(i, t, n_count, count_y, static_y)
+        # curvature of every variable is fixed within an interval
+        h = np.zeros(n_var)
+        for j in range(n_var):
+            hj = 0.0
+            for k in range(col_ptr[j], col_ptr[j + 1]):
+                a = col_coef[k]
+                hj += _row_weight(col_row[k], t, n_count, count_w, count_y, static_w) * a * a
+            h[j] = hj
+        used = max_sweeps + 1
+        for sweep in range(max_sweeps):
+            biggest = 0.0
+            for j in range(n_var):
+                if h[j] <= 0.0:
+                    continue
+                g = 0.0
+                for k in range(col_ptr[j], col_ptr[j + 1]):
+                    i = col_row[k]
+                    g += _row_weight(i, t, n_count, count_w, count_y, static_w) * col_coef[k] * r[i]
+                new = x[j] - g / h[j]
+                if new < lo[j]:
+                    new = lo[j]
+                if new > hi[j]:
+                    new = hi[j]
+                d = new - x[j]
+                if d != 0.0:
+                    x[j] = new
+                    for k in range(col_ptr[j], col_ptr[j + 1]):
+                        r[col_row[k]] += col_coef[k] * d
+                    if abs(d) > biggest:
+                        biggest = abs(d)
+            if biggest <= tol:
+                used = sweep + 1
+                break
+        sweeps[t] = used
+        for j in range(n_var):
+            x_out[t, j] = x[j]
+    return x_out, sweeps
+
+
+# "(i8[:], i8[:], f8[:], i8[:], i8[:], f8[:], i8, f8[:, :], f8[:, :], f8[:], i8[:])"
+@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS, parallel=True)
+def _block_standard_errors(
+    row_ptr,
+    row_var,
+    row_coef,
+    col_ptr,
+    col_row,
+    col_coef,
+    n_count,
+    count_w,
+    count_y,
+    static_w,
+    block_ptr,
+):
+    """Numba kernel for the ``se_vph`` of :func:`citybrain.estimation.estimate_flows`.
+
+    For every interval and every block of consecutive variables (one junction's movements),
+    builds the block of the Gauss-Newton information matrix ``A^T W A`` and returns the
+    square root of the diagonal of its inverse: the standard error of each flow given the
+    other junctions' flows.
+
+    Parameters
+    ----------
+    row_ptr, row_var, row_coef, col_ptr, col_row, col_coef, n_count, count_w, count_y, static_w
+        As in :func:`_solve_bounded_lsq`.
+    block_ptr : ndarray
+        ``(n_blocks + 1,)`` variable ranges of the blocks.
+
+    Returns
+    -------
+    ndarray
+        ``(n_t, n_var)`` standard errors (veh/h); ``inf`` where a block is singular.
+    """
+    n_t = count_w.shape[0]
+    n_var = col_ptr.shape[0] - 1
+    n_blocks = block_ptr.shape[0] - 1
+    biggest = 0
+    for b in range(n_blocks):
+        size = block_ptr[b + 1] - block_ptr[b]
+        if size > biggest:
+            biggest = size
+    se = np.empty((n_t, n_var))
+    for t in prange(n_t):
+        hmat = np.empty((biggest, biggest))
+        low = np.empty((biggest, biggest))
+        inv = np.empty((biggest, biggest))
+        for b in range(n_blocks):
+            s = block_ptr[b]
+            m = block_ptr[b + 1] - s
+            if m == 0:
+                continue
+            for p in range(m):
+                for q in range(m):
+                    hmat[p, q] = 0.0
+            for p in range(m):
+                j = s + p
+                for k in range(col_ptr[j], col_ptr[j + 1]):
+                    i = col_row[k]
+                    w = _row_weight(i, t, n_count, count_w, count_y, static_w)
+                    if w == 0.0:
+                        continue
+                    wa = w * col_coef[k]
+                    for kk in range(row_ptr[i], row_ptr[i + 1]):
+                        q = row_var[kk] - s
+                        if q >= 0 and q < m:
+                            hmat[p, q] += wa * row_coef[kk]
+            # Cholesky factor, then the inverse of the factor, then the diagonal of H^-1
+            ok = True
+            for p in range(m):
+                for q in range(p + 1):
+                    acc = hmat[p, q]
+                    for k in range(q):
+                        acc -= low[p, k] * low[q, k]
+                    if p == q:
+                        if acc <= 0.0:
+                            ok = False
+                            break
+                        low[p, p] = np.sqrt(acc)
+                    else:
+                        low[p, q] = acc / low[q, q]
+                if not ok:
+                    break
+            if not ok:
+                for p in range(m):
+                    se[t, s + p] = np.inf
+                continue
+            for q in range(m):
+                for p in range(m):
+                    if p < q:
+                        inv[p, q] = 0.0
+                    else:
+                        acc = 1.0 if p == q else 0.0
+                        for k in range(q, p):
+                            acc -= low[p, k] * inv[k, q]
+                        inv[p, q] = acc / low[p, p]
+            for q in range(m):
+                acc = 0.0
+                for p in range(q, m):
+                    acc += inv[p, q] * inv[p, q]
+                se[t, s + q] = np.sqrt(acc)
+    return se

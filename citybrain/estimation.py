@@ -1,0 +1,1056 @@
+"""Estimate every movement's flow at every junction from partial camera counts.
+
+:func:`estimate_flows` turns a :class:`~citybrain.counts.CountTable` into a
+:class:`FlowEstimate`: per interval and movement the flow (veh/h) and its standard error, the
+turning ratios, the link flows with their conservation residuals, and per observed count the
+fitted value and GEH.
+
+The model (per interval, all intervals solved in parallel)
+----------------------------------------------------------
+Unknowns are the hourly flows ``x_m`` (veh/h) of every vehicle movement of every junction of
+the network (unsignalised ones too: they carry conservation between signals). The estimate
+minimises a weighted sum of squares, each row weighted by ``1 / sd^2``:
+
+* **counts** -- a movement count ``x_m = y`` or an approach total ``sum_{m in approach} x_m = y``
+  with ``sd^2 = (noise_rel * y)^2 + y * 3600 / interval_s + count_sd_floor_vph^2``
+  (multiplicative camera error plus Poisson counting noise);
+* **flow conservation** on every link with movements at both ends: what the upstream junction
+  sends into the link equals what the downstream junction takes from it,
+  ``sum_{m into e} x_m - sum_{m out of e} x_m = 0``, sd ``conservation_sd_vph`` (mid-block
+  sources, sinks and storage);
+* **turning-ratio prior** per approach: ``x_m - r_m sum_{approach} x = 0``, sd
+  ``turn_prior_sd_vph``. ``r_m`` comes from ``turning_ratios`` (history) when given, else from
+  lane use: the movement's saturation flow (its lanes, shared lanes split, turn factor) over the
+  approach's, with U-turns scaled by ``uturn_prior_factor``;
+* **level prior** ``x_m = r_m * q * lanes`` with ``q`` the median observed flow per lane, sd
+  ``level_prior_sd_vph``: weak, it only fixes flows nothing else determines;
+
+subject to ``0 <= x_m <= lanes_m * max_lane_flow_vph``.
+
+Why this design: every piece of knowledge enters as one linear row with an explicit standard
+deviation, so the solution is the maximum a-posteriori flow of a Gaussian model with bounds,
+and the inverse information matrix gives an honest standard error
+(``se_vph``; computed per junction block, conditional on the neighbouring junctions). The
+rows are sparse (a few non-zeros per movement), so cyclic coordinate descent with bound
+clipping (numba kernel :func:`citybrain._kernels.estimation._solve_bounded_lsq`) converges in
+a few dozen sweeps, needs no matrix factorisation, and its memory is linear in the network.
+Intervals are independent and run in parallel. ``method="lsq_linear"`` solves the same
+problems with :func:`scipy.optimize.lsq_linear` (reference; slow).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .counts import CountTable, counts_from_frame
+from .exceptions import ConvergenceError, ValidationError
+from .network import TURN_CODES, RoadNetwork
+
+__all__ = [
+    "FLOW_COLUMNS",
+    "FlowEstimate",
+    "EstimationProblem",
+    "estimate_flows",
+    "build_problem",
+    "prior_turning_ratios",
+    "geh",
+    "aggregate_hourly",
+    "read_flows",
+    "write_flows",
+    "estimate_to_json",
+]
+
+#: Columns of a flows table (``flows.csv``), shared with the timing engine.
+FLOW_COLUMNS: tuple[str, ...] = ("interval_start", "interval_s", "junction", "from_edge", "to_edge", "flow_vph", "se_vph")
+
+_CROSSING = TURN_CODES.index("crossing")
+_UTURN = TURN_CODES.index("uturn")
+_METHODS = ("coordinate-descent", "lsq_linear")
+#: Pseudo-count of approaches pulling learnt turn factors towards 1 (partial pooling).
+_TURN_FACTOR_POOL = 10.0
+
+
+def geh(model, count):
+    """Return the GEH statistic of hourly flows (veh/h): ``sqrt(2 (M - C)^2 / (M + C))``.
+
+    Parameters
+    ----------
+    model, count
+        Modelled and counted hourly flows (veh/h), scalars or arrays.
+
+    Returns
+    -------
+    float or ndarray
+        GEH (0 where ``M + C == 0``). A scalar input gives a Python float.
+
+    Examples
+    --------
+    >>> round(geh(450.0, 400.0), 2)
+    2.43
+    >>> geh(0.0, 0.0)
+    0.0
+    """
+    m = np.asarray(model, dtype=np.float64)
+    c = np.asarray(count, dtype=np.float64)
+    total = m + c
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = np.where(total > 0, np.sqrt(2.0 * (m - c) ** 2 / np.where(total > 0, total, 1.0)), 0.0)
+    if value.ndim == 0:
+        return float(value)
+    return value
+
+
+@dataclass(frozen=True, eq=False)
+class EstimationProblem:
+    """The sparse least-squares problem of :func:`estimate_flows`, as arrays.
+
+    Rows ``0 .. n_count - 1`` are camera counts (``count_w``/``count_y`` per interval), the
+    rest fixed rows (``static_w``/``static_y``); ``A`` is stored as CSR and CSC. Variables are
+    the vehicle movements ``mov`` (indices into ``RoadNetwork.movements``), grouped by junction
+    (``block_ptr``). ``row_kind`` is ``"count"``, ``"conservation"``, ``"turn"`` or ``"level"``
+    for every row. Units: veh/h; weights (h/veh)^2.
+    """
+
+    mov: np.ndarray
+    block_ptr: np.ndarray
+    row_ptr: np.ndarray
+    row_var: np.ndarray
+    row_coef: np.ndarray
+    col_ptr: np.ndarray
+    col_row: np.ndarray
+    col_coef: np.ndarray
+    n_count: int
+    count_w: np.ndarray
+    count_y: np.ndarray
+    static_w: np.ndarray
+    static_y: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    x0: np.ndarray
+    row_kind: np.ndarray
+    count_keys: pd.DataFrame
+    intervals: np.ndarray
+    interval_s: float
+    conservation_edges: np.ndarray
+
+    @property
+    def n_var(self) -> int:
+        """Number of unknown flows."""
+        return len(self.mov)
+
+    @property
+    def n_rows(self) -> int:
+        """Number of rows of ``A``."""
+        return len(self.row_ptr) - 1
+
+    def dense(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return ``(A, w, y)`` of interval ``t`` as dense arrays (rows with ``w = 0`` kept)."""
+        a = np.zeros((self.n_rows, self.n_var))
+        for i in range(self.n_rows):
+            s, e = self.row_ptr[i], self.row_ptr[i + 1]
+            a[i, self.row_var[s:e]] += self.row_coef[s:e]
+        y = np.concatenate([self.count_y[t], self.static_y])
+        w = np.concatenate([self.count_w[t], self.static_w])
+        missing = np.isnan(y)
+        w[missing] = 0.0
+        y[missing] = 0.0
+        return a, w, y
+
+
+@dataclass(frozen=True, eq=False)
+class FlowEstimate:
+    """Estimated movement flows per interval.
+
+    Attributes
+    ----------
+    flows : pandas.DataFrame
+        Columns exactly :data:`FLOW_COLUMNS`: ``interval_start`` (seconds from the counts'
+        origin, or ISO 8601 text when the counts used times), ``interval_s``, ``junction``,
+        ``from_edge``, ``to_edge``, ``flow_vph`` and ``se_vph`` (veh/h), one row per interval
+        and movement of the reported junctions.
+    fit : pandas.DataFrame
+        One row per observed count: ``interval_start, interval_s, camera_id, junction,
+        from_edge, to_edge, observed_vph, fitted_vph, geh`` (GEH of the hourly rates).
+    interval_s : float
+        Interval length (seconds).
+    origin : pandas.Timestamp or None
+        Time of second 0 when the counts used ISO 8601 times.
+    sweeps : numpy.ndarray
+        Solver sweeps (coordinate descent) or iterations (lsq_linear) per interval.
+    settings : dict
+        The parameters used.
+    """
+
+    flows: pd.DataFrame
+    fit: pd.DataFrame
+    interval_s: float
+    origin: pd.Timestamp | None
+    sweeps: np.ndarray
+    settings: dict[str, Any]
+    _x: np.ndarray = field(repr=False)
+    _problem: EstimationProblem = field(repr=False)
+    _network: RoadNetwork = field(repr=False)
+
+    # -- derived tables --------------------------------------------------------------------
+    def _times(self) -> np.ndarray:
+        return _format_times(self._problem.intervals, self.origin)
+
+    def turning_ratios(self) -> pd.DataFrame:
+        """Return turning ratios per interval: share of each movement in its approach's flow.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``interval_start, interval_s, junction, from_edge, to_edge, ratio`` for the
+            reported movements; ``ratio`` is NaN when the approach carries no flow.
+        """
+        frame = self.flows[["interval_start", "interval_s", "junction", "from_edge", "to_edge", "flow_vph"]].copy()
+        total = frame.groupby(["interval_start", "junction", "from_edge"], observed=True, sort=False)["flow_vph"].transform("sum")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frame["ratio"] = np.where(total > 0, frame["flow_vph"] / total.where(total > 0, 1.0), np.nan)
+        return frame.drop(columns="flow_vph")
+
+    def link_flows(self) -> pd.DataFrame:
+        """Return link flows (veh/h) per interval with their conservation residual.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``interval_start, interval_s, edge, inflow_vph, outflow_vph, residual_vph`` for
+            every link with movements at both ends: ``inflow_vph`` is what the upstream
+            junction sends into the link, ``outflow_vph`` what the downstream junction takes
+            from it, ``residual_vph = inflow_vph - outflow_vph`` (mid-block sources and sinks
+            the estimate implies).
+        """
+        p = self._problem
+        arrays = self._network.to_arrays()
+        edges = p.conservation_edges
+        var_of_mov = np.full(len(self._network.movements), -1, dtype=np.int64)
+        var_of_mov[p.mov] = np.arange(p.n_var)
+        n_t = self._x.shape[0]
+        inflow = np.zeros((n_t, len(edges)))
+        outflow = np.zeros((n_t, len(edges)))
+        for k, e in enumerate(edges):
+            vin = var_of_mov[arrays.edge_in_mov[arrays.edge_in_ptr[e] : arrays.edge_in_ptr[e + 1]]]
+            vout = var_of_mov[arrays.edge_out_mov[arrays.edge_out_ptr[e] : arrays.edge_out_ptr[e + 1]]]
+            inflow[:, k] = self._x[:, vin[vin >= 0]].sum(axis=1)
+            outflow[:, k] = self._x[:, vout[vout >= 0]].sum(axis=1)
+        times = self._times()
+        return pd.DataFrame(
+            {
+                "interval_start": np.repeat(times, len(edges)),
+                "interval_s": self.interval_s,
+                "edge": np.tile(np.array([arrays.edge_ids[e] for e in edges], dtype=object), n_t),
+                "inflow_vph": inflow.ravel(),
+                "outflow_vph": outflow.ravel(),
+                "residual_vph": (inflow - outflow).ravel(),
+            }
+        )
+
+    def hourly(self) -> pd.DataFrame:
+        """Return the flows aggregated to whole hours (see :func:`aggregate_hourly`)."""
+        return aggregate_hourly(self.flows, origin=self.origin)
+
+    def summary(self) -> dict[str, Any]:
+        """Return headline figures: sizes, sweeps, fit GEH and conservation residuals."""
+        fit_geh = self.fit["geh"].to_numpy()
+        links = self.link_flows()
+        return {
+            "intervals": int(self._x.shape[0]),
+            "interval_s": self.interval_s,
+            "movements": int(self.flows.groupby(["junction", "from_edge", "to_edge"], observed=True).ngroups),
+            "counts": len(self.fit),
+            "sweeps_max": int(self.sweeps.max()) if len(self.sweeps) else 0,
+            "fit_geh_below_5": float(np.mean(fit_geh < 5)) if len(fit_geh) else float("nan"),
+            "fit_geh_mean": float(np.mean(fit_geh)) if len(fit_geh) else float("nan"),
+            "conservation_residual_abs_mean_vph": float(np.abs(links["residual_vph"]).mean()) if len(links) else 0.0,
+            "settings": self.settings,
+        }
+
+
+# -- priors -------------------------------------------------------------------------------
+def prior_turning_ratios(
+    network: RoadNetwork,
+    history: pd.DataFrame | None = None,
+    *,
+    uturn_prior_factor: float = 0.05,
+    turn_factors: np.ndarray | None = None,
+) -> np.ndarray:
+    """Return the prior turning ratio of every movement (share of its approach's flow).
+
+    Parameters
+    ----------
+    network
+        The road network.
+    history
+        Optional frame with ``junction, from_edge, to_edge`` and ``ratio`` or ``flow_vph``
+        (e.g. an earlier estimate's flows); approaches it covers take its shares (normalised),
+        the others the lane-use prior.
+    uturn_prior_factor
+        Scale of a U-turn's lane-use share (U-turns are rare).
+    turn_factors
+        Optional scale of the lane-use share per turn type (indexed by the turn codes of
+        :data:`citybrain.network.TURN_CODES`), e.g. learnt by ``estimate_flows`` from the
+        cameras that count per movement.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(network.movements),)`` ratios; 0 for crossings; each approach sums to 1.
+
+    Raises
+    ------
+    ValidationError
+        If ``history`` lacks the needed columns or names unknown movements.
+    """
+    arrays = network.to_arrays()
+    n = len(network.movements)
+    weight = arrays.mov_sat_flow_vph.astype(np.float64).copy()
+    weight[arrays.mov_turn == _UTURN] *= uturn_prior_factor
+    weight[arrays.mov_turn == _CROSSING] = 0.0
+    if turn_factors is not None:
+        weight = weight * np.asarray(turn_factors, dtype=np.float64)[arrays.mov_turn]
+    if history is not None:
+        value_col = "ratio" if "ratio" in history.columns else "flow_vph"
+        need = ["junction", "from_edge", "to_edge", value_col]
+        missing = [c for c in need if c not in history.columns]
+        if missing:
+            msg = (
+                f"turning_ratios history needs columns junction, from_edge, to_edge and ratio (or flow_vph); "
+                f"missing {', '.join(missing)}."
+            )
+            raise ValidationError(msg, [msg])
+        agg = history.groupby(["junction", "from_edge", "to_edge"], observed=True)[value_col].mean()
+        problems = []
+        hist = np.full(n, np.nan)
+        for (j, f, t), v in agg.items():
+            if not network.has_movement(str(j), str(f), str(t)):
+                problems.append(f"turning_ratios history: {j}: {f} -> {t} is not a movement of the network")
+                continue
+            hist[network.movement_index(str(j), str(f), str(t))] = max(float(v), 0.0)
+        if problems:
+            msg = "; ".join(problems[:10]) + (f" and {len(problems) - 10} more" if len(problems) > 10 else "")
+            raise ValidationError(msg, problems)
+        covered = np.zeros(len(arrays.edge_ids), dtype=bool)
+        has = ~np.isnan(hist)
+        covered[arrays.mov_from_edge[has]] = True
+        use = covered[arrays.mov_from_edge] & (arrays.mov_turn != _CROSSING)
+        weight[use] = np.nan_to_num(hist[use]) + 1e-3  # keep every movement possible
+    total = np.zeros(len(arrays.edge_ids))
+    valid = arrays.mov_from_edge >= 0
+    np.add.at(total, arrays.mov_from_edge[valid], weight[valid])
+    ratio = np.zeros(n)
+    denom = np.where(valid, total[np.maximum(arrays.mov_from_edge, 0)], 0.0)
+    ok = denom > 0
+    ratio[ok] = weight[ok] / denom[ok]
+    return ratio
+
+
+def _learn_turn_factors(network: RoadNetwork, counts: CountTable, uturn_prior_factor: float) -> np.ndarray | None:
+    """Scale of the lane-use share per turn type, fitted to the cameras that count per movement.
+
+    Empirical Bayes: over the approaches whose every movement is counted, find one factor
+    per turn type (through, left, right ...) so that ``sat_m * factor_turn`` normalised per
+    approach matches the counted shares (multiplicative fitting, 20 rounds). Returns ``None``
+    when fewer than three such approaches exist.
+    """
+    frame = counts.frame
+    moves = frame[frame["to_edge"] != ""]
+    if moves.empty:
+        return None
+    arrays = network.to_arrays()
+    per = moves.groupby(["junction", "from_edge", "to_edge"], sort=False)["count"].sum()
+    approach_movs: dict[tuple[str, str], list[int]] = {}
+    for i, m in enumerate(network.movements):
+        if m.turn != "crossing":
+            approach_movs.setdefault((m.junction, m.from_edge), []).append(i)
+    groups = []
+    for (j, f), idx in approach_movs.items():
+        if len(idx) < 2:
+            continue
+        vals = [per.get((j, f, network.movements[i].to_edge), np.nan) for i in idx]
+        if np.any(np.isnan(vals)) or np.sum(vals) <= 0:
+            continue
+        groups.append((np.array(idx), np.array(vals, dtype=np.float64) / np.sum(vals)))
+    if len(groups) < 3:
+        return None
+    n_codes = len(TURN_CODES)
+    factor = np.ones(n_codes)
+    base = arrays.mov_sat_flow_vph.astype(np.float64).copy()
+    base[arrays.mov_turn == _UTURN] *= uturn_prior_factor
+    for _ in range(20):
+        observed = np.zeros(n_codes)
+        modelled = np.zeros(n_codes)
+        for idx, share in groups:
+            w = base[idx] * factor[arrays.mov_turn[idx]]
+            model = w / w.sum()
+            np.add.at(observed, arrays.mov_turn[idx], share)
+            np.add.at(modelled, arrays.mov_turn[idx], model)
+        seen = modelled > 0
+        factor[seen] *= (observed[seen] + 1e-3) / (modelled[seen] + 1e-3)
+        factor = np.clip(factor / factor[0], 0.05, 20.0)
+    # partial pooling towards the plain lane-use prior: few approaches, little trust
+    return factor ** (len(groups) / (len(groups) + _TURN_FACTOR_POOL))
+
+
+# -- building the problem -------------------------------------------------------------------
+def build_problem(
+    network: RoadNetwork,
+    counts: CountTable,
+    *,
+    noise_rel: float = 0.1,
+    count_sd_floor_vph: float = 10.0,
+    count_poisson: bool = True,
+    conservation_sd_vph: float = 60.0,
+    turn_prior_sd_vph: float = 120.0,
+    level_prior_sd_vph: float = 600.0,
+    max_lane_flow_vph: float = 2000.0,
+    turning_ratios: pd.DataFrame | None = None,
+    uturn_prior_factor: float = 0.05,
+    learn_turn_factors: bool = True,
+) -> EstimationProblem:
+    """Build the per-interval least-squares problem of :func:`estimate_flows` (see there).
+
+    Returns
+    -------
+    EstimationProblem
+
+    Raises
+    ------
+    ValidationError
+        If a count names a movement or approach the network does not have.
+    """
+    arrays = network.to_arrays()
+    n_mov = len(network.movements)
+    vehicle = (arrays.mov_turn != _CROSSING) & (arrays.mov_from_edge >= 0) & (arrays.mov_to_edge >= 0)
+    mov = np.flatnonzero(vehicle).astype(np.int64)
+    n_var = len(mov)
+    if n_var == 0:
+        msg = f"{network.path}: the network has no vehicle movements to estimate."
+        raise ValidationError(msg, [msg])
+    var_of_mov = np.full(n_mov, -1, dtype=np.int64)
+    var_of_mov[mov] = np.arange(n_var)
+    vjunc = arrays.mov_junction[mov]
+    vfrom = arrays.mov_from_edge[mov]
+    vto = arrays.mov_to_edge[mov]
+    block_ptr = np.searchsorted(vjunc, np.arange(len(arrays.junction_ids) + 1)).astype(np.int64)
+
+    # approach segments: movements are sorted by (junction, from_edge, to_edge) so one
+    # approach's variables are consecutive
+    change = np.flatnonzero(np.diff(vfrom) != 0) + 1
+    seg_start = np.concatenate([[0], change]).astype(np.int64)
+    seg_end = np.concatenate([change, [n_var]]).astype(np.int64)
+    seg_of_edge = {int(vfrom[s]): (int(s), int(e)) for s, e in zip(seg_start, seg_end, strict=True)}
+    if len(seg_of_edge) != len(seg_start):  # pragma: no cover - guaranteed by the sort order
+        msg = "movements of one approach are not consecutive"
+        raise ValidationError(msg, [msg])
+
+    turn_factors = _learn_turn_factors(network, counts, uturn_prior_factor) if learn_turn_factors else None
+    ratio = prior_turning_ratios(
+        network, turning_ratios, uturn_prior_factor=uturn_prior_factor, turn_factors=turn_factors
+    )[mov]
+    lanes = np.maximum(arrays.mov_lanes[mov], 1).astype(np.float64)
+    hi = lanes * max_lane_flow_vph
+    lo = np.zeros(n_var)
+
+    # ---- count rows
+    frame = counts.frame
+    interval_s = float(counts.interval_s)
+    intervals = np.unique(frame["interval_start"].to_numpy(dtype=np.float64))
+    t0 = intervals[0]
+    n_slots = int(np.rint((intervals[-1] - t0) / interval_s)) + 1
+    intervals = t0 + interval_s * np.arange(n_slots)
+    e_index = {e: i for i, e in enumerate(arrays.edge_ids)}
+    key_cols = ["camera_id", "junction", "from_edge", "to_edge"]
+    keys = frame[key_cols].drop_duplicates().reset_index(drop=True)
+    row_of_key = {tuple(k): i for i, k in enumerate(keys.itertuples(index=False, name=None))}
+    problems: list[str] = []
+    c_rows: list[np.ndarray] = []
+    c_vars: list[np.ndarray] = []
+    c_lanes = np.zeros(len(keys))
+    for i, (_, j, f, t) in enumerate(keys.itertuples(index=False, name=None)):
+        fe = e_index.get(f, -1)
+        seg = seg_of_edge.get(fe)
+        if seg is None or arrays.junction_ids[vjunc[seg[0]]] != j:
+            problems.append(f"count for {j}: {f} -> {t or '(approach)'}: not an approach of that junction")
+            continue
+        if t:
+            te = e_index.get(t, -1)
+            k = np.flatnonzero(vto[seg[0] : seg[1]] == te)
+            if len(k) != 1:
+                problems.append(f"count for {j}: {f} -> {t}: not a movement of that junction")
+                continue
+            vs = np.array([seg[0] + int(k[0])], dtype=np.int64)
+        else:
+            vs = np.arange(seg[0], seg[1], dtype=np.int64)
+        c_rows.append(np.full(len(vs), i, dtype=np.int64))
+        c_vars.append(vs)
+        c_lanes[i] = lanes[vs].max()
+    if problems:
+        msg = "Counts do not fit the network: " + "; ".join(problems[:10])
+        raise ValidationError(msg, problems)
+    n_count = len(keys)
+    slot = np.rint((frame["interval_start"].to_numpy(dtype=np.float64) - t0) / interval_s).astype(np.int64)
+    rowi = np.array([row_of_key[k] for k in frame[key_cols].itertuples(index=False, name=None)], dtype=np.int64)
+    count_y = np.full((n_slots, n_count), np.nan)
+    count_y[slot, rowi] = frame["count"].to_numpy(dtype=np.float64) * (3600.0 / interval_s)
+    with np.errstate(invalid="ignore"):
+        yy = np.nan_to_num(count_y)
+        var_y = (noise_rel * yy) ** 2 + count_sd_floor_vph**2
+        if count_poisson:
+            var_y = var_y + yy * (3600.0 / interval_s)
+        count_w = np.where(np.isnan(count_y), 0.0, 1.0 / var_y)
+
+    # ---- level of flow: median observed flow per lane
+    with np.errstate(invalid="ignore"):
+        approach_rows = (keys["to_edge"] == "").to_numpy()
+        per_lane = count_y[:, approach_rows] / c_lanes[approach_rows]
+    per_lane = per_lane[np.isfinite(per_lane)]
+    q = float(np.median(per_lane)) if len(per_lane) else 300.0
+    x_level = ratio * q * np.array([lanes[seg_of_edge[int(f)][0] : seg_of_edge[int(f)][1]].max() for f in vfrom])
+
+    # ---- conservation rows
+    cons_edges = []
+    s_rows: list[np.ndarray] = []
+    s_vars: list[np.ndarray] = []
+    s_coef: list[np.ndarray] = []
+    r = 0
+    for e in range(len(arrays.edge_ids)):
+        vin = var_of_mov[arrays.edge_in_mov[arrays.edge_in_ptr[e] : arrays.edge_in_ptr[e + 1]]]
+        vout = var_of_mov[arrays.edge_out_mov[arrays.edge_out_ptr[e] : arrays.edge_out_ptr[e + 1]]]
+        vin = vin[vin >= 0]
+        vout = vout[vout >= 0]
+        if len(vin) == 0 or len(vout) == 0:
+            continue
+        cons_edges.append(e)
+        s_rows.append(np.full(len(vin) + len(vout), r, dtype=np.int64))
+        s_vars.append(np.concatenate([vin, vout]))
+        s_coef.append(np.concatenate([np.ones(len(vin)), -np.ones(len(vout))]))
+        r += 1
+    n_cons = r
+
+    # ---- turning-ratio prior rows (one per movement of an approach with >= 2 movements)
+    seg_len = seg_end - seg_start
+    multi = seg_len >= 2
+    ms, ml = seg_start[multi], seg_len[multi]
+    owner = np.repeat(np.arange(len(ms)), ml)  # segment of each prior row
+    row_var_self = np.concatenate([np.arange(s, s + m) for s, m in zip(ms, ml, strict=True)]) if len(ms) else np.zeros(0, np.int64)
+    n_turn = len(row_var_self)
+    reps = ml[owner]  # entries per prior row
+    turn_rows = np.repeat(np.arange(n_turn), reps) + r
+    first = np.repeat(ms[owner], reps)
+    within = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
+    turn_vars = (first + within).astype(np.int64)
+    self_var = np.repeat(row_var_self, reps)
+    turn_coef = -ratio[self_var] + (turn_vars == self_var)
+    s_rows.append(turn_rows.astype(np.int64))
+    s_vars.append(turn_vars)
+    s_coef.append(turn_coef)
+    r += n_turn
+
+    # ---- level rows
+    s_rows.append(np.arange(r, r + n_var, dtype=np.int64))
+    s_vars.append(np.arange(n_var, dtype=np.int64))
+    s_coef.append(np.ones(n_var))
+    r += n_var
+
+    static_w = np.concatenate(
+        [
+            np.full(n_cons, 1.0 / conservation_sd_vph**2),
+            np.full(n_turn, 1.0 / turn_prior_sd_vph**2),
+            np.full(n_var, 1.0 / level_prior_sd_vph**2),
+        ]
+    )
+    static_y = np.concatenate([np.zeros(n_cons + n_turn), x_level])
+    row_kind = np.array(
+        ["count"] * n_count + ["conservation"] * n_cons + ["turn"] * n_turn + ["level"] * n_var, dtype=object
+    )
+
+    rows_all = np.concatenate(c_rows + [x + n_count for x in s_rows]) if c_rows else np.concatenate([x + n_count for x in s_rows])
+    vars_all = np.concatenate(c_vars + s_vars)
+    coef_all = np.concatenate([np.ones(len(v)) for v in c_vars] + s_coef)
+    n_rows = n_count + r
+    order = np.lexsort((vars_all, rows_all))
+    row_var = vars_all[order].astype(np.int64)
+    row_coef = coef_all[order].astype(np.float64)
+    row_ptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.add.at(row_ptr, rows_all + 1, 1)
+    row_ptr = np.cumsum(row_ptr)
+    corder = np.lexsort((rows_all, vars_all))
+    col_row = rows_all[corder].astype(np.int64)
+    col_coef = coef_all[corder].astype(np.float64)
+    col_ptr = np.zeros(n_var + 1, dtype=np.int64)
+    np.add.at(col_ptr, vars_all + 1, 1)
+    col_ptr = np.cumsum(col_ptr)
+
+    # starting point: the level prior
+    x0 = np.tile(np.clip(x_level, lo, hi), (n_slots, 1))
+    return EstimationProblem(
+        mov=mov,
+        block_ptr=block_ptr,
+        row_ptr=row_ptr,
+        row_var=row_var,
+        row_coef=row_coef,
+        col_ptr=col_ptr,
+        col_row=col_row,
+        col_coef=col_coef,
+        n_count=n_count,
+        count_w=np.ascontiguousarray(count_w),
+        count_y=np.ascontiguousarray(count_y),
+        static_w=static_w,
+        static_y=static_y,
+        lo=lo,
+        hi=hi,
+        x0=x0,
+        row_kind=row_kind,
+        count_keys=keys,
+        intervals=intervals,
+        interval_s=interval_s,
+        conservation_edges=np.array(cons_edges, dtype=np.int64),
+    )
+
+
+# -- solving --------------------------------------------------------------------------------
+def _solve_coordinate_descent(p: EstimationProblem, max_sweeps: int, tol_vph: float) -> tuple[np.ndarray, np.ndarray]:
+    from ._kernels.estimation import _solve_bounded_lsq
+
+    return _solve_bounded_lsq(
+        p.row_ptr,
+        p.row_var,
+        p.row_coef,
+        p.col_ptr,
+        p.col_row,
+        p.col_coef,
+        np.int64(p.n_count),
+        p.count_w,
+        p.count_y,
+        p.static_w,
+        p.static_y,
+        p.lo,
+        p.hi,
+        p.x0,
+        np.int64(max_sweeps),
+        np.float64(tol_vph),
+    )
+
+
+def _solve_lsq_linear(p: EstimationProblem, tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
+    """Solve every interval with :func:`scipy.optimize.lsq_linear` (reference method)."""
+    import scipy.sparse as sp
+    from scipy.optimize import lsq_linear
+
+    n_rows = p.n_rows
+    rows = np.repeat(np.arange(n_rows), np.diff(p.row_ptr))
+    a = sp.csr_matrix((p.row_coef, (rows, p.row_var)), shape=(n_rows, p.n_var))
+    dense = p.n_var <= 3000
+    x = np.empty((len(p.intervals), p.n_var))
+    iters = np.zeros(len(p.intervals), dtype=np.int64)
+    for t in range(len(p.intervals)):
+        y = np.concatenate([p.count_y[t], p.static_y])
+        w = np.concatenate([p.count_w[t], p.static_w])
+        keep = ~np.isnan(y) & (w > 0)
+        sw = np.sqrt(w[keep])
+        at = sp.diags(sw) @ a[keep]
+        b = sw * y[keep]
+        res = lsq_linear(
+            at.toarray() if dense else at.tocsr(),
+            b,
+            bounds=(p.lo, p.hi),
+            method="bvls" if dense else "trf",
+            tol=tol,
+            lsmr_tol="auto" if not dense else None,
+            max_iter=None,
+        )
+        x[t] = np.clip(res.x, p.lo, p.hi)
+        iters[t] = res.nit
+    return x, iters
+
+
+def _format_times(seconds: np.ndarray, origin: pd.Timestamp | None) -> np.ndarray:
+    if origin is None:
+        return np.asarray(seconds, dtype=np.float64)
+    return np.array([(origin + pd.Timedelta(seconds=float(s))).isoformat() for s in seconds], dtype=object)
+
+
+def _check_positive(**values: float) -> None:
+    problems = [
+        f"The {name!r} parameter of estimate_flows must be positive. Got {value!r} instead."
+        for name, value in values.items()
+        if not (isinstance(value, (int, float)) and value > 0 and math.isfinite(value))
+    ]
+    if problems:
+        raise ValidationError(" ".join(problems), problems)
+
+
+def estimate_flows(
+    network: RoadNetwork,
+    counts: CountTable | pd.DataFrame,
+    *,
+    method: str = "coordinate-descent",
+    junctions: str | list[str] = "signalised",
+    turning_ratios: pd.DataFrame | None = None,
+    noise_rel: float = 0.1,
+    count_sd_floor_vph: float = 10.0,
+    count_poisson: bool = True,
+    conservation_sd_vph: float = 60.0,
+    turn_prior_sd_vph: float = 120.0,
+    level_prior_sd_vph: float = 600.0,
+    max_lane_flow_vph: float = 2000.0,
+    uturn_prior_factor: float = 0.05,
+    learn_turn_factors: bool = True,
+    standard_errors: bool = True,
+    max_sweeps: int = 500,
+    tol_vph: float = 0.05,
+    raise_on_nonconvergence: bool = False,
+) -> FlowEstimate:
+    """Estimate the flow (veh/h) of every movement per interval from camera counts.
+
+    Parameters
+    ----------
+    network
+        The road network the counts refer to.
+    counts
+        Validated counts (:func:`citybrain.counts.read_counts`); a raw frame is validated
+        strictly first.
+    method
+        ``"coordinate-descent"`` (numba kernel ``_solve_bounded_lsq``; default) or
+        ``"lsq_linear"`` (scipy reference; same problem, slow).
+    junctions
+        Which junctions' movements to report: ``"signalised"`` (default), ``"all"``, or a
+        list of junction ids. Every junction takes part in the estimate either way.
+    turning_ratios
+        History for the turning-ratio prior: ``junction, from_edge, to_edge`` and ``ratio``
+        or ``flow_vph`` (e.g. an earlier estimate's flows). Default: the lane-use prior.
+    noise_rel
+        Relative standard deviation of a camera count (0.1 = 10%).
+    count_sd_floor_vph
+        Standard deviation (veh/h) added to every count's.
+    count_poisson
+        Add Poisson counting noise (``y * 3600 / interval_s``) to each count's variance; turn
+        off (with ``noise_rel=0`` and a tiny floor) to reproduce exact counts.
+    conservation_sd_vph
+        Standard deviation (veh/h) of the mid-block gain or loss on a link.
+    turn_prior_sd_vph
+        Standard deviation (veh/h) of a movement around its prior share of the approach.
+    level_prior_sd_vph
+        Standard deviation (veh/h) of the weak prior on each movement's level.
+    max_lane_flow_vph
+        Upper bound of a movement's flow per lane it uses (veh/h).
+    uturn_prior_factor
+        Scale of U-turns' lane-use prior share.
+    learn_turn_factors
+        Scale the lane-use prior per turn type (through, left, right ...) to fit the cameras
+        of this count table that count per movement (empirical Bayes; uses only the input
+        counts). Ignored for approaches covered by ``turning_ratios``.
+    standard_errors
+        Compute ``se_vph`` (kernel ``_block_standard_errors``); NaN when ``False``.
+    max_sweeps, tol_vph
+        Coordinate descent stops after ``max_sweeps`` sweeps or when no flow moved more than
+        ``tol_vph`` (veh/h) in a sweep.
+    raise_on_nonconvergence
+        Raise :class:`~citybrain.exceptions.ConvergenceError` when an interval used every sweep.
+
+    Returns
+    -------
+    FlowEstimate
+
+    Raises
+    ------
+    ValidationError
+        If the counts are invalid or do not fit the network, or a parameter is out of range.
+    ConvergenceError
+        If ``raise_on_nonconvergence`` and coordinate descent did not reach ``tol_vph``.
+
+    Notes
+    -----
+    The model is described in the module docstring. GEH is the statistic of the UK Design
+    Manual for Roads and Bridges (TA 46/97), computed on hourly rates.
+    """
+    if method not in _METHODS:
+        msg = f"The 'method' parameter of estimate_flows must be one of {', '.join(_METHODS)}. Got {method!r} instead."
+        raise ValidationError(msg, [msg])
+    _check_positive(
+        conservation_sd_vph=conservation_sd_vph,
+        turn_prior_sd_vph=turn_prior_sd_vph,
+        level_prior_sd_vph=level_prior_sd_vph,
+        count_sd_floor_vph=count_sd_floor_vph,
+        max_lane_flow_vph=max_lane_flow_vph,
+        tol_vph=tol_vph,
+        max_sweeps=max_sweeps,
+    )
+    if not noise_rel >= 0:
+        msg = f"The 'noise_rel' parameter of estimate_flows must be >= 0. Got {noise_rel!r} instead."
+        raise ValidationError(msg, [msg])
+    if not isinstance(counts, CountTable):
+        counts = counts_from_frame(counts, network, strict=True)
+    if len(counts.frame) == 0:
+        msg = "estimate_flows needs at least one count; the count table is empty."
+        raise ValidationError(msg, [msg])
+    settings = {
+        "method": method,
+        "noise_rel": noise_rel,
+        "count_sd_floor_vph": count_sd_floor_vph,
+        "count_poisson": count_poisson,
+        "conservation_sd_vph": conservation_sd_vph,
+        "turn_prior_sd_vph": turn_prior_sd_vph,
+        "level_prior_sd_vph": level_prior_sd_vph,
+        "max_lane_flow_vph": max_lane_flow_vph,
+        "uturn_prior_factor": uturn_prior_factor,
+        "max_sweeps": max_sweeps,
+        "tol_vph": tol_vph,
+        "turning_ratio_prior": "history" if turning_ratios is not None else "lane-use",
+        "learn_turn_factors": learn_turn_factors,
+    }
+    p = build_problem(
+        network,
+        counts,
+        noise_rel=noise_rel,
+        count_sd_floor_vph=count_sd_floor_vph,
+        count_poisson=count_poisson,
+        conservation_sd_vph=conservation_sd_vph,
+        turn_prior_sd_vph=turn_prior_sd_vph,
+        level_prior_sd_vph=level_prior_sd_vph,
+        max_lane_flow_vph=max_lane_flow_vph,
+        turning_ratios=turning_ratios,
+        uturn_prior_factor=uturn_prior_factor,
+        learn_turn_factors=learn_turn_factors,
+    )
+    if method == "coordinate-descent":
+        x, sweeps = _solve_coordinate_descent(p, int(max_sweeps), float(tol_vph))
+        if raise_on_nonconvergence and np.any(sweeps > max_sweeps):
+            bad = np.flatnonzero(sweeps > max_sweeps)
+            msg = (
+                f"estimate_flows: coordinate descent did not reach tol_vph={tol_vph} in {max_sweeps} sweeps "
+                f"for {len(bad)} interval(s); raise max_sweeps or tol_vph."
+            )
+            raise ConvergenceError(msg)
+    else:
+        x, sweeps = _solve_lsq_linear(p)
+    if standard_errors:
+        from ._kernels.estimation import _block_standard_errors
+
+        se = _block_standard_errors(
+            p.row_ptr,
+            p.row_var,
+            p.row_coef,
+            p.col_ptr,
+            p.col_row,
+            p.col_coef,
+            np.int64(p.n_count),
+            p.count_w,
+            p.count_y,
+            p.static_w,
+            p.block_ptr,
+        )
+    else:
+        se = np.full_like(x, np.nan)
+    return _package(network, counts, p, x, se, sweeps, junctions, settings)
+
+
+def _package(network, counts, p, x, se, sweeps, junctions, settings) -> FlowEstimate:
+    arrays = network.to_arrays()
+    vj = arrays.mov_junction[p.mov]
+    if isinstance(junctions, str) and junctions == "all":
+        sel = np.arange(p.n_var)
+    else:
+        if isinstance(junctions, str):
+            if junctions != "signalised":
+                msg = (
+                    "The 'junctions' parameter of estimate_flows must be 'signalised', 'all' or a list of "
+                    f"junction ids. Got {junctions!r} instead."
+                )
+                raise ValidationError(msg, [msg])
+            wanted = set(network.signalised_junctions)
+        else:
+            wanted = set(junctions)
+            unknown = sorted(wanted - set(arrays.junction_ids))
+            if unknown:
+                msg = f"estimate_flows: unknown junction id(s) {', '.join(unknown[:10])}."
+                raise ValidationError(msg, [msg])
+        jmask = np.array([j in wanted for j in arrays.junction_ids], dtype=bool)
+        sel = np.flatnonzero(jmask[vj])
+    n_t = x.shape[0]
+    times = _format_times(p.intervals, counts.origin)
+    junction_ids = np.array(arrays.junction_ids, dtype=object)
+    edge_ids = np.array(arrays.edge_ids, dtype=object)
+    mj = vj[sel]
+    mf = arrays.mov_from_edge[p.mov][sel]
+    mt = arrays.mov_to_edge[p.mov][sel]
+    flows = pd.DataFrame(
+        {
+            "interval_start": np.repeat(times, len(sel)),
+            "interval_s": np.full(n_t * len(sel), p.interval_s),
+            "junction": pd.Categorical.from_codes(np.tile(mj, n_t), categories=junction_ids),
+            "from_edge": pd.Categorical.from_codes(np.tile(mf, n_t), categories=edge_ids),
+            "to_edge": pd.Categorical.from_codes(np.tile(mt, n_t), categories=edge_ids),
+            "flow_vph": x[:, sel].ravel(),
+            "se_vph": se[:, sel].ravel(),
+        }
+    )
+    # fit to every observed count
+    fitted = np.zeros((n_t, p.n_count))
+    for i in range(p.n_count):
+        s, e = p.row_ptr[i], p.row_ptr[i + 1]
+        fitted[:, i] = x[:, p.row_var[s:e]] @ p.row_coef[s:e]
+    obs = ~np.isnan(p.count_y)
+    tt, ii = np.nonzero(obs)
+    keys = p.count_keys
+    fit = pd.DataFrame(
+        {
+            "interval_start": times[tt],
+            "interval_s": p.interval_s,
+            "camera_id": keys["camera_id"].to_numpy(dtype=object)[ii],
+            "junction": keys["junction"].to_numpy(dtype=object)[ii],
+            "from_edge": keys["from_edge"].to_numpy(dtype=object)[ii],
+            "to_edge": keys["to_edge"].to_numpy(dtype=object)[ii],
+            "observed_vph": p.count_y[tt, ii],
+            "fitted_vph": fitted[tt, ii],
+        }
+    )
+    fit["geh"] = geh(fit["fitted_vph"].to_numpy(), fit["observed_vph"].to_numpy())
+    return FlowEstimate(
+        flows=flows,
+        fit=fit,
+        interval_s=p.interval_s,
+        origin=counts.origin,
+        sweeps=np.asarray(sweeps),
+        settings=settings,
+        _x=x,
+        _problem=p,
+        _network=network,
+    )
+
+
+# -- aggregation and files ----------------------------------------------------------------
+def aggregate_hourly(flows: pd.DataFrame, *, origin: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Aggregate a flows table to whole hours.
+
+    Each hour's flow (veh/h) is the number of vehicles of its intervals (``flow_vph *
+    interval_s / 3600``, summed); ``se_vph`` combines the intervals' errors as independent.
+    Hours are counted from second 0 (numeric times) or from the clock hour (ISO times). An
+    hour only partly covered by intervals is scaled to a full hour.
+
+    Parameters
+    ----------
+    flows
+        A table with :data:`FLOW_COLUMNS`.
+    origin
+        Unused for ISO times (they carry their own clock); kept for symmetry.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same columns, ``interval_s == 3600``.
+
+    Raises
+    ------
+    ValidationError
+        If a column is missing or an interval is longer than an hour.
+    """
+    missing = [c for c in FLOW_COLUMNS if c not in flows.columns]
+    if missing:
+        msg = f"aggregate_hourly: flows table lacks column(s) {', '.join(missing)}."
+        raise ValidationError(msg, [msg])
+    frame = flows[list(FLOW_COLUMNS)].copy()
+    if (frame["interval_s"] > 3600).any():
+        msg = "aggregate_hourly: intervals longer than an hour cannot be split into hours."
+        raise ValidationError(msg, [msg])
+    iso = len(frame) > 0 and not pd.api.types.is_numeric_dtype(frame["interval_start"])
+    if iso:
+        stamps = pd.to_datetime(frame["interval_start"], format="ISO8601")
+        hour = stamps.dt.floor("h")
+        frame["_hour"] = hour.map(lambda h: h.isoformat())
+    else:
+        frame["_hour"] = np.floor(frame["interval_start"].to_numpy(dtype=np.float64) / 3600.0) * 3600.0
+    share = frame["interval_s"].to_numpy(dtype=np.float64) / 3600.0
+    frame["_veh"] = frame["flow_vph"] * share
+    frame["_var"] = (frame["se_vph"] * share) ** 2
+    frame["_cover"] = share
+    group = frame.groupby(["_hour", "junction", "from_edge", "to_edge"], observed=True, sort=True)
+    agg = group.agg(_veh=("_veh", "sum"), _var=("_var", "sum"), _cover=("_cover", "sum")).reset_index()
+    cover = agg["_cover"].clip(upper=1.0)
+    out = pd.DataFrame(
+        {
+            "interval_start": agg["_hour"],
+            "interval_s": 3600.0,
+            "junction": agg["junction"],
+            "from_edge": agg["from_edge"],
+            "to_edge": agg["to_edge"],
+            "flow_vph": agg["_veh"] / cover,
+            "se_vph": np.sqrt(agg["_var"]) / cover,
+        }
+    )
+    return out
+
+
+def write_flows(flows: FlowEstimate | pd.DataFrame, path: str | Path) -> Path:
+    """Write a flows table (``flows.csv``: :data:`FLOW_COLUMNS`) and return its path."""
+    frame = flows.flows if isinstance(flows, FlowEstimate) else flows
+    path = Path(path)
+    frame[list(FLOW_COLUMNS)].to_csv(path, index=False, float_format="%.3f")
+    return path
+
+
+def read_flows(path: str | Path) -> pd.DataFrame:
+    """Read a ``flows.csv`` written by :func:`write_flows` (or by another tool).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`FLOW_COLUMNS`; ``interval_start`` float seconds, or text for ISO 8601 times.
+
+    Raises
+    ------
+    ValidationError
+        Listing every problem: missing columns, non-numeric or negative flows, bad intervals.
+    """
+    path = Path(path)
+    if not path.is_file():
+        msg = f"{path}: no such file."
+        raise ValidationError(msg, [msg])
+    try:
+        frame = pd.read_csv(path, dtype={"junction": str, "from_edge": str, "to_edge": str}, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        msg = f"{path}: cannot read as CSV: {exc}."
+        raise ValidationError(msg, [msg]) from exc
+    missing = [c for c in FLOW_COLUMNS if c not in frame.columns]
+    if missing:
+        msg = f"{path}: missing column(s) {', '.join(missing)}; a flows file needs {', '.join(FLOW_COLUMNS)}."
+        raise ValidationError(msg, [msg])
+    problems = []
+    rows = np.arange(len(frame)) + 2
+    for col, allow_nan in (("interval_s", False), ("flow_vph", False), ("se_vph", True)):
+        values = pd.to_numeric(frame[col].replace("", np.nan), errors="coerce")
+        bad = values.isna() & (frame[col].astype(str) != "" if allow_nan else True) & ~(
+            frame[col].astype(str).str.lower().eq("nan") & allow_nan
+        )
+        bad |= values < 0
+        if bad.any():
+            problems.append(f"{path}: rows {', '.join(map(str, rows[bad.to_numpy()][:10]))} field {col!r}: expected a number >= 0")
+        frame[col] = values
+    start = pd.to_numeric(frame["interval_start"], errors="coerce")
+    if start.notna().all():
+        frame["interval_start"] = start.astype(np.float64)
+    else:
+        stamps = pd.to_datetime(frame["interval_start"], errors="coerce", format="ISO8601")
+        bad = stamps.isna().to_numpy()
+        if bad.any():
+            problems.append(
+                f"{path}: rows {', '.join(map(str, rows[bad][:10]))} field 'interval_start': expected seconds or ISO 8601"
+            )
+    if problems:
+        raise ValidationError("\n".join(problems), problems)
+    return frame[list(FLOW_COLUMNS)]
+
+
+def estimate_to_json(estimate: FlowEstimate) -> str:
+    """Return the estimate's flows and summary as one JSON document."""
+    flows = estimate.flows.astype({"junction": str, "from_edge": str, "to_edge": str})
+    return json.dumps({"summary": estimate.summary(), "flows": flows.to_dict(orient="records")}, default=float)

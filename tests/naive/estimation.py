@@ -1,0 +1,127 @@
+"""Slow, obvious references for flow estimation (dense numpy + scipy).
+
+Same names as the public API and the kernels they check:
+
+* :func:`solve_bounded_lsq` -- one interval's bounded weighted least squares with
+  :func:`scipy.optimize.lsq_linear` (reference of ``_solve_bounded_lsq``);
+* :func:`block_standard_errors` -- ``sqrt(diag(inv(H_bb)))`` per block with ``numpy.linalg.inv``
+  (reference of ``_block_standard_errors``);
+* :func:`estimate_flows` -- the whole estimate, its rows built again with plain loops over the
+  network and the counts (reference of ``citybrain.estimation.estimate_flows``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import lsq_linear
+
+from citybrain.estimation import prior_turning_ratios
+
+
+def solve_bounded_lsq(a, w, y, lo, hi):
+    """Minimise sum w (a x - y)^2 subject to lo <= x <= hi (rows with w == 0 or NaN y ignored)."""
+    a = np.asarray(a, dtype=float)
+    y = np.asarray(y, dtype=float)
+    w = np.asarray(w, dtype=float)
+    keep = (w > 0) & ~np.isnan(y)
+    sw = np.sqrt(w[keep])
+    res = lsq_linear(a[keep] * sw[:, None], y[keep] * sw, bounds=(lo, hi), method="bvls", tol=1e-12)
+    return np.clip(res.x, lo, hi)
+
+
+def block_standard_errors(a, w, y, blocks):
+    """Standard errors from the inverse of each diagonal block of A^T W A."""
+    a = np.asarray(a, dtype=float)
+    w = np.where(np.isnan(y), 0.0, np.asarray(w, dtype=float))
+    h = a.T @ (w[:, None] * a)
+    se = np.empty(a.shape[1])
+    for s, e in blocks:
+        if e > s:
+            se[s:e] = np.sqrt(np.diag(np.linalg.inv(h[s:e, s:e])))
+    return se
+
+
+def estimate_flows(
+    network,
+    counts,
+    *,
+    noise_rel=0.1,
+    count_sd_floor_vph=10.0,
+    conservation_sd_vph=60.0,
+    turn_prior_sd_vph=120.0,
+    level_prior_sd_vph=600.0,
+    max_lane_flow_vph=2000.0,
+    uturn_prior_factor=0.05,
+):
+    """Return ``{(interval_start, junction, from_edge, to_edge): flow_vph}`` for every vehicle movement.
+
+    Builds every row with loops (no lane-use factor learning) and solves each interval with
+    :func:`solve_bounded_lsq`.
+    """
+    movs = [i for i, m in enumerate(network.movements) if m.turn != "crossing" and m.from_edge in network.edges and m.to_edge in network.edges]
+    var = {i: k for k, i in enumerate(movs)}
+    n = len(movs)
+    ratio_all = prior_turning_ratios(network, uturn_prior_factor=uturn_prior_factor)
+    frame = counts.frame
+    T = counts.interval_s
+    times = np.unique(frame["interval_start"].to_numpy(dtype=float))
+    approach = {}
+    for i in movs:
+        m = network.movements[i]
+        approach.setdefault((m.junction, m.from_edge), []).append(var[i])
+    lanes = np.array([max(len(network.movements[i].from_lanes), 1) for i in movs], dtype=float)
+    # level: median observed flow per lane of approach totals
+    per_lane = []
+    for row in frame.itertuples():
+        if row.to_edge == "":
+            per_lane.append(row.count * 3600 / T / max(lanes[k] for k in approach[(row.junction, row.from_edge)]))
+    q = float(np.median(per_lane)) if per_lane else 300.0
+
+    static_rows, static_w, static_y = [], [], []
+    for e in network.edges:
+        into = [var[i] for i in movs if network.movements[i].to_edge == e]
+        out = [var[i] for i in movs if network.movements[i].from_edge == e]
+        if into and out:
+            r = np.zeros(n)
+            r[into] += 1.0
+            r[out] -= 1.0
+            static_rows.append(r)
+            static_w.append(1 / conservation_sd_vph**2)
+            static_y.append(0.0)
+    for ks in approach.values():
+        if len(ks) < 2:
+            continue
+        for k in ks:
+            r = np.zeros(n)
+            r[ks] -= ratio_all[movs[k]]
+            r[k] += 1.0
+            static_rows.append(r)
+            static_w.append(1 / turn_prior_sd_vph**2)
+            static_y.append(0.0)
+    for (_, _), ks in approach.items():
+        for k in ks:
+            r = np.zeros(n)
+            r[k] = 1.0
+            static_rows.append(r)
+            static_w.append(1 / level_prior_sd_vph**2)
+            static_y.append(ratio_all[movs[k]] * q * max(lanes[ks]))
+    lo = np.zeros(n)
+    hi = lanes * max_lane_flow_vph
+    out = {}
+    for t in times:
+        rows, ws, ys = list(static_rows), list(static_w), list(static_y)
+        for row in frame[frame["interval_start"] == t].itertuples():
+            r = np.zeros(n)
+            if row.to_edge:
+                r[var[network.movement_index(row.junction, row.from_edge, row.to_edge)]] = 1.0
+            else:
+                r[approach[(row.junction, row.from_edge)]] = 1.0
+            yv = row.count * 3600 / T
+            rows.append(r)
+            ys.append(yv)
+            ws.append(1 / ((noise_rel * yv) ** 2 + yv * 3600 / T + count_sd_floor_vph**2))
+        x = solve_bounded_lsq(np.array(rows), np.array(ws), np.array(ys), lo, hi)
+        for i, k in var.items():
+            m = network.movements[i]
+            out[(float(t), m.junction, m.from_edge, m.to_edge)] = float(x[k])
+    return out

@@ -1,0 +1,180 @@
+"""estimate_flows: against the naive reference, invariants, recovery, aggregation, files."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.testing as npt
+import pandas as pd
+import pytest
+
+from citybrain.counts import counts_from_frame, sample_camera_counts
+from citybrain.demand import synthetic_movement_flows
+from citybrain.estimation import (
+    FLOW_COLUMNS,
+    FlowEstimate,
+    aggregate_hourly,
+    estimate_flows,
+    geh,
+    prior_turning_ratios,
+    read_flows,
+    write_flows,
+)
+from citybrain.exceptions import ValidationError
+from citybrain.network import graph_from_sumo_net
+
+from .conftest import NETWORKS, REAL_NETS, real_path
+from .naive import estimation as naive
+
+
+@pytest.fixture(scope="module")
+def grid():
+    return graph_from_sumo_net(NETWORKS / "grid4x4.net.xml")
+
+
+@pytest.fixture(scope="module")
+def truth(grid):
+    return synthetic_movement_flows(grid, n_intervals=4, interval_s=900.0, seed=7)
+
+
+@pytest.fixture(scope="module")
+def partial(grid, truth):
+    return counts_from_frame(sample_camera_counts(truth, grid, seed=2), grid)
+
+
+@pytest.fixture(scope="module")
+def estimate(grid, partial):
+    return estimate_flows(grid, partial)
+
+
+def _key(frame):
+    return list(zip(frame["junction"].astype(str), frame["from_edge"].astype(str), frame["to_edge"].astype(str), strict=True))
+
+
+def test_schema(estimate, grid):
+    assert isinstance(estimate, FlowEstimate)
+    assert tuple(estimate.flows.columns) == FLOW_COLUMNS
+    n_sig = sum(1 for m in grid.movements if m.tls and m.turn != "crossing")
+    assert len(estimate.flows) == 4 * n_sig
+    assert set(estimate.flows["junction"].astype(str)) == set(grid.signalised_junctions)
+    assert list(estimate.fit.columns) == [
+        "interval_start", "interval_s", "camera_id", "junction", "from_edge", "to_edge", "observed_vph", "fitted_vph", "geh",
+    ]
+
+
+def test_matches_naive_reference(grid, partial):
+    ours = estimate_flows(grid, partial, learn_turn_factors=False, tol_vph=1e-4, max_sweeps=20000, junctions="all")
+    ref = naive.estimate_flows(grid, partial)
+    got = dict(zip(zip(ours.flows["interval_start"], *zip(*_key(ours.flows)), strict=True), ours.flows["flow_vph"], strict=True))
+    assert set(got) == set(ref)
+    keys = sorted(ref)
+    npt.assert_allclose([got[k] for k in keys], [ref[k] for k in keys], atol=0.5)
+
+
+def test_lsq_linear_method_agrees(grid, partial):
+    a = estimate_flows(grid, partial, tol_vph=1e-4, max_sweeps=20000, standard_errors=False)
+    b = estimate_flows(grid, partial, method="lsq_linear", standard_errors=False)
+    npt.assert_allclose(a.flows["flow_vph"], b.flows["flow_vph"], atol=0.5)
+
+
+def test_invariants(estimate):
+    flows = estimate.flows
+    assert (flows["flow_vph"] >= 0).all()
+    assert (flows["se_vph"] > 0).all() and np.isfinite(flows["se_vph"]).all()
+    links = estimate.link_flows()
+    npt.assert_allclose(links["residual_vph"], links["inflow_vph"] - links["outflow_vph"])
+    assert np.abs(links["residual_vph"]).mean() < 60.0
+    ratios = estimate.turning_ratios()
+    sums = ratios.groupby(["interval_start", "junction", "from_edge"], observed=True)["ratio"].sum()
+    npt.assert_allclose(sums[sums > 0], 1.0)
+    assert (estimate.fit["geh"] < 5).mean() > 0.95
+
+
+def test_exact_recovery_when_every_movement_counted(grid, truth):
+    counts = sample_camera_counts(truth, grid, drop_share=0.0, movement_share=1.0, noise_rel=0.0, seed=0)
+    est = estimate_flows(
+        grid, counts_from_frame(counts, grid), noise_rel=0.0, count_poisson=False, count_sd_floor_vph=1e-3,
+        tol_vph=1e-6, max_sweeps=20000,
+    )
+    merged = est.flows.astype({"junction": str, "from_edge": str, "to_edge": str}).merge(
+        truth.drop(columns="flow_vph").assign(true_vph=truth["count"] * 4.0), on=["interval_start", "junction", "from_edge", "to_edge"]
+    )
+    assert len(merged) == len(est.flows)
+    npt.assert_allclose(merged["flow_vph"], merged["true_vph"], atol=0.05)
+
+
+def test_unobserved_movements_recovered_on_synthetic_grid(estimate, truth):
+    hourly = estimate.hourly().astype({"junction": str, "from_edge": str, "to_edge": str})
+    true = truth.groupby(["junction", "from_edge", "to_edge"])["count"].sum().rename("true").reset_index()
+    merged = hourly.merge(true, on=["junction", "from_edge", "to_edge"])
+    assert (geh(merged["flow_vph"].to_numpy(), merged["true"].to_numpy()) < 5).mean() > 0.6
+
+
+def test_hourly_aggregation(estimate):
+    hourly = estimate.hourly()
+    assert (hourly["interval_s"] == 3600).all()
+    assert len(hourly) == len(estimate.flows) // 4
+    mean = estimate.flows.groupby(["junction", "from_edge", "to_edge"], observed=True)["flow_vph"].mean()
+    got = hourly.set_index(["junction", "from_edge", "to_edge"])["flow_vph"]
+    npt.assert_allclose(got.loc[mean.index], mean)
+    # a 5-minute table gives the same hour
+    five = pd.DataFrame({"interval_start": np.arange(12) * 300.0, "interval_s": 300.0, "junction": "J",
+                         "from_edge": "a", "to_edge": "b", "flow_vph": np.arange(12.0), "se_vph": 1.0})
+    h = aggregate_hourly(five)
+    assert h["flow_vph"].item() == pytest.approx(5.5)
+    assert h["se_vph"].item() == pytest.approx(np.sqrt(12) / 12)
+
+
+def test_geh():
+    assert geh(0.0, 0.0) == 0.0
+    assert geh(450.0, 400.0) == pytest.approx(np.sqrt(2 * 50**2 / 850))
+    npt.assert_allclose(geh(np.array([1.0, 0.0]), np.array([1.0, 0.0])), [0.0, 0.0])
+
+
+def test_flows_file_round_trip(estimate, tmp_path):
+    path = write_flows(estimate, tmp_path / "flows.csv")
+    back = read_flows(path)
+    assert tuple(back.columns) == FLOW_COLUMNS
+    npt.assert_allclose(back["flow_vph"], estimate.flows["flow_vph"], atol=1e-3)
+    bad = back.copy()
+    bad.loc[3, "flow_vph"] = -1
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(ValidationError, match="row"):
+        read_flows(tmp_path / "bad.csv")
+
+
+def test_iso_times_carry_through(grid, truth):
+    counts = sample_camera_counts(truth, grid, seed=1)
+    counts["interval_start"] = counts["interval_start"].map(
+        lambda s: (pd.Timestamp("2024-05-01T07:00:00") + pd.Timedelta(seconds=float(s))).isoformat()
+    )
+    est = estimate_flows(grid, counts_from_frame(counts, grid), standard_errors=False)
+    assert est.flows["interval_start"].iloc[0] == "2024-05-01T07:00:00"
+    hourly = est.hourly()
+    assert set(hourly["interval_start"]) == {"2024-05-01T07:00:00"}
+
+
+def test_history_prior(grid, estimate):
+    hist = estimate.flows.groupby(["junction", "from_edge", "to_edge"], observed=True)["flow_vph"].mean().reset_index()
+    ratio = prior_turning_ratios(grid, hist)
+    assert np.all(ratio >= 0)
+    with pytest.raises(ValidationError, match="not a movement"):
+        prior_turning_ratios(grid, hist.assign(to_edge="nowhere"))
+
+
+def test_parameter_errors(grid, partial):
+    with pytest.raises(ValidationError, match="'conservation_sd_vph' parameter"):
+        estimate_flows(grid, partial, conservation_sd_vph=0)
+    with pytest.raises(ValidationError, match="'method' parameter"):
+        estimate_flows(grid, partial, method="magic")
+    with pytest.raises(ValidationError, match="junctions"):
+        estimate_flows(grid, partial, junctions="some")
+
+
+@pytest.mark.parametrize("name", ["ingolstadt7", "atlanta"])
+def test_real_network_runs(name):
+    net = graph_from_sumo_net(real_path(REAL_NETS[name]))
+    truth = synthetic_movement_flows(net, n_intervals=2, seed=1)
+    est = estimate_flows(net, counts_from_frame(sample_camera_counts(truth, net, seed=0), net))
+    assert set(est.flows["junction"].astype(str)) == set(net.signalised_junctions)
+    assert (est.flows["flow_vph"] >= 0).all()
+    assert (est.sweeps <= 500).all()

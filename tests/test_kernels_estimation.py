@@ -1,0 +1,117 @@
+"""The estimation kernels against the dense numpy/scipy references on random problems."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.testing as npt
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from citybrain._kernels.estimation import _block_standard_errors, _solve_bounded_lsq
+
+from .naive import estimation as naive
+
+
+def _sparse(a):
+    rows, cols = np.nonzero(a)
+    row_ptr = np.searchsorted(rows, np.arange(a.shape[0] + 1)).astype(np.int64)
+    order = np.lexsort((rows, cols))
+    col_ptr = np.searchsorted(cols[order], np.arange(a.shape[1] + 1)).astype(np.int64)
+    return (
+        row_ptr, cols.astype(np.int64), a[rows, cols].astype(np.float64),
+        col_ptr, rows[order].astype(np.int64), a[rows[order], cols[order]].astype(np.float64),
+    )
+
+
+def _random_problem(rng, n_var, n_count, n_static, n_t, missing=0.2):
+    """Count rows with random 0/1 entries, static rows with +-1 and fractional entries, plus a ridge."""
+    a_c = (rng.random((n_count, n_var)) < 0.3).astype(float)
+    a_c[np.arange(n_count), rng.integers(0, n_var, n_count)] = 1.0
+    a_s = np.where(rng.random((n_static, n_var)) < 0.3, rng.choice([-1.0, 1.0, -0.4, 0.7], (n_static, n_var)), 0.0)
+    a = np.vstack([a_c, a_s, np.eye(n_var)])
+    truth = rng.uniform(0, 500, (n_t, n_var))
+    count_y = truth @ a_c.T * rng.lognormal(0, 0.1, (n_t, n_count))
+    count_y[rng.random(count_y.shape) < missing] = np.nan
+    count_w = 1.0 / (np.nan_to_num(count_y) + 100.0)
+    static_w = np.concatenate([rng.uniform(1e-4, 1e-3, n_static), np.full(n_var, 1e-6)])
+    static_y = np.concatenate([np.zeros(n_static), np.full(n_var, 200.0)])
+    lo = np.zeros(n_var)
+    hi = rng.uniform(300, 1500, n_var)
+    return a, count_w, count_y, static_w, static_y, lo, hi
+
+
+def _run(a, n_count, count_w, count_y, static_w, static_y, lo, hi, sweeps=20000, tol=1e-9):
+    sp = _sparse(a)
+    x0 = np.zeros((count_y.shape[0], a.shape[1]))
+    return _solve_bounded_lsq(*sp, np.int64(n_count), count_w, count_y, static_w, static_y, lo, hi, x0, np.int64(sweeps), np.float64(tol))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_solver_matches_lsq_linear(seed):
+    rng = np.random.default_rng(seed)
+    n_var, n_count, n_static, n_t = 12, 9, 6, 3
+    a, cw, cy, sw, sy, lo, hi = _random_problem(rng, n_var, n_count, n_static, n_t)
+    x, sweeps = _run(a, n_count, cw, cy, sw, sy, lo, hi)
+    assert (sweeps <= 20000).all()
+    for t in range(n_t):
+        w = np.concatenate([np.where(np.isnan(cy[t]), 0.0, cw[t]), sw])
+        y = np.concatenate([cy[t], sy])
+        ref = naive.solve_bounded_lsq(a, w, y, lo, hi)
+        obj = lambda v: np.nansum(np.where(w > 0, w * (a @ v - np.nan_to_num(y)) ** 2, 0.0))  # noqa: E731
+        assert obj(x[t]) <= obj(ref) * (1 + 1e-6) + 1e-9
+        npt.assert_allclose(x[t], ref, atol=1e-3 * max(1.0, np.abs(ref).max()))
+        assert (x[t] >= lo - 1e-12).all() and (x[t] <= hi + 1e-12).all()
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n_var=st.integers(1, 8),
+    n_count=st.integers(0, 6),
+    n_static=st.integers(0, 4),
+    n_t=st.integers(1, 3),
+    missing=st.sampled_from([0.0, 0.5, 1.0]),
+)
+def test_solver_odd_shapes(seed, n_var, n_count, n_static, n_t, missing):
+    rng = np.random.default_rng(seed)
+    a, cw, cy, sw, sy, lo, hi = _random_problem(rng, n_var, max(n_count, 0), n_static, n_t, missing)
+    x, _ = _run(a, n_count, cw[:, :n_count], cy[:, :n_count], sw, sy, lo, hi)
+    assert np.isfinite(x).all()
+    for t in range(n_t):
+        w = np.concatenate([np.where(np.isnan(cy[t, :n_count]), 0.0, cw[t, :n_count]), sw])
+        y = np.concatenate([cy[t, :n_count], sy])
+        ref = naive.solve_bounded_lsq(a, w, y, lo, hi)
+        npt.assert_allclose(x[t], ref, atol=1e-2, rtol=1e-4)
+
+
+def test_solver_zero_and_saturated():
+    # one approach total of 0 -> all flows 0; a count far above the bound -> flow at the bound
+    a = np.array([[1.0, 1.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+    cy = np.array([[0.0, 5000.0]])
+    cw = np.array([[1.0, 1.0]])
+    x, _ = _run(a, 2, cw, cy, np.array([1e-6, 1e-6]), np.array([0.0, 0.0]), np.zeros(2), np.array([800.0, 900.0]))
+    assert x[0, 1] == pytest.approx(900.0)
+    assert x[0, 0] == 0.0
+
+
+def test_solver_all_nan_counts_falls_back_to_priors():
+    a = np.array([[1.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+    cy = np.array([[np.nan]])
+    x, _ = _run(a, 1, np.array([[1.0]]), cy, np.array([1.0, 1.0]), np.array([100.0, 300.0]), np.zeros(2), np.full(2, 1e4))
+    npt.assert_allclose(x[0], [100.0, 300.0], atol=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_block_standard_errors_match_numpy(seed):
+    rng = np.random.default_rng(seed)
+    n_var, n_count, n_static, n_t = 9, 7, 5, 2
+    a, cw, cy, sw, sy, lo, hi = _random_problem(rng, n_var, n_count, n_static, n_t)
+    sp = _sparse(a)
+    blocks = np.array([0, 3, 4, 9], dtype=np.int64)
+    se = _block_standard_errors(*sp, np.int64(n_count), cw, cy, sw, blocks)
+    for t in range(n_t):
+        w = np.concatenate([cw[t], sw])
+        y = np.concatenate([cy[t], sy])
+        ref = naive.block_standard_errors(a, w, y, list(zip(blocks[:-1], blocks[1:], strict=True)))
+        npt.assert_allclose(se[t], ref, rtol=1e-8)
