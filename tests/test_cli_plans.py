@@ -64,3 +64,32 @@ def test_real_programs_without_yellow_are_flagged(name):
     result = run("plans", "check", net, "--network", net)
     assert result.exit_code == 1
     assert "yellow: links" in result.output and "lose green with 0 s yellow" in result.output
+
+
+def test_optimise_writes_safe_plans(tmp_path):
+    from citybrain.network import graph_from_sumo_net
+
+    from .test_timing_webster import make_flows
+
+    net_path = NETWORKS / "arterial5.net.xml"
+    flows = tmp_path / "flows.csv"
+    make_flows(graph_from_sumo_net(net_path), share=0.1).to_csv(flows, index=False)
+    for method in ("webster", "hcm", "coordinated"):
+        out, add = tmp_path / f"{method}.json", tmp_path / f"{method}.add.xml"
+        result = run("optimise", "--network", net_path, "--flows", flows, "--method", method, "--out", out,
+                     "--sumo-out", add)
+        assert result.exit_code == 0, result.output
+        assert "0 safety error(s)" in result.output
+        for plan_file in (out, add):
+            check = run("plans", "check", plan_file, "--network", net_path, "--strict")
+            assert check.exit_code == 0, check.output
+
+
+def test_optimise_input_errors(tmp_path):
+    net_path = NETWORKS / "arterial5.net.xml"
+    flows = tmp_path / "flows.csv"
+    flows.write_text("interval_start,junction\n0,J1\n")
+    result = run("optimise", "--network", net_path, "--flows", flows, "--out", tmp_path / "x.json")
+    assert result.exit_code == 2 and "lacks column" in result.output
+    result = run("optimise", "--network", net_path, "--out", tmp_path / "x.json")
+    assert result.exit_code == 2 and "exactly one of --flows and --counts" in result.output

@@ -1,0 +1,66 @@
+"""``citybrain optimise``: signal plans from flows (or counts, through the estimator)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..exceptions import CityBrainError, ValidationError
+from ..network import graph_from_sumo_net
+from ..plans import check_network_plan, write_plans_json, write_sumo_additional
+
+__all__ = ["optimise"]
+
+
+def _read_flows(path: Path):
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path, dtype={"junction": str, "from_edge": str, "to_edge": str})
+    except (OSError, ValueError) as exc:
+        msg = f"{path}: not a readable flows CSV ({exc})."
+        raise ValidationError(msg, [msg]) from exc
+
+
+def _flows_from_counts(network, counts: Path):
+    try:
+        from .. import counts as counts_mod
+        from ..estimation import estimate_flows as estimate
+    except ImportError as exc:
+        msg = f"--counts needs the flow estimator (citybrain.estimation), which is not available ({exc}); use --flows."
+        raise CityBrainError(msg) from exc
+
+    table = counts_mod.read_counts(counts, network)
+    return estimate(network, table).flows
+
+
+@click.command("optimise")
+@click.option("--network", "net", required=True, type=click.Path(path_type=Path), help="SUMO network (.net.xml).")
+@click.option("--flows", "flows_path", type=click.Path(path_type=Path), help="Flow table CSV (flows.csv).")
+@click.option("--counts", "counts_path", type=click.Path(path_type=Path), help="Camera counts (estimated first).")
+@click.option("--method", type=click.Choice(["webster", "hcm", "coordinated"]), default="webster", show_default=True)
+@click.option("--profile", type=click.Choice(["us", "eu"]), default="us", show_default=True, help="Safety profile.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Plan JSON to write.")
+@click.option("--sumo-out", type=click.Path(dir_okay=False, path_type=Path), help="Also write a SUMO tlLogic file.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the coordinated search.")
+def optimise(net: Path, flows_path: Path | None, counts_path: Path | None, method: str, profile: str, out: Path,
+             sumo_out: Path | None, seed: int) -> None:
+    """Optimise signal plans for NET from flows (or counts) and write them."""
+    from ..timing import optimise_plan
+
+    if (flows_path is None) == (counts_path is None):
+        raise click.UsageError("Give exactly one of --flows and --counts.")
+    road = graph_from_sumo_net(net)
+    flows = _read_flows(flows_path) if flows_path is not None else _flows_from_counts(road, counts_path)
+    kwargs = {"profile": profile}
+    if method == "coordinated":
+        kwargs["seed"] = seed
+    plan = optimise_plan(road, flows, method=method, **kwargs)
+    found = check_network_plan(plan, road, profile)
+    write_plans_json(plan, out)
+    click.echo(f"wrote {out}: {len(plan.tls_ids)} plan(s) by {method}, "
+               f"{sum(v.severity == 'error' for v in found)} safety error(s), {len(found)} finding(s)")
+    if sumo_out is not None:
+        write_sumo_additional(plan, sumo_out, program_id="citybrain")
+        click.echo(f"wrote {sumo_out}")

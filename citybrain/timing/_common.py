@@ -1,0 +1,350 @@
+"""Shared machinery of the timing methods: flows in, phase structure, equal-saturation greens.
+
+Private: the public methods are :mod:`~citybrain.timing.webster`, :mod:`~citybrain.timing.hcm`
+and :mod:`~citybrain.timing.coordination`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import linprog
+
+from ..conflicts import MERGE, NEVER, YIELD
+from ..exceptions import InfeasiblePlanError, ValidationError
+from ..plans.formats import plan_from_program
+from ..plans.model import GREEN, SignalPlan, phase_movements
+from ..plans.safety import apply_clearances, check_plan, get_profile
+
+__all__ = [
+    "FLOW_COLUMNS",
+    "movement_flows",
+    "base_plan",
+    "service_matrix",
+    "critical_ratio",
+    "equal_saturation_greens",
+    "IsolatedTiming",
+    "isolated_timing",
+    "select_lights",
+    "assert_produced_plans_safe",
+]
+
+#: Columns of the flow table (``flows.csv``), exactly.
+FLOW_COLUMNS = ("interval_start", "interval_s", "junction", "from_edge", "to_edge", "flow_vph", "se_vph")
+
+
+def movement_flows(network, flows: pd.DataFrame, *, aggregate: str = "mean") -> np.ndarray:
+    """Return the flow (veh/h) of every movement of ``network`` from a flow table.
+
+    Parameters
+    ----------
+    network
+        The road network.
+    flows
+        Flow table with columns :data:`FLOW_COLUMNS`; several intervals per movement are
+        combined by ``aggregate``.
+    aggregate
+        ``"mean"``, ``"max"`` or ``"median"`` over intervals.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_movements,)`` veh/h, 0 for movements absent from the table (and crossings).
+
+    Raises
+    ------
+    ValidationError
+        Listing every problem: missing columns, negative or non-numeric flows, movements
+        that are not in the network.
+    """
+    problems = []
+    if not isinstance(flows, pd.DataFrame):
+        msg = f"The 'flows' must be a pandas DataFrame with columns {list(FLOW_COLUMNS)}. Got {type(flows).__name__}."
+        raise ValidationError(msg, [msg])
+    missing = [c for c in FLOW_COLUMNS if c not in flows.columns]
+    if missing:
+        msg = f"The flow table lacks column(s) {missing}; expected exactly {list(FLOW_COLUMNS)}."
+        raise ValidationError(msg, [msg])
+    if aggregate not in ("mean", "max", "median"):
+        msg = f"The 'aggregate' must be one of ['max', 'mean', 'median']. Got {aggregate!r} instead."
+        raise ValidationError(msg, [msg])
+    vph = pd.to_numeric(flows["flow_vph"], errors="coerce")
+    for i in np.flatnonzero(vph.isna().to_numpy() | (vph.to_numpy() < 0)):
+        problems.append(f"row {i}: flow_vph must be a number >= 0, got {flows['flow_vph'].iloc[i]!r}.")
+    keys = list(zip(flows["junction"].astype(str), flows["from_edge"].astype(str), flows["to_edge"].astype(str)))
+    unknown = sorted({k for k in keys if not network.has_movement(*k)})
+    for k in unknown[:50]:
+        problems.append(f"movement {k[0]}:{k[1]}->{k[2]} is not a movement of network {network.path.name}.")
+    if len(unknown) > 50:
+        problems.append(f"... and {len(unknown) - 50} more unknown movements.")
+    if problems:
+        msg = f"The flow table has {len(problems)} problem(s):\n" + "\n".join(problems)
+        raise ValidationError(msg, problems)
+    frame = pd.DataFrame({"key": keys, "vph": vph.to_numpy(dtype=float)})
+    agg = frame.groupby("key")["vph"].agg(aggregate)
+    out = np.zeros(len(network.movements))
+    for key, value in agg.items():
+        out[network.movement_index(*key)] = float(value)
+    return out
+
+
+def select_lights(network, tls) -> list[str]:
+    """Normalise a ``tls`` argument (None, one id or ids) to a sorted list of known lights.
+
+    Raises
+    ------
+    ValidationError
+        If a light is not in the network, or the network has none.
+    """
+    if tls is None:
+        ids = sorted(network.programs)
+    elif isinstance(tls, str):
+        ids = [tls]
+    else:
+        ids = sorted(tls)
+    unknown = [t for t in ids if t not in network.programs]
+    if unknown or not ids:
+        msg = f"The 'tls' must name traffic lights of {network.path.name} (e.g. {sorted(network.programs)[:5]}). Got {unknown or ids}."
+        raise ValidationError(msg, [msg])
+    return ids
+
+
+def sanitise_state(state: str, network, tls: str) -> str:
+    """Make a green state obey the hard rules by removing or downgrading greens.
+
+    Never-together pairs: the turning (lower saturation flow) stream goes red. A yielding
+    stream green with its major becomes permissive ``g``. Two protected links from different
+    lanes into one lane: the minor becomes ``g``.
+    """
+    prog = network.programs[tls]
+    chars = list(state)
+    links_of: dict[int, list[int]] = {}
+    for link in prog.links:
+        links_of.setdefault(link.movement, []).append(link.index)
+
+    def green(m):
+        return any(chars[i] in GREEN for i in links_of[m])
+
+    for j in prog.junctions:
+        conf = network.conflicts(j)
+        movs = [m for m in conf.movements if m in links_of]
+        pos = {m: i for i, m in enumerate(conf.movements)}
+        order = sorted(movs, key=lambda m: -network.movements[m].sat_flow_vph)
+        for a_k, a in enumerate(order):
+            for b in order[a_k + 1:]:
+                if not (green(a) and green(b)):
+                    continue
+                kind = int(conf.kind[pos[a], pos[b]])
+                if kind == NEVER:
+                    for i in links_of[b]:
+                        chars[i] = "r"
+                elif kind in (YIELD, MERGE):
+                    minor = a if conf.yields[pos[a], pos[b]] else b
+                    for i in links_of[minor]:
+                        if chars[i] == "G":
+                            chars[i] = "g"
+    by_lane: dict[str, list] = {}
+    for link in prog.links:
+        if chars[link.index] == "G":
+            by_lane.setdefault(link.to_lane, []).append(link)
+    for links in by_lane.values():
+        if len({x.from_lane for x in links}) > 1:
+            keep = max(links, key=lambda x: (network.movements[x.movement].turn == "through",
+                                              network.movements[x.movement].sat_flow_vph))
+            for x in links:
+                if x.from_lane != keep.from_lane:
+                    chars[x.index] = "g"
+    return "".join(chars)
+
+
+def base_plan(network, tls: str, profile=None) -> SignalPlan:
+    """The light's own phase sequence as a safe plan skeleton (clearances from the profile).
+
+    Green states are sanitised (:func:`sanitise_state`); phases left with no green, and a
+    phase identical to the one before it, are dropped.
+    """
+    prog = network.programs[tls]
+    plan = plan_from_program(prog.phases, tls=tls, junctions=prog.junctions, offset_s=0.0,
+                             program_id="citybrain", network=network, method="base")
+    phases = []
+    for ph in plan.phases:
+        state = sanitise_state(ph.state, network, tls)
+        if not any(c in GREEN for c in state) or (phases and phases[-1].state == state):
+            continue
+        prot, perm = phase_movements(state, network, tls)
+        phases.append(replace(ph, state=state, protected=prot, permissive=perm))
+    if len(phases) > 1 and phases[0].state == phases[-1].state:
+        phases.pop()
+    if not phases:
+        msg = f"Traffic light {tls}: no green phase survives the safety rules; expected at least one."
+        raise InfeasiblePlanError(msg)
+    plan = replace(plan, phases=tuple(phases), offset_s=0.0)
+    return apply_clearances(plan, network, profile)
+
+
+def service_matrix(plan: SignalPlan, network, movements, permissive_factor: float) -> np.ndarray:
+    """``(n_movements, n_phases)`` share of saturation flow each phase gives each movement.
+
+    1 where every link of the movement shows ``G``, ``permissive_factor`` where some link
+    shows green otherwise, 0 where none does.
+    """
+    links_of: dict[int, list[int]] = {}
+    for link in network.programs[plan.tls].links:
+        links_of.setdefault(link.movement, []).append(link.index)
+    a = np.zeros((len(movements), len(plan.phases)))
+    for r, m in enumerate(movements):
+        for p, ph in enumerate(plan.phases):
+            cs = [ph.state[i] for i in links_of.get(m, [])]
+            if cs and all(c == "G" for c in cs):
+                a[r, p] = 1.0
+            elif any(c in GREEN for c in cs):
+                a[r, p] = permissive_factor
+    return a
+
+
+def critical_ratio(y: np.ndarray, service: np.ndarray) -> float:
+    """Sum of critical flow ratios ``Y`` for overlapping phases.
+
+    The least total green fraction that serves every movement at degree of saturation 1:
+    ``min sum f`` subject to ``service @ f >= y``, ``f >= 0`` (Webster's ``Y`` when each
+    movement is served by one phase).
+    """
+    rows = service.sum(axis=1) > 0
+    y, service = y[rows], service[rows]
+    if not len(y) or y.max() <= 0:
+        return 0.0
+    n_p = service.shape[1]
+    res = linprog(np.ones(n_p), A_ub=-service, b_ub=-y, bounds=[(0, None)] * n_p, method="highs")
+    if res.status != 0:  # pragma: no cover - always feasible with y finite
+        msg = f"critical flow ratio LP failed: {res.message}"
+        raise InfeasiblePlanError(msg)
+    return float(res.fun)
+
+
+def equal_saturation_greens(y: np.ndarray, service: np.ndarray, cycle_s: float, lost_s: float,
+                            min_green_s: np.ndarray, max_green_s: np.ndarray | None = None) -> np.ndarray:
+    """Greens (seconds) that equalise and minimise the worst degree of saturation.
+
+    Maximise ``t`` subject to ``service @ g >= t * y * C``, ``sum g = C - L``,
+    ``min_green <= g <= max_green``. With one phase per movement this is Webster's
+    ``g_i = (C - L) y_i / Y``; near and over saturation it keeps every degree of saturation
+    equal instead of starving the side streets.
+
+    Raises
+    ------
+    InfeasiblePlanError
+        If the minimum greens do not fit in ``C - L``.
+    """
+    n_p = service.shape[1]
+    effective = cycle_s - lost_s
+    if effective + 1e-9 < float(np.sum(min_green_s)):
+        msg = (f"The minimum greens ({float(np.sum(min_green_s)):.1f} s) do not fit in cycle {cycle_s:.1f} s minus "
+               f"lost time {lost_s:.1f} s; expected a longer cycle.")
+        raise InfeasiblePlanError(msg)
+    rows = (service.sum(axis=1) > 0) & (y > 0)
+    upper = [None] * n_p if max_green_s is None else list(max_green_s)
+    bounds = [(float(min_green_s[p]), None if upper[p] is None else max(float(upper[p]), float(min_green_s[p])))
+              for p in range(n_p)] + [(0, None)]
+    if not rows.any():
+        g = np.asarray(min_green_s, dtype=float).copy()
+        g += (effective - g.sum()) / n_p
+        return g
+    ys, sv = y[rows], service[rows]
+    a_ub = np.hstack([-sv, (ys * cycle_s)[:, None]])
+    c = np.zeros(n_p + 1)
+    c[-1] = -1.0
+    # a small pull towards proportional greens keeps non-critical phases reasonable
+    res = linprog(c, A_ub=a_ub, b_ub=np.zeros(len(ys)), A_eq=np.hstack([np.ones(n_p), [0.0]])[None, :],
+                  b_eq=[effective], bounds=bounds, method="highs")
+    if res.status != 0:
+        bounds = [(b[0], None) for b in bounds]
+        res = linprog(c, A_ub=a_ub, b_ub=np.zeros(len(ys)), A_eq=np.hstack([np.ones(n_p), [0.0]])[None, :],
+                      b_eq=[effective], bounds=bounds, method="highs")
+    if res.status != 0:  # pragma: no cover
+        msg = f"equal-saturation split LP failed: {res.message}"
+        raise InfeasiblePlanError(msg)
+    g = res.x[:n_p]
+    # second stage: with the worst degree of saturation fixed, share the slack in proportion
+    t_star = res.x[-1]
+    if t_star > 0:
+        a2 = -sv
+        b2 = -(t_star * (1 - 1e-7)) * ys * cycle_s
+        # maximise the least green share above its floor: max s, g_p - min_p >= s * (g_p share)
+        c2 = np.zeros(n_p + 1)
+        c2[-1] = -1.0
+        a_ub2 = np.vstack([np.hstack([a2, np.zeros((len(ys), 1))]),
+                           np.hstack([-np.eye(n_p), np.ones((n_p, 1))])])
+        b_ub2 = np.concatenate([b2, -np.asarray(min_green_s, dtype=float)])
+        res2 = linprog(c2, A_ub=a_ub2, b_ub=b_ub2, A_eq=np.hstack([np.ones(n_p), [0.0]])[None, :], b_eq=[effective],
+                       bounds=[(b[0], b[1]) for b in bounds[:n_p]] + [(0, None)], method="highs")
+        if res2.status == 0:
+            g = res2.x[:n_p]
+    return np.maximum(g, min_green_s)
+
+
+@dataclass(frozen=True, slots=True)
+class IsolatedTiming:
+    """What an isolated method needs of one light: its skeleton, flows and service matrix."""
+
+    plan: SignalPlan
+    movements: tuple[int, ...]
+    y: np.ndarray
+    service: np.ndarray
+    lost_s: float
+    min_green_s: np.ndarray
+    Y: float
+
+
+def isolated_timing(network, tls: str, q_vph: np.ndarray, *, profile=None, permissive_factor: float = 0.5,
+                    min_green_s: float | None = None) -> IsolatedTiming:
+    """Collect flow ratios, service matrix, lost time and minimum greens of one light."""
+    plan = base_plan(network, tls, profile)
+    prof = get_profile(profile)
+    movs = tuple(sorted({link.movement for link in network.programs[tls].links
+                         if network.movements[link.movement].turn != "crossing"}))
+    sat = np.array([network.movements[m].sat_flow_vph for m in movs])
+    y = np.where(sat > 0, q_vph[list(movs)] / np.maximum(sat, 1e-9), 0.0) if movs else np.zeros(0)
+    service = service_matrix(plan, network, movs, permissive_factor)
+    floor = prof.min_green_s if min_green_s is None else float(min_green_s)
+    gmin = np.array([max(floor, ph.min_green_s or 0.0, ph.walk_s + ph.ped_clearance_s) for ph in plan.phases])
+    return IsolatedTiming(plan, movs, y, service, plan.lost_time_s, gmin, critical_ratio(y, service))
+
+
+def finish_plan(timing: IsolatedTiming, cycle_s: float, *, method: str, offset_s: float = 0.0) -> SignalPlan:
+    """Split ``cycle_s`` by equal degree of saturation and return the plan."""
+    greens = equal_saturation_greens(timing.y, timing.service, cycle_s, timing.lost_s, timing.min_green_s)
+    greens = np.round(greens, 3)
+    greens[np.argmax(greens)] += cycle_s - timing.lost_s - greens.sum()
+    plan = timing.plan.with_timing(greens, method=method)
+    total = float(sum(p.duration_s for p in plan.phases))
+    return replace(plan, cycle_s=cycle_s if abs(total - cycle_s) < 1e-6 else total, offset_s=offset_s % cycle_s)
+
+
+def clamp_cycle(cycle_s: float, timing: IsolatedTiming, bounds: tuple[float, float]) -> float:
+    """Clamp a cycle to ``bounds`` and to what the minimum greens need, rounded up to 1 s."""
+    lo, hi = bounds
+    need = timing.lost_s + float(timing.min_green_s.sum())
+    c = cycle_s if math.isfinite(cycle_s) and cycle_s > 0 else hi
+    return float(math.ceil(max(min(c, hi), lo, need) - 1e-9))
+
+
+def check_bounds(cycle_bounds) -> tuple[float, float]:
+    """Validate a ``(min, max)`` cycle pair (seconds)."""
+    lo, hi = (float(x) for x in cycle_bounds)
+    if not (0 < lo <= hi):
+        msg = f"The 'cycle_bounds' of optimise_plan must be (min, max) with 0 < min <= max. Got {cycle_bounds!r}."
+        raise ValidationError(msg, [msg])
+    return lo, hi
+
+
+def assert_produced_plans_safe(network_plan, network, profile=None) -> None:
+    """Raise :class:`InfeasiblePlanError` listing every error if a produced plan is unsafe."""
+    errors = []
+    for period, plan in network_plan.all_plans():
+        errors.extend(str(v) for v in check_plan(plan, network, profile, period=period) if v.severity == "error")
+    if errors:
+        msg = f"The optimised plan breaks {len(errors)} safety rule(s):\n" + "\n".join(errors)
+        raise InfeasiblePlanError(msg)

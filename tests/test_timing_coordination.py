@@ -1,0 +1,66 @@
+"""Tests of coordinated timing: common cycle, offsets that lower the modelled delay."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from citybrain.exceptions import ValidationError
+from citybrain.network import graph_from_sumo_net
+from citybrain.timing import optimise_plan
+from citybrain.timing.coordination import network_delay, normalise_seed
+
+from . import invariants
+from .conftest import NETWORKS
+from .test_timing_webster import make_flows
+
+ART = graph_from_sumo_net(NETWORKS / "arterial5.net.xml")
+
+
+@pytest.fixture(scope="module")
+def flows():
+    return make_flows(ART, share=0.12)
+
+
+@pytest.fixture(scope="module")
+def plan(flows):
+    return optimise_plan(ART, flows, method="coordinated", seed=3)
+
+
+def test_common_cycle_and_safe(plan):
+    cycles = {p.cycle_s for _, p in plan.all_plans()}
+    assert len(cycles) == 1 and float(next(iter(cycles))).is_integer()
+    invariants.assert_safe_network_plan(plan, ART)
+
+
+def test_offsets_lower_the_modelled_delay(plan, flows):
+    meta = plan.meta
+    assert meta["model_delay_vehh_per_h"] <= meta["model_delay_zero_offsets_vehh_per_h"]
+    assert network_delay(ART, plan, flows) == pytest.approx(meta["model_delay_vehh_per_h"], rel=1e-9)
+    # and beat random offsets
+    rng = np.random.default_rng(0)
+    plans = plan.periods[0].by_tls
+    from dataclasses import replace
+
+    for _ in range(5):
+        shuffled = {t: replace(p, offset_s=float(rng.integers(0, int(p.cycle_s)))) for t, p in plans.items()}
+        assert network_delay(ART, shuffled, flows) >= meta["model_delay_vehh_per_h"] - 1e-9
+
+
+def test_same_seed_same_plan(plan, flows):
+    again = optimise_plan(ART, flows, method="coordinated", seed=3)
+    assert [p.offset_s for _, p in again.all_plans()] == [p.offset_s for _, p in plan.all_plans()]
+
+
+def test_fixed_cycle_and_argument_errors(flows):
+    fixed = optimise_plan(ART, flows, method="coordinated", cycle_s=90, n_restarts=1)
+    assert {p.cycle_s for _, p in fixed.all_plans()} == {90.0}
+    with pytest.raises(ValidationError, match="'cycle_s' of coordinated must be in"):
+        optimise_plan(ART, flows, method="coordinated", cycle_s=500)
+    with pytest.raises(ValidationError, match="must be >= 1"):
+        optimise_plan(ART, flows, method="coordinated", n_restarts=0)
+    with pytest.raises(ValidationError, match="'seed' must be an int"):
+        normalise_seed("x")
+    with pytest.raises(ValidationError, match="share one whole-second cycle"):
+        webster = optimise_plan(ART, flows, method="webster").periods[0].by_tls
+        network_delay(ART, webster, make_flows(ART, share=0.3))

@@ -1,0 +1,114 @@
+"""Tests of Webster's method, the shared equal-saturation splits, and the front function."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.testing as npt
+import pandas as pd
+import pytest
+
+from citybrain.exceptions import InfeasiblePlanError, ValidationError
+from citybrain.network import graph_from_sumo_net
+from citybrain.timing import METHODS, optimise_plan
+from citybrain.timing._common import FLOW_COLUMNS, critical_ratio, equal_saturation_greens, movement_flows
+from citybrain.timing.webster import webster_cycle_s
+
+from . import invariants
+from .conftest import NETWORKS
+from .naive import timing as naive
+
+GRID = graph_from_sumo_net(NETWORKS / "grid4x4.net.xml")
+PED = graph_from_sumo_net(NETWORKS / "grid2x2_ped.net.xml")
+
+
+def make_flows(network, share=0.08, seed=0, intervals=1):
+    """Movement flows as a share (randomised) of saturation flow at every signalised movement."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k in range(intervals):
+        for m in network.movements:
+            if m.turn == "crossing" or not m.tls:
+                continue
+            rows.append((k * 900.0, 900.0, m.junction, m.from_edge, m.to_edge,
+                         float(rng.uniform(0.5, 1.5) * share * m.sat_flow_vph), 10.0))
+    return pd.DataFrame(rows, columns=list(FLOW_COLUMNS))
+
+
+def test_two_phase_matches_webster_by_hand():
+    # one movement per phase: Y = 0.3 + 0.2, L = 10 s -> C = (15 + 5) / 0.5 = 40 s
+    y = np.array([0.3, 0.2])
+    service = np.eye(2)
+    assert critical_ratio(y, service) == pytest.approx(0.5)
+    assert webster_cycle_s(10.0, 0.5) == 40.0
+    g = equal_saturation_greens(y, service, 40.0, 10.0, np.array([5.0, 5.0]))
+    npt.assert_allclose(g, [18.0, 12.0], atol=1e-6)  # (C - L) y_i / Y
+    npt.assert_allclose(g, naive.webster_splits(y, 40.0, 10.0), atol=1e-6)
+
+
+def test_overlapping_phases_equalise_saturation():
+    # movement 0 served by phases 0 and 1, movement 1 by phase 1, movement 2 by phase 2
+    service = np.array([[1.0, 1.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    y = np.array([0.4, 0.1, 0.2])
+    assert critical_ratio(y, service) == pytest.approx(0.6)
+    g = equal_saturation_greens(y, service, 60.0, 12.0, np.full(3, 5.0))
+    x = y * 60.0 / (service @ g)
+    assert x.max() == pytest.approx(naive.min_max_saturation(y, service, 60.0, 12.0, np.full(3, 5.0)), rel=1e-3)
+
+
+def test_over_saturation_gives_max_cycle_and_no_starved_phase():
+    y = np.array([0.7, 0.6])
+    assert webster_cycle_s(10.0, 1.3) == 180.0
+    g = equal_saturation_greens(y, np.eye(2), 180.0, 10.0, np.array([5.0, 5.0]))
+    x = y * 180.0 / g
+    npt.assert_allclose(x[0], x[1], rtol=1e-6)  # equal degree of saturation, side street kept
+
+
+def test_minimum_greens_that_do_not_fit_raise():
+    with pytest.raises(InfeasiblePlanError, match="do not fit in cycle 30.0 s"):
+        equal_saturation_greens(np.array([0.1, 0.1]), np.eye(2), 30.0, 10.0, np.array([15.0, 15.0]))
+
+
+def test_webster_on_grid_is_safe_and_balanced():
+    plan = optimise_plan(GRID, make_flows(GRID), method="webster")
+    invariants.assert_safe_network_plan(plan, GRID)
+    p = plan.period("all-day").by_tls["A0"]
+    assert 30 <= p.cycle_s <= 180 and p.method == "webster"
+
+
+def test_pedestrian_phases_hold_walk_and_clearance():
+    plan = optimise_plan(PED, make_flows(PED, share=0.02), method="webster")
+    for _, p in plan.all_plans():
+        for ph in p.phases:
+            assert ph.green_s >= ph.walk_s + ph.ped_clearance_s
+
+
+def test_flow_table_problems_are_collected():
+    bad = make_flows(GRID).head(3).copy()
+    bad.loc[0, "flow_vph"] = -5.0
+    bad.loc[1, "to_edge"] = "nowhere"
+    with pytest.raises(ValidationError) as info:
+        movement_flows(GRID, bad)
+    assert "flow_vph must be a number >= 0" in str(info.value) and "nowhere is not a movement" in str(info.value)
+    with pytest.raises(ValidationError, match="lacks column"):
+        movement_flows(GRID, bad.drop(columns=["se_vph"]))
+    with pytest.raises(ValidationError, match="'method' of optimise_plan must be one of"):
+        optimise_plan(GRID, make_flows(GRID), method="magic")
+    with pytest.raises(ValidationError, match="'cycle_bounds'"):
+        optimise_plan(GRID, make_flows(GRID), cycle_bounds=(90, 60))
+
+
+def test_intervals_are_aggregated():
+    flows = make_flows(GRID, intervals=3)
+    q_mean = movement_flows(GRID, flows)
+    q_max = movement_flows(GRID, flows, aggregate="max")
+    assert (q_max >= q_mean - 1e-9).all() and q_mean.sum() > 0
+
+
+@pytest.mark.parametrize("name", ["webster", "hcm", "coordinated"])
+def test_every_method_satisfies_the_invariants(name):
+    network = graph_from_sumo_net(NETWORKS / "arterial5.net.xml")
+    plan = optimise_plan(network, make_flows(network, share=0.1), method=METHODS[name])
+    invariants.assert_safe_network_plan(plan, network)
+    from citybrain.plans import check_network_plan
+
+    assert [v for v in check_network_plan(plan, network) if v.severity == "error"] == []
