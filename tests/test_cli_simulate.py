@@ -8,15 +8,10 @@ import pytest
 from click.testing import CliRunner
 
 from citybrain.cli import cli
-from citybrain.cli.simulate import simulate
 
 from .conftest import ROOT, real_path
 
-if "simulate" not in cli.commands:  # registered by citybrain.cli once the lead wires it in
-    cli.add_command(simulate)
-
 GRID = str(ROOT / "scenarios" / "grid4x4.toml")
-
 
 @pytest.fixture
 def short_grid(tmp_path):
@@ -26,7 +21,6 @@ def short_grid(tmp_path):
         f'demand = ["{ROOT / "scenarios" / "grid4x4.rou.xml"}"]\nend_s = 300\nseeds = 2\n'
     )
     return str(path)
-
 
 def test_json_output_has_the_documented_keys():
     real_path("resco/cologne1/cologne1.sumocfg")
@@ -42,7 +36,6 @@ def test_json_output_has_the_documented_keys():
         assert key in run
     assert run["seed"] == 0 and run["delay_s"] == pytest.approx(41.62, abs=0.05)
     assert set(body["delay_s"]) == {"mean", "sd", "ci95"}
-
 
 def test_table_output_and_cameras(short_grid, tmp_path):
     out = tmp_path / "cams"
@@ -61,7 +54,6 @@ def test_table_output_and_cameras(short_grid, tmp_path):
         "short_seed1_truth.csv",
     ]
 
-
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
@@ -77,7 +69,6 @@ def test_unusable_input_exits_2(args, needle):
     assert result.exit_code == 2
     assert needle in result.output
 
-
 def test_bad_scenario_lists_problems(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('network = "none.net.xml"\nseeds = -1\n')
@@ -85,7 +76,6 @@ def test_bad_scenario_lists_problems(tmp_path):
     assert result.exit_code == 2
     assert "'network': file 'none.net.xml' not found" in result.output
     assert "'seeds': must be a positive integer" in result.output
-
 
 def test_failed_run_exits_1_and_reports_the_rest(short_grid):
     result = CliRunner().invoke(cli, ["simulate", short_grid, "--seed", "99999999999", "--json"])

@@ -12,7 +12,11 @@ from __future__ import annotations
 import click
 
 from ..exceptions import CityBrainError
+from .counts import counts
+from .estimate import estimate
 from .network import network
+from .plans import plans
+from .simulate import simulate
 
 __all__ = ["cli", "main", "CityBrainGroup"]
 
@@ -34,7 +38,8 @@ def cli() -> None:
     """citybrain: camera counts -> flows -> signal plans -> SUMO digital twin."""
 
 
-cli.add_command(network)
+for _command in (network, counts, estimate, plans, simulate):
+    cli.add_command(_command)
 
 
 def main() -> None:
