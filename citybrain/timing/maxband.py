@@ -133,13 +133,7 @@ def _green_window(plan, links) -> tuple[float, float]:
         t += ph.duration_s
     if not spans:
         return 0.0, 0.0
-    merged = [spans[0]]
-    for s in spans[1:]:
-        if abs(s[0] - merged[-1][1]) < 1e-6 + max(ph.lost_s for ph in plan.phases) and False:
-            merged[-1][1] = s[1]
-        else:
-            merged.append(s)
-    best = max(merged, key=lambda s: s[1] - s[0])
+    best = max(spans, key=lambda s: s[1] - s[0])
     return best[0] % cycle, best[1] - best[0]
 
 
