@@ -470,7 +470,6 @@ def build_problem(
     e_index = {e: i for i, e in enumerate(arrays.edge_ids)}
     key_cols = ["camera_id", "junction", "from_edge", "to_edge"]
     keys = frame[key_cols].drop_duplicates().reset_index(drop=True)
-    row_of_key = {tuple(k): i for i, k in enumerate(keys.itertuples(index=False, name=None))}
     problems: list[str] = []
     c_rows: list[np.ndarray] = []
     c_vars: list[np.ndarray] = []
@@ -498,7 +497,7 @@ def build_problem(
         raise ValidationError(msg, problems)
     n_count = len(keys)
     slot = np.rint((frame["interval_start"].to_numpy(dtype=np.float64) - t0) / interval_s).astype(np.int64)
-    rowi = np.array([row_of_key[k] for k in frame[key_cols].itertuples(index=False, name=None)], dtype=np.int64)
+    rowi = frame.groupby(key_cols, sort=False).ngroup().to_numpy(dtype=np.int64)
     count_y = np.full((n_slots, n_count), np.nan)
     count_y[slot, rowi] = frame["count"].to_numpy(dtype=np.float64) * (3600.0 / interval_s)
     with np.errstate(invalid="ignore"):
@@ -514,26 +513,35 @@ def build_problem(
         per_lane = count_y[:, approach_rows] / c_lanes[approach_rows]
     per_lane = per_lane[np.isfinite(per_lane)]
     q = float(np.median(per_lane)) if len(per_lane) else 300.0
-    x_level = ratio * q * np.array([lanes[seg_of_edge[int(f)][0] : seg_of_edge[int(f)][1]].max() for f in vfrom])
+    seg_lanes = np.maximum.reduceat(lanes, seg_start) if n_var else np.zeros(0)
+    x_level = ratio * q * np.repeat(seg_lanes, seg_end - seg_start)
 
-    # ---- conservation rows
-    cons_edges = []
+    # ---- conservation rows (vectorised over the CSR lists of movements into / out of edges)
+    n_e = len(arrays.edge_ids)
+
+    def members(ptr, mov_list):
+        owner = np.repeat(np.arange(n_e), np.diff(ptr))
+        v = var_of_mov[mov_list] if len(mov_list) else np.zeros(0, np.int64)
+        ok = v >= 0
+        return owner[ok], v[ok]
+
+    in_edge, in_var = members(arrays.edge_in_ptr, arrays.edge_in_mov)
+    out_edge, out_var = members(arrays.edge_out_ptr, arrays.edge_out_mov)
+    has_in = np.bincount(in_edge, minlength=n_e) > 0
+    has_out = np.bincount(out_edge, minlength=n_e) > 0
+    cons = np.flatnonzero(has_in & has_out)
+    cons_row = np.full(n_e, -1, dtype=np.int64)
+    cons_row[cons] = np.arange(len(cons))
+    cons_edges = cons
     s_rows: list[np.ndarray] = []
     s_vars: list[np.ndarray] = []
     s_coef: list[np.ndarray] = []
-    r = 0
-    for e in range(len(arrays.edge_ids)):
-        vin = var_of_mov[arrays.edge_in_mov[arrays.edge_in_ptr[e] : arrays.edge_in_ptr[e + 1]]]
-        vout = var_of_mov[arrays.edge_out_mov[arrays.edge_out_ptr[e] : arrays.edge_out_ptr[e + 1]]]
-        vin = vin[vin >= 0]
-        vout = vout[vout >= 0]
-        if len(vin) == 0 or len(vout) == 0:
-            continue
-        cons_edges.append(e)
-        s_rows.append(np.full(len(vin) + len(vout), r, dtype=np.int64))
-        s_vars.append(np.concatenate([vin, vout]))
-        s_coef.append(np.concatenate([np.ones(len(vin)), -np.ones(len(vout))]))
-        r += 1
+    keep_in = cons_row[in_edge] >= 0
+    keep_out = cons_row[out_edge] >= 0
+    s_rows.append(np.concatenate([cons_row[in_edge[keep_in]], cons_row[out_edge[keep_out]]]))
+    s_vars.append(np.concatenate([in_var[keep_in], out_var[keep_out]]).astype(np.int64))
+    s_coef.append(np.concatenate([np.ones(int(keep_in.sum())), -np.ones(int(keep_out.sum()))]))
+    r = len(cons)
     n_cons = r
 
     # ---- turning-ratio prior rows (one per movement of an approach with >= 2 movements)
@@ -895,10 +903,13 @@ def _package(network, counts, p, x, se, sweeps, junctions, settings) -> FlowEsti
         }
     )
     # fit to every observed count
-    fitted = np.zeros((n_t, p.n_count))
-    for i in range(p.n_count):
-        s, e = p.row_ptr[i], p.row_ptr[i + 1]
-        fitted[:, i] = x[:, p.row_var[s:e]] @ p.row_coef[s:e]
+    import scipy.sparse as sp
+
+    nnz_c = int(p.row_ptr[p.n_count])
+    a_count = sp.csr_matrix(
+        (p.row_coef[:nnz_c], p.row_var[:nnz_c], p.row_ptr[: p.n_count + 1]), shape=(p.n_count, p.n_var)
+    )
+    fitted = np.asarray((a_count @ x.T).T)
     obs = ~np.isnan(p.count_y)
     tt, ii = np.nonzero(obs)
     keys = p.count_keys

@@ -1,0 +1,204 @@
+"""Speed of flow estimation: numba coordinate descent vs scipy ``lsq_linear``, and a 10k-junction city.
+
+1. **Ratio**: the same per-interval problems (built once by
+   :func:`citybrain.estimation.build_problem` from synthetic flow-conserving demand and the
+   issue's camera protocol) solved by the numba kernel ``_solve_bounded_lsq`` (all intervals,
+   ``prange``) and by :func:`scipy.optimize.lsq_linear` per interval (BVLS, dense; the
+   library's ``method="lsq_linear"``). Equal accuracy is checked: the share of hourly movement
+   flows with GEH < 5 against the truth, and the largest difference between the two solutions.
+2. **City**: a 100 x 100 signalised grid (10,000 junctions, 120,000 movements) x 96 intervals of
+   15 min, same settings as the accuracy benchmark: time of the kernels (solve + standard
+   errors), of ``estimate_flows`` end to end (problem build and output tables included), and
+   the peak memory (RSS high-water mark of the process, and tracemalloc's peak of the call).
+
+Usage: ``python benchmarks/bench_estimation.py [--quick]`` (``--quick``: 30 x 30 grid, 24 intervals).
+Appends JSON lines to ``benchmarks/results/estimation.jsonl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import resource
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+RESULTS = ROOT / "benchmarks" / "results" / "estimation.jsonl"
+CACHE = Path(tempfile.gettempdir()) / "citybrain_bench_speed"
+
+
+def _network(kind: str, size: int = 0):
+    from citybrain.generate import generate_grid
+    from citybrain.network import graph_from_sumo_net
+
+    if kind == "grid4x4":
+        return graph_from_sumo_net(ROOT / "networks" / "grid4x4.net.xml")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    pkl = CACHE / f"grid{size}.pkl"
+    if pkl.exists():
+        with pkl.open("rb") as fh:
+            return pickle.load(fh)
+    path = CACHE / f"grid{size}.net.xml"
+    if not path.exists():
+        generate_grid(path, size, size)
+    net = graph_from_sumo_net(path)
+    net.to_arrays()
+    with pkl.open("wb") as fh:
+        pickle.dump(net, fh)
+    return net
+
+
+def _inputs(network, n_intervals: int, seed: int = 0):
+    from citybrain.counts import CountTable, sample_camera_counts
+    from citybrain.demand import synthetic_movement_flows
+
+    truth = synthetic_movement_flows(network, n_intervals=n_intervals, interval_s=900.0, seed=seed)
+    sig = set(network.signalised_junctions)
+    truth = truth[truth["junction"].isin(sig)].reset_index(drop=True)
+    counts = sample_camera_counts(truth, network, seed=seed)
+    frame = counts.assign(row=np.arange(len(counts)) + 2, count=counts["count"].astype(float))
+    frame["interval_start"] = frame["interval_start"].astype(float)
+    frame["interval_s"] = frame["interval_s"].astype(float)
+    # validated like read_counts would (timed separately in the table below); built directly for speed
+    return truth, CountTable(frame=frame, origin=None, interval_s=900.0)
+
+
+def _hourly_share(network, problem, x, truth) -> float:
+    from citybrain.estimation import geh
+
+    a = network.to_arrays()
+    n_t = x.shape[0]
+    hourly_est = x.reshape(n_t // 4, 4, -1).mean(axis=1) if n_t % 4 == 0 else x.mean(axis=0, keepdims=True)
+    sig = np.array([bool(network.graph.nodes[j].get("tls")) for j in a.junction_ids])[a.mov_junction[problem.mov]]
+    true = truth.pivot_table(index="interval_start", columns=["junction", "from_edge", "to_edge"], values="count", aggfunc="sum")
+    keys = list(zip(np.array(a.junction_ids)[a.mov_junction[problem.mov]], np.array(a.edge_ids)[a.mov_from_edge[problem.mov]],
+                    np.array(a.edge_ids)[a.mov_to_edge[problem.mov]], strict=True))
+    cols = [keys[i] for i in np.flatnonzero(sig)]
+    t = true[cols].to_numpy(dtype=float) * 4.0  # veh per 15 min -> veh/h
+    t_h = t.reshape(-1, 4, t.shape[1]).mean(axis=1) if t.shape[0] % 4 == 0 else t.mean(axis=0, keepdims=True)
+    return float((geh(hourly_est[:, sig], t_h) < 5).mean())
+
+
+def ratio_benchmark(n_intervals: int, repeat: int = 5) -> dict:
+    from citybrain.estimation import _solve_coordinate_descent, _solve_lsq_linear, build_problem
+
+    net = _network("grid4x4")
+    truth, table = _inputs(net, n_intervals)
+    p = build_problem(net, table)
+    _solve_coordinate_descent(p, 500, 0.05)  # compile (or load the cache)
+    t_nb = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        x_nb, sweeps = _solve_coordinate_descent(p, 500, 0.05)
+        t_nb.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    x_ref, _ = _solve_lsq_linear(p)
+    t_ref = time.perf_counter() - t0
+    return {
+        "case": "ratio",
+        "network": "grid4x4",
+        "variables": p.n_var,
+        "rows": p.n_rows,
+        "intervals": n_intervals,
+        "numba_s": float(np.median(t_nb)),
+        "lsq_linear_s": t_ref,
+        "ratio": t_ref / float(np.median(t_nb)),
+        "max_abs_diff_vph": float(np.abs(x_nb - x_ref).max()),
+        "geh5_share_numba": _hourly_share(net, p, x_nb, truth),
+        "geh5_share_lsq_linear": _hourly_share(net, p, x_ref, truth),
+        "sweeps_max": int(sweeps.max()),
+    }
+
+
+def city_benchmark(size: int, n_intervals: int) -> dict:
+    from citybrain._kernels.estimation import _block_standard_errors
+    from citybrain.estimation import _solve_coordinate_descent, build_problem, estimate_flows
+
+    t0 = time.perf_counter()
+    net = _network("grid", size)
+    t_net = time.perf_counter() - t0
+    truth, table = _inputs(net, n_intervals)
+    # warm up compilation on a tiny slice
+    small = net if size <= 10 else _network("grid4x4")
+    _, small_table = _inputs(small, 2)
+    estimate_flows(small, small_table)
+    t0 = time.perf_counter()
+    p = build_problem(net, table)
+    t_build = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    x, sweeps = _solve_coordinate_descent(p, 500, 0.05)
+    t_solve = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    _block_standard_errors(p.row_ptr, p.row_var, p.row_coef, p.col_ptr, p.col_row, p.col_coef, np.int64(p.n_count),
+                           p.count_w, p.count_y, p.static_w, p.block_ptr)
+    t_se = time.perf_counter() - t0
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    est = estimate_flows(net, table)
+    t_full = time.perf_counter() - t0
+    _, traced_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    rss_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return {
+        "case": "city",
+        "junctions": len(net.signalised_junctions),
+        "variables": p.n_var,
+        "rows": p.n_rows,
+        "counts": int(len(table.frame)),
+        "intervals": n_intervals,
+        "network_load_s": t_net,
+        "build_s": t_build,
+        "kernel_solve_s": t_solve,
+        "kernel_se_s": t_se,
+        "kernels_total_s": t_solve + t_se,
+        "estimate_flows_s": t_full,
+        "sweeps_max": int(sweeps.max()),
+        "sweeps_mean": float(sweeps.mean()),
+        "geh5_share": _hourly_share(net, p, x, truth),
+        "flows_rows": len(est.flows),
+        "tracemalloc_peak_mb": traced_peak / 2**20,
+        "rss_peak_mb": rss_peak_mb,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bench_estimation_accuracy import _provenance
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--size", type=int, default=100, help="grid side (junctions = size^2)")
+    parser.add_argument("--intervals", type=int, default=96)
+    args = parser.parse_args(argv)
+    size, n_int = (30, 24) if args.quick else (args.size, args.intervals)
+    prov = _provenance()
+    import numba
+
+    prov["numba_threads"] = numba.get_num_threads()
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    r = ratio_benchmark(24 if args.quick else 96)
+    print(f"ratio  grid4x4 {r['variables']} flows x {r['intervals']} intervals: numba {r['numba_s'] * 1e3:.1f} ms, "
+          f"lsq_linear {r['lsq_linear_s']:.2f} s, ratio {r['ratio']:.0f}x; max |diff| {r['max_abs_diff_vph']:.2f} veh/h; "
+          f"GEH<5 numba {r['geh5_share_numba']:.3f} vs lsq_linear {r['geh5_share_lsq_linear']:.3f}", flush=True)
+    with RESULTS.open("a") as fh:
+        fh.write(json.dumps({**r, **prov, "quick": args.quick}) + "\n")
+    c = city_benchmark(size, n_int)
+    print(f"city   {c['junctions']} junctions, {c['variables']} flows x {c['intervals']} intervals, {c['counts']} counts: "
+          f"kernels {c['kernels_total_s']:.2f} s (solve {c['kernel_solve_s']:.2f}, se {c['kernel_se_s']:.2f}; "
+          f"sweeps max {c['sweeps_max']}, mean {c['sweeps_mean']:.0f}); build {c['build_s']:.2f} s; "
+          f"estimate_flows end to end {c['estimate_flows_s']:.2f} s; GEH<5 {c['geh5_share']:.3f}; "
+          f"peak RSS {c['rss_peak_mb']:.0f} MB, traced peak of the call {c['tracemalloc_peak_mb']:.0f} MB", flush=True)
+    with RESULTS.open("a") as fh:
+        fh.write(json.dumps({**c, **prov, "quick": args.quick}) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,314 @@
+"""Accuracy of flow estimation against SUMO's truth, with the camera-removal protocol of issue 4.
+
+For each scenario (real RESCO/LibSignal networks under ``../shared/real`` and a generated 4x4
+grid with random trips) one plain SUMO run gives the true movement counts per interval: a
+vehicle's consecutive route edges ``e -> e'`` with the time it left ``e`` (SUMO's
+``--vehroute-output.exit-times``) is one crossing of movement ``j: e -> e'`` where ``j`` is the
+junction ``e`` ends at. Then, for each of ``--removals`` random camera layouts:
+
+* 30% of the signalised approaches lose their camera, half of the rest count per movement
+  and half only approach totals, each count gets 10% multiplicative noise
+  (:func:`citybrain.counts.sample_camera_counts`);
+* :func:`citybrain.estimation.estimate_flows` estimates every movement of every signalised
+  junction; we report the share of hourly movement flows with GEH < 5 (observed and
+  unobserved alike), split by what the approach's camera saw;
+* SUMO's ``routeSampler.py`` gets the same information as edge counts (an approach total or
+  the sum of its movement counts is the count of its edge; movement counts also as
+  ``edgeRelation`` counts) with candidate routes from the same SUMO run's route set, and we
+  report GEH < 5 on the hourly movement flows of its sampled routes.
+
+Usage: ``python benchmarks/bench_estimation_accuracy.py [--quick] [--removals 5]``.
+Appends one JSON line per scenario to ``benchmarks/results/estimation_accuracy.jsonl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL = ROOT.parent / "shared" / "real"
+CACHE = Path(tempfile.gettempdir()) / "citybrain_bench_accuracy"
+RESULTS = ROOT / "benchmarks" / "results" / "estimation_accuracy.jsonl"
+
+SCENARIOS = {
+    "ingolstadt7": "resco/ingolstadt7/ingolstadt7.sumocfg",
+    "cologne3": "resco/cologne3/cologne3.sumocfg",
+    "atlanta": "atlanta/atlanta_1x5.sumocfg",
+    "grid4x4": None,
+    "hangzhou_bc-tyc": "hangzhou/1x1_bc-tyc_18041610_1h/hangzhou_1x1_bc-tyc_18041610_1h.sumocfg",
+    "hangzhou_kn-hz": "hangzhou/1x1_kn-hz_18041608_1h/hangzhou_1x1_kn-hz_18041608_1h.sumocfg",
+    "hangzhou_qc-yn": "hangzhou/1x1_qc-yn_18041608_1h/hangzhou_1x1_qc-yn_18041608_1h.sumocfg",
+    "hangzhou_sb-sx": "hangzhou/1x1_sb-sx_18041607_1h/hangzhou_1x1_sb-sx_18041607_1h.sumocfg",
+}
+HELD_TO_TARGET = ("ingolstadt7", "cologne3", "atlanta", "grid4x4")
+
+
+def _cfg_window(cfg: Path) -> tuple[Path, float, float]:
+    root = ET.parse(cfg).getroot()
+    net = root.find(".//net-file").get("value")
+    begin = float(root.find(".//begin").get("value")) if root.find(".//begin") is not None else 0.0
+    end = float(root.find(".//end").get("value"))
+    return cfg.parent / net, begin, end
+
+
+def _grid_scenario(folder: Path, seed: int = 1) -> tuple[Path, Path, float, float]:
+    """Random trips on the shipped 4x4 grid: 1 h, about 1,800 vehicles."""
+    from citybrain.sumo_tools import sumo_home, sumo_tool
+
+    net = ROOT / "networks" / "grid4x4.net.xml"
+    trips = folder / "grid4x4.trips.xml"
+    if not trips.exists():
+        env = dict(os.environ, SUMO_HOME=str(sumo_home()))
+        subprocess.run(
+            [sys.executable, str(sumo_tool("randomTrips.py")), "-n", str(net), "-o", str(trips), "-b", "0", "-e", "3600",
+             "-p", "2.0", "--fringe-factor", "10", "--seed", str(seed), "--min-distance", "300", "--validate"],
+            check=True, capture_output=True, env=env, cwd=folder,
+        )
+    return net, trips, 0.0, 3600.0
+
+
+def true_movement_counts(name: str, interval_s: float, seed: int = 0) -> tuple[pd.DataFrame, Path, Path, float]:
+    """Run SUMO once and return true movement counts per interval (twin truth schema).
+
+    Returns
+    -------
+    truth, net_path, vehroutes_path, begin_s
+    """
+    from citybrain.network import graph_from_sumo_net
+    from citybrain.sumo_tools import run_sumo_program
+
+    folder = CACHE / name
+    folder.mkdir(parents=True, exist_ok=True)
+    routes_out = folder / "vehroutes.xml"
+    if SCENARIOS[name] is None:
+        net, trips, begin, end = _grid_scenario(folder)
+        args = ["-n", str(net), "-r", str(trips), "-b", f"{begin:g}", "-e", f"{end:g}"]
+    else:
+        cfg = REAL / SCENARIOS[name]
+        net, begin, end = _cfg_window(cfg)
+        args = ["-c", str(cfg)]
+    if not routes_out.exists():
+        run_sumo_program(
+            "sumo",
+            [*args, "--seed", str(seed), "--xml-validation", "never", "--no-step-log", "--no-warnings",
+             "--vehroute-output", str(routes_out), "--vehroute-output.exit-times",
+             "--vehroute-output.write-unfinished", "--time-to-teleport", "300"],
+            timeout_s=1800,
+        )
+    network = graph_from_sumo_net(net)
+    edges = network.edges
+    movements = {(m.from_edge, m.to_edge): m.junction for m in network.movements if m.turn != "crossing"}
+    counts: dict[tuple[int, str, str, str], int] = defaultdict(int)
+    for _, elem in ET.iterparse(routes_out, events=("end",)):
+        if elem.tag != "vehicle":
+            continue
+        route = elem.find("route")
+        if route is None:
+            elem.clear()
+            continue
+        if route.get("exitTimes") is None:  # the last route in routeDistribution
+            routes = elem.findall(".//route")
+            route = routes[-1]
+        ids = route.get("edges", "").split()
+        exits = route.get("exitTimes", "").split()
+        for k in range(min(len(ids) - 1, len(exits))):
+            key = (ids[k], ids[k + 1])
+            if key not in movements:
+                continue
+            t = float(exits[k])
+            if not begin <= t < end:
+                continue
+            counts[(int((t - begin) // interval_s), movements[key], ids[k], ids[k + 1])] += 1
+        elem.clear()
+    n_int = int(np.ceil((end - begin) / interval_s))
+    rows = []
+    signalised = set(network.signalised_junctions)
+    for m in network.movements:
+        if m.turn == "crossing" or m.junction not in signalised or m.from_edge not in edges:
+            continue
+        for k in range(n_int):
+            rows.append((k * interval_s, interval_s, m.junction, m.from_edge, m.to_edge, counts.get((k, m.junction, m.from_edge, m.to_edge), 0)))
+    truth = pd.DataFrame(rows, columns=["interval_start", "interval_s", "junction", "from_edge", "to_edge", "count"])
+    return truth, net, routes_out, begin
+
+
+def route_sampler_flows(name: str, counts: pd.DataFrame, routes_xml: Path, begin: float, work: Path) -> pd.DataFrame:
+    """Run SUMO's routeSampler.py on the same camera counts; return its hourly movement flows.
+
+    Edge counts: each camera's approach total (or the sum of its movement counts) is the count
+    of its approach edge per interval; movement counts also go in as ``edgeRelation`` counts.
+    Candidate routes: every distinct route of the SUMO run (generous to routeSampler).
+    """
+    from citybrain.sumo_tools import sumo_home, sumo_tool
+
+    work.mkdir(parents=True, exist_ok=True)
+    cand = work / "candidates.rou.xml"
+    if not cand.exists():
+        seen = set()
+        lines = ["<routes>"]
+        for _, elem in ET.iterparse(routes_xml, events=("end",)):
+            if elem.tag == "vehicle":
+                for r in elem.iter("route"):
+                    edges = r.get("edges")
+                    if edges and edges not in seen:
+                        seen.add(edges)
+                        lines.append(f'    <route id="r{len(seen)}" edges="{edges}"/>')
+                elem.clear()
+        lines.append("</routes>")
+        cand.write_text("\n".join(lines) + "\n")
+    approach = counts.groupby(["interval_start", "interval_s", "from_edge"])
+    totals = {}
+    for (t, length, edge), g in approach:
+        tot = g[g["to_edge"] == ""]["count"]
+        totals[(t, length, edge)] = int(tot.sum()) if len(tot) else int(g["count"].sum())
+    edge_lines, turn_lines = ["<data>"], ["<data>"]
+    for t, length in sorted({(k[0], k[1]) for k in totals}):
+        b, e = begin + t, begin + t + length
+        edge_lines.append(f'    <interval id="i{int(t)}" begin="{b:g}" end="{e:g}">')
+        for (tt, ll, edge), n in sorted(totals.items()):
+            if tt == t:
+                edge_lines.append(f'        <edge id="{edge}" count="{n}"/>')
+        edge_lines.append("    </interval>")
+        turn_lines.append(f'    <interval id="i{int(t)}" begin="{b:g}" end="{e:g}">')
+        moves = counts[(counts["interval_start"] == t) & (counts["to_edge"] != "")]
+        for f, to, n in zip(moves["from_edge"], moves["to_edge"], moves["count"], strict=True):
+            turn_lines.append(f'        <edgeRelation from="{f}" to="{to}" count="{int(n)}"/>')
+        turn_lines.append("    </interval>")
+    edge_lines.append("</data>")
+    turn_lines.append("</data>")
+    (work / "edges.xml").write_text("\n".join(edge_lines) + "\n")
+    (work / "turns.xml").write_text("\n".join(turn_lines) + "\n")
+    out = work / "sampled.rou.xml"
+    env = dict(os.environ, SUMO_HOME=str(sumo_home()))
+    subprocess.run(
+        [sys.executable, str(sumo_tool("routeSampler.py")), "-r", str(cand), "-d", str(work / "edges.xml"),
+         "--turn-files", str(work / "turns.xml"), "-o", str(out), "--seed", "1", "--optimize", "full",
+         "--attributes", 'departLane="best"'],
+        check=True, capture_output=True, env=env, cwd=work, timeout=900,
+    )
+    flows: dict[tuple[str, str], int] = defaultdict(int)
+    for elem in ET.parse(out).getroot().iter("vehicle"):
+        r = elem.find("route")
+        edges = r.get("edges").split() if r is not None else []
+        for a, b in zip(edges, edges[1:]):
+            flows[(a, b)] += 1
+    for elem in ET.parse(out).getroot().iter("flow"):
+        pass
+    return pd.DataFrame([(a, b, n) for (a, b), n in flows.items()], columns=["from_edge", "to_edge", "rs_vph"])
+
+
+def evaluate(name: str, removals: int, interval_s: float, with_route_sampler: bool) -> dict:
+    from citybrain.counts import counts_from_frame, sample_camera_counts
+    from citybrain.estimation import estimate_flows, geh
+    from citybrain.network import graph_from_sumo_net
+
+    truth, net_path, routes_xml, begin = true_movement_counts(name, interval_s)
+    network = graph_from_sumo_net(net_path)
+    hours = (truth["interval_start"].max() + interval_s) / 3600.0
+    true_h = truth.groupby(["junction", "from_edge", "to_edge"])["count"].sum().rename("true").reset_index()
+    true_h["true"] = true_h["true"] / hours
+    shares, by_kind, rs_shares, rs_unobs, times, sweeps = [], defaultdict(list), [], [], [], []
+    for seed in range(removals):
+        counts = sample_camera_counts(truth, network, drop_share=0.3, movement_share=0.5, noise_rel=0.1, seed=seed)
+        table = counts_from_frame(counts, network)
+        t0 = time.perf_counter()
+        est = estimate_flows(network, table)
+        times.append(time.perf_counter() - t0)
+        sweeps.append(int(est.sweeps.max()))
+        h = est.hourly().astype({"junction": str, "from_edge": str, "to_edge": str})
+        m = h.merge(true_h, on=["junction", "from_edge", "to_edge"])
+        m["geh"] = geh(m["flow_vph"].to_numpy(), m["true"].to_numpy())
+        kind = counts.groupby("from_edge")["to_edge"].apply(lambda s: "movement" if (s != "").any() else "approach")
+        m["kind"] = m["from_edge"].map(kind).fillna("none")
+        shares.append(float((m["geh"] < 5).mean()))
+        for k, g in m.groupby("kind"):
+            by_kind[k].append(float((g["geh"] < 5).mean()))
+        if with_route_sampler:
+            rs = route_sampler_flows(name, counts, routes_xml, begin, CACHE / name / f"rs{seed}")
+            r = m.merge(rs, on=["from_edge", "to_edge"], how="left").fillna({"rs_vph": 0.0})
+            r["rs_vph"] = r["rs_vph"] / hours
+            r["rs_geh"] = geh(r["rs_vph"].to_numpy(), r["true"].to_numpy())
+            rs_shares.append(float((r["rs_geh"] < 5).mean()))
+            rs_unobs.append(float((r[r["kind"] == "none"]["rs_geh"] < 5).mean()))
+    result = {
+        "scenario": name,
+        "held_to_90pct": name in HELD_TO_TARGET,
+        "signalised": len(network.signalised_junctions),
+        "movements": int(len(true_h)),
+        "interval_s": interval_s,
+        "removals": removals,
+        "geh5_share_mean": float(np.mean(shares)),
+        "geh5_share_min": float(np.min(shares)),
+        "geh5_share_by_camera": {k: float(np.mean(v)) for k, v in sorted(by_kind.items())},
+        "estimate_s_mean": float(np.mean(times)),
+        "sweeps_max": int(max(sweeps)),
+    }
+    if with_route_sampler:
+        result["route_sampler_geh5_share_mean"] = float(np.mean(rs_shares))
+        result["route_sampler_geh5_share_unobserved"] = float(np.nanmean(rs_unobs))
+    return result
+
+
+def _provenance() -> dict:
+    import numba
+    import scipy
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = ""
+    return {
+        "machine": platform.node(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "scipy": scipy.__version__,
+        "pandas": pd.__version__,
+        "commit": commit,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="ingolstadt7 and grid4x4, 2 removals, no routeSampler")
+    parser.add_argument("--removals", type=int, default=5)
+    parser.add_argument("--interval", type=float, default=900.0, help="counting interval (s)")
+    parser.add_argument("--no-route-sampler", action="store_true")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    args = parser.parse_args(argv)
+    names = ["ingolstadt7", "grid4x4"] if args.quick else args.scenarios.split(",")
+    removals = 2 if args.quick else args.removals
+    use_rs = not (args.quick or args.no_route_sampler)
+    names = [n for n in names if SCENARIOS[n] is None or (REAL / SCENARIOS[n]).exists()]
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    prov = _provenance()
+    print(f"{'scenario':<18}{'GEH<5 mean':>11}{'min':>7}{'movement':>10}{'approach':>10}{'no camera':>10}{'routeSampler':>13}{'  (unobs.)':>10}")
+    for name in names:
+        res = evaluate(name, removals, args.interval, use_rs)
+        k = res["geh5_share_by_camera"]
+        rs = res.get("route_sampler_geh5_share_mean", float("nan"))
+        rsu = res.get("route_sampler_geh5_share_unobserved", float("nan"))
+        print(f"{name:<18}{res['geh5_share_mean']:>11.3f}{res['geh5_share_min']:>7.3f}{k.get('movement', float('nan')):>10.3f}"
+              f"{k.get('approach', float('nan')):>10.3f}{k.get('none', float('nan')):>10.3f}{rs:>13.3f}{rsu:>10.3f}", flush=True)
+        with RESULTS.open("a") as fh:
+            fh.write(json.dumps({**res, **prov, "quick": bool(args.quick)}) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
