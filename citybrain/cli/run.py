@@ -1,0 +1,58 @@
+"""``citybrain run``: the main job, cameras -> counts -> flows -> plans -> twin -> report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+__all__ = ["run"]
+
+
+@click.command("run")
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the report, figures, plans and flows (created).")
+@click.option("--seeds", type=click.IntRange(min=1), help="Validation seeds 0..N-1 (default: the scenario's).")
+@click.option("--strategies", default=None,
+              help="Comma-separated strategies to compare: existing, plan and registered controllers "
+                   "(default: existing,plan,maxpressure,sumo-actuated).")
+@click.option("--method", type=click.Choice(["auto", "webster", "hcm", "coordinated"]), default="auto",
+              show_default=True, help="Timing method (auto: coordinated when signals interact).")
+@click.option("--replan-every", "replan_every", type=click.FloatRange(min=1), default=None,
+              help="Closed loop: re-estimate and push new plans into the running twin every MIN minutes, "
+                   "and compare with plans made once from the first hour's counts.")
+@click.option("--workers", type=click.IntRange(min=1), help="Runs at a time (default: the number of CPUs).")
+@click.option("--duration", "duration_s", type=click.FloatRange(min=60), default=None,
+              help="Shorten the scenario's window to this many seconds.")
+@click.option("--quiet", is_flag=True, help="No progress display.")
+def run(scenario: Path, out: Path, seeds: int | None, strategies: str | None, method: str,
+        replan_every: float | None, workers: int | None, duration_s: float | None, quiet: bool) -> None:
+    """Close the loop on SCENARIO and report it.
+
+    Runs the scenario's existing programs with emulated cameras, checks the counts,
+    estimates movement flows, optimises signal plans, validates existing programs vs new
+    plans vs adaptive controllers over the same seeds in the SUMO twin, and writes
+    OUT/report.md, OUT/report.html, figures, plan.json, plan.add.xml and flows.csv.
+    With --replan-every, runs the closed loop instead (OUT/closed_loop.md).
+    """
+    from ..runner import Progress, run_job
+
+    progress = Progress(enabled=not quiet)
+    if replan_every is not None:
+        from ..runner.closed_loop import run_closed_loop
+
+        res = run_closed_loop(scenario, out, replan_every_min=replan_every, seeds=seeds, workers=workers,
+                              method=method, progress=progress, duration_s=duration_s)
+        for line in res.lines:
+            click.echo(line)
+        click.echo(f"wrote {res.paths['closed_loop.md']}")
+        return
+    names = [s.strip() for s in strategies.split(",") if s.strip()] if strategies else None
+    res = run_job(scenario, out, seeds=seeds, strategies=names, method=method, workers=workers,
+                  progress=progress, duration_s=duration_s)
+    from ..report.write import headline
+
+    for line in headline(res.data):
+        click.echo(line)
+    click.echo(f"wrote {res.paths['report.md']} and {res.paths['report.html']}")

@@ -1,0 +1,396 @@
+"""The main job: cameras -> counts check -> flow estimate -> plans -> validation in the twin -> report.
+
+:func:`run_job` runs the seven steps of ``citybrain run`` on one scenario:
+
+1. run the scenario in the twin under its existing programs with the cameras on (a
+   separate counting seed, so the plans are not tuned on a validation run);
+2. check the counts (strict: any problem aborts with the full report in ``counts_report.txt``);
+3. estimate movement flows (GEH of the fit, and against the twin's true counts);
+4. optimise plans: coordinated (common cycle, offsets) when signals are close enough to
+   interact, else isolated Webster; time-of-day periods when the window is two hours or
+   more; the plans must pass the safety check;
+5. validate: every strategy over the same seeds in the twin (one process per run);
+6. write ``report.md``, ``report.html``, figures and tables;
+7. the plans (``plan.json``, ``plan.add.xml``) and flows (``flows.csv``) stay in the folder,
+   ready for the plan service.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pandas as pd
+
+from ..counts import check_counts, read_counts
+from ..estimation import estimate_flows, write_flows
+from ..exceptions import InfeasiblePlanError, SimulationError, ValidationError
+from ..network import RoadNetwork, graph_from_sumo_net
+from ..plans import check_network_plan, write_plans_json, write_sumo_additional
+from ..plans.model import NetworkPlan
+from ..report import ReportData, write_report
+from ..report.data import RUN_COLUMNS
+
+__all__ = ["DEFAULT_STRATEGIES", "COUNT_SEED", "JobResult", "Progress", "run_job", "choose_method", "make_plans"]
+
+#: Strategies compared when none are named: existing programs, new plans, adaptive controllers.
+DEFAULT_STRATEGIES: tuple[str, ...] = ("existing", "plan", "maxpressure", "sumo-actuated")
+#: Seed of the counting run (kept apart from the validation seeds 0..N-1).
+COUNT_SEED = 1000
+#: Signals whose linking road takes at most this long to drive (s) are coordinated.
+COORDINATION_TRAVEL_S = 60.0
+#: Period (s) of the per-lane queue output.
+QUEUE_PERIOD_S = 60
+
+
+class Progress:
+    """Progress display on standard error: which step, which run.
+
+    Parameters
+    ----------
+    enabled : bool
+        Print (``False``: silent).
+    stream
+        Where to print (default ``sys.stderr``).
+    """
+
+    def __init__(self, enabled: bool = True, stream=None) -> None:
+        self.enabled = enabled
+        self.stream = stream or sys.stderr
+        self.t0 = time.perf_counter()
+
+    def __call__(self, message: str) -> None:
+        """Print one progress line, prefixed with the elapsed wall time."""
+        if self.enabled:
+            print(f"[{time.perf_counter() - self.t0:6.1f}s] {message}", file=self.stream, flush=True)
+
+
+@dataclass
+class JobResult:
+    """What :func:`run_job` produced.
+
+    Attributes
+    ----------
+    out : Path
+        The output folder.
+    data : ReportData
+        The report's data.
+    paths : dict
+        Files written, by name.
+    plan : NetworkPlan
+        The new plans.
+    """
+
+    out: Path
+    data: ReportData
+    paths: dict = field(default_factory=dict)
+    plan: NetworkPlan | None = None
+
+
+def choose_method(network: RoadNetwork, travel_s: float = COORDINATION_TRAVEL_S) -> str:
+    """Return ``"coordinated"`` when two signals are linked by a road under ``travel_s`` to drive, else ``"webster"``."""
+    g = network.graph
+    for u, v, d in g.edges(data=True):
+        if u != v and g.nodes[u].get("tls") and g.nodes[v].get("tls"):
+            speed = d.get("speed_mps") or 13.9
+            if d.get("length_m", math.inf) / speed <= travel_s:
+                return "coordinated"
+    return "webster"
+
+
+def make_plans(network: RoadNetwork, flows: pd.DataFrame, *, duration_s: float, begin_s: float = 0.0,
+               method: str = "auto", seed: int = 0, n_periods: int | None = None) -> tuple[NetworkPlan, str]:
+    """Optimise plans from estimated flows; return the plans and a description of how.
+
+    Parameters
+    ----------
+    network
+        The network.
+    flows
+        Estimated flows, ``interval_start`` in seconds from the scenario's begin.
+    duration_s
+        Length of the window (s): two hours or more gives time-of-day periods.
+    begin_s
+        The scenario's begin (s): the schedule is in simulation time.
+    method
+        ``"auto"`` (:func:`choose_method`), ``"webster"``, ``"hcm"`` or ``"coordinated"``.
+    seed
+        Seed of the coordinated search.
+    n_periods
+        Time-of-day periods (default: one per two hours, 1 to 4).
+
+    Raises
+    ------
+    InfeasiblePlanError
+        If the plans break a safety rule.
+    """
+    from ..timing import optimise_plan
+    from ..timing.schedule import time_of_day_plan
+
+    chosen = choose_method(network) if method == "auto" else method
+    kwargs: dict = {"seed": seed} if chosen == "coordinated" else {}
+    shifted = flows.assign(interval_start=pd.to_numeric(flows["interval_start"]) + begin_s)
+    periods = n_periods if n_periods is not None else max(1, min(4, int(duration_s // 7200)))
+    n_int = shifted["interval_start"].nunique()
+    periods = max(1, min(periods, n_int))
+    if periods > 1:
+        plan = time_of_day_plan(network, shifted, n_periods=periods, method=chosen, **kwargs)
+        how = f"{chosen}, {periods} time-of-day periods (optimal segmentation of the flows)"
+    else:
+        plan = optimise_plan(network, shifted, method=chosen, **kwargs)
+        how = f"{chosen}, one plan for the window"
+    if chosen == "coordinated":
+        how += "; common cycle and offsets (TRANSYT-style delay model)"
+    errors = [str(v) for v in check_network_plan(plan, network) if v.severity == "error"]
+    if errors:
+        msg = f"The new plans break {len(errors)} safety rule(s):\n" + "\n".join(errors)
+        raise InfeasiblePlanError(msg)
+    return plan, how
+
+
+def _queue_additional(folder: Path, network: RoadNetwork) -> tuple[Path, Path]:
+    """Write a laneData definition (queues per approach lane per minute); return it and its output."""
+    folder.mkdir(parents=True, exist_ok=True)
+    edges = sorted({mv.from_edge for mv in network.movements if mv.tls is not None and mv.turn != "crossing"})
+    out = folder / "lanes.xml"
+    add = folder / "lanes.add.xml"
+    add.write_text(f'<additional><laneData id="citybrain_queues" file="{out}" period="{QUEUE_PERIOD_S}" '
+                   f'edges="{" ".join(edges)}" excludeEmpty="true"/></additional>\n')
+    return add, out
+
+
+def _read_lane_queues(path: Path) -> pd.DataFrame:
+    """``time_s, lane, queue_veh`` (mean halting vehicles per interval) from laneData output."""
+    rows = []
+    if not path.is_file():
+        return pd.DataFrame(columns=["time_s", "lane", "queue_veh"])
+    for _, elem in ET.iterparse(path):
+        if elem.tag == "interval":
+            b, e = float(elem.get("begin", 0)), float(elem.get("end", 0))
+            span = max(e - b, 1e-9)
+            for lane in elem.iter("lane"):
+                rows.append((b, lane.get("id"), float(lane.get("waitingTime", 0.0)) / span))
+            elem.clear()
+    return pd.DataFrame(rows, columns=["time_s", "lane", "queue_veh"])
+
+
+def _spec_for(strategy: str, base_spec, plan_path: Path):
+    if strategy == "existing":
+        return replace(base_spec, controller="fixed")
+    if strategy == "plan":
+        if "plan" in getattr(type(base_spec), "__slots__", ()):
+            return replace(base_spec, controller="fixed", plan=str(plan_path))
+        # a twin without plan runs: SUMO runs the plans' tlLogic file (the program loaded last is active)
+        sc = base_spec.scenario
+        return replace(base_spec, controller="fixed",
+                       scenario=replace(sc, additional=(*sc.additional, plan_path.with_name("plan.add.xml"))))
+    return replace(base_spec, controller=strategy)
+
+
+def _check_strategies(strategies) -> list[str]:
+    from ..control import CONTROLLERS
+
+    out = ["existing"] + [s for s in dict.fromkeys(strategies) if s != "existing"]
+    unknown = [s for s in out if s not in ("existing", "plan") and s not in CONTROLLERS]
+    if unknown:
+        msg = (f"Unknown strategy {unknown}; expected 'existing', 'plan' or a registered controller "
+               f"({', '.join(sorted(CONTROLLERS))}).")
+        raise ValidationError(msg, [msg])
+    return out
+
+
+def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, strategies=None,
+            method: str = "auto", count_seed: int = COUNT_SEED, workers: int | None = None,
+            progress: Progress | None = None, duration_s: float | None = None) -> JobResult:
+    """Run the main job on a scenario and write its report, plans and flows into ``out``.
+
+    Parameters
+    ----------
+    scenario : str, Path or simulation.Scenario
+        A scenario file (TOML or ``.sumocfg``) or a loaded scenario.
+    out
+        Output folder (created).
+    seeds
+        Validation seeds: a count N (seeds 0..N-1), a list, or ``None`` (the scenario's).
+    strategies
+        Strategies to compare (``"existing"`` is always included, first); default
+        :data:`DEFAULT_STRATEGIES`, leaving out adaptive controllers that are not registered.
+    method
+        Timing method (``"auto"``: coordinated when signals interact, else Webster).
+    count_seed
+        Seed of the counting run.
+    workers
+        Runs at a time (default: the number of CPUs).
+    progress
+        Progress display (default: on standard error).
+    duration_s
+        Shorten the scenario's window to this many seconds (tests, quick looks).
+
+    Returns
+    -------
+    JobResult
+
+    Raises
+    ------
+    ValidationError
+        Unusable scenario, bad strategies, or counts with problems (the report is written
+        to ``out/counts_report.txt`` first).
+    InfeasiblePlanError
+        If no safe plan could be made.
+    SimulationError
+        If the counting run fails.
+    """
+    from simulation import RunSpec, Scenario, load_scenario, run_seeds, write_camera_tables
+    from simulation.runner import seeds_from
+
+    progress = progress or Progress()
+    timings: dict[str, float] = {}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    if duration_s is not None:
+        sc = replace(sc, end_s=min(sc.end_s, sc.begin_s + float(duration_s)))
+    seed_list = list(seeds) if isinstance(seeds, list | tuple) else seeds_from(sc, seeds=seeds)
+    if strategies is None:
+        from ..control import CONTROLLERS
+
+        strategies = [s for s in DEFAULT_STRATEGIES if s in ("existing", "plan") or s in CONTROLLERS]
+    strategies = _check_strategies(strategies)
+    network = graph_from_sumo_net(sc.network)
+    workers = max(1, workers or os.cpu_count() or 1)
+
+    # 1. counts
+    t = time.perf_counter()
+    progress(f"step 1/7: counting run: {sc.name} under its existing programs, cameras on (seed {count_seed})")
+    spec = RunSpec(scenario=sc, controller="fixed", cameras=True)
+    counted = run_seeds(spec, [count_seed], workers=1, workdir=out / "runs" / "counting")[0]
+    if not counted.ok or counted.cameras is None:
+        msg = f"The counting run of {sc.name} failed: {counted.error}"
+        raise SimulationError(msg)
+    count_files = write_camera_tables(counted.cameras, out / "counts", prefix="")
+    timings["1 counting run"] = time.perf_counter() - t
+
+    # 2. check counts
+    t = time.perf_counter()
+    progress("step 2/7: checking the counts")
+    report = check_counts(count_files[0], network, registry=count_files[2])
+    if not report.ok:
+        (out / "counts_report.txt").write_text(report.format() + "\n")
+        msg = f"The counts have problems; the plan is not made. Report in {out / 'counts_report.txt'}:\n{report.format()}"
+        raise ValidationError(msg, report.lines())
+    table = read_counts(count_files[0], network, registry=count_files[2])
+    timings["2 count check"] = time.perf_counter() - t
+
+    # 3. estimate
+    t = time.perf_counter()
+    progress(f"step 3/7: estimating movement flows from {len(table)} counts")
+    estimate = estimate_flows(network, table)
+    flows = estimate.flows
+    write_flows(flows, out / "flows.csv")
+    fit = estimate.summary()
+    fit.pop("settings", None)
+    timings["3 flow estimate"] = time.perf_counter() - t
+
+    # 4. plans
+    t = time.perf_counter()
+    progress("step 4/7: optimising signal plans")
+    plan, how = make_plans(network, flows, duration_s=sc.duration_s, begin_s=sc.begin_s, method=method)
+    plan_path = write_plans_json(plan, out / "plan.json")
+    write_sumo_additional(plan, out / "plan.add.xml")
+    timings["4 plans"] = time.perf_counter() - t
+    progress(f"  plans: {how}; wrote {plan_path} and plan.add.xml")
+
+    # 5. validate
+    t = time.perf_counter()
+    jobs = [(s, k) for s in strategies for k in seed_list]
+    progress(f"step 5/7: validating {len(strategies)} strategies x {len(seed_list)} seeds = {len(jobs)} runs, "
+             f"{workers} at a time")
+    results: dict[tuple[str, int], object] = {}
+    lane_files: dict[tuple[str, int], Path] = {}
+
+    def one(strategy: str, seed: int):
+        folder = out / "runs" / strategy
+        add, lanes = _queue_additional(folder / f"seed{seed}", network)
+        s = _spec_for(strategy, RunSpec(scenario=replace(sc, additional=(*sc.additional, add))), plan_path)
+        return strategy, seed, lanes, run_seeds(s, [seed], workers=1, workdir=folder)[0]
+
+    done = 0
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(one, s, k) for s, k in jobs]
+        for fut in as_completed(futures):
+            strategy, seed, lanes, r = fut.result()
+            results[(strategy, seed)] = r
+            lane_files[(strategy, seed)] = lanes
+            done += 1
+            what = f"delay {r.delay_s:.1f} s/veh" if r.ok else f"FAILED: {str(r.error).splitlines()[0]}"
+            progress(f"  run {done}/{len(jobs)}: {strategy} seed {seed}: {what} ({r.wall_s:.0f} s)")
+    timings["5 validation runs"] = time.perf_counter() - t
+
+    # 6. report
+    t = time.perf_counter()
+    progress("step 6/7: writing the report and figures")
+    data = _report_data(sc, network, strategies, seed_list, results, lane_files, flows, counted, fit, plan, how,
+                        count_seed)
+    data.timings = timings
+    safety = check_network_plan(plan, network)
+    extra = {"safety": f"Safety check (plans check): {sum(v.severity == 'error' for v in safety)} error(s), "
+                       f"{len(safety)} finding(s) in all."}
+    paths = write_report(data, out, extra=extra)
+    timings["6 report"] = time.perf_counter() - t
+    paths.update({"plan.json": plan_path, "plan.add.xml": out / "plan.add.xml", "flows.csv": out / "flows.csv"})
+    progress(f"step 7/7: plans and flows ready for the plan service: {plan_path}, {out / 'plan.add.xml'}, "
+             f"{out / 'flows.csv'}")
+    return JobResult(out=out, data=data, paths=paths, plan=plan)
+
+
+def _report_data(sc, network, strategies, seeds, results, lane_files, flows, counted, fit, plan, how,
+                 count_seed) -> ReportData:
+    run_rows, j_rows, q_rows, l_rows = [], [], [], []
+    lane_junction = {}
+    for mv in network.movements:
+        if mv.tls is not None and mv.turn != "crossing":
+            for lane in mv.from_lanes:
+                lane_junction.setdefault(lane, mv.junction)
+    edges = network.edges
+    version = ""
+    for (s, k), r in sorted(results.items(), key=lambda x: (strategies.index(x[0][0]), x[0][1])):
+        version = version or r.sumo_version
+        run_rows.append({"strategy": s, "seed": k, "delay_s": r.delay_s, "delay_all_s": r.delay_all_s,
+                         "trip_time_s": r.trip_time_s, "waiting_s": r.waiting_s, "stops": r.stops,
+                         "queue_veh": r.queue_veh, "arrived": r.arrived, "loaded": r.loaded,
+                         "never_inserted": r.never_inserted, "teleports": r.teleports, "gridlocked": r.gridlocked,
+                         "error": r.error, "wall_s": r.wall_s})
+        if not r.ok:
+            continue
+        for j, d in r.junction_delay_s.items():
+            j_rows.append({"strategy": s, "seed": k, "junction": j, "delay_s": d,
+                           "queue_veh": r.junction_queue_veh.get(j, math.nan)})
+        lq = _read_lane_queues(lane_files[(s, k)])
+        if len(lq):
+            lq = lq[lq["lane"].isin(lane_junction.keys())]
+            ts = lq.groupby("time_s", as_index=False)["queue_veh"].sum()
+            for tt, q in zip(ts["time_s"], ts["queue_veh"], strict=True):
+                q_rows.append({"strategy": s, "seed": k, "time_s": float(tt) - sc.begin_s, "queue_veh": float(q)})
+            peak = lq.groupby("lane")["queue_veh"].max()
+            for lane, q in peak.items():
+                edge = lane.rsplit("_", 1)[0]
+                l_rows.append({"strategy": s, "seed": k, "lane": lane, "junction": lane_junction[lane],
+                               "length_m": float(edges.get(edge, {}).get("length_m", math.nan)),
+                               "peak_queue_veh": float(q)})
+    runs = pd.DataFrame(run_rows, columns=list(RUN_COLUMNS))
+    runs["error"] = runs["error"].astype(object)
+    return ReportData(
+        scenario=sc.name, description=sc.description, network=network, seeds=list(seeds), strategies=strategies,
+        runs=runs,
+        junctions=pd.DataFrame(j_rows, columns=["strategy", "seed", "junction", "delay_s", "queue_veh"]),
+        queues=pd.DataFrame(q_rows, columns=["strategy", "seed", "time_s", "queue_veh"]),
+        lanes=pd.DataFrame(l_rows, columns=["strategy", "seed", "lane", "junction", "length_m", "peak_queue_veh"]),
+        flows=flows, truth=counted.cameras.truth if counted.cameras is not None else None, fit=fit, plan=plan,
+        plan_method=how, begin_s=sc.begin_s, end_s=sc.end_s, sumo_version=version, count_seed=count_seed,
+    )

@@ -1,0 +1,83 @@
+"""The main job (``citybrain run``): real SUMO runs on the shipped demo, shortened."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from citybrain.cli.run import run
+from citybrain.network import graph_from_sumo_net
+from citybrain.plans import check_network_plan, read_plans
+from citybrain.runner.job import choose_method, make_plans
+
+DEMO = "scenarios/demo.toml"
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    result = CliRunner().invoke(run, [DEMO, "--out", str(out), "--seeds", "1", "--strategies", "existing,plan",
+                                      "--duration", "900"])
+    assert result.exit_code == 0, result.output + str(result.exception)
+    return out, result
+
+
+def test_run_writes_report_plans_and_flows(job):
+    out, result = job
+    for name in ("report.md", "report.html", "plan.json", "plan.add.xml", "flows.csv", "runs.csv",
+                 "counts/counts.csv", "counts/truth.csv", "counts/cameras.csv"):
+        assert (out / name).is_file(), name
+    md = (out / "report.md").read_text()
+    assert "## Strategies" in md and "HCM level of service" in md and "GEH < 5" in md
+    assert "new plans (citybrain): delay" in result.output
+
+
+def test_run_plans_are_safe_and_beat_existing(job):
+    out, _ = job
+    network = graph_from_sumo_net("networks/arterial5.net.xml")
+    for path in (out / "plan.json", out / "plan.add.xml"):
+        plan = read_plans(path, network=network)
+        assert not [v for v in check_network_plan(plan, network) if v.severity == "error"]
+    runs = pd.read_csv(out / "runs.csv")
+    assert runs["error"].isna().all()
+    delay = runs.groupby("strategy")["delay_s"].mean()
+    assert delay["plan"] < delay["existing"]
+
+
+def test_run_is_reproducible(job, tmp_path):
+    out, _ = job
+    again = CliRunner().invoke(run, [DEMO, "--out", str(tmp_path), "--seeds", "1", "--strategies", "existing,plan",
+                                     "--duration", "900", "--quiet"])
+    assert again.exit_code == 0, again.output
+    cols = ["strategy", "seed", "delay_s", "trip_time_s", "waiting_s", "arrived"]
+    pd.testing.assert_frame_equal(pd.read_csv(out / "runs.csv")[cols], pd.read_csv(tmp_path / "runs.csv")[cols])
+    assert json.loads((out / "plan.json").read_text()) == json.loads((tmp_path / "plan.json").read_text())
+
+
+def test_run_rejects_unknown_strategy(tmp_path):
+    result = CliRunner().invoke(run, [DEMO, "--out", str(tmp_path), "--strategies", "existing,nonsense"])
+    assert result.exit_code != 0
+    assert "nonsense" in str(result.exception)
+
+
+def test_choose_method_coordinates_close_signals():
+    assert choose_method(graph_from_sumo_net("networks/arterial5.net.xml")) == "coordinated"
+
+
+def test_make_plans_time_of_day_periods():
+    network = graph_from_sumo_net("networks/arterial5.net.xml")
+    rows = []
+    for k in range(24):  # four hours of 10-minute intervals, demand doubling after two hours
+        for mv in network.movements:
+            if mv.tls is not None and mv.turn != "crossing":
+                rows.append((k * 600.0, 600.0, mv.junction, mv.from_edge, mv.to_edge,
+                             (100.0 if k < 12 else 250.0) * (2 if mv.turn == "through" else 1), 10.0))
+    flows = pd.DataFrame(rows, columns=["interval_start", "interval_s", "junction", "from_edge", "to_edge",
+                                        "flow_vph", "se_vph"])
+    plan, how = make_plans(network, flows, duration_s=4 * 3600.0, method="webster")
+    assert len(plan.periods) == 2 and "time-of-day" in how
+    cycles = [p.periods[0].plans[0].cycle_s for p in (plan,)] + [plan.periods[1].plans[0].cycle_s]
+    assert cycles[1] > cycles[0]
