@@ -66,6 +66,8 @@ SCENARIOS: dict[str, str] = {
 QUICK = ("grid4x4", "arterial5")
 #: Strategies in table order.
 STRATEGIES = ("network", "sumo-webster+coord", "webster", "coordinated")
+#: Diagnostic: the coordinated plan from the camera run's *true* movement counts (``--diagnose``).
+TRUE_FLOWS = "coordinated@truth"
 DROP_SHARE = 0.3
 NOISE_SD = 0.1
 
@@ -88,8 +90,10 @@ def load(name: str, spec: str | None = None):
         path = REAL / spec.removeprefix("real:")
         if not path.is_file():
             return None
-        return scenario_from_sumocfg(path, name=name)
-    return load_scenario(ROOT / spec)
+        scenario = scenario_from_sumocfg(path, name=name)
+    else:
+        scenario = load_scenario(ROOT / spec)
+    return replace(scenario, sumo_options=(*scenario.sumo_options, "--no-warnings", "true"))
 
 
 def camera_counts(scenario, network, workdir: Path, *, seed: int = 0, drop_share: float = DROP_SHARE,
@@ -117,7 +121,12 @@ def camera_counts(scenario, network, workdir: Path, *, seed: int = 0, drop_share
     rng = np.random.default_rng([seed, 0x5EED])
     removed = set(rng.choice(ids, size=int(round(drop_share * len(ids))), replace=False).tolist())
     kept = counts[~counts["camera_id"].isin(removed)].reset_index(drop=True)
-    return kept, {"cameras": len(ids), "removed": len(removed), "camera_run_delay_s": res.delay_s}
+    truth = res.cameras.truth
+    truth = truth[truth["to_edge"].astype(str) != ""]
+    true_flows = truth.assign(flow_vph=truth["count"] * 3600.0 / truth["interval_s"], se_vph=0.0)
+    return kept, {"cameras": len(ids), "removed": len(removed), "camera_run_delay_s": res.delay_s,
+                  "true_flows": true_flows[["interval_start", "interval_s", "junction", "from_edge", "to_edge",
+                                            "flow_vph", "se_vph"]]}
 
 
 def estimated_flows(network, counts: pd.DataFrame) -> pd.DataFrame:
@@ -219,6 +228,7 @@ def bench_scenario(name: str, seeds: list[int], workers: int, workdir: Path, *, 
     out = ScenarioResult(name)
     t0 = time.perf_counter()
     counts, info = camera_counts(scenario, network, work)
+    true_flows = info.pop("true_flows")
     flows = estimated_flows(network, counts)
     out.notes.update(info)
     out.notes["estimate_s"] = round(time.perf_counter() - t0, 1)
@@ -228,6 +238,10 @@ def bench_scenario(name: str, seeds: list[int], workers: int, workdir: Path, *, 
             path, facts = our_plan(network, flows, method, work / f"{method}.add.xml")
             adds[method] = [path]
             out.notes[method] = facts
+    if TRUE_FLOWS in strategies:
+        path, facts = our_plan(network, true_flows, "coordinated", work / "coordinated_truth.add.xml")
+        adds[TRUE_FLOWS] = [path]
+        out.notes[TRUE_FLOWS] = facts
     if "sumo-webster+coord" in strategies:
         try:
             adds["sumo-webster+coord"] = sumo_tools_plan(scenario, work)
@@ -258,7 +272,7 @@ def _fmt(runs, key: str = "delay_s") -> str:
 
 def table(results: list[ScenarioResult], key: str = "delay_s") -> str:
     """The scenario x strategy table of delay mean +- sd (seconds)."""
-    strategies = [s for s in STRATEGIES if any(s in r.runs for r in results)]
+    strategies = [s for s in (*STRATEGIES, TRUE_FLOWS) if any(s in r.runs for r in results)]
     head = f"{'scenario':18s}" + "".join(f"{s:>22s}" for s in strategies) + "   best"
     lines = [head, "-" * len(head)]
     for r in results:
@@ -283,7 +297,7 @@ def plot(results: list[ScenarioResult], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    strategies = [s for s in STRATEGIES if any(s in r.runs for r in results)]
+    strategies = [s for s in (*STRATEGIES, TRUE_FLOWS) if any(s in r.runs for r in results)]
     fig, ax = plt.subplots(figsize=(max(6.0, 1.4 * len(results) + 2), 4.5))
     width = 0.8 / max(1, len(strategies))
     x = np.arange(len(results))
@@ -309,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenarios", nargs="*", choices=sorted(SCENARIOS), help="scenarios to run")
     parser.add_argument("--seeds", type=int, default=None, help="validation seeds 1..N (default 5, quick 2)")
     parser.add_argument("--workers", type=int, default=2, help="SUMO runs at a time (default 2)")
+    parser.add_argument("--diagnose", action="store_true",
+                        help="also run the coordinated plan from the camera run's true counts")
     parser.add_argument("--workdir", type=Path, default=None, help="keep SUMO outputs here")
     args = parser.parse_args(argv)
     names = args.scenarios or (list(QUICK) if args.quick else list(SCENARIOS))
@@ -323,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     try:
         for name in names:
-            r = bench_scenario(name, seeds, args.workers, workdir)
+            strategies = (*STRATEGIES, TRUE_FLOWS) if args.diagnose else STRATEGIES
+            r = bench_scenario(name, seeds, args.workers, workdir, strategies=strategies)
             if r is not None:
                 results.append(r)
     finally:
@@ -344,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": bool(args.quick),
         "seeds": seeds,
         "sumo": version,
+        "diagnose": bool(args.diagnose),
         "protocol": {"camera_seed": 0, "cameras_removed": DROP_SHARE, "noise_sd": NOISE_SD},
         "wall_s": round(time.perf_counter() - started, 1),
         "scenarios": {

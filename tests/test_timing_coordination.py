@@ -29,7 +29,9 @@ def plan(flows):
 
 def test_common_cycle_and_safe(plan):
     cycles = {p.cycle_s for _, p in plan.all_plans()}
-    assert len(cycles) == 1 and float(next(iter(cycles))).is_integer()
+    common = plan.meta["cycle_s"]
+    assert float(common).is_integer() and cycles <= {common, common / 2}
+    assert {p.tls for _, p in plan.all_plans() if p.cycle_s != common} == set(plan.meta["half_cycle_tls"])
     invariants.assert_safe_network_plan(plan, ART)
 
 
@@ -53,14 +55,57 @@ def test_same_seed_same_plan(plan, flows):
 
 
 def test_fixed_cycle_and_argument_errors(flows):
-    fixed = optimise_plan(ART, flows, method="coordinated", cycle_s=90, n_restarts=1)
+    fixed = optimise_plan(ART, flows, method="coordinated", cycle_s=90, n_restarts=1, half_cycles=False)
     assert {p.cycle_s for _, p in fixed.all_plans()} == {90.0}
+    halves = optimise_plan(ART, flows, method="coordinated", cycle_s=90, n_restarts=1)
+    assert {p.cycle_s for _, p in halves.all_plans()} <= {90.0, 45.0}
     with pytest.raises(ValidationError, match="'cycle_s' of coordinated must be in"):
         optimise_plan(ART, flows, method="coordinated", cycle_s=500)
     with pytest.raises(ValidationError, match="must be >= 1"):
         optimise_plan(ART, flows, method="coordinated", n_restarts=0)
+    with pytest.raises(ValidationError, match="must be >= 1"):
+        optimise_plan(ART, flows, method="coordinated", cycle_step_s=0)
     with pytest.raises(ValidationError, match="'seed' must be an int"):
         normalise_seed("x")
     with pytest.raises(ValidationError, match="share one whole-second cycle"):
         webster = optimise_plan(ART, flows, method="webster").periods[0].by_tls
         network_delay(ART, webster, make_flows(ART, share=0.3))
+
+
+def test_cycle_scan_prefers_shorter_cycles_on_light_demand_and_longer_near_saturation():
+    light = optimise_plan(ART, make_flows(ART, share=0.05), method="coordinated", seed=0)
+    heavy = optimise_plan(ART, make_flows(ART, share=0.3), method="coordinated", seed=0)
+    assert light.meta["cycle_s"] < heavy.meta["cycle_s"]
+    assert light.meta["cycle_s"] <= 60
+
+
+def test_split_rebalancing_never_raises_the_modelled_delay(flows):
+    from citybrain.timing.coordination import delay_model, random_delay
+    from citybrain.timing._common import movement_flows
+
+    kw = dict(method="coordinated", cycle_s=80, seed=1, half_cycles=False)
+    plain = optimise_plan(ART, flows, rebalance_splits=False, **kw)
+    balanced = optimise_plan(ART, flows, **kw)
+    q = movement_flows(ART, flows)
+
+    def total(plan):
+        model = delay_model(ART, plan.periods[0].by_tls, q)
+        return plan.meta["model_delay_vehh_per_h"] + random_delay(model)
+
+    assert total(balanced) <= total(plain) + 1e-6
+    invariants.assert_safe_network_plan(balanced, ART)
+
+
+def test_lane_groups_pool_flows_of_shared_lanes():
+    from citybrain.timing._common import group_ratios, lane_groups
+
+    net = ART
+    movs = [i for i, m in enumerate(net.movements) if m.junction == "J3" and m.from_edge == "S3_J3"]
+    groups = lane_groups(net, movs)
+    assert len(groups) == 1  # one shared lane: left, through and right
+    sat = np.array([net.movements[m].sat_flow_vph for m in movs])
+    q = np.array([500.0, 0.0, 0.0])
+    service = np.ones((3, 2))
+    y, sv = group_ratios(q, sat, service, groups)
+    assert y[0] == pytest.approx(500.0 / sat.sum())
+    assert sv.shape == (1, 2)

@@ -26,7 +26,7 @@ def test_higher_target_vc_gives_shorter_cycles():
 def test_hcm_plans_are_safe_and_grow_with_demand():
     net = graph_from_sumo_net(NETWORKS / "grid4x4.net.xml")
     low = optimise_plan(net, make_flows(net, share=0.05), method="hcm")
-    high = optimise_plan(net, make_flows(net, share=0.15), method="hcm")
+    high = optimise_plan(net, make_flows(net, share=0.3), method="hcm")
     invariants.assert_safe_network_plan(low, net)
     invariants.assert_safe_network_plan(high, net)
     assert high.period("all-day").by_tls["B1"].cycle_s > low.period("all-day").by_tls["B1"].cycle_s

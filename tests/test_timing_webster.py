@@ -112,3 +112,17 @@ def test_every_method_satisfies_the_invariants(name):
     from citybrain.plans import check_network_plan
 
     assert [v for v in check_network_plan(plan, network) if v.severity == "error"] == []
+
+
+def test_redundant_phases_are_dropped_and_protected_lefts_kept():
+    from citybrain.plans.model import PlanPhase
+    from citybrain.timing._common import drop_redundant_phases
+
+    # Hangzhou-style: four paired phases, then each approach alone (nothing new)
+    states = ["rrrrGGrrrrrrGGrr", "GGrrrrrrGGrrrrrr", "rrrrrrGGrrrrrrGG", "rrGGrrrrrrGGrrrr",
+              "rrrrrrrrrrrrGGGG", "rrrrGGGGrrrrrrrr", "rrrrrrrrGGGGrrrr", "GGGGrrrrrrrrrrrr"]
+    kept = drop_redundant_phases([PlanPhase(s, 10.0) for s in states])
+    assert [p.state for p in kept] == states[:4]
+    # a protected left (G) is not redundant beside a permissive one (g)
+    kept = drop_redundant_phases([PlanPhase(s, 10.0) for s in ("GGggrrr", "rrGGrrr", "rrrrGGG")])
+    assert len(kept) == 3

@@ -28,6 +28,9 @@ __all__ = [
     "equal_saturation_greens",
     "IsolatedTiming",
     "isolated_timing",
+    "lane_groups",
+    "drop_redundant_phases",
+    "group_ratios",
     "select_lights",
     "assert_produced_plans_safe",
 ]
@@ -160,11 +163,34 @@ def sanitise_state(state: str, network, tls: str) -> str:
     return "".join(chars)
 
 
+def _rank(c: str) -> int:
+    return 2 if c == "G" else 1 if c == "g" else 0
+
+
+def drop_redundant_phases(phases: list) -> list:
+    """Drop green phases whose every green link is as green (``G`` >= ``g``) in another kept phase.
+
+    Programs such as the Hangzhou ones run each approach alone after the paired phases; every
+    such phase costs a minimum green and a transition per cycle and serves nothing the others
+    do not. Phases with the fewest green links go first; the order of the rest is kept.
+    """
+    keep = list(range(len(phases)))
+    for k in sorted(keep, key=lambda i: (sum(c in GREEN for c in phases[i].state), -i)):
+        others = [i for i in keep if i != k]
+        if not others:
+            break
+        links = [i for i, c in enumerate(phases[k].state) if c in GREEN]
+        if all(any(_rank(phases[o].state[i]) >= _rank(phases[k].state[i]) for o in others) for i in links):
+            keep.remove(k)
+    return [phases[i] for i in keep]
+
+
 def base_plan(network, tls: str, profile=None) -> SignalPlan:
     """The light's own phase sequence as a safe plan skeleton (clearances from the profile).
 
-    Green states are sanitised (:func:`sanitise_state`); phases left with no green, and a
-    phase identical to the one before it, are dropped.
+    Green states are sanitised (:func:`sanitise_state`); phases left with no green, a
+    phase identical to the one before it, and phases that serve nothing the others do not
+    (:func:`drop_redundant_phases`) are dropped.
     """
     prog = network.programs[tls]
     plan = plan_from_program(prog.phases, tls=tls, junctions=prog.junctions, offset_s=0.0,
@@ -178,6 +204,7 @@ def base_plan(network, tls: str, profile=None) -> SignalPlan:
         phases.append(replace(ph, state=state, protected=prot, permissive=perm))
     if len(phases) > 1 and phases[0].state == phases[-1].state:
         phases.pop()
+    phases = drop_redundant_phases(phases)
     if not phases:
         msg = f"Traffic light {tls}: no green phase survives the safety rules; expected at least one."
         raise InfeasiblePlanError(msg)
@@ -287,7 +314,11 @@ def equal_saturation_greens(y: np.ndarray, service: np.ndarray, cycle_s: float, 
 
 @dataclass(frozen=True, slots=True)
 class IsolatedTiming:
-    """What an isolated method needs of one light: its skeleton, flows and service matrix."""
+    """What an isolated method needs of one light: its skeleton, flows and service matrix.
+
+    ``y`` and ``service`` have one row per *lane group* (``groups``: movements that share an
+    approach lane are one group, as in HCM lane groups), not per movement.
+    """
 
     plan: SignalPlan
     movements: tuple[int, ...]
@@ -296,21 +327,67 @@ class IsolatedTiming:
     lost_s: float
     min_green_s: np.ndarray
     Y: float
+    groups: tuple[tuple[int, ...], ...] = ()
+
+
+def lane_groups(network, movements) -> list[list[int]]:
+    """Group movements that share an approach lane (union-find over ``from_lanes``)."""
+    parent = list(range(len(movements)))
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[str, int] = {}
+    for i, m in enumerate(movements):
+        for lane in network.movements[m].from_lanes:
+            if lane in owner:
+                parent[find(i)] = find(owner[lane])
+            else:
+                owner[lane] = i
+    out: dict[int, list[int]] = {}
+    for i in range(len(movements)):
+        out.setdefault(find(i), []).append(i)
+    return [out[k] for k in sorted(out)]
+
+
+def group_ratios(q: np.ndarray, sat: np.ndarray, service: np.ndarray,
+                 groups: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Flow ratio and service row per lane group.
+
+    A group's flow ratio is its total flow over its total saturation flow (the movements of
+    a shared lane split the lane's saturation flow, so a busy movement may use the whole
+    lane); its service in a phase is the flow-weighted mean of its movements' (equal weights
+    when the group carries no flow).
+    """
+    y = np.zeros(len(groups))
+    sv = np.zeros((len(groups), service.shape[1]))
+    for k, members in enumerate(groups):
+        qs, ss = q[members], sat[members]
+        y[k] = float(qs.sum() / ss.sum()) if ss.sum() > 0 else 0.0
+        w = qs if qs.sum() > 0 else np.ones(len(members))
+        sv[k] = (w[:, None] * service[members]).sum(axis=0) / w.sum()
+    return y, sv
 
 
 def isolated_timing(network, tls: str, q_vph: np.ndarray, *, profile=None, permissive_factor: float = 0.5,
                     min_green_s: float | None = None) -> IsolatedTiming:
-    """Collect flow ratios, service matrix, lost time and minimum greens of one light."""
+    """Collect lane-group flow ratios, service matrix, lost time and minimum greens of one light."""
     plan = base_plan(network, tls, profile)
     prof = get_profile(profile)
     movs = tuple(sorted({link.movement for link in network.programs[tls].links
                          if network.movements[link.movement].turn != "crossing"}))
-    sat = np.array([network.movements[m].sat_flow_vph for m in movs])
-    y = np.where(sat > 0, q_vph[list(movs)] / np.maximum(sat, 1e-9), 0.0) if movs else np.zeros(0)
+    sat = np.array([network.movements[m].sat_flow_vph for m in movs], dtype=float)
+    qm = np.asarray(q_vph, dtype=float)[list(movs)] if movs else np.zeros(0)
     service = service_matrix(plan, network, movs, permissive_factor)
+    groups = lane_groups(network, movs)
+    y, gservice = group_ratios(qm, sat, service, groups) if movs else (np.zeros(0), service)
     floor = prof.min_green_s if min_green_s is None else float(min_green_s)
     gmin = np.array([max(floor, ph.min_green_s or 0.0, ph.walk_s + ph.ped_clearance_s) for ph in plan.phases])
-    return IsolatedTiming(plan, movs, y, service, plan.lost_time_s, gmin, critical_ratio(y, service))
+    return IsolatedTiming(plan, movs, y, gservice, plan.lost_time_s, gmin, critical_ratio(y, gservice),
+                          tuple(tuple(movs[i] for i in g) for g in groups))
 
 
 def finish_plan(timing: IsolatedTiming, cycle_s: float, *, method: str, offset_s: float = 0.0) -> SignalPlan:

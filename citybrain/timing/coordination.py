@@ -13,8 +13,9 @@ in a numba kernel (:func:`citybrain._kernels.timing._search_offsets`).
 Notes
 -----
 Robertson, D. I. (1969), *TRANSYT: a traffic network study tool*, RRL Report LR 253.
-Splits come from the isolated method at the common cycle (equal degree of saturation); they
-are not re-balanced with the offsets.
+The common cycle is chosen by the same model plus the HCM random and over-saturation delay
+(:func:`random_delay`); lightly loaded lights may run at half the cycle; splits start at equal
+degree of saturation and are then re-balanced with the offsets fixed (:func:`coordinated`).
 """
 
 from __future__ import annotations
@@ -29,15 +30,13 @@ from ..plans.model import GREEN, NetworkPlan, SignalPlan
 from ._common import (
     assert_produced_plans_safe,
     check_bounds,
-    clamp_cycle,
     finish_plan,
     isolated_timing,
     movement_flows,
     select_lights,
 )
-from .webster import webster_cycle_s
 
-__all__ = ["coordinated", "network_delay", "DelayModel", "delay_model", "normalise_seed"]
+__all__ = ["coordinated", "network_delay", "random_delay", "DelayModel", "delay_model", "normalise_seed"]
 
 
 def normalise_seed(seed) -> np.random.Generator:
@@ -74,7 +73,8 @@ def _capacity_profile(plan: SignalPlan, links: list[int], sat_vps: float, cycle:
     """Capacity (veh/step) of one movement at each 1 s step of plan time."""
     out = np.zeros(cycle)
     t0 = 0.0
-    for ph in plan.phases:
+    repeats = max(1, int(round(cycle / max(sum(plan.splits_s), 1e-9))))
+    for ph in plan.phases * repeats:
         chars = [ph.state[i] for i in links]
         w = 1.0 if chars and all(c == "G" for c in chars) else pf if any(c in GREEN for c in chars) else 0.0
         if w > 0:
@@ -89,18 +89,24 @@ def _capacity_profile(plan: SignalPlan, links: list[int], sat_vps: float, cycle:
 
 def delay_model(network, plans: dict[str, SignalPlan], q_vph: np.ndarray, *, permissive_factor: float = 0.5,
                 alpha: float = 0.35, beta: float = 0.8) -> DelayModel:
-    """Build the delay model's arrays for plans sharing one integer cycle.
+    """Build the delay model's arrays for plans sharing one integer cycle (or half of it).
+
+    A plan whose cycle is half the common one (a double-cycling light) runs twice per
+    common cycle.
 
     Raises
     ------
     ValidationError
-        If the plans do not share one whole-second cycle.
+        If the plans do not share one whole-second cycle, up to half-cycle lights.
     """
     cycles = {round(p.cycle_s, 6) for p in plans.values()}
-    if len(cycles) != 1 or abs(next(iter(cycles)) - round(next(iter(cycles)))) > 1e-6:
-        msg = f"Coordinated plans must share one whole-second cycle. Got cycles {sorted(cycles)}."
+    top = max(cycles) if cycles else 0.0
+    if (not cycles or abs(top - round(top)) > 1e-6
+            or any(abs(c - top) > 1e-6 and abs(2 * c - top) > 1e-6 for c in cycles)):
+        msg = (f"Coordinated plans must share one whole-second cycle (or run at half of it). "
+               f"Got cycles {sorted(cycles)}.")
         raise ValidationError(msg, [msg])
-    cycle = int(round(next(iter(cycles))))
+    cycle = int(round(top))
     tls_ids = tuple(sorted(plans))
     lid = {t: i for i, t in enumerate(tls_ids)}
     links_of: dict[int, list[int]] = {}
@@ -200,17 +206,120 @@ def network_delay(network, plans, flows, *, permissive_factor: float = 0.5, n_sw
     return float(total / model.cycle_s)
 
 
+def random_delay(model: DelayModel, *, period_h: float = 0.25) -> float:
+    """Random and over-saturation delay (veh, mean number waiting) of a delay model's plans.
+
+    Per movement, the HCM incremental delay ``d2 = 900 T [(x - 1) + sqrt((x - 1)^2 + 4 x / (c T))]``
+    (seconds per vehicle; ``x`` the degree of saturation, ``c`` the capacity in veh/h,
+    ``T`` the analysis period in hours) times its flow. It does not depend on offsets; it
+    is what makes longer cycles pay off near saturation, where the deterministic cyclic
+    model alone always prefers the shortest cycle.
+    """
+    if not len(model.movements):
+        return 0.0
+    cap = model.cap_local.sum(axis=1) / model.cycle_s
+    x = model.q / np.maximum(cap, 1e-9)
+    c_vph = np.maximum(cap * 3600.0, 1e-6)
+    d2 = 900.0 * period_h * ((x - 1.0) + np.sqrt((x - 1.0) ** 2 + 4.0 * x / (c_vph * period_h)))
+    return float(np.sum(model.q * d2))
+
+
+class _Search:
+    """The objective (deterministic cyclic delay plus random delay) and its offset search."""
+
+    def __init__(self, network, q, permissive_factor, offset_step_s, n_passes):
+        self.network, self.q, self.pf = network, q, permissive_factor
+        self.step, self.n_passes = int(offset_step_s), int(n_passes)
+
+    def model(self, plans):
+        return delay_model(self.network, plans, self.q, permissive_factor=self.pf)
+
+    def delay(self, model, offsets) -> float:
+        n = len(model.movements)
+        total = _network_delay(offsets, model.cap_local, model.light, model.q, model.up_ptr, model.up_mov,
+                               model.shift, model.factor, 3, np.empty((n, model.cycle_s)), np.empty(n))
+        return float(total / model.cycle_s)
+
+    def offsets(self, model, init) -> tuple[np.ndarray, float]:
+        """Best offsets from the rows of ``init`` (and from ``init[0]`` as given); deterministic delay (veh)."""
+        init = np.ascontiguousarray(np.asarray(init, dtype=np.int64) % model.cycle_s)
+        best, total = _search_offsets(init, self.step, model.cap_local, model.light, model.q, model.up_ptr,
+                                      model.up_mov, model.shift, model.factor, model.light_ptr, model.light_mov,
+                                      model.down_ptr, model.down_mov, self.n_passes)
+        start = self.delay(model, init[0])
+        got = self.delay(model, best)
+        return (init[0].copy(), start) if start <= got else (best, got)
+
+
+def _plans_at(timings, cycle: int, half: set[str], method: str) -> dict[str, SignalPlan]:
+    return {t: finish_plan(tm, cycle / 2 if t in half else float(cycle), method=method) for t, tm in timings.items()}
+
+
+def _need_s(tm) -> float:
+    return float(tm.lost_s + tm.min_green_s.sum())
+
+
+def _rebalance(search: _Search, plans, timings, model, offsets, objective, *, step_s: float = 2.0, n_passes: int = 2):
+    """Move green between phases of one light at a time (``step_s``) while the objective falls.
+
+    Each light's capacity rows of the delay model are rebuilt for a trial split; a trial is
+    kept when the network objective (deterministic delay at the current offsets plus random
+    delay) drops.
+    """
+    network, pf = search.network, search.pf
+    rows = {t: [i for i, m in enumerate(model.movements) if network.movements[m].tls == t] for t in model.tls}
+    links = {}
+    for t in model.tls:
+        for link in network.programs[t].links:
+            links.setdefault(link.movement, []).append(link.index)
+
+    def set_rows(t, plan):
+        for i in rows[t]:
+            m = model.movements[i]
+            model.cap_local[i] = _capacity_profile(plan, links[m], network.movements[m].sat_flow_vph / 3600.0,
+                                                   model.cycle_s, pf)
+
+    for _ in range(n_passes):
+        improved = False
+        for t in model.tls:
+            plan, gmin = plans[t], timings[t].min_green_s
+            n = len(plan.phases)
+            if n < 2 or not rows[t]:
+                continue
+            for a in range(n):
+                for b in range(n):
+                    if a == b:
+                        continue
+                    greens = np.array([ph.green_s for ph in plan.phases])
+                    if greens[a] - step_s < gmin[a] - 1e-9:
+                        continue
+                    greens[a] -= step_s
+                    greens[b] += step_s
+                    trial = plan.with_timing(greens, cycle_s=plan.cycle_s)
+                    set_rows(t, trial)
+                    value = search.delay(model, offsets) + random_delay(model)
+                    if value < objective - 1e-6 * (1.0 + abs(objective)):
+                        plan, objective, improved = trial, value, True
+                    else:
+                        set_rows(t, plan)
+            plans[t] = plan
+        if not improved:
+            break
+    return plans, objective
+
+
 def coordinated(network, flows, *, tls=None, profile=None, cycle_bounds=(30.0, 180.0), cycle_s: float | None = None,
                 permissive_factor: float = 0.5, aggregate: str = "mean", offset_step_s: int = 1, n_restarts: int = 4,
-                n_passes: int = 8, seed=None, min_green_s: float | None = None) -> NetworkPlan:
-    """Return coordinated plans: a common cycle, equal-saturation splits and searched offsets.
+                n_passes: int = 8, seed=None, min_green_s: float | None = None, cycle_step_s: int = 10,
+                half_cycles: bool = True, rebalance_splits: bool = True) -> NetworkPlan:
+    """Return coordinated plans: a common cycle, splits and offsets minimising a network delay model.
 
     Parameters
     ----------
     network, flows, tls, profile, cycle_bounds, permissive_factor, aggregate, min_green_s
         As for :func:`citybrain.timing.webster.webster`.
     cycle_s
-        Common cycle (seconds); default the largest Webster cycle of the group, whole seconds.
+        Common cycle (seconds); default: searched (see Notes).
     offset_step_s
         Offsets tried, in whole seconds.
     n_restarts
@@ -219,12 +328,21 @@ def coordinated(network, flows, *, tls=None, profile=None, cycle_bounds=(30.0, 1
         Most passes over the lights per start.
     seed
         Seed of the random restarts: an int, a ``numpy.random.Generator`` or ``None``.
+    cycle_step_s
+        Step (seconds) of the coarse cycle scan; the best is refined at half that step.
+    half_cycles
+        Let lightly loaded lights run at half the common cycle (double cycling) where that
+        lowers the modelled delay.
+    rebalance_splits
+        After the offsets, move green between phases (2 s at a time) where that lowers the
+        modelled delay.
 
     Returns
     -------
     NetworkPlan
-        One period, ``method="coordinated"``; ``meta`` holds the modelled delay (veh*h/h)
-        with zero offsets and with the searched ones.
+        One period, ``method="coordinated"``; ``meta`` holds the common cycle, the half-cycle
+        lights, and the modelled delay (veh*h/h) with zero offsets and with the searched
+        ones (the deterministic cyclic model, as :func:`network_delay`), and the random delay.
 
     Raises
     ------
@@ -232,45 +350,78 @@ def coordinated(network, flows, *, tls=None, profile=None, cycle_bounds=(30.0, 1
         Bad flows or arguments.
     InfeasiblePlanError
         No safe plan fits the cycle bounds.
+
+    Notes
+    -----
+    The objective is the deterministic cyclic-flow-profile delay of the group (TRANSYT, with
+    the offsets searched) plus the HCM random and over-saturation delay of every movement
+    (:func:`random_delay`), both as mean vehicles waiting. Without ``cycle_s`` the common
+    cycle is scanned from the shortest cycle every light's minimum greens allow to the
+    upper bound in ``cycle_step_s`` steps (one offset start each), then refined. Splits
+    start at equal degree of saturation at the chosen cycle.
     """
     bounds = check_bounds(cycle_bounds)
-    if int(offset_step_s) < 1 or int(n_restarts) < 1 or int(n_passes) < 1:
-        msg = (f"The 'offset_step_s', 'n_restarts' and 'n_passes' of coordinated must be >= 1. "
-               f"Got {offset_step_s}, {n_restarts}, {n_passes}.")
+    if int(offset_step_s) < 1 or int(n_restarts) < 1 or int(n_passes) < 1 or int(cycle_step_s) < 1:
+        msg = (f"The 'offset_step_s', 'n_restarts', 'n_passes' and 'cycle_step_s' of coordinated must be >= 1. "
+               f"Got {offset_step_s}, {n_restarts}, {n_passes}, {cycle_step_s}.")
         raise ValidationError(msg, [msg])
     rng = normalise_seed(seed)
     q = movement_flows(network, flows, aggregate=aggregate)
     ids = select_lights(network, tls)
     timings = {t: isolated_timing(network, t, q, profile=profile, permissive_factor=permissive_factor,
                                   min_green_s=min_green_s) for t in ids}
+    need = max(int(np.ceil(_need_s(tm) - 1e-9)) for tm in timings.values())
+    search = _Search(network, q, permissive_factor, offset_step_s, n_passes)
+
+    def objective(cycle: int, half: set[str], starts: int = 1):
+        plans = _plans_at(timings, cycle, half, "coordinated")
+        model = search.model(plans)
+        init = np.zeros((starts, len(model.tls)), dtype=np.int64)
+        if starts > 1:
+            init[1:] = rng.integers(0, model.cycle_s, size=(starts - 1, len(model.tls)))
+        offsets, det = search.offsets(model, init)
+        return det + random_delay(model), plans, model, offsets
+
     if cycle_s is None:
-        common = max(clamp_cycle(webster_cycle_s(tm.lost_s, tm.Y, max_cycle_s=bounds[1]), tm, bounds)
-                     for tm in timings.values())
+        lo, hi = int(max(bounds[0], need)), int(max(bounds[1], need))
+        step = int(cycle_step_s)
+        scores = {c: objective(c, set())[0] for c in sorted({*range(lo, hi + 1, step), hi})}
+        best = min(scores, key=scores.get)
+        for c in range(max(lo, best - step + step // 2), min(hi, best + step - 1) + 1, max(1, step // 2)):
+            if c not in scores:
+                scores[c] = objective(c, set())[0]
+        common = int(min(scores, key=scores.get))
     else:
-        common = float(cycle_s)
-        if not bounds[0] <= common <= bounds[1]:
+        if not bounds[0] <= float(cycle_s) <= bounds[1]:
             msg = f"The 'cycle_s' of coordinated must be in [{bounds[0]:g}, {bounds[1]:g}]. Got {cycle_s} instead."
             raise ValidationError(msg, [msg])
-    common = float(max(int(np.ceil(common - 1e-9)),
-                       max(int(np.ceil(tm.lost_s + tm.min_green_s.sum() - 1e-9)) for tm in timings.values())))
-    plans = {t: finish_plan(tm, common, method="coordinated") for t, tm in timings.items()}
-    model = delay_model(network, plans, q, permissive_factor=permissive_factor)
+        common = int(max(int(np.ceil(float(cycle_s) - 1e-9)), need))
+    half: set[str] = set()
+    value = objective(common, half)[0]
+    if half_cycles and common % 2 == 0 and common / 2 >= bounds[0]:
+        for t, tm in sorted(timings.items()):
+            if _need_s(tm) > common / 2 + 1e-9:
+                continue
+            trial = objective(common, half | {t})[0]
+            if trial < value - 1e-9 * (1.0 + abs(value)):
+                half.add(t)
+                value = trial
+    value, plans, model, offsets = objective(common, half, int(n_restarts))
+    if rebalance_splits:
+        plans, value = _rebalance(search, plans, timings, model, offsets, value)
+        model = search.model(plans)
+        offsets, det = search.offsets(model, np.vstack([offsets, np.zeros(len(offsets), dtype=np.int64)]))
+        value = det + random_delay(model)
     c = model.cycle_s
-    init = np.zeros((int(n_restarts), len(model.tls)), dtype=np.int64)
-    if n_restarts > 1:
-        init[1:] = rng.integers(0, c, size=(int(n_restarts) - 1, len(model.tls)))
-    n = len(model.movements)
-    before = _network_delay(init[0], model.cap_local, model.light, model.q, model.up_ptr, model.up_mov,
-                            model.shift, model.factor, 3, np.empty((n, c)), np.empty(n))
-    best, total = _search_offsets(init, int(offset_step_s), model.cap_local, model.light, model.q, model.up_ptr,
-                                  model.up_mov, model.shift, model.factor, model.light_ptr, model.light_mov,
-                                  model.down_ptr, model.down_mov, int(n_passes))
-    if total > before:  # the zero start is evaluated too; keep whichever is better
-        best, total = init[0], before
-    out = [replace(plans[t], offset_s=float(best[i] % c)) for i, t in enumerate(model.tls)]
+    zero = search.delay(model, np.zeros(len(model.tls), dtype=np.int64))
+    det = search.delay(model, offsets)
+    if zero < det:
+        offsets, det = np.zeros(len(model.tls), dtype=np.int64), zero
+    out = [replace(plans[t], offset_s=float(offsets[i] % plans[t].cycle_s)) for i, t in enumerate(model.tls)]
     out += [plans[t] for t in ids if t not in model.tls]
-    meta = {"method": "coordinated", "network": str(network.path), "cycle_s": c,
-            "model_delay_zero_offsets_vehh_per_h": float(before / c), "model_delay_vehh_per_h": float(total / c)}
+    meta = {"method": "coordinated", "network": str(network.path), "cycle_s": c, "half_cycle_tls": sorted(half),
+            "model_delay_zero_offsets_vehh_per_h": float(zero), "model_delay_vehh_per_h": float(det),
+            "model_random_delay_vehh_per_h": float(random_delay(model))}
     result = NetworkPlan.single(out, meta=meta)
     assert_produced_plans_safe(result, network, profile)
     return result
