@@ -182,3 +182,18 @@ def test_network_plan_check_names_periods():
 def test_one_phase_plan_needs_no_yellow():
     one = SignalPlan("A0", ("A0",), 60.0, 0.0, (PlanPhase(GRID.programs["A0"].phases[0].state, 60.0),))
     assert _errors(check_plan(one, GRID)) == []
+
+
+def test_crossing_length_is_the_crossing_lane_not_lanes_times_width():
+    from citybrain.network import graph_from_sumo_net
+    from citybrain.plans.safety import crossing_length_m
+
+    from .conftest import NETWORKS
+
+    net = graph_from_sumo_net(NETWORKS / "grid2x2_ped.net.xml")
+    crossings = [i for i, m in enumerate(net.movements) if m.turn == "crossing"]
+    assert crossings
+    # :A0_c0 crosses A0A1 and A1A0 (2 vehicle lanes + a sidewalk each): 12.8 m kerb to kerb, not 6 x 3.2 m
+    lengths = {net.movements[i].from_lanes[0]: crossing_length_m(net, i) for i in crossings}
+    assert lengths[":A0_c0_0"] == pytest.approx(12.8)
+    assert all(0 < v < 19.2 for v in lengths.values())

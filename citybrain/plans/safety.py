@@ -76,6 +76,7 @@ __all__ = [
     "required_all_red_s",
     "crossing_distance_m",
     "crossing_length_m",
+    "crossing_lane_lengths",
     "clearance_times",
     "pedestrian_times",
     "LightGeometry",
@@ -225,9 +226,47 @@ def crossing_distance_m(network: RoadNetwork, junction: str, approach_edge: str)
     return float(proj.max() - proj.min())
 
 
+_CROSSING_LENGTHS: dict[str, dict[str, float]] = {}
+
+
+def crossing_lane_lengths(network: RoadNetwork) -> dict[str, float]:
+    """Length (m) of every pedestrian-crossing lane of the network file, by lane id (cached per file)."""
+    import xml.etree.ElementTree as ET
+
+    path = str(getattr(network, "path", "") or "")
+    if path in _CROSSING_LENGTHS:
+        return _CROSSING_LENGTHS[path]
+    out: dict[str, float] = {}
+    try:
+        in_crossing = False
+        for event, elem in ET.iterparse(path, events=("start", "end")):
+            if elem.tag == "edge":
+                in_crossing = event == "start" and elem.get("function") == "crossing"
+                if event == "end":
+                    elem.clear()
+            elif elem.tag == "lane" and event == "start" and in_crossing:
+                try:
+                    out[elem.get("id", "")] = float(elem.get("length", "nan"))
+                except ValueError:
+                    pass
+    except (OSError, ET.ParseError):
+        out = {}
+    _CROSSING_LENGTHS[path] = out
+    return out
+
+
 def crossing_length_m(network: RoadNetwork, movement: int, lane_width_m: float = 3.2) -> float:
-    """Length (m) of a pedestrian crossing: the lanes of the edges it crosses times a lane width."""
+    """Length (m) of a pedestrian crossing.
+
+    The crossing lane's own length in the network file (SUMO measures it along the crossing's
+    shape, kerb to kerb), else the vehicle lanes of the edges it crosses times a lane width
+    (sidewalks may then be counted, which overestimates).
+    """
     m = network.movements[movement]
+    lengths = crossing_lane_lengths(network)
+    known = [lengths[x] for x in m.from_lanes if x in lengths and math.isfinite(lengths[x]) and lengths[x] > 0]
+    if known:
+        return float(max(known))
     edges = network.edges
     lanes = sum(edges[e]["lanes"] for e in m.crosses if e in edges)
     return float(max(lanes, 1) * lane_width_m)
@@ -352,7 +391,7 @@ def check_plan(plan: SignalPlan, network: RoadNetwork, profile: str | SafetyProf
         add(None, "structure", f"splits (green + yellow + all-red) sum to {total:g} s, expected the cycle {plan.cycle_s:g} s")
     if not 0.0 <= plan.offset_s < max(plan.cycle_s, 1e-9):
         add(None, "structure", f"offset {plan.offset_s:g} s, expected in [0, {plan.cycle_s:g})")
-    if not prof.cycle_min_s <= plan.cycle_s <= prof.cycle_max_s:
+    if not prof.cycle_min_s - 1e-6 <= plan.cycle_s <= prof.cycle_max_s + 1e-6:
         policy(None, "cycle", f"cycle {plan.cycle_s:g} s, expected within [{prof.cycle_min_s:g}, {prof.cycle_max_s:g}] s")
 
     junction_conf = {j: network.conflicts(j) for j in plan.junctions if j in network.graph} or {}
