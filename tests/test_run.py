@@ -81,3 +81,21 @@ def test_make_plans_time_of_day_periods():
     assert len(plan.periods) == 2 and "time-of-day" in how
     cycles = [p.periods[0].plans[0].cycle_s for p in (plan,)] + [plan.periods[1].plans[0].cycle_s]
     assert cycles[1] > cycles[0]
+
+
+REAL = ["resco_cologne1", "resco_cologne3", "resco_ingolstadt1", "resco_ingolstadt7", "atlanta", "hangzhou_bc_tyc",
+        "hangzhou_kn_hz", "hangzhou_qc_yn", "hangzhou_sb_sx"]
+
+
+@pytest.mark.parametrize("name", ["demo", "day", *REAL])
+def test_shipped_scenario_files_load(name):
+    from pathlib import Path
+
+    from simulation import load_scenario
+
+    if name not in ("demo", "day") and not Path("../shared/real").is_dir():
+        pytest.skip("the real-world scenarios need ../shared/real beside the repository")
+    sc = load_scenario(f"scenarios/{name}.toml")
+    assert sc.network.is_file() and sc.duration_s >= 3600
+    if name == "day":
+        assert sc.duration_s == 6 * 3600
