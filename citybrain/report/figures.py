@@ -85,7 +85,8 @@ def _delay(data: ReportData, path: Path) -> Path:
             ax.bar(i, mean, color=_color(data, s), alpha=0.85,
                    yerr=ci if math.isfinite(ci) else None, capsize=6, ecolor="black")
             ax.scatter(np.full(len(vals), i) + np.linspace(-0.15, 0.15, len(vals)), vals, color="black", s=12, zorder=3)
-            ax.text(i, mean, f"{mean:.1f}", ha="center", va="bottom", fontsize=9)
+            top = mean + (ci if math.isfinite(ci) else 0.0)
+            ax.annotate(f"{mean:.1f}", (i, top), textcoords="offset points", xytext=(0, 4), ha="center", fontsize=9)
     ax.set_xticks(range(len(data.strategies)), [data.label(s) for s in data.strategies], rotation=12, fontsize=9)
     ax.set_ylabel("delay (s/veh)")
     ax.set_title(f"{data.scenario}: {FIGURES['delay.png']}, seeds {data.seeds[0]}-{data.seeds[-1]}")
@@ -283,13 +284,15 @@ def _queues(data: ReportData, path: Path) -> Path:
     if data.queues is not None and len(data.queues):
         mean = data.queues.groupby(["strategy", "time_s"], as_index=False)["queue_veh"].mean()
         for s in data.strategies:
-            part = mean[mean["strategy"] == s]
+            part = mean[mean["strategy"] == s].sort_values("time_s")
             if len(part):
-                ax.plot(part["time_s"] / 60.0, part["queue_veh"], color=_color(data, s), label=data.label(s), lw=1.5)
+                # a 5-minute rolling mean: one-minute means alias with the signal cycle
+                smooth = part["queue_veh"].rolling(5, center=True, min_periods=1).mean()
+                ax.plot(part["time_s"] / 60.0, smooth, color=_color(data, s), label=data.label(s), lw=1.5)
         ax.legend(loc="upper left", fontsize=8)
     ax.set_xlabel("minutes from the start of the window")
     ax.set_ylabel("halting vehicles on signal approaches")
-    ax.set_title(f"{data.scenario}: {FIGURES['queues.png']} (mean over seeds)")
+    ax.set_title(f"{data.scenario}: {FIGURES['queues.png']} (mean over seeds, 5-min rolling mean)")
     ax.grid(alpha=0.3)
     return _save(plt, fig, path)
 
