@@ -3,7 +3,8 @@
 Times ``graph_from_sumo_net`` on the largest real network in ``../shared/real`` and on a
 generated grid (30 x 30 by default), against sumolib's own ``readNet`` of the same file in the
 same run (our loader reads with sumolib, so the ratio is the cost of building movements,
-programs and foes on top), and ``to_arrays()`` (which also classifies every junction's conflicts).
+programs and foes on top), ``to_arrays()``, and ``conflict_arrays()`` (classifying every
+junction's conflicts).
 
     python benchmarks/bench_network.py [--quick] [--grid N] [--repeat R]
 """
@@ -39,6 +40,7 @@ def bench(path: Path, repeat: int) -> dict:
     t_load = _best(lambda: graph_from_sumo_net(path), repeat)
     road = graph_from_sumo_net(path)
     t_arrays = _best(lambda: graph_from_sumo_net(path).to_arrays(), repeat) - t_load
+    t_conflicts = _best(lambda: graph_from_sumo_net(path).conflict_arrays(), repeat) - t_load - t_arrays
     s = road.summary()
     return {
         "network": path.name,
@@ -50,6 +52,7 @@ def bench(path: Path, repeat: int) -> dict:
         "load_s": round(t_load, 4),
         "load_over_sumolib": round(t_load / t_sumolib, 2),
         "to_arrays_s": round(max(t_arrays, 0.0), 4),
+        "conflict_arrays_s": round(max(t_conflicts, 0.0), 4),
     }
 
 
@@ -73,11 +76,12 @@ def main() -> None:
         print(f"generated {grid.name} with netgenerate in {time.perf_counter() - t0:.2f} s")
         rows.append(bench(grid, repeat))
 
-    header = f"{'network':<24} {'junct':>6} {'signals':>7} {'moves':>6} {'sumolib s':>9} {'load s':>7} {'ratio':>6} {'arrays s':>8}"
+    header = f"{'network':<24} {'junct':>6} {'signals':>7} {'moves':>6} {'sumolib s':>9} {'load s':>7} {'ratio':>6} {'arrays s':>8} {'conflicts s':>11}"
     print(header)
     for r in rows:
         print(f"{r['network'][:24]:<24} {r['junctions']:>6} {r['signalised']:>7} {r['movements']:>6} "
-              f"{r['sumolib_read_s']:>9.3f} {r['load_s']:>7.3f} {r['load_over_sumolib']:>6.2f} {r['to_arrays_s']:>8.3f}")
+              f"{r['sumolib_read_s']:>9.3f} {r['load_s']:>7.3f} {r['load_over_sumolib']:>6.2f} {r['to_arrays_s']:>8.3f} "
+              f"{r['conflict_arrays_s']:>11.3f}")
     path = record("network", {"quick": args.quick, "rows": rows, "median_ratio": statistics.median(r["load_over_sumolib"] for r in rows)})
     print(f"recorded in {path}")
 

@@ -143,8 +143,12 @@ class ProgramPhase:
 
     @property
     def is_transition(self) -> bool:
-        """True for a yellow or all-red phase (no green of any kind)."""
-        return not any(c in "Gg" for c in self.state)
+        """True for a transition phase: any yellow, or no green of any kind (all-red).
+
+        A phase that shows yellow to some links while others keep green (SUMO's
+        ``yyygg``) is a transition, as in RESCO, not a green phase to choose.
+        """
+        return "y" in self.state.lower() or not any(c in "Gg" for c in self.state)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +198,7 @@ class SignalProgram:
         return {k: tuple(v) for k, v in out.items()}
 
     def green_phases(self) -> tuple[int, ...]:
-        """Indices of the phases that give green (``G`` or ``g``) to something."""
+        """Indices of the green phases: some green (``G`` or ``g``) and no yellow."""
         return tuple(i for i, p in enumerate(self.phases) if not p.is_transition)
 
 
@@ -206,8 +210,8 @@ class NetworkArrays:
     junctions as in ``junction_ids``. ``junction_mov_ptr[j]:junction_mov_ptr[j + 1]`` is the
     slice of movements at junction ``j``; ``edge_out_ptr``/``edge_out_mov`` list the movements
     leaving each edge (the edge is their from-edge) and ``edge_in_ptr``/``edge_in_mov`` those
-    entering it. ``conflict_ptr[j]`` is where junction ``j``'s row-major ``n_j x n_j`` conflict
-    codes start in ``conflict`` (codes of :mod:`citybrain.conflicts`).
+    entering it. Conflict codes are separate (:meth:`RoadNetwork.conflict_arrays`), since
+    classifying every junction costs more than everything else here on a large network.
     """
 
     junction_ids: tuple[str, ...]
@@ -228,8 +232,6 @@ class NetworkArrays:
     edge_out_mov: np.ndarray
     edge_in_ptr: np.ndarray
     edge_in_mov: np.ndarray
-    conflict_ptr: np.ndarray
-    conflict: np.ndarray
 
 
 @dataclass(eq=False)
@@ -328,6 +330,29 @@ class RoadNetwork:
         if self._arrays is None:
             self._arrays = _build_arrays(self)
         return self._arrays
+
+    def conflict_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Conflict codes of every junction as CSR arrays ``(conflict_ptr, conflict)``.
+
+        ``conflict_ptr[j]`` is where junction ``j``'s (in ``to_arrays().junction_ids`` order)
+        row-major ``n_j x n_j`` codes of :mod:`citybrain.conflicts` start in ``conflict``;
+        unsignalised junctions are all ``NONE``.
+        """
+        from .conflicts import NONE
+
+        arr = self.to_arrays()
+        ptr = np.zeros(len(arr.junction_ids) + 1, dtype=np.int64)
+        blocks = []
+        for j, junction in enumerate(arr.junction_ids):
+            n_j = int(arr.junction_mov_ptr[j + 1] - arr.junction_mov_ptr[j])
+            if n_j and self.graph.nodes[junction].get("tls"):
+                block = self.conflicts(junction).kind
+            else:
+                block = np.full((n_j, n_j), NONE, dtype=np.int8)
+            blocks.append(block.ravel())
+            ptr[j + 1] = ptr[j] + n_j * n_j
+        codes = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.int8)
+        return ptr, np.ascontiguousarray(codes, dtype=np.int8)
 
     def summary(self) -> dict:
         """Counts of junctions, signalised junctions, traffic lights, edges, movements."""
@@ -624,8 +649,6 @@ def _opt(value) -> float | None:
 
 # -- arrays ----------------------------------------------------------------------------
 def _build_arrays(network: RoadNetwork) -> NetworkArrays:
-    from .conflicts import NONE
-
     junction_ids = tuple(sorted(network.graph.nodes))
     j_index = {j: i for i, j in enumerate(junction_ids)}
     edge_items = list(network.graph.edges(keys=True, data=True))
@@ -658,18 +681,6 @@ def _build_arrays(network: RoadNetwork) -> NetworkArrays:
     out_ptr, out_mov = csr(mov_from)
     in_ptr, in_mov = csr(mov_to)
 
-    conflict_ptr = np.zeros(len(junction_ids) + 1, dtype=np.int64)
-    blocks = []
-    for j, junction in enumerate(junction_ids):
-        n_j = int(junction_ptr[j + 1] - junction_ptr[j])
-        if n_j and network.graph.nodes[junction].get("tls"):
-            block = network.conflicts(junction).kind
-        else:
-            block = np.full((n_j, n_j), NONE, dtype=np.int8)
-        blocks.append(block.ravel())
-        conflict_ptr[j + 1] = conflict_ptr[j] + n_j * n_j
-    conflict = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.int8)
-
     attrs = [d for _, _, _, d in edge_items]
     return NetworkArrays(
         junction_ids=junction_ids,
@@ -690,6 +701,4 @@ def _build_arrays(network: RoadNetwork) -> NetworkArrays:
         edge_out_mov=out_mov,
         edge_in_ptr=in_ptr,
         edge_in_mov=in_mov,
-        conflict_ptr=conflict_ptr,
-        conflict=np.ascontiguousarray(conflict, dtype=np.int8),
     )

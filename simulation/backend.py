@@ -21,7 +21,7 @@ import os
 import subprocess
 import uuid
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -100,6 +100,8 @@ class StepData:
         Vehicles in the network or still to come (SUMO's minimum expected number).
     tls_phase : dict of str to tuple of (int, float)
         Per watched light, current program phase index and next switch time (s).
+    detector_gap_s : numpy.ndarray
+        Per watched induction loop, seconds since it last saw a vehicle (empty when none).
     """
 
     time_s: float
@@ -113,6 +115,7 @@ class StepData:
     teleports: int
     expected: int
     tls_phase: dict[str, tuple[int, float]]
+    detector_gap_s: np.ndarray = field(default_factory=lambda: np.empty(0))
 
 
 class Backend(ABC):
@@ -125,6 +128,7 @@ class Backend(ABC):
         self._lanes: tuple[str, ...] = ()
         self._tls: tuple[str, ...] = ()
         self._ids = False
+        self._detectors: tuple[str, ...] = ()
         self._closed = False
 
     @abstractmethod
@@ -149,10 +153,15 @@ class Backend(ABC):
         """SUMO's version string, e.g. ``"1.28.0"``."""
         return str(self.api.getVersion()[1]).removeprefix("SUMO ").strip()
 
-    def watch(self, lanes: tuple[str, ...], tls: tuple[str, ...], *, vehicle_ids: bool = False):
-        """Subscribe to per-lane counts (and vehicle ids), light phases and step counters."""
+    def watch(
+        self, lanes: tuple[str, ...], tls: tuple[str, ...], *, vehicle_ids: bool = False, detectors: tuple[str, ...] = ()
+    ):
+        """Subscribe to per-lane counts (and vehicle ids), light phases, detectors and step counters."""
         api = self.api
         self._lanes, self._tls, self._ids = tuple(lanes), tuple(tls), vehicle_ids
+        self._detectors = tuple(detectors)
+        for det in self._detectors:
+            api.inductionloop.subscribe(det, (tc.LAST_STEP_TIME_SINCE_DETECTION,))
         lane_vars = (*_LANE_VARS, tc.LAST_STEP_VEHICLE_ID_LIST) if vehicle_ids else _LANE_VARS
         for lane in self._lanes:
             api.lane.subscribe(lane, lane_vars)
@@ -193,6 +202,12 @@ class Backend(ABC):
         if self._ids:
             ids = {x: tuple(lanes[x][tc.LAST_STEP_VEHICLE_ID_LIST]) for x in self._lanes}
             arrived_ids = tuple(sim[tc.VAR_ARRIVED_VEHICLES_IDS])
+        gaps = np.empty(0)
+        if self._detectors:
+            loops = api.inductionloop.getAllSubscriptionResults()
+            gaps = np.fromiter(
+                (loops[d][tc.LAST_STEP_TIME_SINCE_DETECTION] for d in self._detectors), np.float64, len(self._detectors)
+            )
         lights = api.trafficlight.getAllSubscriptionResults()
         phases = {
             t: (int(lights[t][tc.TL_CURRENT_PHASE]), float(lights[t][tc.TL_NEXT_SWITCH]))
@@ -210,6 +225,7 @@ class Backend(ABC):
             teleports=int(sim[tc.VAR_TELEPORT_STARTING_VEHICLES_NUMBER]),
             expected=int(sim[tc.VAR_MIN_EXPECTED_VEHICLES]),
             tls_phase=phases,
+            detector_gap_s=gaps,
         )
 
     def apply(self, command: SetState | SetPhase | SetProgram) -> None:

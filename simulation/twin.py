@@ -37,7 +37,7 @@ from .cameras import CameraCounter, CameraCounts, cameras_for_network
 from .metrics import junction_delay, read_edge_data, read_tripinfo
 from .scenario import Scenario
 
-__all__ = ["RunSpec", "RunResult", "PlanUpdate", "Twin", "safe_transition"]
+__all__ = ["RunSpec", "RunResult", "PlanUpdate", "Twin", "safe_transition", "load_checked_plan"]
 
 #: All-red (s) the twin inserts when it switches to a pushed plan.
 PLAN_SWITCH_ALL_RED_S = 2.0
@@ -72,6 +72,11 @@ class RunSpec:
     gridlock_s : float
         A run is flagged gridlocked after this long (seconds) with vehicles in the network,
         no arrival and every watched vehicle halting.
+    plan : str or None
+        A signal plan file (JSON or SUMO additional) to run with the ``plan`` controller on
+        the lights it covers (the others keep their programs); checked for safety first.
+        With ``controller="adaptive-plan"`` the plan's first period is the base of the
+        adaptive splits instead.
     """
 
     scenario: Scenario
@@ -84,6 +89,7 @@ class RunSpec:
     gui: bool = False
     serve_port: int | None = None
     gridlock_s: float = 600.0
+    plan: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,8 +298,8 @@ class _Signal:
         self.phase_start = t
         self.target = None
 
-    def observation(self, t: float, veh, halt, mveh, mhalt, mout) -> Observation:
-        """Build this light's observation from the step's lane and movement vectors."""
+    def observation(self, t: float, veh, halt, mveh, mhalt, mout, gaps) -> Observation:
+        """Build this light's observation from the step's lane, movement and detector vectors."""
         return Observation(
             tls=self.tls,
             time_s=t,
@@ -308,10 +314,11 @@ class _Signal:
             lanes=self.lanes,
             lane_vehicles=veh[self.in_slice],
             lane_halting=halt[self.in_slice],
+            lane_gap_s=gaps[self.in_slice] if len(gaps) else (),
         )
 
-    def step(self, backend: Backend, t: float, data: StepData, vectors) -> None:
-        """Advance the light by one step: transitions, plan switches, decisions."""
+    def advance(self, backend: Backend, t: float, data: StepData) -> bool:
+        """Advance the light by one step (transitions, plan switches); return whether it decides now."""
         if self.controller.program_driven:
             phase, _ = data.tls_phase[self.tls]
             if self.pending:
@@ -325,9 +332,10 @@ class _Signal:
         elif self.pending:
             if t + 1e-9 >= self.pending_end:
                 self._advance_pending(backend, t)
-        if self.pending or int(round(t - self.begin_s)) % self.every:
-            return
-        choice = self.controller.decide(self.observation(t, *vectors))
+        return not self.pending and int(round(t - self.begin_s)) % self.every == 0
+
+    def apply_choice(self, backend: Backend, t: float, choice: int | None) -> None:
+        """Act on the controller's answer: keep, or start the transition to another green."""
         if self.controller.program_driven or choice is None or choice == self.green:
             return
         if choice not in self.greens:
@@ -439,7 +447,7 @@ class Twin:
         self.protocol = get_protocol(spec.protocol)
         self.on_progress, self.on_step = on_progress, on_step
         self.lights = tuple(sorted(self.network.programs))
-        self.controllers = {t: make_controller(spec.controller, self.network, t) for t in self.lights}
+        self.controllers = _controllers(spec, self.network, self.lights)
         self._plans: queue.Queue[PlanUpdate] = queue.Queue()
         self._lock = threading.Lock()
         self.time_s = spec.scenario.begin_s
@@ -511,13 +519,14 @@ class Twin:
             f'<additional><edgeData id="citybrain" file="{edgedata}" begin="{sc.begin_s}" '
             f'end="{sc.end_s}" excludeEmpty="true"/></additional>\n'
         )
+        extra_additional = [additional, *self._controller_additionals(layout)]
         routes: tuple[Path, ...] = ()
         if sc.flows:
             flows = self.workdir / "flows.rou.xml"
             flows.write_text(sc.flows_xml())
             routes = (flows,)
         undeparted = _supports(backend, "--tripinfo-output.write-undeparted")
-        args = sc.sumo_args(spec.seed, extra_routes=routes, extra_additional=(additional,))
+        args = sc.sumo_args(spec.seed, extra_routes=routes, extra_additional=tuple(extra_additional))
         args += ["--tripinfo-output", str(tripinfo), "--error-log", str(self.workdir / "sumo.log")]
         if undeparted:
             args += ["--tripinfo-output.write-undeparted", "true"]
@@ -532,7 +541,8 @@ class Twin:
             if spec.cameras:
                 extra = [x for c in cams for x in c.lanes if x not in set(watched)]
                 watched = (*watched, *dict.fromkeys(extra))
-            backend.watch(watched, self.lights, vehicle_ids=spec.cameras)
+            detectors = _detector_ids(layout) if self._needs_detectors else ()
+            backend.watch(watched, self.lights, vehicle_ids=spec.cameras, detectors=detectors)
             if spec.cameras:
                 api = backend.api
 
@@ -582,6 +592,37 @@ class Twin:
             wall_s=time.perf_counter() - started,
             cameras=counter.tables(spec.seed) if counter is not None else None,
         )
+
+    @property
+    def _needs_detectors(self) -> bool:
+        return any(getattr(c, "needs_detectors", False) for c in self.controllers.values())
+
+    def _controller_additionals(self, layout: _Layout) -> list[Path]:
+        """Write the SUMO additional files the controllers need: switched programs, detectors."""
+        files = []
+        types = {getattr(c, "sumo_program_type", None) for c in self.controllers.values()} - {None}
+        if len(types) > 1:
+            msg = f"Controllers ask for several SUMO program types at once: {sorted(types)}."
+            raise SimulationError(msg)
+        if types:
+            from citybrain.control.sumo_programs import programs_xml
+
+            path = self.workdir / "programs.add.xml"
+            path.write_text(programs_xml(self.network, types.pop()))
+            files.append(path)
+        if self._needs_detectors:
+            from citybrain.control import DETECTOR_SETBACK_M
+
+            lengths = {lane: self.network.edges[lane.rsplit("_", 1)[0]]["length_m"] for lane in layout.lanes[: layout.n_in]}
+            rows = [
+                f'  <inductionLoop id="{det}" lane="{lane}" pos="{max(0.1, lengths[lane] - DETECTOR_SETBACK_M):.2f}" '
+                f'period="86400" file="NUL"/>'
+                for det, lane in zip(_detector_ids(layout), layout.lanes[: layout.n_in], strict=True)
+            ]
+            path = self.workdir / "detectors.add.xml"
+            path.write_text("<additional>\n" + "\n".join(rows) + "\n</additional>\n")
+            files.append(path)
+        return files
 
     def _binary(self) -> str | None:
         spec = self.spec
@@ -647,15 +688,20 @@ class Twin:
             if counter is not None:
                 counter.update(t_prev, data.lane_vehicle_ids, data.arrived_ids)
             self._take_plans(signals)
-            mveh = layout.m_in @ veh
-            vectors = (veh, halt, mveh, layout.m_in @ halt, layout.m_out @ veh)
+            due = []
             for sig in signals.values():
                 had_plan = sig.plan is not None
-                sig.step(backend, t, data, vectors)
+                if sig.advance(backend, t, data):
+                    due.append(sig)
                 if had_plan and sig.plan is None:
                     with self._lock:
                         self.applied.append((sig.tls, t))
                         self._pending_tls.discard(sig.tls)
+            if due:
+                gaps = data.detector_gap_s
+                vectors = (veh, halt, layout.m_in @ veh, layout.m_in @ halt, layout.m_out @ veh, gaps)
+                for sig, choice in _decide(due, t, vectors).items():
+                    sig.apply_choice(backend, t, choice)
             if track_states:
                 for tls, sig in signals.items():
                     if sig.controller.program_driven and sig.plan is not None:
@@ -686,6 +732,67 @@ class Twin:
             except queue.Empty:
                 return
             signals[plan.tls].plan = plan
+
+
+def _detector_ids(layout: _Layout) -> tuple[str, ...]:
+    """Ids of the emulated approach detectors, one per approach lane in layout order."""
+    return tuple(f"citybrain_det_{lane}" for lane in layout.lanes[: layout.n_in])
+
+
+def _decide(due: list[_Signal], t: float, vectors) -> dict[_Signal, int | None]:
+    """Ask the due lights' controllers; controllers sharing a ``batch`` are asked in one call."""
+    choices: dict[_Signal, int | None] = {}
+    batches: dict[int, tuple[object, dict[str, _Signal]]] = {}
+    for sig in due:
+        batch = getattr(sig.controller, "batch", None)
+        if batch is None:
+            choices[sig] = sig.controller.decide(sig.observation(t, *vectors))
+        else:
+            batches.setdefault(id(batch), (batch, {}))[1][sig.tls] = sig
+    for batch, members in batches.values():
+        answers = batch.decide_all({tls: sig.observation(t, *vectors) for tls, sig in members.items()})
+        for tls, sig in members.items():
+            choices[sig] = answers.get(tls)
+    return choices
+
+
+def load_checked_plan(path: str | Path, network: RoadNetwork):
+    """Read a plan file and refuse it when the safety check finds a hard error.
+
+    Raises
+    ------
+    ValidationError
+        If the file is unusable or the plan breaks a hard safety rule (every error listed).
+    """
+    from citybrain.plans import check_network_plan, read_plans
+
+    plan = read_plans(path, network=network)
+    errors = [str(v) for v in check_network_plan(plan, network) if v.severity == "error"]
+    if errors:
+        msg = f"{path}: the plan is unsafe and will not run ({len(errors)} errors):\n" + "\n".join(errors)
+        raise ValidationError(msg, errors)
+    return plan
+
+
+def _controllers(spec: RunSpec, network: RoadNetwork, lights: tuple[str, ...]) -> dict[str, Controller]:
+    """Build every light's controller: the spec's, or the plan controller for a plan run."""
+    if spec.plan is None:
+        return {t: make_controller(spec.controller, network, t) for t in lights}
+    from citybrain.control.plan import PlanController
+
+    plan = load_checked_plan(spec.plan, network)
+    covered = set(plan.tls_ids)
+    if spec.controller == "adaptive-plan":
+        from citybrain.control.adaptive import AdaptivePlanController
+
+        first = plan.periods[0].by_tls
+        return {
+            t: AdaptivePlanController(network, t, plan=first[t]) if t in first else make_controller("fixed", network, t)
+            for t in lights
+        }
+    return {
+        t: PlanController(network, t, plan) if t in covered else make_controller("fixed", network, t) for t in lights
+    }
 
 
 _SUPPORT_CACHE: dict[tuple[str, str], bool] = {}

@@ -11,7 +11,9 @@ from citybrain.cli import cli
 
 from .conftest import ROOT, real_path
 
+
 GRID = str(ROOT / "scenarios" / "grid4x4.toml")
+
 
 @pytest.fixture
 def short_grid(tmp_path):
@@ -21,6 +23,7 @@ def short_grid(tmp_path):
         f'demand = ["{ROOT / "scenarios" / "grid4x4.rou.xml"}"]\nend_s = 300\nseeds = 2\n'
     )
     return str(path)
+
 
 def test_json_output_has_the_documented_keys():
     real_path("resco/cologne1/cologne1.sumocfg")
@@ -36,6 +39,7 @@ def test_json_output_has_the_documented_keys():
         assert key in run
     assert run["seed"] == 0 and run["delay_s"] == pytest.approx(41.62, abs=0.05)
     assert set(body["delay_s"]) == {"mean", "sd", "ci95"}
+
 
 def test_table_output_and_cameras(short_grid, tmp_path):
     out = tmp_path / "cams"
@@ -54,10 +58,11 @@ def test_table_output_and_cameras(short_grid, tmp_path):
         "short_seed1_truth.csv",
     ]
 
+
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["--plan", "x.json"], "not yet supported"),
+        (["--plan", "x.json"], "no such plan file"),
         (["--seeds", "2", "--seed", "1"], "not both"),
         (["--controller", "nope"], "unknown controller 'nope'"),
         (["--backend", "libsumo", "--gui"], "need --backend traci"),
@@ -69,6 +74,7 @@ def test_unusable_input_exits_2(args, needle):
     assert result.exit_code == 2
     assert needle in result.output
 
+
 def test_bad_scenario_lists_problems(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('network = "none.net.xml"\nseeds = -1\n')
@@ -77,7 +83,31 @@ def test_bad_scenario_lists_problems(tmp_path):
     assert "'network': file 'none.net.xml' not found" in result.output
     assert "'seeds': must be a positive integer" in result.output
 
+
 def test_failed_run_exits_1_and_reports_the_rest(short_grid):
     result = CliRunner().invoke(cli, ["simulate", short_grid, "--seed", "99999999999", "--json"])
     assert result.exit_code == 1
     assert "could not start" in result.output
+
+
+def test_plan_runs_and_matches_the_program_it_copies(short_grid, tmp_path):
+    plan = tmp_path / "own.json"
+    assert CliRunner().invoke(cli, ["plans", "export", str(ROOT / "networks" / "grid4x4.net.xml"), "--out", str(plan)]).exit_code == 0
+    fixed = json.loads(CliRunner().invoke(cli, ["simulate", short_grid, "--seed", "0", "--json"]).stdout)
+    result = CliRunner().invoke(cli, ["simulate", short_grid, "--seed", "0", "--plan", str(plan), "--json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["controller"] == "plan"
+    assert body["delay_s"]["mean"] == pytest.approx(fixed["delay_s"]["mean"], rel=0.15)
+
+
+def test_unsafe_plan_is_refused(short_grid, tmp_path):
+    plan = tmp_path / "own.json"
+    CliRunner().invoke(cli, ["plans", "export", str(ROOT / "networks" / "grid4x4.net.xml"), "--out", str(plan)])
+    data = json.loads(plan.read_text())
+    first = data["periods"][0]["plans"][0]["phases"][0]
+    first["state"] = "G" * len(first["state"])
+    plan.write_text(json.dumps(data))
+    result = CliRunner().invoke(cli, ["simulate", short_grid, "--seed", "0", "--plan", str(plan)])
+    assert result.exit_code == 2
+    assert "unsafe" in result.output and "Traceback" not in result.output

@@ -60,8 +60,14 @@ def _data(layout, t: float) -> tuple[StepData, tuple]:
     veh = np.arange(n, dtype=np.int64)
     halt = veh // 2
     data = StepData(t, veh, halt, {}, (), 0, 0, 0, 0, 0, {})
-    vectors = (veh, halt, layout.m_in @ veh, layout.m_in @ halt, layout.m_out @ veh)
+    vectors = (veh, halt, layout.m_in @ veh, layout.m_in @ halt, layout.m_out @ veh, np.empty(0))
     return data, vectors
+
+
+def _step(sig, backend, t: float, data, vectors) -> None:
+    """One step of the twin's signal logic for one light."""
+    if sig.advance(backend, t, data):
+        sig.apply_choice(backend, t, sig.controller.decide(sig.observation(t, *vectors)))
 
 
 def _drive(grid, protocol, seconds: int):
@@ -74,7 +80,7 @@ def _drive(grid, protocol, seconds: int):
     for t in range(1, seconds + 1):
         before = len(backend.commands)
         data, vectors = _data(layout, float(t))
-        sig.step(backend, float(t), data, vectors)
+        _step(sig, backend, float(t), data, vectors)
         shown += [(t, c.state) for c in backend.commands[before:]]
     return grid.programs["A0"], ctrl, backend, shown
 
@@ -142,4 +148,4 @@ def test_out_of_protocol_answer_is_an_error(grid):
     sig.start(FakeBackend(), 0)
     data, vectors = _data(layout, 10.0)
     with pytest.raises(SimulationError, match="chose phase 1 for light 'A0'"):
-        sig.step(FakeBackend(), 10.0, data, vectors)
+        _step(sig, FakeBackend(), 10.0, data, vectors)

@@ -148,8 +148,9 @@ def test_to_arrays_is_consistent():
     road = graph_from_sumo_net(NETWORKS / "grid4x4.net.xml")
     arr = road.to_arrays()
     assert road.to_arrays() is arr
-    for name in ("edge_from", "mov_from_edge", "junction_mov_ptr", "edge_out_mov", "conflict"):
+    for name in ("edge_from", "mov_from_edge", "junction_mov_ptr", "edge_out_mov"):
         assert getattr(arr, name).flags.c_contiguous
+    conflict_ptr, conflict = road.conflict_arrays()
     for e, edge in enumerate(arr.edge_ids):
         out = arr.edge_out_mov[arr.edge_out_ptr[e]:arr.edge_out_ptr[e + 1]]
         assert {road.movements[m].from_edge for m in out} <= {edge}
@@ -160,7 +161,7 @@ def test_to_arrays_is_consistent():
         movs = range(arr.junction_mov_ptr[j], arr.junction_mov_ptr[j + 1])
         assert all(road.movements[m].junction == junction for m in movs)
         n = len(movs)
-        block = arr.conflict[arr.conflict_ptr[j]:arr.conflict_ptr[j + 1]].reshape(n, n)
+        block = conflict[conflict_ptr[j]:conflict_ptr[j + 1]].reshape(n, n)
         if road.graph.nodes[junction]["tls"]:
             assert np.array_equal(block, road.conflicts(junction).kind)
 

@@ -7,7 +7,7 @@ Public wrappers live in :mod:`citybrain.control.maxpressure`; pure-numpy referen
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .. import config
 
@@ -40,18 +40,19 @@ def _downstream_queues(mov_to_edge, edge_out_ptr, edge_out_mov, turn_ratio, upst
 
 
 # "(i8[:], i8[:], i8[:], f8[:], f8[:], f8[:])"
-@njit(fastmath=config.FASTMATH_FLAGS, cache=config.NUMBA_CACHE, parallel=True)
+@njit(fastmath=config.FASTMATH_FLAGS, cache=config.NUMBA_CACHE)
 def _phase_pressures(tls_phase_ptr, phase_mov_ptr, phase_mov, sat_flow_vph, upstream, downstream):
     """Numba kernel for the max-pressure of every phase of every traffic light.
 
     Pressure of phase ``k`` = sum over its movements ``m`` of ``sat_flow_vph[m] / 3600 *
-    (upstream[m] - downstream[m])`` (Varaiya 2013). Traffic lights are processed in parallel,
-    each writing only its own phases. Public wrapper:
+    (upstream[m] - downstream[m])`` (Varaiya 2013). Serial on purpose: it runs once per
+    simulated second on a few thousand numbers, where a thread pool's wake-up (measured 7 ms
+    per call on 2 cores) costs far more than the loop. Public wrapper:
     :func:`citybrain.control.maxpressure.phase_pressures`.
     """
     n_tls = tls_phase_ptr.shape[0] - 1
     out = np.zeros(phase_mov_ptr.shape[0] - 1, dtype=np.float64)
-    for t in prange(n_tls):
+    for t in range(n_tls):
         for k in range(tls_phase_ptr[t], tls_phase_ptr[t + 1]):
             total = 0.0
             for j in range(phase_mov_ptr[k], phase_mov_ptr[k + 1]):

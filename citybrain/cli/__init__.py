@@ -15,6 +15,7 @@ from ..exceptions import CityBrainError
 from .counts import counts
 from .estimate import estimate
 from .network import network
+from .optimise import optimise
 from .plans import plans
 from .simulate import simulate
 
@@ -38,7 +39,7 @@ def cli() -> None:
     """citybrain: camera counts -> flows -> signal plans -> SUMO digital twin."""
 
 
-for _command in (network, counts, estimate, plans, simulate):
+for _command in (network, counts, estimate, optimise, plans, simulate):
     cli.add_command(_command)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from ..control import CONTROLLERS, PROTOCOLS
-from ..exceptions import CityBrainError, ValidationError
+from ..exceptions import ValidationError
 
 __all__ = ["simulate"]
 
@@ -69,18 +69,28 @@ def simulate(
     """
     from simulation import RunSpec, load_scenario, run_seeds, seeds_from, summarise, write_camera_tables
 
-    if controller not in CONTROLLERS:
+    if controller not in CONTROLLERS and plan is None:
         msg = f"unknown controller {controller!r}; registered: {', '.join(sorted(CONTROLLERS))}"
         raise click.BadParameter(msg, param_hint="--controller")
     if plan is not None:
-        msg = f"--plan {plan}: running signal plans is not yet supported (plans arrive with citybrain.plans)."
-        raise CityBrainError(msg)
+        if controller not in ("fixed", "adaptive-plan"):
+            msg = "--plan runs the plan controller (or, with --controller adaptive-plan, adapts its splits)."
+            raise click.UsageError(msg)
+        if not plan.is_file():
+            msg = f"--plan {plan}: no such plan file."
+            raise ValidationError(msg, [msg])
+        controller = "plan" if controller == "fixed" else controller
     if backend is None:
         backend = "traci" if (sumo_binary is not None or gui) else "libsumo"
     if backend == "libsumo" and (sumo_binary is not None or gui):
         msg = "--sumo-binary and --gui need --backend traci (libsumo is the installed SUMO, no GUI)."
         raise click.UsageError(msg)
     sc = load_scenario(scenario)
+    if plan is not None:
+        from citybrain.network import graph_from_sumo_net
+        from simulation.twin import load_checked_plan
+
+        load_checked_plan(plan, graph_from_sumo_net(sc.network))
     run_list = seeds_from(sc, seeds=seeds, seed=seed)
     if serve is not None and len(run_list) != 1:
         msg = f"--serve needs a single run (--seed S or --seeds 1); got {len(run_list)} seeds."
@@ -94,6 +104,7 @@ def simulate(
         cameras=cameras_out is not None,
         gui=gui,
         serve_port=serve,
+        plan=str(plan) if plan is not None else None,
     )
     if serve is not None:
         click.echo(f"Accepting plans on http://127.0.0.1:{serve}/plans", err=True)

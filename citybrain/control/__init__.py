@@ -5,6 +5,7 @@ from __future__ import annotations
 from .base import (
     CONTROLLERS,
     DEFAULT_MIN_GREEN_S,
+    DETECTOR_SETBACK_M,
     NATIVE,
     PROTOCOLS,
     RESCO,
@@ -16,19 +17,29 @@ from .base import (
     make_controller,
     register_controller,
 )
+from .actuated import ActuatedController, PressureActuatedController
+from .adaptive import AdaptivePlanController
 from .fixed import FixedController
+from .maxpressure import MaxPressureController
+from .sumo_programs import SumoProgramController
 
 __all__ = [
     "CONTROLLERS",
     "DEFAULT_MIN_GREEN_S",
+    "DETECTOR_SETBACK_M",
     "NATIVE",
     "PROTOCOLS",
     "RESCO",
     "Controller",
     "ControllerFactory",
     "DecisionProtocol",
+    "ActuatedController",
+    "AdaptivePlanController",
     "FixedController",
+    "MaxPressureController",
+    "SumoProgramController",
     "Observation",
+    "PressureActuatedController",
     "get_protocol",
     "make_controller",
     "register_controller",

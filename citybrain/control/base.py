@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MIN_GREEN_S",
+    "DETECTOR_SETBACK_M",
     "Observation",
     "DecisionProtocol",
     "NATIVE",
@@ -48,6 +49,8 @@ __all__ = [
 
 #: Minimum green (seconds) under the native protocol when a phase has no ``minDur``.
 DEFAULT_MIN_GREEN_S: float = 5.0
+#: Distance (m) of the emulated approach detectors before the stop line.
+DETECTOR_SETBACK_M: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,10 @@ class Observation:
         The approach lanes of the light, in a fixed order.
     lane_vehicles, lane_halting : tuple of int
         Per approach lane, vehicles and halting vehicles.
+    lane_gap_s : tuple of float
+        Per approach lane, seconds since its detector (an induction loop
+        :data:`DETECTOR_SETBACK_M` before the stop line) last saw a vehicle; empty unless the
+        controller asks for detectors (``needs_detectors``).
     """
 
     tls: str
@@ -94,6 +101,7 @@ class Observation:
     lanes: tuple[str, ...]
     lane_vehicles: tuple[int, ...]
     lane_halting: tuple[int, ...]
+    lane_gap_s: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +161,22 @@ class Controller(Protocol):
     program_driven : bool
         ``True`` when the network's own program runs the light (the twin then never sets
         it and ignores ``decide``'s answer); ``False`` when ``decide`` chooses the greens.
+
+    Notes
+    -----
+    Optional attributes the twin honours when present:
+
+    ``batch``
+        an object with ``decide_all(observations: dict[str, Observation]) -> dict[str, int |
+        None]``, shared by the controllers of several lights: the twin then calls it once per
+        decision step for all of them (max-pressure computes every light's pressures in one
+        kernel call) instead of calling each ``decide``.
+    ``needs_detectors``
+        ``True`` to get ``Observation.lane_gap_s`` from emulated approach detectors.
+    ``sumo_program_type``
+        for a program-driven controller, a SUMO ``tlLogic`` type (``"actuated"``,
+        ``"delay_based"``) the network's own programs are switched to (see
+        :func:`citybrain.control.sumo_programs.switch_program_type`).
     """
 
     name: str

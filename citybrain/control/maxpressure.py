@@ -8,7 +8,8 @@ the vehicles on the movement's exit lanes otherwise.
 
 One :class:`PressureModel` per network holds the arrays of every light and computes all
 pressures in one numba kernel call (:meth:`PressureModel.decide_all`); each light's
-:class:`MaxPressureController` shares it.
+:class:`MaxPressureController` shares it, and exposes it to the twin as its ``batch`` so that
+the twin asks for every light's decision in one call per step.
 """
 
 from __future__ import annotations
@@ -181,14 +182,32 @@ def choose_phase(pressure: Mapping[int, float], observation: Observation, *, cyc
     return next((k for k in following if pressure.get(k, 0.0) > 0), following[0])
 
 
+class _Batch:
+    """The twin's batch hook: every light of one network decided in one kernel call."""
+
+    def __init__(self, model: PressureModel, cyclic: bool) -> None:
+        self.model, self.cyclic = model, cyclic
+
+    def decide_all(self, observations: Mapping[str, Observation]) -> dict[str, int | None]:
+        return self.model.decide_all(observations, cyclic=self.cyclic)
+
+
 _MODELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def pressure_model(network: RoadNetwork) -> PressureModel:
     """The shared :class:`PressureModel` of a network (built on first use)."""
     if network not in _MODELS:
-        _MODELS[network] = PressureModel(network)
-    return _MODELS[network]
+        _MODELS[network] = (PressureModel(network), {})
+    return _MODELS[network][0]
+
+
+def _shared_batch(network: RoadNetwork, cyclic: bool) -> _Batch:
+    model = pressure_model(network)
+    batches = _MODELS[network][1]
+    if cyclic not in batches:
+        batches[cyclic] = _Batch(model, cyclic)
+    return batches[cyclic]
 
 
 class MaxPressureController:
@@ -211,6 +230,7 @@ class MaxPressureController:
         self.cyclic = cyclic
         self.name = "maxpressure-cyclic" if cyclic else "maxpressure"
         self.model = pressure_model(network)
+        self.batch = _shared_batch(network, cyclic)
 
     def decide(self, observation: Observation) -> int | None:
         """Update the model with this light's queues and return its next green (or ``None``)."""
