@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from citybrain.cli.plans import plans
 from citybrain.cli.run import run
 from citybrain.network import graph_from_sumo_net
 from citybrain.plans import check_network_plan, read_plans
@@ -41,6 +42,8 @@ def test_run_plans_are_safe_and_beat_existing(job):
     for path in (out / "plan.json", out / "plan.add.xml"):
         plan = read_plans(path, network=network)
         assert not [v for v in check_network_plan(plan, network) if v.severity == "error"]
+        checked = CliRunner().invoke(plans, ["check", str(path), "--network", "networks/arterial5.net.xml"])
+        assert checked.exit_code == 0, checked.output
     runs = pd.read_csv(out / "runs.csv")
     assert runs["error"].isna().all()
     delay = runs.groupby("strategy")["delay_s"].mean()
