@@ -566,7 +566,8 @@ def validate_counts(
     t_ok = np.isfinite(start)
     if t_ok.any():
         t0 = float(np.min(start[t_ok]))
-        phase = np.mod(start - t0, interval_s)
+        with np.errstate(invalid="ignore"):  # inf / NaN starts are reported elsewhere
+            phase = np.mod(start - t0, interval_s)
         misaligned = t_ok & (np.minimum(phase, interval_s - phase) > 1e-6)
         flag(
             "misaligned",

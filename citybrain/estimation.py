@@ -72,7 +72,8 @@ FLOW_COLUMNS: tuple[str, ...] = ("interval_start", "interval_s", "junction", "fr
 
 _CROSSING = TURN_CODES.index("crossing")
 _UTURN = TURN_CODES.index("uturn")
-_METHODS = ("coordinate-descent", "lsq_linear")
+_METHODS = ("direct", "coordinate-descent", "lsq_linear")
+_COUNT_SD_FROM = ("camera", "count")
 #: Pseudo-count of approaches pulling learnt turn factors towards 1 (partial pooling).
 _TURN_FACTOR_POOL = 10.0
 
@@ -415,6 +416,7 @@ def build_problem(
     turning_ratios: pd.DataFrame | None = None,
     uturn_prior_factor: float = 0.05,
     learn_turn_factors: bool = True,
+    count_sd_from: str = "camera",
 ) -> EstimationProblem:
     """Build the per-interval least-squares problem of :func:`estimate_flows` (see there).
 
@@ -501,7 +503,14 @@ def build_problem(
     count_y = np.full((n_slots, n_count), np.nan)
     count_y[slot, rowi] = frame["count"].to_numpy(dtype=np.float64) * (3600.0 / interval_s)
     with np.errstate(invalid="ignore"):
-        yy = np.nan_to_num(count_y)
+        if count_sd_from == "camera":
+            # the variance of a count follows the camera's mean rate, not the (noisy) count
+            # itself: no bias towards low counts, and one weight per camera for every interval
+            seen = ~np.isnan(count_y)
+            mean = np.nansum(count_y, axis=0) / np.maximum(seen.sum(axis=0), 1)
+            yy = np.broadcast_to(mean, count_y.shape)
+        else:
+            yy = np.nan_to_num(count_y)
         var_y = (noise_rel * yy) ** 2 + count_sd_floor_vph**2
         if count_poisson:
             var_y = var_y + yy * (3600.0 / interval_s)
@@ -649,6 +658,111 @@ def _solve_coordinate_descent(p: EstimationProblem, max_sweeps: int, tol_vph: fl
     )
 
 
+
+def _solve_direct(p: EstimationProblem, max_sweeps: int, tol_vph: float) -> tuple[np.ndarray, np.ndarray]:
+    """Solve every interval by one sparse factorisation, then polish the bounds.
+
+    The normal equations ``(A^T W A) x = A^T W y`` share their matrix across intervals
+    whenever the same counts are present (count weights are per camera, see
+    ``count_sd_from``). The matrix of the most common pattern of present counts is factorised
+    once (:func:`scipy.sparse.linalg.splu`, minimum-degree ordering on ``H``), and all
+    intervals' right-hand sides are solved together by the numba kernel
+    ``_solve_triangular_pair``. Intervals whose solution leaves the bounds, or whose present
+    counts differ from the factorised pattern, are finished by coordinate descent
+    (``_solve_bounded_lsq``) started from the clipped direct solution: the correction is
+    local, so it needs few sweeps.
+
+    Returns
+    -------
+    x : ndarray
+        ``(n_t, n_var)`` flows (veh/h).
+    sweeps : ndarray
+        ``(n_t,)`` coordinate-descent work per interval in whole-sweep equivalents (0 when
+        the direct solution was feasible and exact); ``max_sweeps + 1`` flags no convergence.
+    """
+    import numba
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spla
+
+    from ._kernels.estimation import _polish_bounded_lsq, _solve_triangular_pair
+
+    n_t = p.count_y.shape[0]
+    n_var = p.n_var
+    present = ~np.isnan(p.count_y) & (p.count_w > 0)
+    # most common pattern of present counts (rows packed to bytes, then counted)
+    packed = np.packbits(present, axis=1)
+    _, first, inverse, freq = np.unique(
+        packed.view(np.dtype((np.void, packed.shape[1]))).ravel() if packed.shape[1] else np.zeros(n_t, np.int8),
+        return_index=True, return_inverse=True, return_counts=True,
+    )
+    inverse = np.asarray(inverse).ravel()
+    common = int(np.argmax(freq))
+    mask = present[first[common]]
+    # one weight per count row for the factorised pattern: the camera's weight where present
+    w_count = np.where(mask, np.max(np.where(present, p.count_w, 0.0), axis=0), 0.0)
+    rows = np.repeat(np.arange(p.n_rows), np.diff(p.row_ptr))
+    a = sp.csr_matrix((p.row_coef, (rows, p.row_var)), shape=(p.n_rows, n_var))
+    w = np.concatenate([w_count, p.static_w])
+    h = (a.T @ sp.diags(w) @ a).tocsc()
+    h.sum_duplicates()
+    # right-hand sides A^T W y of every interval (own weights, missing counts left out)
+    nnz_c = int(p.row_ptr[p.n_count])
+    a_count = a[: p.n_count]
+    wy_count = np.where(present, p.count_w * np.nan_to_num(p.count_y), 0.0)  # (n_t, n_count)
+    static = a[p.n_count :].T @ (p.static_w * p.static_y)
+    b = np.asarray((a_count.T @ wy_count.T)) + static[:, None]  # (n_var, n_t)
+    del nnz_c
+    lu = spla.splu(h, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+    l_mat = lu.L.tocsc()
+    u_mat = lu.U.tocsc()
+    pr = lu.perm_r
+    pc = lu.perm_c
+    pb = np.empty_like(b)
+    pb[pr] = b
+    z = _solve_triangular_pair(
+        l_mat.indptr,
+        l_mat.indices,
+        l_mat.data,
+        u_mat.indptr,
+        u_mat.indices,
+        u_mat.data,
+        np.ascontiguousarray(pb),
+        np.int64(numba.get_num_threads()),
+    )
+    x = np.ascontiguousarray(z[pc].T)  # (n_t, n_var)
+    sweeps = np.zeros(n_t, dtype=np.int64)
+    # intervals whose matrix differs from the factorised one: other counts present, or other
+    # weights (count_sd_from="count")
+    other = (inverse != common) | (present & (p.count_w != w_count)).any(axis=1)
+    outside = ((x < p.lo) | (x > p.hi)).any(axis=1) | other
+    if outside.any():
+        redo = np.flatnonzero(outside)
+        x0 = np.clip(x[redo], p.lo, p.hi)
+        xr, sr = _polish_bounded_lsq(
+            p.row_ptr,
+            p.row_var,
+            p.row_coef,
+            p.col_ptr,
+            p.col_row,
+            p.col_coef,
+            np.int64(p.n_count),
+            np.ascontiguousarray(p.count_w[redo]),
+            np.ascontiguousarray(p.count_y[redo]),
+            p.static_w,
+            p.static_y,
+            p.lo,
+            p.hi,
+            np.ascontiguousarray(x0),
+            np.int64(max_sweeps) * n_var,
+            np.float64(tol_vph),
+        )
+        # report work as whole-sweep equivalents (max_sweeps + 1 still flags no convergence)
+        sr = np.where(sr > np.int64(max_sweeps) * n_var, max_sweeps + 1, -(-sr // n_var))
+        x[redo] = xr
+        sweeps[redo] = sr
+    return x, sweeps
+
+
 def _solve_lsq_linear(p: EstimationProblem, tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
     """Solve every interval with :func:`scipy.optimize.lsq_linear` (reference method)."""
     import scipy.sparse as sp
@@ -701,7 +815,7 @@ def estimate_flows(
     network: RoadNetwork,
     counts: CountTable | pd.DataFrame,
     *,
-    method: str = "coordinate-descent",
+    method: str = "direct",
     junctions: str | list[str] = "signalised",
     turning_ratios: pd.DataFrame | None = None,
     noise_rel: float = 0.1,
@@ -713,6 +827,7 @@ def estimate_flows(
     max_lane_flow_vph: float = 2000.0,
     uturn_prior_factor: float = 0.05,
     learn_turn_factors: bool = True,
+    count_sd_from: str = "camera",
     standard_errors: bool = True,
     max_sweeps: int = 500,
     tol_vph: float = 0.05,
@@ -793,6 +908,12 @@ def estimate_flows(
         tol_vph=tol_vph,
         max_sweeps=max_sweeps,
     )
+    if count_sd_from not in _COUNT_SD_FROM:
+        msg = (
+            f"The 'count_sd_from' parameter of estimate_flows must be one of {', '.join(_COUNT_SD_FROM)}. "
+            f"Got {count_sd_from!r} instead."
+        )
+        raise ValidationError(msg, [msg])
     if not noise_rel >= 0:
         msg = f"The 'noise_rel' parameter of estimate_flows must be >= 0. Got {noise_rel!r} instead."
         raise ValidationError(msg, [msg])
@@ -815,6 +936,7 @@ def estimate_flows(
         "tol_vph": tol_vph,
         "turning_ratio_prior": "history" if turning_ratios is not None else "lane-use",
         "learn_turn_factors": learn_turn_factors,
+        "count_sd_from": count_sd_from,
     }
     p = build_problem(
         network,
@@ -829,13 +951,15 @@ def estimate_flows(
         turning_ratios=turning_ratios,
         uturn_prior_factor=uturn_prior_factor,
         learn_turn_factors=learn_turn_factors,
+        count_sd_from=count_sd_from,
     )
-    if method == "coordinate-descent":
-        x, sweeps = _solve_coordinate_descent(p, int(max_sweeps), float(tol_vph))
+    if method in ("direct", "coordinate-descent"):
+        solve = _solve_direct if method == "direct" else _solve_coordinate_descent
+        x, sweeps = solve(p, int(max_sweeps), float(tol_vph))
         if raise_on_nonconvergence and np.any(sweeps > max_sweeps):
             bad = np.flatnonzero(sweeps > max_sweeps)
             msg = (
-                f"estimate_flows: coordinate descent did not reach tol_vph={tol_vph} in {max_sweeps} sweeps "
+                f"estimate_flows: the {method} solver did not reach tol_vph={tol_vph} in {max_sweeps} sweeps "
                 f"for {len(bad)} interval(s); raise max_sweeps or tol_vph."
             )
             raise ConvergenceError(msg)

@@ -61,9 +61,15 @@ def test_schema(estimate, grid):
     ]
 
 
-def test_matches_naive_reference(grid, partial):
-    ours = estimate_flows(grid, partial, learn_turn_factors=False, tol_vph=1e-4, max_sweeps=20000, junctions="all")
-    ref = naive.estimate_flows(grid, partial)
+@pytest.mark.parametrize(
+    ("method", "count_sd_from"), [("direct", "camera"), ("coordinate-descent", "camera"), ("direct", "count")]
+)
+def test_matches_naive_reference(grid, partial, method, count_sd_from):
+    ours = estimate_flows(
+        grid, partial, method=method, count_sd_from=count_sd_from, learn_turn_factors=False, tol_vph=1e-4,
+        max_sweeps=20000, junctions="all",
+    )
+    ref = naive.estimate_flows(grid, partial, count_sd_from=count_sd_from)
     got = dict(zip(zip(ours.flows["interval_start"], *zip(*_key(ours.flows)), strict=True), ours.flows["flow_vph"], strict=True))
     assert set(got) == set(ref)
     keys = sorted(ref)

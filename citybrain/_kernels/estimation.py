@@ -20,7 +20,7 @@ from numba import njit, prange
 
 from .. import config
 
-__all__ = ["_solve_bounded_lsq", "_block_standard_errors"]
+__all__ = ["_solve_bounded_lsq", "_block_standard_errors", "_solve_triangular_pair", "_polish_bounded_lsq"]
 
 
 @njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS)
@@ -262,3 +262,194 @@ def _block_standard_errors(
                     acc += inv[p, q] * inv[p, q]
                 se[t, s + q] = np.sqrt(acc)
     return se
+
+
+# "(i4[:], i4[:], f8[:], i4[:], i4[:], f8[:], f8[:, :], i8)" (scipy's index dtype; i8 works too)
+@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS, parallel=True)
+def _solve_triangular_pair(l_ptr, l_row, l_val, u_ptr, u_row, u_val, b, n_blocks):
+    """Numba kernel for the direct solver of :func:`citybrain.estimation.estimate_flows`.
+
+    Solves ``L U z = b`` for many right-hand sides at once: forward substitution with the
+    unit lower triangle ``L``, then back substitution with the upper triangle ``U`` (both in
+    CSC form, as :func:`scipy.sparse.linalg.splu` returns them). ``b`` holds one right-hand
+    side per column (one per interval), so every update of a row is a contiguous loop over
+    intervals. The columns are split into one block per thread (``prange``); each thread
+    owns its block of the output.
+
+    Parameters
+    ----------
+    l_ptr, l_row, l_val : ndarray
+        ``L`` in CSC form (``n + 1``, ``nnz``, ``nnz``); its diagonal is taken as 1.
+    u_ptr, u_row, u_val : ndarray
+        ``U`` in CSC form; every column holds its diagonal entry.
+    b : ndarray
+        ``(n, n_rhs)`` right-hand sides.
+    n_blocks : int
+        Number of column blocks run in parallel (the number of threads).
+
+    Returns
+    -------
+    ndarray
+        ``(n, n_rhs)`` solutions ``z``.
+    """
+    n = b.shape[0]
+    n_rhs = b.shape[1]
+    z = b.copy()
+    n_blocks = max(1, min(n_rhs, n_blocks))
+    for blk in prange(n_blocks):
+        c0 = (blk * n_rhs) // n_blocks
+        c1 = ((blk + 1) * n_rhs) // n_blocks
+        for j in range(n):
+            for k in range(l_ptr[j], l_ptr[j + 1]):
+                i = l_row[k]
+                if i > j:
+                    a = l_val[k]
+                    for c in range(c0, c1):
+                        z[i, c] -= a * z[j, c]
+        for j in range(n - 1, -1, -1):
+            d = 0.0
+            for k in range(u_ptr[j], u_ptr[j + 1]):
+                if u_row[k] == j:
+                    d = u_val[k]
+            for c in range(c0, c1):
+                z[j, c] /= d
+            for k in range(u_ptr[j], u_ptr[j + 1]):
+                i = u_row[k]
+                if i < j:
+                    a = u_val[k]
+                    for c in range(c0, c1):
+                        z[i, c] -= a * z[j, c]
+    return z
+
+
+# "(i8[:], i8[:], f8[:], i8[:], i8[:], f8[:], i8, f8[:, :], f8[:, :], f8[:], f8[:], f8[:], f8[:], f8[:, :], i8, f8)"
+@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS, parallel=True)
+def _polish_bounded_lsq(
+    row_ptr,
+    row_var,
+    row_coef,
+    col_ptr,
+    col_row,
+    col_coef,
+    n_count,
+    count_w,
+    count_y,
+    static_w,
+    static_y,
+    lo,
+    hi,
+    x0,
+    max_updates,
+    tol,
+):
+    """Numba kernel for the bound step of :func:`citybrain.estimation.estimate_flows`.
+
+    Same problem and arguments as :func:`_solve_bounded_lsq`, but coordinate descent runs on
+    a work list instead of whole sweeps: after one pass that queues every variable whose
+    exact (clipped) update exceeds ``tol``, a variable is revisited only when a variable
+    sharing a row with it moved by more than ``tol``. Started from a point that is optimal
+    except near a few variables (the clipped direct solution), the work stays local.
+    Intervals run in parallel (``prange``); each owns its output row and buffers.
+
+    Parameters
+    ----------
+    max_updates : int
+        Most variable updates per interval.
+    tol : float
+        A variable whose update is at most ``tol`` (veh/h) does not wake its neighbours.
+
+    Returns
+    -------
+    x : ndarray
+        ``(n_t, n_var)`` solution (veh/h).
+    updates : ndarray
+        ``(n_t,)`` variable updates used; ``max_updates + 1`` flags no convergence.
+    """
+    n_t = x0.shape[0]
+    n_var = x0.shape[1]
+    n_rows = row_ptr.shape[0] - 1
+    x_out = np.empty((n_t, n_var))
+    used = np.zeros(n_t, dtype=np.int64)
+    for t in prange(n_t):
+        x = np.empty(n_var)
+        for j in range(n_var):
+            v = x0[t, j]
+            if v < lo[j]:
+                v = lo[j]
+            if v > hi[j]:
+                v = hi[j]
+            x[j] = v
+        r = np.empty(n_rows)
+        for i in range(n_rows):
+            s = 0.0
+            for k in range(row_ptr[i], row_ptr[i + 1]):
+                s += row_coef[k] * x[row_var[k]]
+            r[i] = s - _row_target(i, t, n_count, count_y, static_y)
+        h = np.zeros(n_var)
+        for j in range(n_var):
+            hj = 0.0
+            for k in range(col_ptr[j], col_ptr[j + 1]):
+                a = col_coef[k]
+                hj += _row_weight(col_row[k], t, n_count, count_w, count_y, static_w) * a * a
+            h[j] = hj
+        queue = np.empty(n_var, dtype=np.int64)
+        queued = np.zeros(n_var, dtype=np.bool_)
+        head = 0
+        size = 0
+        # first pass: queue every variable that is not optimal along its own axis
+        for j in range(n_var):
+            if h[j] <= 0.0:
+                continue
+            g = 0.0
+            for k in range(col_ptr[j], col_ptr[j + 1]):
+                i = col_row[k]
+                g += _row_weight(i, t, n_count, count_w, count_y, static_w) * col_coef[k] * r[i]
+            new = x[j] - g / h[j]
+            if new < lo[j]:
+                new = lo[j]
+            if new > hi[j]:
+                new = hi[j]
+            if abs(new - x[j]) > tol:
+                queue[(head + size) % n_var] = j
+                size += 1
+                queued[j] = True
+        n_up = 0
+        while size > 0:
+            if n_up >= max_updates:
+                n_up = max_updates + 1
+                break
+            j = queue[head]
+            head = (head + 1) % n_var
+            size -= 1
+            queued[j] = False
+            g = 0.0
+            for k in range(col_ptr[j], col_ptr[j + 1]):
+                i = col_row[k]
+                g += _row_weight(i, t, n_count, count_w, count_y, static_w) * col_coef[k] * r[i]
+            new = x[j] - g / h[j]
+            if new < lo[j]:
+                new = lo[j]
+            if new > hi[j]:
+                new = hi[j]
+            d = new - x[j]
+            n_up += 1
+            if d == 0.0:
+                continue
+            x[j] = new
+            for k in range(col_ptr[j], col_ptr[j + 1]):
+                r[col_row[k]] += col_coef[k] * d
+            if abs(d) > tol:
+                for k in range(col_ptr[j], col_ptr[j + 1]):
+                    i = col_row[k]
+                    if _row_weight(i, t, n_count, count_w, count_y, static_w) == 0.0:
+                        continue
+                    for kk in range(row_ptr[i], row_ptr[i + 1]):
+                        v = row_var[kk]
+                        if not queued[v] and h[v] > 0.0:
+                            queue[(head + size) % n_var] = v
+                            size += 1
+                            queued[v] = True
+        used[t] = n_up
+        for j in range(n_var):
+            x_out[t, j] = x[j]
+    return x_out, used

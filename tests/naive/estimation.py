@@ -4,6 +4,8 @@ Same names as the public API and the kernels they check:
 
 * :func:`solve_bounded_lsq` -- one interval's bounded weighted least squares with
   :func:`scipy.optimize.lsq_linear` (reference of ``_solve_bounded_lsq``);
+* :func:`solve_normal_equations` -- ``H x = b`` with ``numpy.linalg.solve`` (reference of
+  ``_solve_triangular_pair`` applied to the factors of :func:`scipy.sparse.linalg.splu`);
 * :func:`block_standard_errors` -- ``sqrt(diag(inv(H_bb)))`` per block with ``numpy.linalg.inv``
   (reference of ``_block_standard_errors``);
 * :func:`estimate_flows` -- the whole estimate, its rows built again with plain loops over the
@@ -29,6 +31,11 @@ def solve_bounded_lsq(a, w, y, lo, hi):
     return np.clip(res.x, lo, hi)
 
 
+def solve_normal_equations(h, b):
+    """Solve ``H x = b`` densely (reference of ``_solve_triangular_pair`` with splu's factors)."""
+    return np.linalg.solve(np.asarray(h, dtype=float), np.asarray(b, dtype=float))
+
+
 def block_standard_errors(a, w, y, blocks):
     """Standard errors from the inverse of each diagonal block of A^T W A."""
     a = np.asarray(a, dtype=float)
@@ -52,6 +59,7 @@ def estimate_flows(
     level_prior_sd_vph=600.0,
     max_lane_flow_vph=2000.0,
     uturn_prior_factor=0.05,
+    count_sd_from="camera",
 ):
     """Return ``{(interval_start, junction, from_edge, to_edge): flow_vph}`` for every vehicle movement.
 
@@ -107,6 +115,9 @@ def estimate_flows(
             static_y.append(ratio_all[movs[k]] * q * max(lanes[ks]))
     lo = np.zeros(n)
     hi = lanes * max_lane_flow_vph
+    camera_mean = {}
+    for key, g in frame.groupby(["camera_id", "junction", "from_edge", "to_edge"]):
+        camera_mean[key] = float(g["count"].mean()) * 3600 / T
     out = {}
     for t in times:
         rows, ws, ys = list(static_rows), list(static_w), list(static_y)
@@ -117,9 +128,11 @@ def estimate_flows(
             else:
                 r[approach[(row.junction, row.from_edge)]] = 1.0
             yv = row.count * 3600 / T
+            # variance from the camera's mean rate over all intervals, or from the count itself
+            ys_var = camera_mean[(row.camera_id, row.junction, row.from_edge, row.to_edge)] if count_sd_from == "camera" else yv
             rows.append(r)
             ys.append(yv)
-            ws.append(1 / ((noise_rel * yv) ** 2 + yv * 3600 / T + count_sd_floor_vph**2))
+            ws.append(1 / ((noise_rel * ys_var) ** 2 + ys_var * 3600 / T + count_sd_floor_vph**2))
         x = solve_bounded_lsq(np.array(rows), np.array(ws), np.array(ys), lo, hi)
         for i, k in var.items():
             m = network.movements[i]
