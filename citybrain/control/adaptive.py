@@ -1,7 +1,7 @@
 """Adaptive splits on a coordinated plan (SCATS-like).
 
 The light keeps its plan's cycle and offset, so coordination with its neighbours holds, and
-each cycle moves green between phases by their measured degree of saturation (DS): the share
+each cycle moves green between phases by their smoothed degree of saturation (DS): the share
 of a phase's green during which a lane it serves had a detector actuation within the passage
 time and moving vehicles (traffic was still being served). Next cycle's green of phase ``k``
 moves ``gain`` of the way towards ``total_green x u_k / sum(u)`` with ``u_k = DS_k x green_k``
@@ -65,6 +65,8 @@ class AdaptivePlanController:
         network's own program when ``None``.
     gain
         Fraction (0-1) of the way to the DS-proportional greens moved per cycle.
+    smoothing
+        Weight (0-1) of the last cycle in the exponentially smoothed DS of each phase.
     gap_s
         Passage time (s) within which a detector actuation counts the green as used.
     max_green_s
@@ -75,9 +77,10 @@ class AdaptivePlanController:
     program_driven = False
     needs_detectors = True
 
-    def __init__(self, network: RoadNetwork, tls: str, *, plan: SignalPlan | None = None, gain: float = 0.5,
-                 gap_s: float = DEFAULT_GAP_S, max_green_s: float = 90.0) -> None:
-        self.tls, self.gain, self.gap_s, self.max_green_s = tls, gain, gap_s, max_green_s
+    def __init__(self, network: RoadNetwork, tls: str, *, plan: SignalPlan | None = None, gain: float = 0.2,
+                 smoothing: float = 0.3, gap_s: float = DEFAULT_GAP_S, max_green_s: float = 90.0) -> None:
+        self.tls, self.gain, self.smoothing = tls, gain, smoothing
+        self.gap_s, self.max_green_s = gap_s, max_green_s
         program = network.programs[tls]
         if plan is None:
             order = list(program.green_phases())
@@ -103,6 +106,7 @@ class AdaptivePlanController:
         self._cycle: int | None = None
         self._used = dict.fromkeys(order, 0.0)
         self._seen = dict.fromkeys(order, 0.0)
+        self._ds = dict.fromkeys(order, 0.5)
         self._last_t: float | None = None
 
     def scheduled_phase(self, time_s: float) -> int:
@@ -141,9 +145,11 @@ class AdaptivePlanController:
         self._measure(observation)
         cycle = math.floor((observation.time_s - self.offset_s) / self.cycle_s)
         if self._cycle is not None and cycle != self._cycle:
-            ds = {k: self._used[k] / self._seen[k] if self._seen[k] > 0 else 0.0 for k in self.order}
+            for k in self.order:
+                if self._seen[k] > 0:
+                    self._ds[k] += self.smoothing * (self._used[k] / self._seen[k] - self._ds[k])
             if any(self._seen.values()):
-                self.greens = rebalance_greens(self.greens, ds, gain=self.gain, min_green_s=self.min_green_s,
+                self.greens = rebalance_greens(self.greens, self._ds, gain=self.gain, min_green_s=self.min_green_s,
                                                max_green_s=self.max_green_s)
             self._used = dict.fromkeys(self.order, 0.0)
             self._seen = dict.fromkeys(self.order, 0.0)
