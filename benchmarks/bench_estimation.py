@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pickle
 import resource
 import sys
@@ -56,7 +57,16 @@ def _network(kind: str, size: int = 0):
     return net
 
 
-def _inputs(network, n_intervals: int, seed: int = 0):
+def _inputs(network, n_intervals: int, seed: int = 0, cache: str | None = None):
+    if cache is not None:
+        pkl = CACHE / f"inputs_{cache}_{n_intervals}_{seed}.pkl"
+        if pkl.exists():
+            with pkl.open("rb") as fh:
+                return pickle.load(fh)
+        out = _inputs(network, n_intervals, seed)
+        with pkl.open("wb") as fh:
+            pickle.dump(out, fh)
+        return out
     from citybrain.counts import CountTable, sample_camera_counts
     from citybrain.demand import synthetic_movement_flows
 
@@ -88,17 +98,21 @@ def _hourly_share(network, problem, x, truth) -> float:
 
 
 def ratio_benchmark(n_intervals: int, repeat: int = 5) -> dict:
-    from citybrain.estimation import _solve_coordinate_descent, _solve_lsq_linear, build_problem
+    from citybrain.estimation import _solve_coordinate_descent, _solve_direct, _solve_lsq_linear, build_problem
 
     net = _network("grid4x4")
     truth, table = _inputs(net, n_intervals)
     p = build_problem(net, table)
-    _solve_coordinate_descent(p, 500, 0.05)  # compile (or load the cache)
-    t_nb = []
+    _solve_direct(p, 500, 0.05)  # compile (or load the cache)
+    _solve_coordinate_descent(p, 500, 0.05)
+    t_nb, t_cd = [], []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        x_nb, sweeps = _solve_coordinate_descent(p, 500, 0.05)
+        x_nb, sweeps = _solve_direct(p, 500, 0.05)
         t_nb.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        x_cd, sweeps_cd = _solve_coordinate_descent(p, 500, 0.05)
+        t_cd.append(time.perf_counter() - t0)
     t0 = time.perf_counter()
     x_ref, _ = _solve_lsq_linear(p)
     t_ref = time.perf_counter() - t0
@@ -108,50 +122,61 @@ def ratio_benchmark(n_intervals: int, repeat: int = 5) -> dict:
         "variables": p.n_var,
         "rows": p.n_rows,
         "intervals": n_intervals,
+        "method": "direct",
         "numba_s": float(np.median(t_nb)),
+        "numba_coordinate_descent_s": float(np.median(t_cd)),
+        "geh5_share_coordinate_descent": _hourly_share(net, p, x_cd, truth),
         "lsq_linear_s": t_ref,
         "ratio": t_ref / float(np.median(t_nb)),
         "max_abs_diff_vph": float(np.abs(x_nb - x_ref).max()),
         "geh5_share_numba": _hourly_share(net, p, x_nb, truth),
         "geh5_share_lsq_linear": _hourly_share(net, p, x_ref, truth),
         "sweeps_max": int(sweeps.max()),
+        "sweeps_max_coordinate_descent": int(sweeps_cd.max()),
     }
 
 
 def city_benchmark(size: int, n_intervals: int) -> dict:
-    from citybrain._kernels.estimation import _block_standard_errors
-    from citybrain.estimation import _solve_coordinate_descent, build_problem, estimate_flows
+    from citybrain.estimation import _solve_direct, _standard_errors, build_problem, estimate_flows
 
     t0 = time.perf_counter()
     net = _network("grid", size)
     t_net = time.perf_counter() - t0
-    truth, table = _inputs(net, n_intervals)
+    truth, table = _inputs(net, n_intervals, cache=f"grid{size}")
     # warm up compilation on a tiny slice
     small = net if size <= 10 else _network("grid4x4")
     _, small_table = _inputs(small, 2)
     estimate_flows(small, small_table)
+    load = os.getloadavg()
     t0 = time.perf_counter()
     p = build_problem(net, table)
     t_build = time.perf_counter() - t0
     t0 = time.perf_counter()
-    x, sweeps = _solve_coordinate_descent(p, 500, 0.05)
+    x, sweeps = _solve_direct(p, 500, 0.05)
     t_solve = time.perf_counter() - t0
     t0 = time.perf_counter()
-    _block_standard_errors(p.row_ptr, p.row_var, p.row_coef, p.col_ptr, p.col_row, p.col_coef, np.int64(p.n_count),
-                           p.count_w, p.count_y, p.static_w, p.block_ptr)
+    _standard_errors(p)
     t_se = time.perf_counter() - t0
-    tracemalloc.start()
+    del p
     t0 = time.perf_counter()
     est = estimate_flows(net, table)
     t_full = time.perf_counter() - t0
+    rss_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    geh5 = _hourly_share(net, est._problem, est._x, truth)
+    n_rows_flows = len(est.flows)
+    p_rows, p_var = est._problem.n_rows, est._problem.n_var
+    del est
+    # memory of one call, measured apart (tracemalloc slows Python allocations)
+    tracemalloc.start()
+    estimate_flows(net, table)
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    rss_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     return {
         "case": "city",
+        "method": "direct",
         "junctions": len(net.signalised_junctions),
-        "variables": p.n_var,
-        "rows": p.n_rows,
+        "variables": p_var,
+        "rows": p_rows,
         "counts": int(len(table.frame)),
         "intervals": n_intervals,
         "network_load_s": t_net,
@@ -162,10 +187,12 @@ def city_benchmark(size: int, n_intervals: int) -> dict:
         "estimate_flows_s": t_full,
         "sweeps_max": int(sweeps.max()),
         "sweeps_mean": float(sweeps.mean()),
-        "geh5_share": _hourly_share(net, p, x, truth),
-        "flows_rows": len(est.flows),
+        "geh5_share": geh5,
+        "flows_rows": n_rows_flows,
         "tracemalloc_peak_mb": traced_peak / 2**20,
         "rss_peak_mb": rss_peak_mb,
+        "loadavg_1_5_15": list(load),
+        "loadavg_after": list(os.getloadavg()),
     }
 
 
@@ -176,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--size", type=int, default=100, help="grid side (junctions = size^2)")
     parser.add_argument("--intervals", type=int, default=96)
+    parser.add_argument("--ratio-intervals", type=int, default=96, help="intervals of the numba vs lsq_linear case")
     args = parser.parse_args(argv)
     size, n_int = (30, 24) if args.quick else (args.size, args.intervals)
     prov = _provenance()
@@ -183,18 +211,20 @@ def main(argv: list[str] | None = None) -> int:
 
     prov["numba_threads"] = numba.get_num_threads()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    r = ratio_benchmark(24 if args.quick else 96)
+    r = ratio_benchmark(24 if args.quick else args.ratio_intervals)
     print(f"ratio  grid4x4 {r['variables']} flows x {r['intervals']} intervals: numba {r['numba_s'] * 1e3:.1f} ms, "
-          f"lsq_linear {r['lsq_linear_s']:.2f} s, ratio {r['ratio']:.0f}x; max |diff| {r['max_abs_diff_vph']:.2f} veh/h; "
+          f"lsq_linear {r['lsq_linear_s']:.2f} s, ratio {r['ratio']:.0f}x "
+          f"(coordinate descent {r['numba_coordinate_descent_s'] * 1e3:.1f} ms); max |diff| {r['max_abs_diff_vph']:.2f} veh/h; "
           f"GEH<5 numba {r['geh5_share_numba']:.3f} vs lsq_linear {r['geh5_share_lsq_linear']:.3f}", flush=True)
     with RESULTS.open("a") as fh:
         fh.write(json.dumps({**r, **prov, "quick": args.quick}) + "\n")
     c = city_benchmark(size, n_int)
     print(f"city   {c['junctions']} junctions, {c['variables']} flows x {c['intervals']} intervals, {c['counts']} counts: "
-          f"kernels {c['kernels_total_s']:.2f} s (solve {c['kernel_solve_s']:.2f}, se {c['kernel_se_s']:.2f}; "
-          f"sweeps max {c['sweeps_max']}, mean {c['sweeps_mean']:.0f}); build {c['build_s']:.2f} s; "
+          f"kernels {c['kernels_total_s']:.2f} s (direct solve {c['kernel_solve_s']:.2f}, se {c['kernel_se_s']:.2f}; "
+          f"bound-polish sweeps max {c['sweeps_max']}, mean {c['sweeps_mean']:.1f}); build {c['build_s']:.2f} s; "
           f"estimate_flows end to end {c['estimate_flows_s']:.2f} s; GEH<5 {c['geh5_share']:.3f}; "
-          f"peak RSS {c['rss_peak_mb']:.0f} MB, traced peak of the call {c['tracemalloc_peak_mb']:.0f} MB", flush=True)
+          f"peak RSS {c['rss_peak_mb']:.0f} MB, traced peak of the call {c['tracemalloc_peak_mb']:.0f} MB; "
+          f"load average {c['loadavg_1_5_15'][0]:.1f} (before) {c['loadavg_after'][0]:.1f} (after) on {os.cpu_count()} cores", flush=True)
     with RESULTS.open("a") as fh:
         fh.write(json.dumps({**c, **prov, "quick": args.quick}) + "\n")
     return 0

@@ -966,25 +966,44 @@ def estimate_flows(
     else:
         x, sweeps = _solve_lsq_linear(p)
     if standard_errors:
-        from ._kernels.estimation import _block_standard_errors
-
-        se = _block_standard_errors(
-            p.row_ptr,
-            p.row_var,
-            p.row_coef,
-            p.col_ptr,
-            p.col_row,
-            p.col_coef,
-            np.int64(p.n_count),
-            p.count_w,
-            p.count_y,
-            p.static_w,
-            p.block_ptr,
-        )
+        se = _standard_errors(p)
     else:
         se = np.full_like(x, np.nan)
     return _package(network, counts, p, x, se, sweeps, junctions, settings)
 
+
+
+def _standard_errors(p: EstimationProblem) -> np.ndarray:
+    """Return ``se_vph`` per interval (kernel ``_block_standard_errors``).
+
+    The information matrix of an interval depends only on which counts are present and on
+    their weights, so intervals that share both share their standard errors: the kernel runs
+    once per distinct interval.
+    """
+    from ._kernels.estimation import _block_standard_errors
+
+    n_t = p.count_w.shape[0]
+    w = np.where(np.isnan(p.count_y), 0.0, p.count_w)
+    if n_t > 1 and w.shape[1] > 0:
+        rows = np.ascontiguousarray(w).view(np.dtype((np.void, w.shape[1] * w.itemsize))).ravel()
+        _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
+        inverse = np.asarray(inverse).ravel()
+    else:
+        first, inverse = np.arange(n_t), np.arange(n_t)
+    se = _block_standard_errors(
+        p.row_ptr,
+        p.row_var,
+        p.row_coef,
+        p.col_ptr,
+        p.col_row,
+        p.col_coef,
+        np.int64(p.n_count),
+        np.ascontiguousarray(w[first]),
+        np.ascontiguousarray(np.where(w[first] > 0, 0.0, np.nan)),
+        p.static_w,
+        p.block_ptr,
+    )
+    return se[inverse]
 
 def _package(network, counts, p, x, se, sweeps, junctions, settings) -> FlowEstimate:
     arrays = network.to_arrays()
