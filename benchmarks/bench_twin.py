@@ -9,7 +9,8 @@ of ``--repeat`` runs:
 - ``twin-libsumo``: the twin with the fixed controller under the native protocol, i.e. a
   full :class:`~citybrain.control.Observation` of every light built and handed to the
   controller every second, plus per-step queues and edge data;
-- ``twin-traci``: the same over TraCI.
+- ``twin-traci``: the same over TraCI;
+- ``max-pressure``: the twin with the max-pressure controller deciding every second (libsumo).
 
 Prints wall times and the ratios to plain ``sumo`` (target: libsumo <= 1.10), and appends a
 JSON line to ``benchmarks/results/twin.jsonl``. ``--quick`` simulates 15 minutes once.
@@ -18,6 +19,7 @@ JSON line to ``benchmarks/results/twin.jsonl``. ``--quick`` simulates 15 minutes
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -40,9 +42,10 @@ def plain_sumo(scenario, workdir: Path) -> float:
     return time.perf_counter() - started
 
 
-def twin(scenario, backend: str) -> float:
+def twin(scenario, backend: str, controller: str = "fixed") -> float:
     """Wall time (s) of one twin run, measured inside its process (SUMO start to metrics)."""
-    (res,) = run_seeds(RunSpec(scenario, controller="fixed", protocol="native", backend=backend), [0], workers=1)
+    spec = RunSpec(scenario, controller=controller, protocol="native", backend=backend)
+    (res,) = run_seeds(spec, [0], workers=1, progress=False)
     if not res.ok:
         raise SystemExit(f"twin run failed: {res.error}")
     return res.wall_s
@@ -60,6 +63,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         plain = min(plain_sumo(sc, Path(tmp)) for _ in range(repeat))
     lib = min(twin(sc, "libsumo") for _ in range(repeat))
+    mp = min(twin(sc, "libsumo", "maxpressure") for _ in range(repeat))
     tra = min(twin(sc, "traci") for _ in range(repeat))
     figures = {
         "scenario": sc.name,
@@ -68,6 +72,8 @@ def main() -> int:
         "sumo_s": round(plain, 3),
         "twin_libsumo_s": round(lib, 3),
         "twin_traci_s": round(tra, 3),
+        "twin_maxpressure_libsumo_s": round(mp, 3),
+        "ratio_maxpressure_libsumo": round(mp / plain, 3),
         "ratio_libsumo": round(lib / plain, 3),
         "ratio_traci": round(tra / plain, 3),
         "target_ratio_libsumo": 1.10,
@@ -75,6 +81,8 @@ def main() -> int:
     print(f"plain sumo     {plain:7.2f} s")
     print(f"twin libsumo   {lib:7.2f} s   ratio {lib / plain:5.2f}  (target <= 1.10)")
     print(f"twin traci     {tra:7.2f} s   ratio {tra / plain:5.2f}")
+    print(f"max-pressure   {mp:7.2f} s   ratio {mp / plain:5.2f}  (libsumo, decisions every second; target <= 1.10)")
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     record("twin", figures)
     return 0
 

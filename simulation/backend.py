@@ -43,7 +43,8 @@ __all__ = [
     "BACKENDS",
 ]
 
-_LANE_VARS = (tc.LAST_STEP_VEHICLE_NUMBER, tc.LAST_STEP_VEHICLE_HALTING_NUMBER)
+_VEH, _HALT = tc.LAST_STEP_VEHICLE_NUMBER, tc.LAST_STEP_VEHICLE_HALTING_NUMBER
+_LANE_VARS = (_VEH, _HALT)
 _SIM_VARS = (
     tc.VAR_LOADED_VEHICLES_NUMBER,
     tc.VAR_DEPARTED_VEHICLES_NUMBER,
@@ -191,16 +192,14 @@ class Backend(ABC):
         """Return the subscribed values of the last step."""
         api = self.api
         lanes = api.lane.getAllSubscriptionResults()
-        n = len(self._lanes)
-        veh = np.fromiter((lanes[x][tc.LAST_STEP_VEHICLE_NUMBER] for x in self._lanes), np.int64, n)
-        halt = np.fromiter(
-            (lanes[x][tc.LAST_STEP_VEHICLE_HALTING_NUMBER] for x in self._lanes), np.int64, n
-        )
+        rows = [lanes[x] for x in self._lanes]
+        counts = np.array([(r[_VEH], r[_HALT]) for r in rows], dtype=np.int64).reshape(len(rows), 2)
+        veh, halt = counts[:, 0], counts[:, 1]
         sim = api.simulation.getSubscriptionResults()
         ids: dict[str, tuple[str, ...]] = {}
         arrived_ids: tuple[str, ...] = ()
         if self._ids:
-            ids = {x: tuple(lanes[x][tc.LAST_STEP_VEHICLE_ID_LIST]) for x in self._lanes}
+            ids = {x: tuple(r[tc.LAST_STEP_VEHICLE_ID_LIST]) for x, r in zip(self._lanes, rows, strict=True)}
             arrived_ids = tuple(sim[tc.VAR_ARRIVED_VEHICLES_IDS])
         gaps = np.empty(0)
         if self._detectors:

@@ -318,20 +318,22 @@ class _Signal:
         )
 
     def advance(self, backend: Backend, t: float, data: StepData) -> bool:
-        """Advance the light by one step (transitions, plan switches); return whether it decides now."""
-        if self.controller.program_driven:
+        """Advance the light by one step (transitions, plan switches); return whether it decides now.
+
+        A program-driven light never decides: SUMO runs its program.
+        """
+        if self.pending:
+            if t + 1e-9 >= self.pending_end:
+                self._advance_pending(backend, t)
+        elif self.controller.program_driven:
             phase, _ = data.tls_phase[self.tls]
-            if self.pending:
-                if t + 1e-9 >= self.pending_end:
-                    self._advance_pending(backend, t)
-            elif phase != self.phase:
+            if phase != self.phase:
                 wrapped = phase < self.phase
                 self.phase, self.phase_start = phase, t
                 if wrapped and self.plan is not None:
                     self._begin_plan_switch(backend, t)
-        elif self.pending:
-            if t + 1e-9 >= self.pending_end:
-                self._advance_pending(backend, t)
+        if self.controller.program_driven:
+            return False
         return not self.pending and int(round(t - self.begin_s)) % self.every == 0
 
     def apply_choice(self, backend: Backend, t: float, choice: int | None) -> None:
