@@ -17,6 +17,7 @@ from .estimate import estimate
 from .network import network
 from .optimise import optimise
 from .plans import plans
+from .run import run
 from .simulate import simulate
 
 __all__ = ["cli", "main", "CityBrainGroup"]
@@ -39,7 +40,7 @@ def cli() -> None:
     """citybrain: camera counts -> flows -> signal plans -> SUMO digital twin."""
 
 
-for _command in (network, counts, estimate, optimise, plans, simulate):
+for _command in (network, counts, estimate, optimise, plans, run, simulate):
     cli.add_command(_command)
 
 

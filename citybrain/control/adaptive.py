@@ -2,8 +2,8 @@
 
 The light keeps its plan's cycle and offset, so coordination with its neighbours holds, and
 each cycle moves green between phases by their smoothed degree of saturation (DS): the share
-of a phase's green during which a lane it serves had a detector actuation within the passage
-time and moving vehicles (traffic was still being served). Next cycle's green of phase ``k``
+of a phase's green during which the detector of its busiest lane was occupied or last crossed
+within the passage time (green that traffic used). Next cycle's green of phase ``k``
 moves ``gain`` of the way towards ``total_green x u_k / sum(u)`` with ``u_k = DS_k x green_k``
 the green it used, which equalises the degrees of saturation, within
 ``[min_green_s, max_green_s]`` (Lowrie 1982, SCATS). The base plan is a
@@ -104,7 +104,7 @@ class AdaptivePlanController:
         self.lanes = phase_lanes(network, tls)
         self._positions: dict[int, list[int]] | None = None
         self._cycle: int | None = None
-        self._used = dict.fromkeys(order, 0.0)
+        self._used = {k: [0.0] * len(self.lanes.get(k, ())) for k in order}
         self._seen = dict.fromkeys(order, 0.0)
         self._ds = dict.fromkeys(order, 0.5)
         self._last_t: float | None = None
@@ -132,13 +132,11 @@ class AdaptivePlanController:
         if self._positions is None:
             index = {lane: i for i, lane in enumerate(observation.lanes)}
             self._positions = {p: [index[x] for x in lanes if x in index] for p, lanes in self.lanes.items()}
-        pos = self._positions.get(k, [])
-        busy = any(
-            observation.lane_gap_s[i] < self.gap_s and observation.lane_vehicles[i] > observation.lane_halting[i]
-            for i in pos
-        )
         self._seen[k] += dt
-        self._used[k] += dt if busy else 0.0
+        used = self._used[k]
+        for j, i in enumerate(self._positions.get(k, [])):
+            if observation.lane_gap_s[i] < self.gap_s:  # occupied or just crossed
+                used[j] += dt
 
     def decide(self, observation: Observation) -> int | None:
         """Follow the adapted splits; re-balance them at each cycle boundary."""
@@ -147,11 +145,12 @@ class AdaptivePlanController:
         if self._cycle is not None and cycle != self._cycle:
             for k in self.order:
                 if self._seen[k] > 0:
-                    self._ds[k] += self.smoothing * (self._used[k] / self._seen[k] - self._ds[k])
+                    busiest = max(self._used[k], default=0.0)
+                    self._ds[k] += self.smoothing * (busiest / self._seen[k] - self._ds[k])
             if any(self._seen.values()):
                 self.greens = rebalance_greens(self.greens, self._ds, gain=self.gain, min_green_s=self.min_green_s,
                                                max_green_s=self.max_green_s)
-            self._used = dict.fromkeys(self.order, 0.0)
+            self._used = {k: [0.0] * len(self.lanes.get(k, ())) for k in self.order}
             self._seen = dict.fromkeys(self.order, 0.0)
         self._cycle = cycle
         want = self.scheduled_phase(observation.time_s)

@@ -184,9 +184,8 @@ def _spec_for(strategy: str, base_spec, plan_path: Path):
     if strategy == "existing":
         return replace(base_spec, controller="fixed")
     if strategy == "plan":
-        if "plan" in getattr(type(base_spec), "__slots__", ()):
-            return replace(base_spec, controller="fixed", plan=str(plan_path))
-        # a twin without plan runs: SUMO runs the plans' tlLogic file (the program loaded last is active)
+        # SUMO runs the plans' tlLogic file as static programs (the program loaded last is
+        # active), so cycle, splits and offsets run exactly as planned
         sc = base_spec.scenario
         return replace(base_spec, controller="fixed",
                        scenario=replace(sc, additional=(*sc.additional, plan_path.with_name("plan.add.xml"))))
