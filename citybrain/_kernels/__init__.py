@@ -2,6 +2,6 @@
 
 One module per topic (``estimation``, ``timing``, ``control``). Kernels are named
 ``_verb_noun``, take options from :mod:`citybrain.config` (``fastmath=config.FASTMATH_FLAGS``,
-``cache=config.NUMBA_CACHE``), and never see a graph, a frame, a dataclass or ``None``. Each has
+``cache=config.NUMBA_CACHE``), and never see a graph, a table, a value object or ``None``. Each has
 a public wrapper in the engine and a pure-numpy reference in ``tests/naive/``.
 """
