@@ -455,6 +455,7 @@ class Twin:
         self.time_s = spec.scenario.begin_s
         self.applied: list[tuple[str, float]] = []
         self._pending_tls: set[str] = set()
+        self._counter: CameraCounter | None = None
 
     # -- live plans ------------------------------------------------------------------------
     def push_plan(self, plan: PlanUpdate) -> None:
@@ -490,6 +491,19 @@ class Twin:
         with self._lock:
             self._pending_tls.add(plan.tls)
         self._plans.put(plan)
+
+    def camera_tables(self) -> CameraCounts:
+        """The emulated cameras' counts so far (from ``on_step``, e.g. to re-plan while running).
+
+        Raises
+        ------
+        SimulationError
+            If the run has no cameras (``RunSpec.cameras``) or has not started.
+        """
+        if self._counter is None:
+            msg = "camera_tables() needs a running twin with cameras on (RunSpec(cameras=True))."
+            raise SimulationError(msg)
+        return self._counter.tables(self.spec.seed)
 
     def status(self) -> dict:
         """Simulation time, pending and applied plans (for the HTTP endpoint)."""
@@ -556,6 +570,7 @@ class Twin:
                     return ""
 
                 counter = CameraCounter(cams, sc.cameras, sc.begin_s, sc.end_s, next_edge)
+            self._counter = counter
             result = self._loop(backend, layout, counter, version)
         except SimulationError as exc:
             log = self.workdir / "sumo.log"

@@ -16,8 +16,9 @@ light switches at its next cycle boundary through a yellow and all-red for the g
 drops. A pushed program starts at that boundary, so offsets are not kept: both variants use
 isolated timing (Webster, equal degree of saturation) and differ only in when they plan.
 
-The cameras are emulated inside the run (:class:`simulation.cameras.CameraCounter`, fed every
-step from libsumo), and counts go through the same strict check and estimator as the main job.
+The cameras are the twin's emulated cameras (read while running with
+:meth:`simulation.Twin.camera_tables`), and counts go through the same strict check and
+estimator as the main job.
 """
 
 from __future__ import annotations
@@ -93,10 +94,7 @@ def run_variant(scenario_path: str, variant: str, seed: int, workdir: str, *, re
     ValidationError
         If the variant is unknown or the window is shorter than ``first_s``.
     """
-    import libsumo
-
     from simulation import PlanUpdate, RunSpec, Twin, load_scenario
-    from simulation.cameras import CameraCounter, cameras_for_network
 
     from ..plans.formats import sumo_phases
 
@@ -112,30 +110,16 @@ def run_variant(scenario_path: str, variant: str, seed: int, workdir: str, *, re
     window_s = replan_every_s if window_s is None else window_s
     started = time.perf_counter()
     folder = Path(workdir)
-    twin = Twin(RunSpec(scenario=sc, controller="fixed", seed=seed), folder)
+    twin = Twin(RunSpec(scenario=sc, controller="fixed", seed=seed, cameras=True), folder)
     network = twin.network
-    cams = cameras_for_network(network)
-
-    def next_edge(vehicle: str, edge: str) -> str:
-        route = libsumo.vehicle.getRoute(vehicle)
-        idx = libsumo.vehicle.getRouteIndex(vehicle)
-        if 0 <= idx < len(route) - 1 and route[idx] == edge:
-            return route[idx + 1]
-        return ""
-
-    counter = CameraCounter(cams, sc.cameras, sc.begin_s, sc.end_s, next_edge)
-    lanes = counter.lanes
-    step = sc.step_s
     pushes: list[tuple[float, float]] = []
     next_plan = [sc.begin_s + first_s]
 
     def on_step(tw, t: float) -> None:
-        ids = {lane: libsumo.lane.getLastStepVehicleIDs(lane) for lane in lanes}
-        counter.update(t - step, ids, tuple(libsumo.simulation.getArrivedIDList()))
         if t + 1e-9 < next_plan[0]:
             return
         elapsed = t - sc.begin_s
-        tables = counter.tables(seed)
+        tables = tw.camera_tables()
         if not pushes:
             lo = 0.0
         else:
