@@ -74,6 +74,9 @@ def _child(spec: RunSpec, workdir: str, conn: Connection) -> None:
     """Entry point of a run's process: run, stream progress, send the result."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # SUMO prints to stdout; keep it off the parent's (JSON) output
+    Path(workdir).mkdir(parents=True, exist_ok=True)
+    messages = os.open(Path(workdir) / "sumo-messages.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    os.dup2(messages, 2)  # SUMO's warnings go to the run's folder, not over the progress bar
     try:
         twin = Twin(spec, workdir, on_progress=lambda s: conn.send(("progress", spec.seed, s)))
         if spec.serve_port is None:
