@@ -251,6 +251,7 @@ class RoadNetwork:
     _conflicts: dict = field(default_factory=dict, repr=False)
     _arrays: NetworkArrays | None = field(default=None, repr=False)
     _movement_index: dict[tuple[str, str, str], int] = field(default_factory=dict, repr=False)
+    _feeders: dict[str, set[str]] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._movement_index = {
@@ -299,6 +300,37 @@ class RoadNetwork:
             m.from_edge for m in self.movements if m.junction == junction and m.turn != "crossing"
         )
         return tuple(seen)
+
+    def upstream_lanes(self, lanes: tuple[str, ...], reach_m: float) -> tuple[tuple[str, float], ...]:
+        """Lanes feeding ``lanes`` through unsignalised junctions, up to ``reach_m`` metres back.
+
+        Short approach lanes (a 1 m edge before a stop line is common in real networks) hold
+        no queue; a controller or detector needs the lanes behind them. Returns ``(lane,
+        distance_m)`` pairs, ``distance_m`` being how far the fed lane's stop line is from the
+        upstream lane's end, in breadth-first order, without the given lanes.
+        """
+        if self._feeders is None:
+            feeders: dict[str, set[str]] = defaultdict(set)
+            for m in self.movements:
+                if m.tls is None and m.turn != "crossing":
+                    for to_lane in m.to_lanes:
+                        feeders[to_lane].update(m.from_lanes)
+            self._feeders = feeders
+        lengths = {e: d["length_m"] for e, d in self.edges.items()}
+        found: dict[str, float] = {}
+        frontier = [(lane, 0.0) for lane in lanes]
+        seen = set(lanes)
+        while frontier:
+            lane, dist = frontier.pop(0)
+            dist += lengths.get(lane.rsplit("_", 1)[0], 0.0)
+            if dist >= reach_m:
+                continue
+            for up in sorted(self._feeders.get(lane, ())):
+                if up not in seen:
+                    seen.add(up)
+                    found[up] = dist
+                    frontier.append((up, dist))
+        return tuple(found.items())
 
     # -- conflicts and safety ----------------------------------------------------------
     def conflicts(self, junction: str):

@@ -22,6 +22,7 @@ import numpy as np
 from scipy import sparse
 
 from citybrain.control import (
+    APPROACH_REACH_M,
     DEFAULT_MIN_GREEN_S,
     Controller,
     DecisionProtocol,
@@ -199,9 +200,19 @@ def safe_transition(
 
 
 class _Layout:
-    """Index arrays from the network's lights to the watched lane vector."""
+    """Index arrays from the network's lights to the watched lane vector.
+
+    A movement's approach is its own lanes plus, where those are short, the lanes feeding
+    them through unsignalised junctions up to :data:`~citybrain.control.APPROACH_REACH_M`
+    from the stop line, so that queues behind a 1 m approach edge are seen.
+    """
 
     def __init__(self, network: RoadNetwork, lights: tuple[str, ...]) -> None:
+        approach = {
+            i: (*m.from_lanes, *(lane for lane, _ in network.upstream_lanes(m.from_lanes, APPROACH_REACH_M)))
+            for i, m in enumerate(network.movements)
+            if m.tls in lights and m.turn != "crossing"
+        }
         lanes: list[str] = []
         self.in_slice: dict[str, slice] = {}
         self.mov_slice: dict[str, slice] = {}
@@ -214,7 +225,7 @@ class _Layout:
         for t in lights:
             start = len(lanes)
             for i in per_tls_moves[t]:
-                for lane in network.movements[i].from_lanes:
+                for lane in approach[i]:
                     if lane not in seen:
                         seen.add(lane)
                         lanes.append(lane)
@@ -233,7 +244,7 @@ class _Layout:
             start = row
             for i in per_tls_moves[t]:
                 m = network.movements[i]
-                for lane in dict.fromkeys(m.from_lanes):
+                for lane in dict.fromkeys(approach[i]):
                     rows_in.append(row)
                     cols_in.append(index[lane])
                 for lane in dict.fromkeys(m.to_lanes):
@@ -250,7 +261,7 @@ class _Layout:
         junction_of = {}
         for t in lights:
             for i in per_tls_moves[t]:
-                for lane in network.movements[i].from_lanes:
+                for lane in approach[i]:
                     junction_of.setdefault(lane, network.movements[i].junction)
         self.junctions = tuple(sorted(set(junction_of.values())))
         jidx = {j: k for k, j in enumerate(self.junctions)}

@@ -181,3 +181,18 @@ def test_bad_network_files(tmp_path, content, match):
     with pytest.raises(NetworkError, match=match) as info:
         graph_from_sumo_net(path)
     assert str(path) in str(info.value)
+
+
+def test_upstream_lanes_reach_behind_short_approaches():
+    road = graph_from_sumo_net(real_path(REAL_NETS["ingolstadt7"]))
+    approach = ("10425609#1_0", "10425609#1_1")  # a 0.92 m edge before light gneJ143
+    found = dict(road.upstream_lanes(approach, 60.0))
+    assert {"10425609#0_1", "10425609#0_2"} <= set(found)
+    assert all(0.0 < d < 60.0 for d in found.values())
+    assert not set(found) & set(approach)
+
+
+def test_upstream_lanes_stop_at_long_lanes_and_signals():
+    road = graph_from_sumo_net(NETWORKS / "grid4x4.net.xml")
+    assert road.upstream_lanes(("A1B1_0",), 60.0) == ()  # 200 m block: nothing needed
+    assert road.upstream_lanes(("A1B1_0",), 1000.0) == ()  # A1 is signalised: no reach through it

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .base import (
+    APPROACH_REACH_M,
     CONTROLLERS,
     DEFAULT_MIN_GREEN_S,
     DETECTOR_SETBACK_M,
@@ -24,6 +25,7 @@ from .maxpressure import MaxPressureController
 from .sumo_programs import SumoProgramController
 
 __all__ = [
+    "APPROACH_REACH_M",
     "CONTROLLERS",
     "DEFAULT_MIN_GREEN_S",
     "DETECTOR_SETBACK_M",

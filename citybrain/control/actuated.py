@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .base import Observation, register_controller
+from .base import APPROACH_REACH_M, Observation, register_controller
 
 if TYPE_CHECKING:
     from citybrain.network import RoadNetwork
@@ -26,13 +26,17 @@ DEFAULT_GAP_S: float = 3.0
 
 
 def phase_lanes(network: RoadNetwork, tls: str) -> dict[int, tuple[str, ...]]:
-    """Approach lanes served (``G`` or ``g``) by each green phase of a light's program."""
+    """Approach lanes served (``G`` or ``g``) by each green phase of a light's program.
+
+    Short approach lanes come with the lanes feeding them (see :data:`APPROACH_REACH_M`).
+    """
     program = network.programs[tls]
     out = {}
     for k in program.green_phases():
         state = program.phases[k].state
         lanes = {link.from_lane for link in program.links if state[link.index] in "Gg"
                  and network.movements[link.movement].turn != "crossing"}
+        lanes |= {lane for lane, _ in network.upstream_lanes(tuple(sorted(lanes)), APPROACH_REACH_M)}
         out[k] = tuple(sorted(lanes))
     return out
 
@@ -107,8 +111,9 @@ class PressureActuatedController(ActuatedController):
     """Actuated gap-out / max-out, but the next phase is the one of highest pressure.
 
     The green is extended exactly as in :class:`ActuatedController`; when it ends, instead of
-    the next phase in program order the light serves, among the phases with a queue (a
-    halting vehicle on a lane they serve), the one whose movements have the highest local
+    the next phase in program order the light serves, among the phases with a call (a halting
+    vehicle on a lane they serve, or one that just crossed its detector), the one whose
+    movements have the highest local
     pressure (saturation flow x (vehicles on the approach - vehicles on the exit lanes),
     Varaiya 2013). Demand-responsive like an actuated
     controller, queue-balancing like max-pressure, and acyclic. Our recommended adaptive
@@ -134,12 +139,12 @@ class PressureActuatedController(ActuatedController):
         if current is None or self.extends(observation):
             return None
         pos = self._phase_positions(observation)
-        queued = observation.lane_halting
+        calls = [h > 0 or g < self.gap_s for h, g in zip(observation.lane_halting, observation.lane_gap_s, strict=True)]
         mpos = {m: i for i, m in enumerate(observation.movements)}
         up, down = observation.movement_vehicles, observation.movement_out_vehicles
         best, best_pressure = None, -float("inf")
         for k in observation.green_phases:
-            if k == current or not any(queued[i] > 0 for i in pos.get(k, ())):
+            if k == current or not any(calls[i] for i in pos.get(k, ())):
                 continue
             pressure = sum(self._sat[m] * (up[mpos[m]] - down[mpos[m]]) for m in self._phase_movs[k] if m in mpos)
             if pressure > best_pressure:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MIN_GREEN_S",
     "DETECTOR_SETBACK_M",
+    "APPROACH_REACH_M",
     "Observation",
     "DecisionProtocol",
     "NATIVE",
@@ -51,6 +52,9 @@ __all__ = [
 DEFAULT_MIN_GREEN_S: float = 5.0
 #: Distance (m) of the emulated approach detectors before the stop line.
 DETECTOR_SETBACK_M: float = 30.0
+#: Observed approach (m): a movement's lanes, and the lanes feeding them through unsignalised
+#: junctions where those are shorter than this.
+APPROACH_REACH_M: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +83,8 @@ class Observation:
     movement_out_vehicles : tuple of int
         Per movement, vehicles on its exit lanes (downstream queue, for pressure-type rules).
     lanes : tuple of str
-        The approach lanes of the light, in a fixed order.
+        The approach lanes of the light, in a fixed order: the movements' own lanes, and
+        where those are short the lanes feeding them up to :data:`APPROACH_REACH_M`.
     lane_vehicles, lane_halting : tuple of int
         Per approach lane, vehicles and halting vehicles.
     lane_gap_s : tuple of float
