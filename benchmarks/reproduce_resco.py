@@ -1,17 +1,25 @@
-"""Reproduce RESCO's published Fixed-time delay on cologne1 and ingolstadt1.
+"""Reproduce RESCO's published Fixed-time delay, and set our controllers beside the published table.
 
     python benchmarks/reproduce_resco.py --sumo-binary DIR/sumo/bin/sumo [--seeds 10]
+    python benchmarks/reproduce_resco.py --sumo-binary DIR/sumo/bin/sumo --controllers actuated-pressure maxpressure
 
 where DIR comes from ``pip install --no-deps --target DIR eclipse-sumo==1.9.1`` (the SUMO the
 published table was made with). Without ``--sumo-binary`` it runs the installed SUMO 1.28,
 whose figures are lower (about 43 s and 30 s; insertion delay changed). Needs the shared
 real-scenario folder ``../shared/real``. Prints measured and published mean delay and
 whether they agree within 3%; appends a JSON line to ``benchmarks/results/resco.jsonl``.
+
+With ``--controllers``, each named controller also runs under the RESCO protocol (decide every
+10 s, 3 s yellow, the program's green phases) on cologne1, cologne3, ingolstadt1 and
+ingolstadt7, printed beside every published controller (``../shared/real/resco_published.csv``:
+baselines are means over episodes, learning controllers their best episode) with the best
+published figure and our margin to it.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 import time
 
@@ -21,6 +29,39 @@ from simulation import RunSpec, load_scenario, run_seeds, summarise
 
 PUBLISHED = {"cologne1": 56.61, "ingolstadt1": 39.40}
 TOLERANCE = 0.03
+RESCO_SCENARIOS = ("cologne1", "cologne3", "ingolstadt1", "ingolstadt7")
+
+
+def published_table() -> dict[str, dict[str, float]]:
+    """Published delay (s) per scenario and controller, from the shared RESCO result data."""
+    table: dict[str, dict[str, float]] = {}
+    with (REAL / "resco_published.csv").open() as fh:
+        for row in csv.DictReader(fh):
+            table.setdefault(row["scenario"], {})[row["controller"]] = float(row["delay_s"])
+    return table
+
+
+def compare_controllers(controllers, args, backend: str) -> dict:
+    """Our controllers under the RESCO protocol beside the published table (s/veh)."""
+    published = published_table()
+    out: dict = {}
+    for name in RESCO_SCENARIOS:
+        sc = load_scenario(ROOT / "scenarios" / f"resco_{name}.toml")
+        pub = published.get(name, {})
+        best = min(pub, key=pub.get) if pub else None
+        print(f"\n{name}: published " + ", ".join(f"{c} {v:.2f}" for c, v in sorted(pub.items(), key=lambda kv: kv[1])))
+        out[name] = {"published": pub, "ours": {}}
+        for ctl in controllers:
+            spec = RunSpec(sc, controller=ctl, protocol="resco", backend=backend, sumo_binary=args.sumo_binary)
+            runs = run_seeds(spec, list(range(args.seeds)), workers=args.workers)
+            stats = summarise([r.delay_s for r in runs if r.ok])
+            out[name]["ours"][ctl] = stats
+            verdict = ""
+            if best is not None:
+                margin = pub[best] - stats["mean"]
+                verdict = f"  {'beats' if margin > 0 else 'behind'} best published ({best} {pub[best]:.2f}) by {abs(margin):.2f} s"
+            print(f"  {ctl:<20} {stats['mean']:7.2f} s (sd {stats['sd']:.2f}, {len(runs)} seeds){verdict}")
+    return out
 
 
 def main() -> int:
@@ -28,6 +69,8 @@ def main() -> int:
     parser.add_argument("--sumo-binary", help="sumo program to drive over TraCI (SUMO 1.9.1)")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--controllers", nargs="*", default=[],
+                        help="also run these controllers under the RESCO protocol beside the published table")
     args = parser.parse_args()
     if not REAL.is_dir():
         print(f"real scenarios not found at {REAL}", file=sys.stderr)
@@ -59,6 +102,8 @@ def main() -> int:
             "diff_frac": diff,
             "wall_s": time.perf_counter() - started,
         }
+    if args.controllers:
+        figures["controllers"] = compare_controllers(args.controllers, args, backend)
     record("resco", figures)
     return 0 if ok else 1
 

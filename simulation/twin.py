@@ -644,7 +644,7 @@ class Twin:
             lengths = {lane: self.network.edges[lane.rsplit("_", 1)[0]]["length_m"] for lane in layout.lanes[: layout.n_in]}
             rows = [
                 f'  <inductionLoop id="{det}" lane="{lane}" pos="{max(0.1, lengths[lane] - DETECTOR_SETBACK_M):.2f}" '
-                f'period="86400" file="NUL"/>'
+                f'freq="86400" file="NUL"/>'
                 for det, lane in zip(_detector_ids(layout), layout.lanes[: layout.n_in], strict=True)
             ]
             path = self.workdir / "detectors.add.xml"
