@@ -126,3 +126,39 @@ def test_redundant_phases_are_dropped_and_protected_lefts_kept():
     # a protected left (G) is not redundant beside a permissive one (g)
     kept = drop_redundant_phases([PlanPhase(s, 10.0) for s in ("GGggrrr", "rrGGrrr", "rrrrGGG")])
     assert len(kept) == 3
+
+
+def test_short_approach_keeps_own_program_share():
+    # every approach counted as "short": each phase keeps its own program's share of green
+    from citybrain.timing._common import isolated_timing, service_matrix, short_approach_shares
+
+    q = movement_flows(GRID, make_flows(GRID, share=0.02))
+    tls = sorted(GRID.programs)[0]
+    tm = isolated_timing(GRID, tls, q)
+    service = service_matrix(tm.plan, GRID, tm.movements, 0.5)
+    shares = short_approach_shares(GRID, tm.plan, tm.movements, service, short_m=1e9)
+    own = np.array([ph.green_s for ph in tm.plan.phases])
+    npt.assert_allclose(shares, own / own.sum())
+    assert not np.any(tm.min_share)  # the grid's approaches are long: no floor
+    tm2 = tm.__class__(**{**{f: getattr(tm, f) for f in tm.__slots__}, "min_share": shares})
+    for cycle in (30.0, 60.0, 120.0):
+        g = tm2.min_greens(cycle)
+        assert np.all(g >= tm.min_green_s - 1e-9)
+        assert g.sum() <= cycle - tm.lost_s + 1e-9
+    g = tm2.min_greens(120.0)
+    npt.assert_allclose(g, np.maximum(tm.min_green_s, shares * (120.0 - tm.lost_s)))
+
+
+def test_short_approach_floor_in_plans():
+    # light flows would give the minimum green; a short-approach share lifts the phase to it
+    from citybrain.timing._common import finish_plan, isolated_timing
+
+    q = movement_flows(GRID, make_flows(GRID, share=0.02))
+    tls = sorted(GRID.programs)[0]
+    tm = isolated_timing(GRID, tls, q)
+    shares = np.zeros(len(tm.plan.phases))
+    shares[0] = 0.6
+    tm2 = tm.__class__(**{**{f: getattr(tm, f) for f in tm.__slots__}, "min_share": shares})
+    plan = finish_plan(tm2, 90.0, method="webster")
+    assert plan.phases[0].green_s >= 0.6 * (90.0 - tm.lost_s) - 1e-6
+    invariants.assert_safe_plan(plan, GRID)

@@ -33,7 +33,14 @@ __all__ = [
     "group_ratios",
     "select_lights",
     "assert_produced_plans_safe",
+    "SHORT_APPROACH_M",
+    "short_approach_shares",
 ]
+
+#: Approach edges shorter than this (metres; less than one car) hold no queued vehicle: a
+#: stop-line camera there sees only the vehicles that happen to stand on it at a step's
+#: end, so its counts are far too low (ingolstadt7: 52 counted of 655 veh/h).
+SHORT_APPROACH_M = 5.0
 
 #: Columns of the flow table (``flows.csv``), exactly.
 FLOW_COLUMNS = ("interval_start", "interval_s", "junction", "from_edge", "to_edge", "flow_vph", "se_vph")
@@ -328,6 +335,26 @@ class IsolatedTiming:
     min_green_s: np.ndarray
     Y: float
     groups: tuple[tuple[int, ...], ...] = ()
+    min_share: np.ndarray | None = None
+
+    def min_greens(self, cycle_s: float) -> np.ndarray:
+        """Minimum green (seconds) per phase at ``cycle_s``: the floor, and ``min_share`` of ``C - L``.
+
+        Where the shares do not fit, the part above the floor is scaled down so the minimums
+        sum to ``C - L`` at most.
+        """
+        floor = np.asarray(self.min_green_s, dtype=float)
+        if self.min_share is None or not np.any(self.min_share > 0):
+            return floor
+        effective = cycle_s - self.lost_s
+        g = np.maximum(floor, np.asarray(self.min_share) * effective)
+        extra = float((g - floor).sum())
+        room = effective - float(floor.sum())
+        if extra > room > 0:
+            g = floor + (g - floor) * (room / extra)
+        elif extra > 0 and room <= 0:
+            g = floor
+        return g
 
 
 def lane_groups(network, movements) -> list[list[int]]:
@@ -372,9 +399,35 @@ def group_ratios(q: np.ndarray, sat: np.ndarray, service: np.ndarray,
     return y, sv
 
 
+def short_approach_shares(network, plan: SignalPlan, movements, service: np.ndarray,
+                          short_m: float = SHORT_APPROACH_M) -> np.ndarray:
+    """Share of the effective green each phase keeps from the light's own program.
+
+    A phase that gives protected green to a movement from an approach shorter than
+    ``short_m`` (whose camera counts cannot be trusted, :data:`SHORT_APPROACH_M`) keeps at
+    least the share of green it has in the network's own program; other phases get 0.
+    """
+    shares = np.zeros(len(plan.phases))
+    short = [r for r, m in enumerate(movements)
+             if network.edges.get(network.movements[m].from_edge, {}).get("length_m", np.inf) < short_m]
+    if not short or len(plan.phases) < 2:
+        return shares
+    own = np.array([max(ph.green_s, 0.0) for ph in plan.phases])
+    if own.sum() <= 0:
+        return shares
+    for p in range(len(plan.phases)):
+        if any(service[r, p] >= 1.0 for r in short):
+            shares[p] = own[p] / own.sum()
+    return shares
+
+
 def isolated_timing(network, tls: str, q_vph: np.ndarray, *, profile=None, permissive_factor: float = 0.5,
                     min_green_s: float | None = None) -> IsolatedTiming:
-    """Collect lane-group flow ratios, service matrix, lost time and minimum greens of one light."""
+    """Collect lane-group flow ratios, service matrix, lost time and minimum greens of one light.
+
+    Phases serving approaches too short for a camera to count (:func:`short_approach_shares`)
+    keep the own program's share of green as a minimum (``min_share``).
+    """
     plan = base_plan(network, tls, profile)
     prof = get_profile(profile)
     movs = tuple(sorted({link.movement for link in network.programs[tls].links
@@ -386,13 +439,14 @@ def isolated_timing(network, tls: str, q_vph: np.ndarray, *, profile=None, permi
     y, gservice = group_ratios(qm, sat, service, groups) if movs else (np.zeros(0), service)
     floor = prof.min_green_s if min_green_s is None else float(min_green_s)
     gmin = np.array([max(floor, ph.min_green_s or 0.0, ph.walk_s + ph.ped_clearance_s) for ph in plan.phases])
+    shares = short_approach_shares(network, plan, movs, service)
     return IsolatedTiming(plan, movs, y, gservice, plan.lost_time_s, gmin, critical_ratio(y, gservice),
-                          tuple(tuple(movs[i] for i in g) for g in groups))
+                          tuple(tuple(movs[i] for i in g) for g in groups), shares)
 
 
 def finish_plan(timing: IsolatedTiming, cycle_s: float, *, method: str, offset_s: float = 0.0) -> SignalPlan:
     """Split ``cycle_s`` by equal degree of saturation and return the plan."""
-    greens = equal_saturation_greens(timing.y, timing.service, cycle_s, timing.lost_s, timing.min_green_s)
+    greens = equal_saturation_greens(timing.y, timing.service, cycle_s, timing.lost_s, timing.min_greens(cycle_s))
     greens = np.round(greens, 3)
     greens[np.argmax(greens)] += cycle_s - timing.lost_s - greens.sum()
     plan = timing.plan.with_timing(greens, method=method)

@@ -282,7 +282,8 @@ def _rebalance(search: _Search, plans, timings, model, offsets, objective, *, st
     for _ in range(n_passes):
         improved = False
         for t in model.tls:
-            plan, gmin = plans[t], timings[t].min_green_s
+            plan = plans[t]
+            gmin = timings[t].min_greens(plan.cycle_s)
             n = len(plan.phases)
             if n < 2 or not rows[t]:
                 continue
