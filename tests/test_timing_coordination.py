@@ -109,3 +109,21 @@ def test_lane_groups_pool_flows_of_shared_lanes():
     y, sv = group_ratios(q, sat, service, groups)
     assert y[0] == pytest.approx(500.0 / sat.sum())
     assert sv.shape == (1, 2)
+
+
+def test_approach_chain_walks_back_through_unsignalised_junctions():
+    # A -(signal)-> e1 -(priority node)-> e2 -(1 m stub node)-> e3 -> stop line; side street s joins e2
+    from types import SimpleNamespace
+
+    from citybrain.timing.coordination import _approach_chain, _unsignalised_feeders
+
+    mv = lambda f, t, tls=None: SimpleNamespace(from_edge=f, to_edge=t, tls=tls, turn="through")  # noqa: E731
+    net = SimpleNamespace(
+        edges={"e1": {"length_m": 100.0, "speed_mps": 10.0}, "e2": {"length_m": 50.0, "speed_mps": 10.0},
+               "e3": {"length_m": 1.0, "speed_mps": 10.0}, "s": {"length_m": 30.0, "speed_mps": 10.0},
+               "far": {"length_m": 5000.0, "speed_mps": 10.0}},
+        movements=[mv("a", "e1", "T1"), mv("e1", "e2"), mv("s", "e2"), mv("e2", "e3"), mv("far", "e1"),
+                   mv("e3", "x", "T2")],
+    )
+    chain = _approach_chain(net, "e3", _unsignalised_feeders(net), 120.0)
+    assert chain == pytest.approx({"e3": 0.1, "e2": 5.1, "e1": 15.1, "s": 8.1})  # "far" is beyond 120 s

@@ -87,12 +87,61 @@ def _capacity_profile(plan: SignalPlan, links: list[int], sat_vps: float, cycle:
     return out
 
 
+def _unsignalised_feeders(network) -> dict[str, set[str]]:
+    """``to_edge -> {from_edge}`` over the movements of unsignalised junctions (cached per network)."""
+    key = id(network)
+    hit = _FEEDERS.get(key)
+    if hit is not None and hit[0] is network:
+        return hit[1]
+    out: dict[str, set[str]] = {}
+    for m in network.movements:
+        if m.tls is None and m.turn != "crossing":
+            out.setdefault(m.to_edge, set()).add(m.from_edge)
+    _FEEDERS.clear()
+    _FEEDERS[key] = (network, out)
+    return out
+
+
+_FEEDERS: dict[int, tuple[object, dict[str, set[str]]]] = {}
+
+
+def _edge_travel_s(network, edge: str) -> float:
+    e = network.edges.get(edge, {})
+    return e.get("length_m", 0.0) / max(e.get("speed_mps", 13.89), 0.1)
+
+
+def _approach_chain(network, edge: str, feeders, max_travel_s: float) -> dict[str, float]:
+    """Edges whose traffic reaches ``edge``'s stop line through unsignalised junctions only.
+
+    Real networks split a street into several edges (at driveways, lane drops, 1 m stubs
+    before a stop line); a platoon leaving an upstream signal crosses them all. Returns
+    ``{edge: travel time (s) from the edge's start to the stop line}``, ``edge`` itself
+    included, up to ``max_travel_s``.
+    """
+    out = {edge: _edge_travel_s(network, edge)}
+    frontier = [edge]
+    while frontier:
+        nxt = []
+        for x in frontier:
+            for y in sorted(feeders.get(x, ())):
+                if y in out:
+                    continue
+                t = out[x] + _edge_travel_s(network, y)
+                if t <= max_travel_s:
+                    out[y] = t
+                    nxt.append(y)
+        frontier = nxt
+    return out
+
+
 def delay_model(network, plans: dict[str, SignalPlan], q_vph: np.ndarray, *, permissive_factor: float = 0.5,
-                alpha: float = 0.35, beta: float = 0.8) -> DelayModel:
+                alpha: float = 0.35, beta: float = 0.8, max_travel_s: float = 120.0) -> DelayModel:
     """Build the delay model's arrays for plans sharing one integer cycle (or half of it).
 
     A plan whose cycle is half the common one (a double-cycling light) runs twice per
-    common cycle.
+    common cycle. A movement's arrivals come from the signalised movements that feed its
+    approach directly or through unsignalised junctions (up to ``max_travel_s`` back,
+    :func:`_approach_chain`); the travel time is their flow-weighted mean.
 
     Raises
     ------
@@ -124,19 +173,27 @@ def delay_model(network, plans: dict[str, SignalPlan], q_vph: np.ndarray, *, per
         movs.append(m)
         caps.append(cap)
         light.append(lid[mv.tls])
-    pos = {m: i for i, m in enumerate(movs)}
     by_to: dict[str, list[int]] = {}
     for i, m in enumerate(movs):
         by_to.setdefault(network.movements[m].to_edge, []).append(i)
-    edges = network.edges
+    feeders = _unsignalised_feeders(network)
+    chains: dict[str, dict[str, float]] = {}
     up_ptr, up_mov, shift, factor = [0], [], [], []
     for m in movs:
         mv = network.movements[m]
-        ups = [u for u in by_to.get(mv.from_edge, []) if network.movements[movs[u]].junction != mv.junction]
+        if mv.from_edge not in chains:
+            chains[mv.from_edge] = _approach_chain(network, mv.from_edge, feeders, max_travel_s)
+        chain = chains[mv.from_edge]
+        ups, weights, times = [], [], []
+        for edge, t_s in chain.items():
+            for u in by_to.get(edge, []):
+                if network.movements[movs[u]].junction != mv.junction:
+                    ups.append(u)
+                    weights.append(q_vph[movs[u]])
+                    times.append(t_s)
         up_mov.extend(ups)
         up_ptr.append(len(up_mov))
-        e = edges.get(mv.from_edge, {})
-        travel = e.get("length_m", 0.0) / max(e.get("speed_mps", 13.89), 0.1)
+        travel = float(np.average(times, weights=weights)) if ups and sum(weights) > 0 else chain[mv.from_edge]
         shift.append(int(round(beta * travel)))
         factor.append(1.0 / (1.0 + alpha * beta * travel))
     light_arr = np.array(light, dtype=np.int64)
