@@ -197,3 +197,18 @@ def test_crossing_length_is_the_crossing_lane_not_lanes_times_width():
     lengths = {net.movements[i].from_lanes[0]: crossing_length_m(net, i) for i in crossings}
     assert lengths[":A0_c0_0"] == pytest.approx(12.8)
     assert all(0 < v < 19.2 for v in lengths.values())
+
+
+def test_all_red_only_when_a_link_gains_green():
+    from citybrain.plans.safety import LightGeometry, clearance_times
+
+    tls = sorted(GRID.programs)[0]
+    geo = LightGeometry.of(GRID, tls)
+    state = next(ph.state for ph in GRID.programs[tls].phases if ph.state.count("G") >= 2)
+    keep = state.index("G")
+    reduced = "".join(c if i == keep or c not in "Gg" else "r" for i, c in enumerate(state))
+    y, ar = clearance_times(state, reduced, geo)  # links lose green, none gains: nobody enters
+    assert y >= 3.0 and ar == 0.0
+    swapped = "".join("G" if c == "r" else "r" for c in state)
+    y2, ar2 = clearance_times(state, swapped, geo)
+    assert y2 >= 3.0 and ar2 > 0.0

@@ -127,3 +127,26 @@ def test_approach_chain_walks_back_through_unsignalised_junctions():
     )
     chain = _approach_chain(net, "e3", _unsignalised_feeders(net), 120.0)
     assert chain == pytest.approx({"e3": 0.1, "e2": 5.1, "e1": 15.1, "s": 8.1})  # "far" is beyond 120 s
+
+
+def test_own_program_start_never_rated_worse(flows):
+    kept = optimise_plan(ART, flows, method="coordinated", seed=3)
+    plain = optimise_plan(ART, flows, method="coordinated", seed=3, own_program=False)
+    assert kept.meta["start"] in ("equal saturation", "own program", "own splits")
+    assert plain.meta["start"] == "equal saturation"
+
+    def rated(p):
+        return p.meta["model_delay_vehh_per_h"] + p.meta["model_random_delay_vehh_per_h"]
+
+    assert rated(kept) <= rated(plain) + 1e-9 * (1 + rated(plain))
+    invariants.assert_safe_network_plan(kept, ART)
+
+
+def test_fit_greens_keeps_proportions_and_minimums():
+    from citybrain.timing.coordination import _fit_greens
+
+    g = _fit_greens(np.array([30.0, 6.0, 30.0, 6.0]), np.full(4, 5.0), 50.0)
+    assert g.sum() == pytest.approx(50.0)
+    assert np.all(g >= 5.0 - 1e-9)
+    assert g[0] == pytest.approx(g[2])
+    assert _fit_greens(np.array([1.0, 1.0]), np.full(2, 5.0), 9.0) is None

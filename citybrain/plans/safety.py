@@ -307,7 +307,10 @@ def clearance_times(prev_state: str, next_state: str, geometry: LightGeometry,
                     profile: str | SafetyProfile | None = None) -> tuple[float, float]:
     """Required yellow and all-red (seconds) between two green states of one light.
 
-    Zero for both when no vehicle link loses green.
+    Zero for both when no vehicle link loses green. The all-red protects streams that
+    *enter* on the next state from vehicles still clearing; when no link (vehicle or
+    crossing) gains green (a protected left following its own permissive phase, say), nobody
+    enters and the all-red is 0; the yellow is still required.
     """
     p = get_profile(profile)
     lost = [i for i, (a, b) in enumerate(zip(prev_state, next_state, strict=True))
@@ -315,6 +318,8 @@ def clearance_times(prev_state: str, next_state: str, geometry: LightGeometry,
     if not lost:
         return 0.0, 0.0
     yellow = max(required_yellow_s(geometry.link_speed_mps.get(i, 13.89), p) for i in lost)
+    if not any(a not in GREEN and b in GREEN for a, b in zip(prev_state, next_state, strict=True)):
+        return yellow, 0.0
     all_red = max(required_all_red_s(geometry.link_width_m.get(i, 0.0), geometry.link_speed_mps.get(i, 13.89), p)
                   for i in lost)
     return yellow, all_red

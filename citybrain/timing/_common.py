@@ -447,7 +447,7 @@ def isolated_timing(network, tls: str, q_vph: np.ndarray, *, profile=None, permi
 def finish_plan(timing: IsolatedTiming, cycle_s: float, *, method: str, offset_s: float = 0.0) -> SignalPlan:
     """Split ``cycle_s`` by equal degree of saturation and return the plan."""
     greens = equal_saturation_greens(timing.y, timing.service, cycle_s, timing.lost_s, timing.min_greens(cycle_s))
-    greens = np.round(greens, 3)
+    greens = np.round(greens, 2)  # SUMO files carry 0.01 s
     greens[np.argmax(greens)] += cycle_s - timing.lost_s - greens.sum()
     plan = timing.plan.with_timing(greens, method=method)
     total = float(sum(p.duration_s for p in plan.phases))

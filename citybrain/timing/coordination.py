@@ -366,10 +366,77 @@ def _rebalance(search: _Search, plans, timings, model, offsets, objective, *, st
     return plans, objective
 
 
+def _fit_greens(own: np.ndarray, gmin: np.ndarray, total: float) -> np.ndarray | None:
+    """Greens in the proportions of ``own`` summing to ``total``, each at least ``gmin`` (None if impossible)."""
+    own = np.maximum(np.asarray(own, dtype=float), 0.0)
+    gmin = np.asarray(gmin, dtype=float)
+    if total + 1e-9 < gmin.sum():
+        return None
+    if own.sum() <= 0:
+        own = np.ones_like(own)
+    fixed = np.zeros(len(own), dtype=bool)
+    g = own * total / own.sum()
+    while True:  # water-filling: pin phases below their minimum, share the rest by ``own``
+        low = ~fixed & (g < gmin - 1e-12)
+        if not low.any():
+            break
+        fixed |= low
+        g[fixed] = gmin[fixed]
+        rest = total - g[fixed].sum()
+        free = ~fixed
+        if not free.any():
+            break
+        w = own[free] if own[free].sum() > 0 else np.ones(int(free.sum()))
+        g[free] = w * rest / w.sum()
+    return g if np.all(g >= gmin - 1e-6) else None
+
+
+def _own_candidates(network, timings, common: int, half: set[str]):
+    """Start plans from the lights' own programs: ``(name, {tls: plan}, offsets)`` pairs.
+
+    Each light keeps its own phase sequence (made safe, as :func:`base_plan`) and its own
+    share of green; the profile's clearances come out of the greens. ``"own program"`` keeps
+    the own cycle where every light's own cycle is one whole-second cycle or half of it;
+    ``"own splits"`` uses the searched common cycle (and half-cycle lights).
+    """
+    from ..plans.formats import plan_from_program
+
+    own_cycle = {t: float(sum(ph.duration_s for ph in network.programs[t].phases)) for t in timings}
+    own_offset = {t: plan_from_program(network.programs[t].phases, tls=t, offset_s=network.programs[t].offset_s).offset_s
+                  for t in timings}
+
+    def build(cycles: dict[str, float]):
+        plans = {}
+        for t, tm in timings.items():
+            c = cycles[t]
+            greens = _fit_greens([ph.green_s for ph in tm.plan.phases], tm.min_greens(c), c - tm.lost_s)
+            if greens is None:
+                return None
+            greens = np.round(greens, 2)  # SUMO files carry 0.01 s
+            greens[np.argmax(greens)] += c - tm.lost_s - greens.sum()
+            plans[t] = tm.plan.with_timing(greens, cycle_s=c, offset_s=0.0, method="coordinated")
+        return plans
+
+    top = max(own_cycle.values()) if own_cycle else 0.0
+    out = []
+    if top > 0 and abs(top - round(top)) < 1e-6 and all(
+            abs(c - top) < 1e-6 or abs(2 * c - top) < 1e-6 for c in own_cycle.values()):
+        plans = build(own_cycle)
+        if plans is not None:
+            offs = np.array([int(round(own_offset[t])) % int(round(top)) for t in sorted(plans)], dtype=np.int64)
+            out.append(("own program", plans, offs))
+    plans = build({t: common / 2 if t in half else float(common) for t in timings})
+    if plans is not None:
+        offs = np.array([int(round(own_offset[t] * common / max(own_cycle[t], 1e-9))) % common for t in sorted(plans)],
+                        dtype=np.int64)
+        out.append(("own splits", plans, offs))
+    return out
+
+
 def coordinated(network, flows, *, tls=None, profile=None, cycle_bounds=(30.0, 180.0), cycle_s: float | None = None,
                 permissive_factor: float = 0.5, aggregate: str = "mean", offset_step_s: int = 1, n_restarts: int = 4,
                 n_passes: int = 8, seed=None, min_green_s: float | None = None, cycle_step_s: int = 10,
-                half_cycles: bool = True, rebalance_splits: bool = True) -> NetworkPlan:
+                half_cycles: bool = True, rebalance_splits: bool = True, own_program: bool = True) -> NetworkPlan:
     """Return coordinated plans: a common cycle, splits and offsets minimising a network delay model.
 
     Parameters
@@ -394,6 +461,12 @@ def coordinated(network, flows, *, tls=None, profile=None, cycle_bounds=(30.0, 1
     rebalance_splits
         After the offsets, move green between phases (2 s at a time) where that lowers the
         modelled delay.
+    own_program
+        Also start from the network's own programs, made safe (the profile's clearances)
+        and kept at their own cycle (where the lights share one) and at the searched common
+        cycle, with their share of green: offsets searched from the own ones, splits
+        re-balanced only where the model gains. The plan the model rates best is returned,
+        so the result is never rated worse than the own timing.
 
     Returns
     -------
@@ -470,6 +543,21 @@ def coordinated(network, flows, *, tls=None, profile=None, cycle_bounds=(30.0, 1
         model = search.model(plans)
         offsets, det = search.offsets(model, np.vstack([offsets, np.zeros(len(offsets), dtype=np.int64)]))
         value = det + random_delay(model)
+    start = "equal saturation"
+    if own_program:
+        for name, cand, init in _own_candidates(network, timings, common, half):
+            cmodel = search.model(cand)
+            rows = np.vstack([init, np.zeros(len(init), dtype=np.int64)])
+            coffsets, cdet = search.offsets(cmodel, rows)
+            cvalue = cdet + random_delay(cmodel)
+            if rebalance_splits:
+                cand, cvalue = _rebalance(search, cand, timings, cmodel, coffsets, cvalue)
+                cmodel = search.model(cand)
+                coffsets, cdet = search.offsets(cmodel, np.vstack([coffsets, np.zeros(len(coffsets), dtype=np.int64)]))
+                cvalue = cdet + random_delay(cmodel)
+            if cvalue < value - 1e-9 * (1.0 + abs(value)):
+                plans, model, offsets, value, start = cand, cmodel, coffsets, cvalue, name
+                half = {t for t, p in cand.items() if 2 * p.cycle_s < cmodel.cycle_s + 1e-6}
     c = model.cycle_s
     zero = search.delay(model, np.zeros(len(model.tls), dtype=np.int64))
     det = search.delay(model, offsets)
@@ -478,6 +566,7 @@ def coordinated(network, flows, *, tls=None, profile=None, cycle_bounds=(30.0, 1
     out = [replace(plans[t], offset_s=float(offsets[i] % plans[t].cycle_s)) for i, t in enumerate(model.tls)]
     out += [plans[t] for t in ids if t not in model.tls]
     meta = {"method": "coordinated", "network": str(network.path), "cycle_s": c, "half_cycle_tls": sorted(half),
+            "start": start,
             "model_delay_zero_offsets_vehh_per_h": float(zero), "model_delay_vehh_per_h": float(det),
             "model_random_delay_vehh_per_h": float(random_delay(model))}
     result = NetworkPlan.single(out, meta=meta)
