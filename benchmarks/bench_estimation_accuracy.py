@@ -17,6 +17,15 @@ junction ``e`` ends at. Then, for each of ``--removals`` random camera layouts:
   ``edgeRelation`` counts) with candidate routes from the same SUMO run's route set, and we
   report GEH < 5 on the hourly movement flows of its sampled routes.
 
+What limits the figure. Per layout we also report which movements are *recoverable*: in the
+row space of the present camera rows and the exact conservation rows of interior links (links
+entered or left only by a dead end's U-turn are the network boundary and excluded), i.e.
+determined by the counts whatever the priors say (:func:`recoverable_movements`). The others
+are fixed only by the turning and level priors. ``geh5_share_true_ratio_history`` is the
+figure when the turning-ratio prior is given the run's *true* hourly turning ratios as
+history: an upper bound for what a perfect turning survey could add (a diagnostic, not an
+estimate; it uses the truth).
+
 Usage: ``python benchmarks/bench_estimation_accuracy.py [--quick] [--removals 5]``.
 Appends one JSON line per scenario to ``benchmarks/results/estimation_accuracy.jsonl``.
 """
@@ -210,9 +219,42 @@ def route_sampler_flows(name: str, counts: pd.DataFrame, routes_xml: Path, begin
     return pd.DataFrame([(a, b, n) for (a, b), n in flows.items()], columns=["from_edge", "to_edge", "rs_vph"])
 
 
+def recoverable_movements(network, problem) -> set[tuple[str, str, str]]:
+    """Movements ``(junction, from_edge, to_edge)`` the counts determine through conservation.
+
+    A movement is recoverable when its unit vector lies in the row space of the camera rows
+    present in the first interval and the conservation rows of interior links (exact: no
+    mid-block sources), i.e. the null space of that matrix has no component on it. Links whose
+    only inflow or only outflow is a U-turn (dead ends at the network boundary) are left out:
+    their rows are a balance prior, not conservation. Dense SVD: for benchmark-sized networks.
+    """
+    from citybrain.network import TURN_CODES
+
+    arrays = network.to_arrays()
+    uturn = TURN_CODES.index("uturn")
+    a, w, _ = problem.dense(0)
+    kind = problem.row_kind
+    keep = (kind == "count") & (w > 0)
+    cons = np.flatnonzero(kind == "conservation")
+    for k, e in enumerate(problem.conservation_edges):
+        into = arrays.edge_in_mov[arrays.edge_in_ptr[e] : arrays.edge_in_ptr[e + 1]]
+        out = arrays.edge_out_mov[arrays.edge_out_ptr[e] : arrays.edge_out_ptr[e + 1]]
+        interior = (arrays.mov_turn[into] != uturn).any() and (arrays.mov_turn[out] != uturn).any()
+        keep[cons[k]] = interior
+    mat = a[keep]
+    _, sv, vt = np.linalg.svd(mat, full_matrices=True)
+    rank = int((sv > 1e-9 * sv.max()).sum()) if len(sv) else 0
+    free = np.linalg.norm(vt[rank:], axis=0) if rank < vt.shape[0] else np.zeros(problem.n_var)
+    ids = problem.mov[free < 1e-7]
+    return {
+        (arrays.junction_ids[arrays.mov_junction[i]], arrays.edge_ids[arrays.mov_from_edge[i]], arrays.edge_ids[arrays.mov_to_edge[i]])
+        for i in ids
+    }
+
+
 def evaluate(name: str, removals: int, interval_s: float, with_route_sampler: bool) -> dict:
     from citybrain.counts import counts_from_frame, sample_camera_counts
-    from citybrain.estimation import estimate_flows, geh
+    from citybrain.estimation import build_problem, estimate_flows, geh
     from citybrain.network import graph_from_sumo_net
 
     truth, net_path, routes_xml, begin = true_movement_counts(name, interval_s)
@@ -221,6 +263,8 @@ def evaluate(name: str, removals: int, interval_s: float, with_route_sampler: bo
     true_h = truth.groupby(["junction", "from_edge", "to_edge"])["count"].sum().rename("true").reset_index()
     true_h["true"] = true_h["true"] / hours
     shares, by_kind, rs_shares, rs_unobs, times, sweeps = [], defaultdict(list), [], [], [], []
+    rec_share, rec_geh, unrec_geh, hist_shares = [], [], [], []
+    history = true_h.rename(columns={"true": "flow_vph"})
     for seed in range(removals):
         counts = sample_camera_counts(truth, network, drop_share=0.3, movement_share=0.5, noise_rel=0.1, seed=seed)
         table = counts_from_frame(counts, network)
@@ -236,6 +280,17 @@ def evaluate(name: str, removals: int, interval_s: float, with_route_sampler: bo
         shares.append(float((m["geh"] < 5).mean()))
         for k, g in m.groupby("kind"):
             by_kind[k].append(float((g["geh"] < 5).mean()))
+        rec = recoverable_movements(network, build_problem(network, table))
+        m["recoverable"] = [k in rec for k in zip(m["junction"], m["from_edge"], m["to_edge"], strict=True)]
+        rec_share.append(float(m["recoverable"].mean()))
+        if m["recoverable"].any():
+            rec_geh.append(float((m.loc[m["recoverable"], "geh"] < 5).mean()))
+        if (~m["recoverable"]).any():
+            unrec_geh.append(float((m.loc[~m["recoverable"], "geh"] < 5).mean()))
+        # diagnostic bound: the true hourly turning ratios given as history (uses the truth)
+        hb = estimate_flows(network, table, turning_ratios=history, standard_errors=False).hourly()
+        hb = hb.astype({"junction": str, "from_edge": str, "to_edge": str}).merge(true_h, on=["junction", "from_edge", "to_edge"])
+        hist_shares.append(float((geh(hb["flow_vph"].to_numpy(), hb["true"].to_numpy()) < 5).mean()))
         if with_route_sampler:
             rs = route_sampler_flows(name, counts, routes_xml, begin, CACHE / name / f"rs{seed}")
             r = m.merge(rs, on=["from_edge", "to_edge"], how="left").fillna({"rs_vph": 0.0})
@@ -253,6 +308,10 @@ def evaluate(name: str, removals: int, interval_s: float, with_route_sampler: bo
         "geh5_share_mean": float(np.mean(shares)),
         "geh5_share_min": float(np.min(shares)),
         "geh5_share_by_camera": {k: float(np.mean(v)) for k, v in sorted(by_kind.items())},
+        "recoverable_share": float(np.mean(rec_share)),
+        "geh5_share_recoverable": float(np.mean(rec_geh)) if rec_geh else float("nan"),
+        "geh5_share_unrecoverable": float(np.mean(unrec_geh)) if unrec_geh else float("nan"),
+        "geh5_share_true_ratio_history": float(np.mean(hist_shares)),
         "estimate_s_mean": float(np.mean(times)),
         "sweeps_max": int(max(sweeps)),
     }
@@ -297,14 +356,19 @@ def main(argv: list[str] | None = None) -> int:
     names = [n for n in names if SCENARIOS[n] is None or (REAL / SCENARIOS[n]).exists()]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     prov = _provenance()
-    print(f"{'scenario':<18}{'GEH<5 mean':>11}{'min':>7}{'movement':>10}{'approach':>10}{'no camera':>10}{'routeSampler':>13}{'  (unobs.)':>10}")
+    print(
+        f"{'scenario':<18}{'GEH<5 mean':>11}{'min':>7}{'movement':>10}{'approach':>10}{'no camera':>10}"
+        f"{'recoverable':>12}{'GEH<5 rec.':>11}{'unrec.':>8}{'true-ratio hist.':>17}{'routeSampler':>13}{'  (unobs.)':>10}"
+    )
     for name in names:
         res = evaluate(name, removals, args.interval, use_rs)
         k = res["geh5_share_by_camera"]
         rs = res.get("route_sampler_geh5_share_mean", float("nan"))
         rsu = res.get("route_sampler_geh5_share_unobserved", float("nan"))
         print(f"{name:<18}{res['geh5_share_mean']:>11.3f}{res['geh5_share_min']:>7.3f}{k.get('movement', float('nan')):>10.3f}"
-              f"{k.get('approach', float('nan')):>10.3f}{k.get('none', float('nan')):>10.3f}{rs:>13.3f}{rsu:>10.3f}", flush=True)
+              f"{k.get('approach', float('nan')):>10.3f}{k.get('none', float('nan')):>10.3f}"
+              f"{res['recoverable_share']:>12.3f}{res['geh5_share_recoverable']:>11.3f}{res['geh5_share_unrecoverable']:>8.3f}"
+              f"{res['geh5_share_true_ratio_history']:>17.3f}{rs:>13.3f}{rsu:>10.3f}", flush=True)
         with RESULTS.open("a") as fh:
             fh.write(json.dumps({**res, **prov, "quick": bool(args.quick)}) + "\n")
     return 0

@@ -202,6 +202,9 @@ class CountTable:
 
 
 # -- reading ----------------------------------------------------------------------------
+#: Largest |interval_start| (seconds) accepted; beyond it a start is reported as a bad time.
+_MAX_START_S = 1e9
+
 def read_count_frame(path: str | Path) -> pd.DataFrame:
     """Read a count or registry file (CSV or Parquet) as strings, without validating it.
 
@@ -478,6 +481,16 @@ def validate_counts(
             f"interval_start must be an ISO 8601 time like the other rows; got {_examples(start_text[~ok])}",
             "interval_start",
         )
+
+    # beyond ~30 years of seconds a start is an entry error (and would overflow the slot arithmetic)
+    too_far = np.isfinite(start) & (np.abs(start) > _MAX_START_S)
+    flag(
+        "bad-time",
+        too_far,
+        f"interval_start must be within {_MAX_START_S:.0e} s (about 30 years) of the time origin; got {_examples(start_text[too_far])}",
+        "interval_start",
+    )
+    start = np.where(too_far, np.nan, start)
 
     # ---- interval_s: positive, one length per file
     length = pd.to_numeric(text["interval_s"], errors="coerce").to_numpy(dtype=np.float64)

@@ -20,12 +20,36 @@ minimises a weighted sum of squares, each row weighted by ``1 / sd^2``:
   sends into the link equals what the downstream junction takes from it,
   ``sum_{m into e} x_m - sum_{m out of e} x_m = 0``, sd ``conservation_sd_vph`` (mid-block
   sources, sinks and storage);
-* **turning-ratio prior** per approach: ``x_m - r_m sum_{approach} x = 0``, sd
-  ``turn_prior_sd_vph``. ``r_m`` comes from ``turning_ratios`` (history) when given, else from
-  lane use: the movement's saturation flow (its lanes, shared lanes split, turn factor) over the
-  approach's, with U-turns scaled by ``uturn_prior_factor``;
+* **turning-ratio prior** per approach: ``x_m - r_m sum_{approach} x = 0``. ``r_m`` comes from
+  ``turning_ratios`` (history) when given, else from lane use: the movement's saturation flow
+  (its lanes, shared lanes split, turn factor) over the approach's, with U-turns scaled by
+  ``uturn_prior_factor``, each turn type by a factor learnt from the table's own
+  per-movement cameras, and each exit edge by its attraction at those cameras (the column
+  factor of a Furness model, pooled towards 1). The row's variance is proportional to the movement's prior flow
+  ``x0_m`` (the level prior below), ``sd^2 = turn_prior_sd_vph^2 * x0_m / median(x0)``
+  (``turn_prior_variance="flow"``, default), so a movement at the median prior flow has sd
+  ``turn_prior_sd_vph``: a movement count scatters around its share like a count, variance
+  proportional to its mean. This is the chi-square weighting of the second-order expansion
+  of the entropy-maximising turning-movement estimate (Van Zuylen 1979; Van Zuylen and
+  Willumsen 1980): what the counts and conservation leave open is split in proportion to the
+  prior flows instead of in equal absolute amounts. ``turn_prior_variance="constant"``: sd ``turn_prior_sd_vph``
+  for every movement;
 * **level prior** ``x_m = r_m * q * lanes`` with ``q`` the median observed flow per lane, sd
   ``level_prior_sd_vph``: weak, it only fixes flows nothing else determines;
+
+Network boundary. A link entered only by a U-turn (a dead end at the edge of the map) is where
+vehicles enter the model; its conservation row, chained through the dead end's U-turn with the
+row of the opposite link, acts as a directional-balance prior (inbound flow of a boundary road
+about equal to its outbound flow, sd ``conservation_sd_vph * sqrt(2)``). Sources and sinks
+inside the network (car parks, side streets the network omits) are only covered by
+``conservation_sd_vph``.
+
+What the counts can determine. Movements in the row space of the camera rows and the (exact)
+conservation rows of interior links are recovered whatever the priors say; the others are
+fixed only up to a direction that no count sees, and their split follows the turning and level
+priors. On the RESCO and Atlanta networks with the issue-4 camera protocol that is 50-70% of the
+movements (``benchmarks/bench_estimation_accuracy.py`` reports the share), and their accuracy
+is bounded by how well a turn-type prior predicts route choice.
 
 subject to ``0 <= x_m <= lanes_m * max_lane_flow_vph``.
 
@@ -84,6 +108,7 @@ _CROSSING = TURN_CODES.index("crossing")
 _UTURN = TURN_CODES.index("uturn")
 _METHODS = ("direct", "coordinate-descent", "lsq_linear")
 _COUNT_SD_FROM = ("camera", "count")
+_TURN_PRIOR_VARIANCE = ("flow", "constant")
 #: Pseudo-count of approaches pulling learnt turn factors towards 1 (partial pooling).
 _TURN_FACTOR_POOL = 10.0
 
@@ -364,7 +389,16 @@ def prior_turning_ratios(
     return ratio
 
 
-def _learn_turn_factors(network: RoadNetwork, counts: CountTable, uturn_prior_factor: float) -> np.ndarray | None:
+def _movement_count_sums(counts: CountTable) -> pd.Series:
+    """Sum of the per-movement counts of the table, indexed by ``(junction, from_edge, to_edge)``."""
+    frame = counts.frame
+    moves = frame[frame["to_edge"] != ""]
+    return moves.groupby(["junction", "from_edge", "to_edge"], sort=False)["count"].sum()
+
+
+def _learn_turn_factors(
+    network: RoadNetwork, counts: CountTable, uturn_prior_factor: float, per: pd.Series | None = None
+) -> np.ndarray | None:
     """Scale of the lane-use share per turn type, fitted to the cameras that count per movement.
 
     Empirical Bayes: over the approaches whose every movement is counted, find one factor
@@ -372,43 +406,104 @@ def _learn_turn_factors(network: RoadNetwork, counts: CountTable, uturn_prior_fa
     approach matches the counted shares (multiplicative fitting, 20 rounds). Returns ``None``
     when fewer than three such approaches exist.
     """
-    frame = counts.frame
-    moves = frame[frame["to_edge"] != ""]
-    if moves.empty:
+    if per is None:
+        per = _movement_count_sums(counts)
+    if per.empty:
         return None
     arrays = network.to_arrays()
-    per = moves.groupby(["junction", "from_edge", "to_edge"], sort=False)["count"].sum()
-    approach_movs: dict[tuple[str, str], list[int]] = {}
-    for i, m in enumerate(network.movements):
-        if m.turn != "crossing":
-            approach_movs.setdefault((m.junction, m.from_edge), []).append(i)
-    groups = []
-    for (j, f), idx in approach_movs.items():
-        if len(idx) < 2:
-            continue
-        vals = [per.get((j, f, network.movements[i].to_edge), np.nan) for i in idx]
-        if np.any(np.isnan(vals)) or np.sum(vals) <= 0:
-            continue
-        groups.append((np.array(idx), np.array(vals, dtype=np.float64) / np.sum(vals)))
-    if len(groups) < 3:
+    n_e = len(arrays.edge_ids)
+    # counted (junction, from, to) triples as one integer key each
+    j_idx = pd.Index(arrays.junction_ids).get_indexer(per.index.get_level_values(0))
+    e_ids = pd.Index(arrays.edge_ids)
+    f_idx = e_ids.get_indexer(per.index.get_level_values(1))
+    t_idx = e_ids.get_indexer(per.index.get_level_values(2))
+    ok = (j_idx >= 0) & (f_idx >= 0) & (t_idx >= 0)
+    key = (j_idx[ok].astype(np.int64) * n_e + f_idx[ok]) * n_e + t_idx[ok]
+    val = per.to_numpy(dtype=np.float64)[ok]
+    order = np.argsort(key, kind="stable")
+    key, val = key[order], val[order]
+    # every vehicle movement's count (NaN: not counted), grouped by approach
+    movs = np.flatnonzero(arrays.mov_turn != _CROSSING)
+    mj = arrays.mov_junction[movs].astype(np.int64)
+    mf = arrays.mov_from_edge[movs].astype(np.int64)
+    mt = arrays.mov_to_edge[movs].astype(np.int64)
+    want = (mj * n_e + mf) * n_e + mt
+    pos = np.minimum(np.searchsorted(key, want), max(len(key) - 1, 0))
+    hit = (mf >= 0) & (mt >= 0) & (len(key) > 0) & (key[pos] == want) if len(key) else np.zeros(len(movs), bool)
+    value = np.where(hit, val[pos] if len(key) else 0.0, np.nan)
+    _, approach = np.unique(mj * (n_e + 1) + (mf + 1), return_inverse=True)
+    approach = np.asarray(approach).ravel()
+    n_app = int(approach.max()) + 1 if len(approach) else 0
+    size = np.bincount(approach, minlength=n_app)
+    missing = np.bincount(approach, weights=np.isnan(value).astype(np.float64), minlength=n_app)
+    total = np.bincount(approach, weights=np.nan_to_num(value), minlength=n_app)
+    full = (size >= 2) & (missing == 0) & (total > 0)
+    n_groups = int(full.sum())
+    if n_groups < 3:
         return None
+    member = full[approach]
+    grp = np.unique(approach[member], return_inverse=True)[1].ravel()
+    idx = movs[member]
+    share = value[member] / total[approach[member]]
+    turn = arrays.mov_turn[idx]
     n_codes = len(TURN_CODES)
     factor = np.ones(n_codes)
     base = arrays.mov_sat_flow_vph.astype(np.float64).copy()
     base[arrays.mov_turn == _UTURN] *= uturn_prior_factor
+    base = base[idx]
+    observed = np.bincount(turn, weights=share, minlength=n_codes)
     for _ in range(20):
-        observed = np.zeros(n_codes)
-        modelled = np.zeros(n_codes)
-        for idx, share in groups:
-            w = base[idx] * factor[arrays.mov_turn[idx]]
-            model = w / w.sum()
-            np.add.at(observed, arrays.mov_turn[idx], share)
-            np.add.at(modelled, arrays.mov_turn[idx], model)
+        w = base * factor[turn]
+        model = w / np.bincount(grp, weights=w)[grp]
+        modelled = np.bincount(turn, weights=model, minlength=n_codes)
         seen = modelled > 0
         factor[seen] *= (observed[seen] + 1e-3) / (modelled[seen] + 1e-3)
         factor = np.clip(factor / factor[0], 0.05, 20.0)
     # partial pooling towards the plain lane-use prior: few approaches, little trust
-    return factor ** (len(groups) / (len(groups) + _TURN_FACTOR_POOL))
+    return factor ** (n_groups / (n_groups + _TURN_FACTOR_POOL))
+
+
+def _apply_exit_factors(arrays, per: pd.Series, ratio, vfrom, vto, seg_start, seg_end) -> np.ndarray:
+    """Scale prior shares by how strongly each exit edge attracts traffic at its junction.
+
+    The column factor of a Furness (bi-proportional) turning-movement model: over the
+    approaches whose every movement is counted, an exit edge ``e`` gets the ratio of the
+    counted shares into ``e`` to the prior shares into ``e``; with ``n_e`` such approaches the
+    factor is pooled towards 1 as ``ratio ** (n_e / (n_e + 1))`` (the prior weighs as much as
+    one counted approach). Every approach's shares are then scaled by their exit's factor and
+    renormalised, so an uncounted approach at the same junction inherits the attraction of
+    its exits (a side street nobody turns into stays minor). Uses only the input counts
+    (``per``: :func:`_movement_count_sums`).
+    """
+    if per.empty:
+        return ratio
+    n_e = len(arrays.edge_ids)
+    e_index = pd.Series(np.arange(n_e), index=pd.Index(arrays.edge_ids))
+    f = e_index.reindex(per.index.get_level_values(1)).to_numpy()
+    t = e_index.reindex(per.index.get_level_values(2)).to_numpy()
+    # look the variables' (from, to) pairs up among the counted pairs by one integer key
+    key = f.astype(np.int64) * n_e + t
+    order = np.argsort(key, kind="stable")
+    key_sorted = key[order]
+    want = vfrom.astype(np.int64) * n_e + vto
+    pos = np.minimum(np.searchsorted(key_sorted, want), max(len(key_sorted) - 1, 0))
+    hit = key_sorted[pos] == want
+    seen = np.where(hit, per.to_numpy(dtype=np.float64)[order][pos], np.nan)  # NaN: not counted
+    seg_len = seg_end - seg_start
+    n_missing = np.add.reduceat(np.isnan(seen).astype(np.int64), seg_start)
+    total = np.add.reduceat(np.nan_to_num(seen), seg_start)
+    full = (seg_len >= 2) & (n_missing == 0) & (total > 0)
+    use = np.repeat(full, seg_len)
+    if not use.any():
+        return ratio
+    share = np.nan_to_num(seen) / np.repeat(np.where(total > 0, total, 1.0), seg_len)
+    observed = np.bincount(vto[use], weights=share[use], minlength=n_e)
+    modelled = np.bincount(vto[use], weights=ratio[use], minlength=n_e)
+    n_app = np.bincount(vto[use], minlength=n_e).astype(np.float64)
+    factor = np.exp(n_app / (n_app + 1.0) * np.log((observed + 0.02) / (modelled + 0.02)))
+    scaled = ratio * factor[vto]
+    norm = np.add.reduceat(scaled, seg_start)
+    return scaled / np.repeat(np.where(norm > 0, norm, 1.0), seg_len)
 
 
 # -- building the problem -------------------------------------------------------------------
@@ -427,6 +522,7 @@ def build_problem(
     uturn_prior_factor: float = 0.05,
     learn_turn_factors: bool = True,
     count_sd_from: str = "camera",
+    turn_prior_variance: str = "flow",
 ) -> EstimationProblem:
     """Build the per-interval least-squares problem of :func:`estimate_flows` (see there).
 
@@ -464,10 +560,13 @@ def build_problem(
         msg = "movements of one approach are not consecutive"
         raise ValidationError(msg, [msg])
 
-    turn_factors = _learn_turn_factors(network, counts, uturn_prior_factor) if learn_turn_factors else None
+    per = _movement_count_sums(counts) if learn_turn_factors else None
+    turn_factors = _learn_turn_factors(network, counts, uturn_prior_factor, per) if learn_turn_factors else None
     ratio = prior_turning_ratios(
         network, turning_ratios, uturn_prior_factor=uturn_prior_factor, turn_factors=turn_factors
     )[mov]
+    if learn_turn_factors and turning_ratios is None:
+        ratio = _apply_exit_factors(arrays, per, ratio, vfrom, vto, seg_start, seg_end)
     lanes = np.maximum(arrays.mov_lanes[mov], 1).astype(np.float64)
     hi = lanes * max_lane_flow_vph
     lo = np.zeros(n_var)
@@ -588,10 +687,14 @@ def build_problem(
     s_coef.append(np.ones(n_var))
     r += n_var
 
+    if turn_prior_variance == "flow":
+        turn_var = _flow_turn_variance(x_level, turn_prior_sd_vph)[row_var_self]
+    else:
+        turn_var = np.full(n_turn, turn_prior_sd_vph**2)
     static_w = np.concatenate(
         [
             np.full(n_cons, 1.0 / conservation_sd_vph**2),
-            np.full(n_turn, 1.0 / turn_prior_sd_vph**2),
+            1.0 / turn_var,
             np.full(n_var, 1.0 / level_prior_sd_vph**2),
         ]
     )
@@ -642,6 +745,18 @@ def build_problem(
         interval_s=interval_s,
         conservation_edges=np.array(cons_edges, dtype=np.int64),
     )
+
+
+def _flow_turn_variance(x_level: np.ndarray, turn_prior_sd_vph: float) -> np.ndarray:
+    """Variance (veh/h)^2 of each movement's turning-prior row, proportional to its prior flow.
+
+    ``turn_prior_sd_vph^2 * max(x0, 1) / median(x0 > 0)``: a movement at the median prior flow
+    keeps ``turn_prior_sd_vph``; a rare movement (a U-turn, a minor right turn) is held close to
+    its small share, a major one may move further (see the module docstring).
+    """
+    positive = x_level[x_level > 0]
+    scale = float(np.median(positive)) if len(positive) else 1.0
+    return turn_prior_sd_vph**2 * np.maximum(x_level, 1.0) / scale
 
 
 # -- solving --------------------------------------------------------------------------------
@@ -836,6 +951,7 @@ def estimate_flows(
     uturn_prior_factor: float = 0.05,
     learn_turn_factors: bool = True,
     count_sd_from: str = "camera",
+    turn_prior_variance: str = "flow",
     standard_errors: bool = True,
     max_sweeps: int = 500,
     tol_vph: float = 0.05,
@@ -871,7 +987,8 @@ def estimate_flows(
     conservation_sd_vph
         Standard deviation (veh/h) of the mid-block gain or loss on a link.
     turn_prior_sd_vph
-        Standard deviation (veh/h) of a movement around its prior share of the approach.
+        Standard deviation (veh/h) of a movement around its prior share of the approach (of a
+        movement at the median prior flow when ``turn_prior_variance="flow"``).
     level_prior_sd_vph
         Standard deviation (veh/h) of the weak prior on each movement's level.
     max_lane_flow_vph
@@ -879,14 +996,18 @@ def estimate_flows(
     uturn_prior_factor
         Scale of U-turns' lane-use prior share.
     learn_turn_factors
-        Scale the lane-use prior per turn type (through, left, right ...) to fit the cameras
-        of this count table that count per movement (empirical Bayes; uses only the input
-        counts). Ignored for approaches covered by ``turning_ratios``.
+        Scale the lane-use prior per turn type (through, left, right ...) and per exit edge
+        to fit the cameras of this count table that count per movement (empirical Bayes;
+        uses only the input counts). The exit factors are skipped when ``turning_ratios``
+        is given; the turn-type factors are ignored for approaches it covers.
     standard_errors
         Compute ``se_vph`` (kernel ``_block_standard_errors``); NaN when ``False``.
     count_sd_from
         ``"camera"`` (default): a count's variance follows its camera's mean rate over the
         table; ``"count"``: the count itself.
+    turn_prior_variance
+        ``"flow"`` (default): a turning-prior row's variance is proportional to the
+        movement's prior flow (entropy model); ``"constant"``: ``turn_prior_sd_vph`` for all.
     max_sweeps, tol_vph
         Coordinate descent stops after ``max_sweeps`` sweeps (the direct solver's bound step:
         ``max_sweeps * n_flows`` updates) or when no flow moved more than ``tol_vph`` (veh/h).
@@ -927,6 +1048,12 @@ def estimate_flows(
             f"Got {count_sd_from!r} instead."
         )
         raise ValidationError(msg, [msg])
+    if turn_prior_variance not in _TURN_PRIOR_VARIANCE:
+        msg = (
+            f"The 'turn_prior_variance' parameter of estimate_flows must be one of "
+            f"{', '.join(_TURN_PRIOR_VARIANCE)}. Got {turn_prior_variance!r} instead."
+        )
+        raise ValidationError(msg, [msg])
     if not noise_rel >= 0:
         msg = f"The 'noise_rel' parameter of estimate_flows must be >= 0. Got {noise_rel!r} instead."
         raise ValidationError(msg, [msg])
@@ -950,6 +1077,7 @@ def estimate_flows(
         "turning_ratio_prior": "history" if turning_ratios is not None else "lane-use",
         "learn_turn_factors": learn_turn_factors,
         "count_sd_from": count_sd_from,
+        "turn_prior_variance": turn_prior_variance,
     }
     p = build_problem(
         network,
@@ -965,6 +1093,7 @@ def estimate_flows(
         uturn_prior_factor=uturn_prior_factor,
         learn_turn_factors=learn_turn_factors,
         count_sd_from=count_sd_from,
+        turn_prior_variance=turn_prior_variance,
     )
     if method in ("direct", "coordinate-descent"):
         solve = _solve_direct if method == "direct" else _solve_coordinate_descent

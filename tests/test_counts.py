@@ -94,6 +94,16 @@ def test_lenient_still_refuses_unusable_file(grid):
         read_counts(BAD / "missing_column.csv", grid, strict=False)
 
 
+def test_far_interval_start_is_a_bad_time_not_an_overflow(grid):
+    rows = [("0", "900", "B1", "B1", "A1B1", "", "10"), ("1.7976931348623157e+308", "900", "B1", "B1", "A1B1", "", "10"),
+            ("1.9e22", "900", "B1", "B1", "A1B1", "", "10")]
+    frame = pd.DataFrame(rows, columns=list(COUNT_COLUMNS))
+    with pytest.raises(ValidationError, match="about 30 years"):
+        counts_from_frame(frame, grid)
+    table = counts_from_frame(frame, grid, strict=False)
+    assert set(table.report.dropped_rows) >= {3, 4}
+
+
 def test_negative_count_message(grid):
     with pytest.raises(ValidationError, match="negative count"):
         read_counts(BAD / "negative_count.csv", grid)
@@ -166,6 +176,8 @@ _nums = st.one_of(
 )
 
 
+# the network fixture's repr is large; Hypothesis warns when it prints the arguments
+@pytest.mark.filterwarnings("ignore:Generating overly large repr")
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     rows=st.lists(

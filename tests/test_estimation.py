@@ -20,7 +20,7 @@ from citybrain.estimation import (
     write_flows,
 )
 from citybrain.exceptions import ValidationError
-from citybrain.network import graph_from_sumo_net
+from citybrain.network import TURN_CODES, graph_from_sumo_net
 
 from .conftest import NETWORKS, REAL_NETS, real_path
 from .naive import estimation as naive
@@ -62,14 +62,20 @@ def test_schema(estimate, grid):
 
 
 @pytest.mark.parametrize(
-    ("method", "count_sd_from"), [("direct", "camera"), ("coordinate-descent", "camera"), ("direct", "count")]
+    ("method", "count_sd_from", "turn_prior_variance"),
+    [
+        ("direct", "camera", "flow"),
+        ("coordinate-descent", "camera", "flow"),
+        ("direct", "count", "flow"),
+        ("direct", "camera", "constant"),
+    ],
 )
-def test_matches_naive_reference(grid, partial, method, count_sd_from):
+def test_matches_naive_reference(grid, partial, method, count_sd_from, turn_prior_variance):
     ours = estimate_flows(
         grid, partial, method=method, count_sd_from=count_sd_from, learn_turn_factors=False, tol_vph=1e-4,
-        max_sweeps=20000, junctions="all",
+        max_sweeps=20000, junctions="all", turn_prior_variance=turn_prior_variance,
     )
-    ref = naive.estimate_flows(grid, partial, count_sd_from=count_sd_from)
+    ref = naive.estimate_flows(grid, partial, count_sd_from=count_sd_from, turn_prior_variance=turn_prior_variance)
     got = dict(zip(zip(ours.flows["interval_start"], *zip(*_key(ours.flows)), strict=True), ours.flows["flow_vph"], strict=True))
     assert set(got) == set(ref)
     keys = sorted(ref)
@@ -197,3 +203,65 @@ def test_direct_solver_with_counts_missing_in_some_intervals(grid, partial):
     b = estimate_flows(grid, gappy, method="lsq_linear", standard_errors=False)
     npt.assert_allclose(a.flows["flow_vph"], b.flows["flow_vph"], atol=0.5)
     assert a.sweeps[0] > 0
+
+
+def test_turn_prior_variance_follows_prior_flow(grid, partial):
+    """Flow-proportional turning-prior variance: a rarer movement gets a tighter row."""
+    from citybrain.estimation import build_problem
+
+    p = build_problem(grid, partial)
+    q = build_problem(grid, partial, turn_prior_variance="constant")
+    turn = p.row_kind[p.n_count :] == "turn"
+    assert np.all(q.static_w[turn] == pytest.approx(1 / 120.0**2))
+    # within one approach, the movement with the smaller prior flow has the larger weight
+    level = p.static_y[p.row_kind[p.n_count :] == "level"]
+    w = p.static_w[turn]
+    self_var = np.array([p.row_var[s:e][np.argmax(p.row_coef[s:e])] for s, e in zip(p.row_ptr[p.n_count:-1], p.row_ptr[p.n_count + 1:])])[turn]
+    order = np.argsort(level[self_var])
+    assert np.all(np.diff(w[order]) <= 1e-15)
+
+
+def test_turn_prior_variance_rejects_unknown(grid, partial):
+    with pytest.raises(ValidationError, match="turn_prior_variance"):
+        estimate_flows(grid, partial, turn_prior_variance="poisson")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_turn_factors_match_naive(grid, truth, seed):
+    from citybrain.estimation import _learn_turn_factors
+
+    table = counts_from_frame(sample_camera_counts(truth, grid, seed=seed, movement_share=0.8), grid)
+    ours = _learn_turn_factors(grid, table, 0.05)
+    ref = naive.learn_turn_factors(grid, table, 0.05)
+    assert ref is not None
+    npt.assert_allclose(ours, ref, rtol=1e-9)
+
+
+def test_exit_factors_follow_counted_shares(grid, truth):
+    """An exit nobody takes at the counted approaches loses prior share at the uncounted ones."""
+    from citybrain.estimation import _apply_exit_factors, _movement_count_sums
+
+    arrays = grid.to_arrays()
+    crossing = TURN_CODES.index("crossing")
+    mov = np.flatnonzero((arrays.mov_from_edge >= 0) & (arrays.mov_to_edge >= 0) & (arrays.mov_turn != crossing))
+    vfrom, vto = arrays.mov_from_edge[mov], arrays.mov_to_edge[mov]
+    change = np.flatnonzero(np.diff(vfrom) != 0) + 1
+    seg_start = np.concatenate([[0], change])
+    seg_end = np.concatenate([change, [len(mov)]])
+    ratio = prior_turning_ratios(grid)[mov]
+    # every movement of one junction counted, except that nobody turns into its first exit
+    j = grid.signalised_junctions[0]
+    rows = truth[(truth["junction"] == j) & (truth["interval_start"] == 0)].copy()
+    dead = sorted(set(rows["to_edge"]))[0]
+    rows["count"] = np.where(rows["to_edge"] == dead, 0, 100)
+    per = rows.groupby(["junction", "from_edge", "to_edge"])["count"].sum()
+    # leave one approach uncounted
+    uncounted = sorted(set(rows.loc[rows["to_edge"] == dead, "from_edge"]))[0]
+    per = per[per.index.get_level_values(1) != uncounted]
+    out = _apply_exit_factors(arrays, per, ratio, vfrom, vto, seg_start, seg_end)
+    e = {name: k for k, name in enumerate(arrays.edge_ids)}
+    k = np.flatnonzero((vfrom == e[uncounted]) & (vto == e[dead]))[0]
+    assert out[k] < 0.6 * ratio[k]
+    seg = np.searchsorted(seg_start, k, side="right") - 1
+    assert out[seg_start[seg] : seg_end[seg]].sum() == pytest.approx(1.0)
+    assert _movement_count_sums(counts_from_frame(sample_camera_counts(truth, grid, seed=0), grid)).index.nlevels == 3

@@ -9,7 +9,9 @@ Same names as the public API and the kernels they check:
 * :func:`block_standard_errors` -- ``sqrt(diag(inv(H_bb)))`` per block with ``numpy.linalg.inv``
   (reference of ``_block_standard_errors``);
 * :func:`estimate_flows` -- the whole estimate, its rows built again with plain loops over the
-  network and the counts (reference of ``citybrain.estimation.estimate_flows``).
+  network and the counts (reference of ``citybrain.estimation.estimate_flows``);
+* :func:`learn_turn_factors` -- the turn-type factors fitted with a loop over the fully
+  counted approaches (reference of ``citybrain.estimation._learn_turn_factors``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import lsq_linear
 
-from citybrain.estimation import prior_turning_ratios
+from citybrain.estimation import _TURN_FACTOR_POOL, prior_turning_ratios
+from citybrain.network import TURN_CODES
 
 
 def solve_bounded_lsq(a, w, y, lo, hi):
@@ -60,6 +63,7 @@ def estimate_flows(
     max_lane_flow_vph=2000.0,
     uturn_prior_factor=0.05,
     count_sd_from="camera",
+    turn_prior_variance="flow",
 ):
     """Return ``{(interval_start, junction, from_edge, to_edge): flow_vph}`` for every vehicle movement.
 
@@ -85,6 +89,13 @@ def estimate_flows(
             per_lane.append(row.count * 3600 / T / max(lanes[k] for k in approach[(row.junction, row.from_edge)]))
     q = float(np.median(per_lane)) if per_lane else 300.0
 
+    # prior flow of each movement (the level prior's target)
+    level = np.zeros(n)
+    for ks in approach.values():
+        for k in ks:
+            level[k] = ratio_all[movs[k]] * q * max(lanes[ks])
+    median_level = float(np.median(level[level > 0])) if (level > 0).any() else 1.0
+
     static_rows, static_w, static_y = [], [], []
     for e in network.edges:
         into = [var[i] for i in movs if network.movements[i].to_edge == e]
@@ -104,7 +115,10 @@ def estimate_flows(
             r[ks] -= ratio_all[movs[k]]
             r[k] += 1.0
             static_rows.append(r)
-            static_w.append(1 / turn_prior_sd_vph**2)
+            if turn_prior_variance == "flow":  # variance proportional to the prior flow
+                static_w.append(1 / (turn_prior_sd_vph**2 * max(level[k], 1.0) / median_level))
+            else:
+                static_w.append(1 / turn_prior_sd_vph**2)
             static_y.append(0.0)
     for (_, _), ks in approach.items():
         for k in ks:
@@ -138,3 +152,40 @@ def estimate_flows(
             m = network.movements[i]
             out[(float(t), m.junction, m.from_edge, m.to_edge)] = float(x[k])
     return out
+
+
+def learn_turn_factors(network, counts, uturn_prior_factor=0.05):
+    """Turn-type factors of the lane-use prior fitted to the fully counted approaches (loops)."""
+    frame = counts.frame
+    per = frame[frame["to_edge"] != ""].groupby(["junction", "from_edge", "to_edge"])["count"].sum()
+    approach = {}
+    for i, m in enumerate(network.movements):
+        if m.turn != "crossing":
+            approach.setdefault((m.junction, m.from_edge), []).append(i)
+    groups = []
+    for (j, f), idx in approach.items():
+        vals = [per.get((j, f, network.movements[i].to_edge), np.nan) for i in idx]
+        if len(idx) >= 2 and not np.any(np.isnan(vals)) and np.sum(vals) > 0:
+            groups.append((idx, np.array(vals) / np.sum(vals)))
+    if len(groups) < 3:
+        return None
+    codes = {name: k for k, name in enumerate(TURN_CODES)}
+    factor = np.ones(len(TURN_CODES))
+    for _ in range(20):
+        observed = np.zeros(len(TURN_CODES))
+        modelled = np.zeros(len(TURN_CODES))
+        for idx, share in groups:
+            turns = [codes[network.movements[i].turn] for i in idx]
+            w = np.array([
+                network.movements[i].sat_flow_vph * (uturn_prior_factor if network.movements[i].turn == "uturn" else 1.0)
+                * factor[k]
+                for i, k in zip(idx, turns)
+            ])
+            for k, sh, mo in zip(turns, share, w / w.sum()):
+                observed[k] += sh
+                modelled[k] += mo
+        for k in range(len(TURN_CODES)):
+            if modelled[k] > 0:
+                factor[k] *= (observed[k] + 1e-3) / (modelled[k] + 1e-3)
+        factor = np.clip(factor / factor[0], 0.05, 20.0)
+    return factor ** (len(groups) / (len(groups) + _TURN_FACTOR_POOL))
