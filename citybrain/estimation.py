@@ -25,17 +25,20 @@ minimises a weighted sum of squares, each row weighted by ``1 / sd^2``:
   (its lanes, shared lanes split, turn factor) over the approach's, with U-turns scaled by
   ``uturn_prior_factor``, each turn type by a factor learnt from the table's own
   per-movement cameras, and each exit edge by its attraction at those cameras (the column
-  factor of a Furness model, pooled towards 1). The row's variance is proportional to the movement's prior flow
-  ``x0_m`` (the level prior below), ``sd^2 = turn_prior_sd_vph^2 * x0_m / median(x0)``
-  (``turn_prior_variance="flow"``, default), so a movement at the median prior flow has sd
-  ``turn_prior_sd_vph``: a movement count scatters around its share like a count, variance
-  proportional to its mean. This is the chi-square weighting of the second-order expansion
-  of the entropy-maximising turning-movement estimate (Van Zuylen 1979; Van Zuylen and
-  Willumsen 1980): what the counts and conservation leave open is split in proportion to the
-  prior flows instead of in equal absolute amounts. ``turn_prior_variance="constant"``: sd ``turn_prior_sd_vph``
-  for every movement;
+  factor of a Furness model, pooled towards 1). The row's variance is proportional to the
+  movement's prior flow ``x0_m`` (the level prior below),
+  ``sd^2 = turn_prior_sd_vph^2 * x0_m / median(x0)`` (``turn_prior_variance="flow"``,
+  default), so a movement at the median prior flow has sd ``turn_prior_sd_vph``: a movement
+  count scatters around its share like a count, variance proportional to its mean. This is
+  the chi-square weighting of the second-order expansion of the entropy-maximising
+  turning-movement estimate (Van Zuylen 1979; Van Zuylen and Willumsen 1980): what the counts
+  and conservation leave open is split in proportion to the prior flows instead of in equal
+  absolute amounts. ``turn_prior_variance="constant"``: sd ``turn_prior_sd_vph`` for every
+  movement;
 * **level prior** ``x_m = r_m * q * lanes`` with ``q`` the median observed flow per lane, sd
   ``level_prior_sd_vph``: weak, it only fixes flows nothing else determines;
+
+subject to ``0 <= x_m <= lanes_m * max_lane_flow_vph``.
 
 Network boundary. A link entered only by a U-turn (a dead end at the edge of the map) is where
 vehicles enter the model; its conservation row, chained through the dead end's U-turn with the
@@ -47,11 +50,9 @@ inside the network (car parks, side streets the network omits) are only covered 
 What the counts can determine. Movements in the row space of the camera rows and the (exact)
 conservation rows of interior links are recovered whatever the priors say; the others are
 fixed only up to a direction that no count sees, and their split follows the turning and level
-priors. On the RESCO and Atlanta networks with the issue-4 camera protocol that is 50-70% of the
+priors. On the RESCO and Atlanta networks with the issue-4 camera protocol that is 55-70% of the
 movements (``benchmarks/bench_estimation_accuracy.py`` reports the share), and their accuracy
 is bounded by how well a turn-type prior predicts route choice.
-
-subject to ``0 <= x_m <= lanes_m * max_lane_flow_vph``.
 
 Why this design: every piece of knowledge enters as one linear row with an explicit standard
 deviation, so the solution is the maximum a-posteriori flow of a Gaussian model with bounds,
@@ -472,7 +473,9 @@ def _apply_exit_factors(arrays, per: pd.Series, ratio, vfrom, vto, seg_start, se
     factor is pooled towards 1 as ``ratio ** (n_e / (n_e + 1))`` (the prior weighs as much as
     one counted approach). Every approach's shares are then scaled by their exit's factor and
     renormalised, so an uncounted approach at the same junction inherits the attraction of
-    its exits (a side street nobody turns into stays minor). Uses only the input counts
+    its exits (a side street nobody turns into stays minor). Applied only when the turn-type
+    factors could be fitted (at least three fully counted approaches), so that the exit
+    factor is a residual after turn type, not a proxy for it. Uses only the input counts
     (``per``: :func:`_movement_count_sums`).
     """
     if per.empty:
@@ -565,7 +568,10 @@ def build_problem(
     ratio = prior_turning_ratios(
         network, turning_ratios, uturn_prior_factor=uturn_prior_factor, turn_factors=turn_factors
     )[mov]
-    if learn_turn_factors and turning_ratios is None:
+    if turn_factors is not None and turning_ratios is None:
+        # exit factors only on top of fitted turn-type factors: without them an exit's factor
+        # would absorb the difference between the turn types that reach it (on a lone
+        # junction each exit is reached by one movement of each approach, all of other types)
         ratio = _apply_exit_factors(arrays, per, ratio, vfrom, vto, seg_start, seg_end)
     lanes = np.maximum(arrays.mov_lanes[mov], 1).astype(np.float64)
     hi = lanes * max_lane_flow_vph
