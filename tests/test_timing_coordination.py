@@ -150,3 +150,20 @@ def test_fit_greens_keeps_proportions_and_minimums():
     assert np.all(g >= 5.0 - 1e-9)
     assert g[0] == pytest.approx(g[2])
     assert _fit_greens(np.array([1.0, 1.0]), np.full(2, 5.0), 9.0) is None
+
+
+def test_shared_lane_saturation_follows_flow():
+    from citybrain.timing._common import lane_groups, movement_flows
+    from citybrain.timing.coordination import shared_lane_sat_vph
+
+    q = movement_flows(ART, make_flows(ART, share=0.1, seed=5))
+    movs = [i for i, m in enumerate(ART.movements) if m.tls and m.turn != "crossing"]
+    sat = shared_lane_sat_vph(ART, movs, q)
+    shared = [g for g in lane_groups(ART, movs) if len(g) > 1]
+    assert shared, "arterial5 has shared lanes"
+    for g in lane_groups(ART, movs):
+        ms = [movs[i] for i in g]
+        assert sum(sat[m] for m in ms) == pytest.approx(sum(ART.movements[m].sat_flow_vph for m in ms))
+        if len(ms) > 1 and q[ms].sum() > 0:  # equal degree of saturation inside a shared group
+            x = [q[m] / sat[m] for m in ms if sat[m] > 0]
+            assert max(x) == pytest.approx(min(x))
