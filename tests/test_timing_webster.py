@@ -162,3 +162,17 @@ def test_short_approach_floor_in_plans():
     plan = finish_plan(tm2, 90.0, method="webster")
     assert plan.phases[0].green_s >= 0.6 * (90.0 - tm.lost_s) - 1e-6
     invariants.assert_safe_plan(plan, GRID)
+
+
+def test_clip_to_program_capacity():
+    from citybrain.timing._common import clip_to_program_capacity
+
+    ids = sorted(GRID.programs)
+    light = movement_flows(GRID, make_flows(GRID, share=0.05))
+    npt.assert_allclose(clip_to_program_capacity(GRID, light, ids), light)  # well under capacity: unchanged
+    heavy = movement_flows(GRID, make_flows(GRID, share=3.0))
+    clipped = clip_to_program_capacity(GRID, heavy, ids)
+    assert np.all(clipped <= heavy + 1e-9) and np.any(clipped < heavy)
+    sat = np.array([m.sat_flow_vph for m in GRID.movements])
+    signalised = [i for i, m in enumerate(GRID.movements) if m.tls and m.turn != "crossing"]
+    assert np.all(clipped[signalised] <= sat[signalised] * 2 + 1e-9)

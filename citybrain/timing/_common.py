@@ -101,6 +101,38 @@ def movement_flows(network, flows: pd.DataFrame, *, aggregate: str = "mean") -> 
     return out
 
 
+def clip_to_program_capacity(network, q_vph: np.ndarray, tls_ids) -> np.ndarray:
+    """Flows no higher than what the network's own programs can discharge.
+
+    Counts taken under the own programs cannot exceed their discharge capacity: per lane
+    group of each light, the flow is scaled down to at most the group's saturation flow
+    times its green share in the own program (permissive green counted in full, so this is
+    an upper bound). An estimate above it is an estimation error (a removed camera), and
+    timing would give that approach green it does not need.
+    """
+    out = np.asarray(q_vph, dtype=float).copy()
+    for t in tls_ids:
+        prog = network.programs[t]
+        cycle = float(sum(ph.duration_s for ph in prog.phases))
+        if cycle <= 0:
+            continue
+        plan = plan_from_program(prog.phases, tls=t, junctions=prog.junctions, network=network)
+        movs = sorted({link.movement for link in prog.links if network.movements[link.movement].turn != "crossing"})
+        if not movs:
+            continue
+        service = service_matrix(plan, network, movs, 1.0)
+        greens = np.array([ph.green_s for ph in plan.phases])
+        share = np.minimum(service @ greens / cycle, 1.0)
+        for g in lane_groups(network, movs):
+            ms = [movs[i] for i in g]
+            sat = sum(network.movements[m].sat_flow_vph for m in ms)
+            cap = sat * max(share[i] for i in g)
+            total = float(out[ms].sum())
+            if total > cap > 0:
+                out[ms] *= cap / total
+    return out
+
+
 def select_lights(network, tls) -> list[str]:
     """Normalise a ``tls`` argument (None, one id or ids) to a sorted list of known lights.
 

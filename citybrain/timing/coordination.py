@@ -30,6 +30,7 @@ from ..plans.model import GREEN, NetworkPlan, SignalPlan
 from ._common import (
     assert_produced_plans_safe,
     check_bounds,
+    clip_to_program_capacity,
     finish_plan,
     isolated_timing,
     lane_groups,
@@ -477,7 +478,7 @@ def coordinated(network, flows, *, tls=None, profile=None, cycle_bounds=(30.0, 1
                 permissive_factor: float = 0.5, aggregate: str = "mean", offset_step_s: int = 1, n_restarts: int = 4,
                 n_passes: int = 8, seed=None, min_green_s: float | None = None, cycle_step_s: int = 10,
                 half_cycles: bool = True, rebalance_splits: bool = True, own_program: bool = True,
-                period_h: float | None = 0.25, n_cycles: int = 3) -> NetworkPlan:
+                period_h: float | None = 0.25, n_cycles: int = 3, clip_to_program: bool = True) -> NetworkPlan:
     """Return coordinated plans: a common cycle, splits and offsets minimising a network delay model.
 
     Parameters
@@ -506,6 +507,10 @@ def coordinated(network, flows, *, tls=None, profile=None, cycle_bounds=(30.0, 1
         Analysis period (hours) of the random and over-saturation delay (HCM ``T``); None:
         the time the flow table covers (:func:`flows_period_h`). The default 0.25 h: with
         1 h the over-saturation term drove arterial5 to a 155 s cycle (twin delay 67 -> 82 s).
+    clip_to_program
+        Scale each lane group's flow down to what the own program can discharge
+        (:func:`~citybrain.timing._common.clip_to_program_capacity`): for flows estimated
+        from counts taken under the own programs.
     n_cycles
         How many of the best cycles of the scan are compared again with all restarts.
     own_program
@@ -546,6 +551,8 @@ def coordinated(network, flows, *, tls=None, profile=None, cycle_bounds=(30.0, 1
     rng = normalise_seed(seed)
     q = movement_flows(network, flows, aggregate=aggregate)
     ids = select_lights(network, tls)
+    if clip_to_program:
+        q = clip_to_program_capacity(network, q, ids)
     timings = {t: isolated_timing(network, t, q, profile=profile, permissive_factor=permissive_factor,
                                   min_green_s=min_green_s) for t in ids}
     need = max(int(np.ceil(_need_s(tm) - 1e-9)) for tm in timings.values())
