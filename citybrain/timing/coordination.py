@@ -339,12 +339,13 @@ class _Search:
                                model.shift, model.factor, 3, np.empty((n, model.cycle_s)), np.empty(n))
         return float(total / model.cycle_s)
 
-    def offsets(self, model, init) -> tuple[np.ndarray, float]:
+    def offsets(self, model, init, n_passes: int | None = None) -> tuple[np.ndarray, float]:
         """Best offsets from the rows of ``init`` (and from ``init[0]`` as given); deterministic delay (veh)."""
         init = np.ascontiguousarray(np.asarray(init, dtype=np.int64) % model.cycle_s)
         best, total = _search_offsets(init, self.step, model.cap_local, model.light, model.q, model.up_ptr,
                                       model.up_mov, model.shift, model.factor, model.light_ptr, model.light_mov,
-                                      model.down_ptr, model.down_mov, self.n_passes)
+                                      model.down_ptr, model.down_mov,
+                                      self.n_passes if n_passes is None else int(n_passes))
         start = self.delay(model, init[0])
         got = self.delay(model, best)
         return (init[0].copy(), start) if start <= got else (best, got)
@@ -560,23 +561,24 @@ def coordinated(network, flows, *, tls=None, profile=None, cycle_bounds=(30.0, 1
         period_h = flows_period_h(flows)
     search = _Search(network, q, permissive_factor, offset_step_s, n_passes, period_h)
 
-    def objective(cycle: int, half: set[str], starts: int = 1):
+    def objective(cycle: int, half: set[str], starts: int = 1, passes: int | None = None):
         plans = _plans_at(timings, cycle, half, "coordinated")
         model = search.model(plans)
         init = np.zeros((starts, len(model.tls)), dtype=np.int64)
         if starts > 1:
             init[1:] = rng.integers(0, model.cycle_s, size=(starts - 1, len(model.tls)))
-        offsets, det = search.offsets(model, init)
+        offsets, det = search.offsets(model, init, passes)
         return det + search.random(model), plans, model, offsets
 
     if cycle_s is None:
         lo, hi = int(max(bounds[0], need)), int(max(bounds[1], need))
         step = int(cycle_step_s)
-        scores = {c: objective(c, set())[0] for c in sorted({*range(lo, hi + 1, step), hi})}
+        scan = min(2, int(n_passes))  # a coarse ranking; the best few are searched in full below
+        scores = {c: objective(c, set(), 1, scan)[0] for c in sorted({*range(lo, hi + 1, step), hi})}
         best = min(scores, key=scores.get)
         for c in range(max(lo, best - step + step // 2), min(hi, best + step - 1) + 1, max(1, step // 2)):
             if c not in scores:
-                scores[c] = objective(c, set())[0]
+                scores[c] = objective(c, set(), 1, scan)[0]
         # the scan uses one offset start; its ranking is noisy, so the best few cycles are
         # compared again with every restart
         top = sorted(scores, key=scores.get)[:max(1, int(n_cycles))]
@@ -588,14 +590,20 @@ def coordinated(network, flows, *, tls=None, profile=None, cycle_bounds=(30.0, 1
             raise ValidationError(msg, [msg])
         common = int(max(int(np.ceil(float(cycle_s) - 1e-9)), need))
     half: set[str] = set()
-    value = objective(common, half)[0]
     if half_cycles and common % 2 == 0 and common / 2 >= bounds[0]:
-        for t, tm in sorted(timings.items()):
-            if _need_s(tm) > common / 2 + 1e-9:
-                continue
-            trial = objective(common, half | {t})[0]
+        # screen each light at half the cycle with the offsets of the full-cycle search fixed
+        # (one model evaluation per light, not an offset search); the final search follows
+        value, full, _, offs = objective(common, half)
+        halves = {t: finish_plan(tm, common / 2, method="coordinated") for t, tm in timings.items()
+                  if _need_s(tm) <= common / 2 + 1e-9}
+        current = dict(full)
+        for t in sorted(halves):
+            trial_plans = {**current, t: halves[t]}
+            tmodel = search.model(trial_plans)
+            trial = search.delay(tmodel, offs) + search.random(tmodel)
             if trial < value - 1e-9 * (1.0 + abs(value)):
                 half.add(t)
+                current = trial_plans
                 value = trial
     value, plans, model, offsets = objective(common, half, int(n_restarts))
     if rebalance_splits:
