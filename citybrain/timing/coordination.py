@@ -573,7 +573,7 @@ def coordinated(network, flows, *, tls=None, profile=None, cycle_bounds=(30.0, 1
     if cycle_s is None:
         lo, hi = int(max(bounds[0], need)), int(max(bounds[1], need))
         step = int(cycle_step_s)
-        scan = min(2, int(n_passes))  # a coarse ranking; the best few are searched in full below
+        scan = 1  # a coarse ranking (one descent pass); the best few are searched in full below
         scores = {c: objective(c, set(), 1, scan)[0] for c in sorted({*range(lo, hi + 1, step), hi})}
         best = min(scores, key=scores.get)
         for c in range(max(lo, best - step + step // 2), min(hi, best + step - 1) + 1, max(1, step // 2)):
