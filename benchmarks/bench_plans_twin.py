@@ -355,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     version = next((x.sumo_version for r in results for runs in r.runs.values() for x in runs if x.ok), "")
     print(f"\nDelay (s/veh, RESCO metric), mean +- sd over seeds {seeds[0]}..{seeds[-1]}; SUMO {version}")
     print(table(results))
-    print(f"\nDelay counting never-inserted vehicles (delay_all), same runs")
+    print("\nDelay counting never-inserted vehicles (delay_all), same runs")
     print(table(results, "delay_all_s"))
     for r in results:
         print(f"{r.name}: {r.notes}")

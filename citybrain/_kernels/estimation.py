@@ -45,6 +45,41 @@ def _row_target(i, t, n_count, count_y, static_y):
     return static_y[i - n_count]
 
 
+# "(i8, i8[:], i8[:], f8[:], i8[:], i8[:], f8[:], i8, f8[:, :], f8[:, :], f8[:], f8[:], f8[:], f8[:], f8[:, :])"
+@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS)
+def _start_interval(t, row_ptr, row_var, row_coef, col_ptr, col_row, col_coef, n_count, count_w, count_y,
+                    static_w, static_y, lo, hi, x0):
+    """Numba kernel for the start of one interval's solve: clipped ``x``, residuals ``r``, curvatures ``h``.
+
+    Shared by :func:`_solve_bounded_lsq` and :func:`_polish_bounded_lsq`; the curvature of
+    every variable is fixed within an interval.
+    """
+    n_var = x0.shape[1]
+    n_rows = row_ptr.shape[0] - 1
+    x = np.empty(n_var)
+    for j in range(n_var):
+        v = x0[t, j]
+        if v < lo[j]:
+            v = lo[j]
+        if v > hi[j]:
+            v = hi[j]
+        x[j] = v
+    r = np.empty(n_rows)
+    for i in range(n_rows):
+        s = 0.0
+        for k in range(row_ptr[i], row_ptr[i + 1]):
+            s += row_coef[k] * x[row_var[k]]
+        r[i] = s - _row_target(i, t, n_count, count_y, static_y)
+    h = np.zeros(n_var)
+    for j in range(n_var):
+        hj = 0.0
+        for k in range(col_ptr[j], col_ptr[j + 1]):
+            a = col_coef[k]
+            hj += _row_weight(col_row[k], t, n_count, count_w, count_y, static_w) * a * a
+        h[j] = hj
+    return x, r, h
+
+
 # "(i8[:], i8[:], f8[:], i8[:], i8[:], f8[:], i8, f8[:, :], f8[:, :], f8[:], f8[:], f8[:], f8[:], f8[:, :], i8, f8)"
 @njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS, parallel=True)
 def _solve_bounded_lsq(
@@ -103,32 +138,11 @@ def _solve_bounded_lsq(
     """
     n_t = x0.shape[0]
     n_var = x0.shape[1]
-    n_rows = row_ptr.shape[0] - 1
     x_out = np.empty((n_t, n_var))
     sweeps = np.zeros(n_t, dtype=np.int64)
     for t in prange(n_t):
-        x = np.empty(n_var)
-        for j in range(n_var):
-            v = x0[t, j]
-            if v < lo[j]:
-                v = lo[j]
-            if v > hi[j]:
-                v = hi[j]
-            x[j] = v
-        r = np.empty(n_rows)
-        for i in range(n_rows):
-            s = 0.0
-            for k in range(row_ptr[i], row_ptr[i + 1]):
-                s += row_coef[k] * x[row_var[k]]
-            r[i] = s - _row_target(i, t, n_count, count_y, static_y)
-        # curvature of every variable is fixed within an interval
-        h = np.zeros(n_var)
-        for j in range(n_var):
-            hj = 0.0
-            for k in range(col_ptr[j], col_ptr[j + 1]):
-                a = col_coef[k]
-                hj += _row_weight(col_row[k], t, n_count, count_w, count_y, static_w) * a * a
-            h[j] = hj
+        x, r, h = _start_interval(t, row_ptr, row_var, row_coef, col_ptr, col_row, col_coef, n_count,
+                                  count_w, count_y, static_w, static_y, lo, hi, x0)
         used = max_sweeps + 1
         for sweep in range(max_sweeps):
             biggest = 0.0
@@ -367,31 +381,11 @@ def _polish_bounded_lsq(
     """
     n_t = x0.shape[0]
     n_var = x0.shape[1]
-    n_rows = row_ptr.shape[0] - 1
     x_out = np.empty((n_t, n_var))
     used = np.zeros(n_t, dtype=np.int64)
     for t in prange(n_t):
-        x = np.empty(n_var)
-        for j in range(n_var):
-            v = x0[t, j]
-            if v < lo[j]:
-                v = lo[j]
-            if v > hi[j]:
-                v = hi[j]
-            x[j] = v
-        r = np.empty(n_rows)
-        for i in range(n_rows):
-            s = 0.0
-            for k in range(row_ptr[i], row_ptr[i + 1]):
-                s += row_coef[k] * x[row_var[k]]
-            r[i] = s - _row_target(i, t, n_count, count_y, static_y)
-        h = np.zeros(n_var)
-        for j in range(n_var):
-            hj = 0.0
-            for k in range(col_ptr[j], col_ptr[j + 1]):
-                a = col_coef[k]
-                hj += _row_weight(col_row[k], t, n_count, count_w, count_y, static_w) * a * a
-            h[j] = hj
+        x, r, h = _start_interval(t, row_ptr, row_var, row_coef, col_ptr, col_row, col_coef, n_count,
+                                  count_w, count_y, static_w, static_y, lo, hi, x0)
         queue = np.empty(n_var, dtype=np.int64)
         queued = np.zeros(n_var, dtype=np.bool_)
         head = 0
