@@ -337,7 +337,7 @@ class _Signal:
             if t + 1e-9 >= self.pending_end:
                 self._advance_pending(backend, t)
         elif self.controller.program_driven:
-            phase, _ = data.tls_phase[self.tls]
+            phase = data.tls_phase[self.tls]
             if phase != self.phase:
                 wrapped = phase < self.phase
                 self.phase, self.phase_start = phase, t
@@ -676,8 +676,7 @@ class Twin:
             sig.start(backend, data0_phase[t])
             sig.last_state = backend.api.trafficlight.getRedYellowGreenState(t)
         n_in, n_all = layout.n_in, len(layout.lanes)
-        queue_sum = 0.0
-        jq = np.zeros(len(layout.junctions))
+        halting_sum = np.zeros(n_in, np.int64)  # per approach lane, vehicle-steps halting
         steps = 0
         sim = backend.api.simulation
         loaded, departed = sim.getLoadedNumber(), sim.getDepartedNumber()
@@ -695,9 +694,7 @@ class Twin:
             self.time_s = t
             veh = data.lane_vehicles[:n_all]
             halt = data.lane_halting[:n_all]
-            hin = halt[:n_in]
-            queue_sum += float(hin.sum())
-            jq += np.bincount(layout.lane_junction, weights=hin, minlength=len(layout.junctions))
+            halting_sum += halt[:n_in]
             steps += 1
             loaded += data.loaded
             departed += data.departed
@@ -740,9 +737,10 @@ class Twin:
                 self.on_progress(t - sc.begin_s)
                 next_report += 60.0
         never_inserted = max(0, loaded - departed)
+        jq = np.bincount(layout.lane_junction, weights=halting_sum, minlength=len(layout.junctions))
         return {
             "version": version,
-            "queue": queue_sum / steps if steps else math.nan,
+            "queue": float(halting_sum.sum()) / steps if steps else math.nan,
             "junction_queue": {
                 j: float(q / steps) if steps else math.nan for j, q in zip(layout.junctions, jq, strict=True)
             },
@@ -830,6 +828,8 @@ def _supports(backend: Backend, option: str) -> bool:
     """Whether the backend's SUMO knows a command-line option (checked once per binary)."""
     from citybrain.sumo_tools import sumo_binary
 
+    if backend.name == "libsumo":  # the installed SUMO 1.28 knows every option we ask about
+        return True
     binary = str(getattr(backend, "binary", None) or sumo_binary())
     key = (binary, option)
     if key not in _SUPPORT_CACHE:
