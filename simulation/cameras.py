@@ -2,8 +2,12 @@
 
 Every approach edge of a signalised junction gets one camera (``cam_<junction>_<edge>``)
 that counts the vehicles crossing its stop line, per counting interval, for each movement
-(from-edge -> to-edge) and as an approach total. The true counts are kept beside what the
-cameras report, which may be degraded by
+(from-edge -> to-edge) and as an approach total. A vehicle crosses when it leaves the
+approach's lanes, and the lanes feeding them through unsignalised junctions up to
+:data:`~citybrain.control.APPROACH_REACH_M` back, with its route already past the approach
+edge: real networks have approach edges of 1-10 m that a car crosses between two steps
+without ever being on them. The true counts are kept beside what the cameras report, which
+may be degraded by
 
 - a detection rate: each crossing is seen with probability ``detection_rate``;
 - noise: each reported count is multiplied by ``1 + N(0, noise_sd)`` and rounded (>= 0);
@@ -32,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from citybrain.control import APPROACH_REACH_M
 from citybrain.network import RoadNetwork
 
 from .scenario import CameraConfig
@@ -68,6 +73,9 @@ class Camera:
         Approach lanes it watches.
     movement_lanes : tuple of tuple of str
         Per exit edge, the approach lanes of that movement.
+    feeder_lanes : tuple of str
+        Lanes feeding the approach lanes through unsignalised junctions, up to
+        :data:`~citybrain.control.APPROACH_REACH_M` back (empty unless the approach is short).
     """
 
     camera_id: str
@@ -76,6 +84,12 @@ class Camera:
     to_edges: tuple[str, ...]
     lanes: tuple[str, ...]
     movement_lanes: tuple[tuple[str, ...], ...]
+    feeder_lanes: tuple[str, ...] = ()
+
+    @property
+    def watch_lanes(self) -> tuple[str, ...]:
+        """The approach lanes and their feeders: where a counted vehicle is seen."""
+        return (*self.lanes, *self.feeder_lanes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +120,7 @@ def cameras_for_network(network: RoadNetwork) -> tuple[Camera, ...]:
                 to_edges=to_edges,
                 lanes=lanes,
                 movement_lanes=tuple(tuple(dict.fromkeys(moves[t])) for t in to_edges),
+                feeder_lanes=tuple(lane for lane, _ in network.upstream_lanes(lanes, APPROACH_REACH_M)),
             )
         )
     return tuple(sorted(cams, key=lambda c: c.camera_id))
@@ -122,9 +137,10 @@ class CameraCounter:
         Interval, detection rate, noise and outages.
     begin_s, end_s : float
         The scenario's time window (seconds).
-    next_edge : callable
-        ``next_edge(vehicle_id, edge) -> str``: the edge a vehicle takes after ``edge``
-        (asked once per vehicle and approach, when it first appears there).
+    route_position : callable
+        ``route_position(vehicle_id) -> (route, index)``: the vehicle's route edges and the
+        index of the edge it is on (or last left, while inside a junction); raises when the
+        vehicle has left the simulation.
     """
 
     def __init__(
@@ -133,16 +149,17 @@ class CameraCounter:
         config: CameraConfig,
         begin_s: float,
         end_s: float,
-        next_edge: Callable[[str, str], str],
+        route_position: Callable[[str], tuple[tuple[str, ...], int]],
     ) -> None:
         self.cameras = cameras
         self.config = config
         self.begin_s, self.end_s = float(begin_s), float(end_s)
-        self._next_edge = next_edge
-        self.lanes = tuple(sorted({x for c in cameras for x in c.lanes}))
-        self._edge_lanes = {c.from_edge: c.lanes for c in cameras}
-        self._edge_camera = {c.from_edge: c for c in cameras}
-        self._present: dict[str, dict[str, str]] = {e: {} for e in self._edge_lanes}
+        self._route_position = route_position
+        self.lanes = tuple(sorted({x for c in cameras for x in c.watch_lanes}))
+        self._edge_lanes = {c.from_edge: c.watch_lanes for c in cameras}
+        # per approach edge, tracked vehicles -> (route index of the edge, exit edge), or None
+        # for a vehicle that will not cross this stop line
+        self._tracked: dict[str, dict[str, tuple[int, str] | None]] = {e: {} for e in self._edge_lanes}
         self._true: dict[tuple[int, str, str], int] = defaultdict(int)
 
     def update(
@@ -162,26 +179,38 @@ class CameraCounter:
         k = int((step_start_s - self.begin_s) // self.config.interval_s)
         gone_arrived = set(arrived)
         for edge, lanes in self._edge_lanes.items():
-            before = self._present[edge]
-            now: dict[str, str] = {}
+            before = self._tracked[edge]
+            now: dict[str, tuple[int, str] | None] = {}
             for lane in lanes:
                 for v in lane_ids[lane]:
-                    now[v] = before[v] if v in before else ""
-            for v, nxt in before.items():
-                if v not in now and v not in gone_arrived:
-                    if not nxt:
-                        continue
-                    self._true[(k, edge, nxt)] += 1
-            for v, nxt in now.items():
-                if not nxt:
-                    now[v] = self._lookup(v, edge)
-            self._present[edge] = now
+                    now[v] = before[v] if v in before else self._target(v, edge)
+            for v, target in before.items():
+                if v in now or target is None or v in gone_arrived:
+                    continue
+                crossed = self._crossed(v, target[0])
+                if crossed:
+                    self._true[(k, edge, target[1])] += 1
+                elif crossed is not None:  # inside a junction upstream: still to cross
+                    now[v] = target
+            self._tracked[edge] = now
 
-    def _lookup(self, vehicle: str, edge: str) -> str:
+    def _target(self, vehicle: str, edge: str) -> tuple[int, str] | None:
+        """Where ``vehicle`` meets ``edge`` in its route and the edge it takes next, if it does."""
         try:
-            return self._next_edge(vehicle, edge)
+            route, idx = self._route_position(vehicle)
         except Exception:  # noqa: BLE001 - vehicle left the simulation; nothing to count
-            return ""
+            return None
+        for pos in range(max(idx, 0), len(route) - 1):
+            if route[pos] == edge:
+                return pos, route[pos + 1]
+        return None
+
+    def _crossed(self, vehicle: str, pos: int) -> bool | None:
+        """Whether a vehicle gone from the watched lanes is past route index ``pos``; None if gone."""
+        try:
+            return self._route_position(vehicle)[1] >= pos
+        except Exception:  # noqa: BLE001 - vehicle left the simulation; nothing to count
+            return None
 
     def tables(self, seed: int) -> CameraCounts:
         """Return the camera counts, true counts and registry of the run.

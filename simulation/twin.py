@@ -566,21 +566,18 @@ class Twin:
             cams = cameras_for_network(self.network) if spec.cameras else ()
             watched = layout.lanes
             if spec.cameras:
-                extra = [x for c in cams for x in c.lanes if x not in set(watched)]
+                known = set(watched)
+                extra = [x for c in cams for x in c.watch_lanes if x not in known]
                 watched = (*watched, *dict.fromkeys(extra))
             detectors = _detector_ids(layout) if self._needs_detectors else ()
             backend.watch(watched, self.lights, vehicle_ids=spec.cameras, detectors=detectors)
             if spec.cameras:
                 api = backend.api
 
-                def next_edge(vehicle: str, edge: str) -> str:
-                    route = api.vehicle.getRoute(vehicle)
-                    idx = api.vehicle.getRouteIndex(vehicle)
-                    if 0 <= idx < len(route) - 1 and route[idx] == edge:
-                        return route[idx + 1]
-                    return ""
+                def route_position(vehicle: str) -> tuple[tuple[str, ...], int]:
+                    return api.vehicle.getRoute(vehicle), api.vehicle.getRouteIndex(vehicle)
 
-                counter = CameraCounter(cams, sc.cameras, sc.begin_s, sc.end_s, next_edge)
+                counter = CameraCounter(cams, sc.cameras, sc.begin_s, sc.end_s, route_position)
             self._counter = counter
             result = self._loop(backend, layout, counter, version)
         except SimulationError as exc:
