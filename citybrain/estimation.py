@@ -61,9 +61,11 @@ and the inverse information matrix gives an honest standard error
 
 Solvers. ``method="direct"`` (default): with one weight per camera the normal-equations
 matrix ``A^T W A`` is the same for every interval that has the same counts present, so it is
-factorised once (:func:`scipy.sparse.linalg.splu`, minimum-degree ordering) and every
-interval's right-hand side is solved at once by the numba kernel
-:func:`citybrain._kernels.estimation._solve_triangular_pair`; intervals whose solution leaves
+factorised once, and every interval's right-hand side is solved at once. Only the
+link-conservation rows couple junctions, so the junction blocks are inverted apart (numba
+kernel :func:`citybrain._kernels.estimation._invert_blocks`) and the system is condensed onto
+the links, which :func:`scipy.sparse.linalg.splu` factorises (minimum-degree ordering; the
+kernels ``_block_multiply`` and ``_solve_triangular_pair`` apply it); intervals whose solution leaves
 the bounds (or whose matrix differs: missing counts) are finished by coordinate descent on a
 work list (:func:`citybrain._kernels.estimation._polish_bounded_lsq`), which visits only the
 variables near the change. Cyclic coordinate descent over whole sweeps
@@ -136,11 +138,16 @@ def geh(model, count):
     """
     m = np.asarray(model, dtype=np.float64)
     c = np.asarray(count, dtype=np.float64)
-    total = m + c
-    with np.errstate(invalid="ignore", divide="ignore"):
-        value = np.where(total > 0, np.sqrt(2.0 * (m - c) ** 2 / np.where(total > 0, total, 1.0)), 0.0)
-    if value.ndim == 0:
-        return float(value)
+    total = np.atleast_1d(m + c)
+    value = np.atleast_1d(m - c)  # a fresh array, worked on in place
+    np.multiply(value, value, out=value)
+    value *= 2.0
+    positive = total > 0
+    np.divide(value, total, out=value, where=positive)
+    value[~positive] = 0.0
+    np.sqrt(value, out=value)
+    if m.ndim == 0 and c.ndim == 0:
+        return float(value[0])
     return value
 
 
@@ -390,11 +397,38 @@ def prior_turning_ratios(
     return ratio
 
 
-def _movement_count_sums(counts: CountTable) -> pd.Series:
+_KEY_COLUMNS = ["camera_id", "junction", "from_edge", "to_edge"]
+
+
+def _count_keys(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """Number the distinct ``(camera_id, junction, from_edge, to_edge)`` of a count frame.
+
+    Returns the key number of every frame row (in order of first appearance) and the keys
+    as a frame (one row per key). One hash factorisation per column, no sort.
+    """
+    code = np.zeros(len(frame), dtype=np.int64)
+    span = 1
+    for col in _KEY_COLUMNS:
+        c, uniq = pd.factorize(frame[col], sort=False)
+        if span * max(len(uniq), 1) >= 2**62:  # renumber before the mixed-radix key overflows
+            code, done = pd.factorize(code, sort=False)
+            span = max(len(done), 1)
+        code = code * len(uniq) + c
+        span *= max(len(uniq), 1)
+    code = np.asarray(pd.factorize(code, sort=False)[0], dtype=np.int64)
+    # numbered in order of first appearance: a key's first row is where the running maximum rises
+    first = np.flatnonzero(np.diff(np.maximum.accumulate(code), prepend=-1) > 0) if len(code) else np.zeros(0, np.int64)
+    keys = frame[_KEY_COLUMNS].iloc[first].reset_index(drop=True)
+    return code, keys
+
+
+def _movement_count_sums(counts: CountTable, coded: tuple[np.ndarray, pd.DataFrame] | None = None) -> pd.Series:
     """Sum of the per-movement counts of the table, indexed by ``(junction, from_edge, to_edge)``."""
-    frame = counts.frame
-    moves = frame[frame["to_edge"] != ""]
-    return moves.groupby(["junction", "from_edge", "to_edge"], sort=False)["count"].sum()
+    code, keys = coded if coded is not None else _count_keys(counts.frame)
+    total = np.bincount(code, weights=counts.frame["count"].to_numpy(dtype=np.float64), minlength=len(keys))
+    moves = (keys["to_edge"] != "").to_numpy()
+    frame = keys.loc[moves, ["junction", "from_edge", "to_edge"]].assign(count=total[moves])
+    return frame.groupby(["junction", "from_edge", "to_edge"], sort=False)["count"].sum()
 
 
 def _learn_turn_factors(
@@ -558,12 +592,13 @@ def build_problem(
     change = np.flatnonzero(np.diff(vfrom) != 0) + 1
     seg_start = np.concatenate([[0], change]).astype(np.int64)
     seg_end = np.concatenate([change, [n_var]]).astype(np.int64)
-    seg_of_edge = {int(vfrom[s]): (int(s), int(e)) for s, e in zip(seg_start, seg_end, strict=True)}
-    if len(seg_of_edge) != len(seg_start):  # pragma: no cover - guaranteed by the sort order
+    if len(np.unique(vfrom[seg_start])) != len(seg_start):  # pragma: no cover - guaranteed by the sort order
         msg = "movements of one approach are not consecutive"
         raise ValidationError(msg, [msg])
 
-    per = _movement_count_sums(counts) if learn_turn_factors else None
+    frame = counts.frame
+    coded = _count_keys(frame)
+    per = _movement_count_sums(counts, coded) if learn_turn_factors else None
     turn_factors = _learn_turn_factors(network, counts, uturn_prior_factor, per) if learn_turn_factors else None
     ratio = prior_turning_ratios(
         network, turning_ratios, uturn_prior_factor=uturn_prior_factor, turn_factors=turn_factors
@@ -578,43 +613,47 @@ def build_problem(
     lo = np.zeros(n_var)
 
     # ---- count rows
-    frame = counts.frame
     interval_s = float(counts.interval_s)
-    intervals = np.unique(frame["interval_start"].to_numpy(dtype=np.float64))
+    intervals = np.sort(pd.unique(frame["interval_start"].to_numpy(dtype=np.float64)))
     t0 = intervals[0]
     n_slots = int(np.rint((intervals[-1] - t0) / interval_s)) + 1
     intervals = t0 + interval_s * np.arange(n_slots)
-    e_index = {e: i for i, e in enumerate(arrays.edge_ids)}
-    key_cols = ["camera_id", "junction", "from_edge", "to_edge"]
-    keys = frame[key_cols].drop_duplicates().reset_index(drop=True)
+    rowi, keys = coded
+    # each key's variables, looked up by integer keys (no loop over counts)
+    n_e = len(arrays.edge_ids)
+    e_index = pd.Index(arrays.edge_ids)
+    fe = e_index.get_indexer(keys["from_edge"])
+    te = np.where((keys["to_edge"] == "").to_numpy(), -1, e_index.get_indexer(keys["to_edge"]))
+    je = pd.Index(arrays.junction_ids).get_indexer(keys["junction"])
+    seg_of = np.full(n_e + 1, -1, dtype=np.int64)
+    seg_of[vfrom[seg_start]] = np.arange(len(seg_start))
+    seg = seg_of[fe]  # fe == -1 reads the sentinel slot
+    approach_ok = (seg >= 0) & (vjunc[seg_start[np.maximum(seg, 0)]] == je)
+    pair = vfrom.astype(np.int64) * n_e + vto
+    pair_order = np.argsort(pair, kind="stable")
+    want = fe.astype(np.int64) * n_e + te
+    pos = np.minimum(np.searchsorted(pair[pair_order], want), n_var - 1)
+    var = pair_order[pos]
+    is_move = (keys["to_edge"] != "").to_numpy()
+    move_ok = (te >= 0) & (pair[var] == want)
     problems: list[str] = []
-    c_rows: list[np.ndarray] = []
-    c_vars: list[np.ndarray] = []
-    c_lanes = np.zeros(len(keys))
-    for i, (_, j, f, t) in enumerate(keys.itertuples(index=False, name=None)):
-        fe = e_index.get(f, -1)
-        seg = seg_of_edge.get(fe)
-        if seg is None or arrays.junction_ids[vjunc[seg[0]]] != j:
+    for i in np.flatnonzero(~approach_ok | (is_move & ~move_ok)):
+        _, j, f, t = keys.iloc[i]
+        if not approach_ok[i]:
             problems.append(f"count for {j}: {f} -> {t or '(approach)'}: not an approach of that junction")
-            continue
-        if t:
-            te = e_index.get(t, -1)
-            k = np.flatnonzero(vto[seg[0] : seg[1]] == te)
-            if len(k) != 1:
-                problems.append(f"count for {j}: {f} -> {t}: not a movement of that junction")
-                continue
-            vs = np.array([seg[0] + int(k[0])], dtype=np.int64)
         else:
-            vs = np.arange(seg[0], seg[1], dtype=np.int64)
-        c_rows.append(np.full(len(vs), i, dtype=np.int64))
-        c_vars.append(vs)
-        c_lanes[i] = lanes[vs].max()
+            problems.append(f"count for {j}: {f} -> {t}: not a movement of that junction")
     if problems:
         msg = "Counts do not fit the network: " + "; ".join(problems[:10])
         raise ValidationError(msg, problems)
     n_count = len(keys)
+    size = np.where(is_move, 1, (seg_end - seg_start)[seg])
+    c_rows = [np.repeat(np.arange(n_count, dtype=np.int64), size)]
+    within = np.arange(int(size.sum())) - np.repeat(np.cumsum(size) - size, size)
+    c_vars = [np.where(np.repeat(is_move, size), np.repeat(var, size), np.repeat(seg_start[seg], size) + within)]
+    seg_max_lanes = np.maximum.reduceat(lanes, seg_start)
+    c_lanes = np.where(is_move, lanes[var], seg_max_lanes[seg])
     slot = np.rint((frame["interval_start"].to_numpy(dtype=np.float64) - t0) / interval_s).astype(np.int64)
-    rowi = frame.groupby(key_cols, sort=False).ngroup().to_numpy(dtype=np.int64)
     count_y = np.full((n_slots, n_count), np.nan)
     count_y[slot, rowi] = frame["count"].to_numpy(dtype=np.float64) * (3600.0 / interval_s)
     with np.errstate(invalid="ignore"):
@@ -637,11 +676,9 @@ def build_problem(
         per_lane = count_y[:, approach_rows] / c_lanes[approach_rows]
     per_lane = per_lane[np.isfinite(per_lane)]
     q = float(np.median(per_lane)) if len(per_lane) else 300.0
-    seg_lanes = np.maximum.reduceat(lanes, seg_start) if n_var else np.zeros(0)
-    x_level = ratio * q * np.repeat(seg_lanes, seg_end - seg_start)
+    x_level = ratio * q * np.repeat(seg_max_lanes, seg_end - seg_start)
 
     # ---- conservation rows (vectorised over the CSR lists of movements into / out of edges)
-    n_e = len(arrays.edge_ids)
 
     def members(ptr, mov_list):
         owner = np.repeat(np.arange(n_e), np.diff(ptr))
@@ -709,7 +746,7 @@ def build_problem(
         ["count"] * n_count + ["conservation"] * n_cons + ["turn"] * n_turn + ["level"] * n_var, dtype=object
     )
 
-    rows_all = np.concatenate(c_rows + [x + n_count for x in s_rows]) if c_rows else np.concatenate([x + n_count for x in s_rows])
+    rows_all = np.concatenate(c_rows + [x + n_count for x in s_rows])
     vars_all = np.concatenate(c_vars + s_vars)
     coef_all = np.concatenate([np.ones(len(v)) for v in c_vars] + s_coef)
     n_rows = n_count + r
@@ -795,13 +832,21 @@ def _solve_direct(p: EstimationProblem, max_sweeps: int, tol_vph: float) -> tupl
 
     The normal equations ``(A^T W A) x = A^T W y`` share their matrix across intervals
     whenever the same counts are present (count weights are per camera, see
-    ``count_sd_from``). The matrix of the most common pattern of present counts is factorised
-    once (:func:`scipy.sparse.linalg.splu`, minimum-degree ordering on ``H``), and all
-    intervals' right-hand sides are solved together by the numba kernel
-    ``_solve_triangular_pair``. Intervals whose solution leaves the bounds, or whose present
-    counts differ from the factorised pattern, are finished by coordinate descent
-    (``_solve_bounded_lsq``) started from the clipped direct solution: the correction is
-    local, so it needs few sweeps.
+    ``count_sd_from``), so the matrix of the most common pattern of present counts is
+    factorised once. Every row but the link-conservation rows lies inside one junction, so
+    ``A^T W A = D + C^T S C`` with ``D`` block-diagonal by junction (inverted block by block,
+    kernel ``_invert_blocks``) and ``C`` the conservation rows (weights ``S``). Static
+    condensation onto the links:
+
+        (S^-1 + C D^-1 C^T) u = C D^-1 b,    x = D^-1 (b - C^T u)
+
+    The link system has a third of the unknowns and a tenth of the fill of the full one; it
+    is factorised by :func:`scipy.sparse.linalg.splu` (minimum-degree ordering) and every
+    interval's right-hand side is solved at once (kernels ``_block_multiply`` and
+    ``_solve_triangular_pair``). Intervals whose solution leaves the bounds, or whose
+    present counts differ from the factorised pattern, are finished by work-list coordinate
+    descent (``_polish_bounded_lsq``) from the clipped direct solution: the correction is
+    local, so it needs few updates.
 
     Returns
     -------
@@ -810,15 +855,21 @@ def _solve_direct(p: EstimationProblem, max_sweeps: int, tol_vph: float) -> tupl
     sweeps : ndarray
         ``(n_t,)`` coordinate-descent work per interval in whole-sweep equivalents (0 when
         the direct solution was feasible and exact); ``max_sweeps + 1`` flags no convergence.
+
+    Raises
+    ------
+    ConvergenceError
+        If a junction's block of the normal equations is not positive definite.
     """
     import numba
     import scipy.sparse as sp
     import scipy.sparse.linalg as spla
 
-    from ._kernels.estimation import _polish_bounded_lsq, _solve_triangular_pair
+    from ._kernels.estimation import _block_multiply, _invert_blocks, _polish_bounded_lsq, _solve_triangular_pair
 
     n_t = p.count_y.shape[0]
     n_var = p.n_var
+    threads = np.int64(numba.get_num_threads())
     present = ~np.isnan(p.count_y) & (p.count_w > 0)
     # most common pattern of present counts (rows packed to bytes, then counted)
     packed = np.packbits(present, axis=1)
@@ -831,34 +882,53 @@ def _solve_direct(p: EstimationProblem, max_sweeps: int, tol_vph: float) -> tupl
     mask = present[first[common]]
     # one weight per count row for the factorised pattern: the camera's weight where present
     w_count = np.where(mask, np.max(np.where(present, p.count_w, 0.0), axis=0), 0.0)
-    rows = np.repeat(np.arange(p.n_rows), np.diff(p.row_ptr))
-    a = sp.csr_matrix((p.row_coef, (rows, p.row_var)), shape=(p.n_rows, n_var))
     w = np.concatenate([w_count, p.static_w])
-    h = (a.T @ sp.diags(w) @ a).tocsc()
-    h.sum_duplicates()
+    # rows whose variables span two junctions couple the blocks
+    var_block = np.repeat(np.arange(len(p.block_ptr) - 1), np.diff(p.block_ptr))[p.row_var]
+    starts = p.row_ptr[:-1]
+    coupling = np.flatnonzero(
+        (np.minimum.reduceat(var_block, starts) != np.maximum.reduceat(var_block, starts)) & (w > 0)
+    )
+    w_block = w.copy()
+    w_block[coupling] = 0.0
+    sizes = np.diff(p.block_ptr)
+    inv_ptr = np.concatenate([[0], np.cumsum(sizes * sizes)]).astype(np.int64)
+    inv = _invert_blocks(p.row_ptr, p.row_var, p.row_coef, w_block, p.block_ptr, inv_ptr)
+    if not np.isfinite(inv).all():
+        msg = "estimate_flows: a junction's normal equations are singular; give level_prior_sd_vph a finite value."
+        raise ConvergenceError(msg)
+    # D^-1 as a sparse matrix (for the link system) and C, the coupling rows
+    blk = np.repeat(np.arange(len(sizes)), sizes * sizes)
+    within = np.arange(inv_ptr[-1]) - inv_ptr[blk]
+    m_of = sizes[blk]
+    d_inv = sp.csr_matrix(
+        (inv, (p.block_ptr[blk] + within // np.maximum(m_of, 1), p.block_ptr[blk] + within % np.maximum(m_of, 1))),
+        shape=(n_var, n_var),
+    )
+    a = sp.csr_matrix((p.row_coef, p.row_var, p.row_ptr), shape=(p.n_rows, n_var))
+    c = a[coupling]
+    link = (sp.diags(1.0 / w[coupling]) + c @ d_inv @ c.T).tocsc()
+    link.sum_duplicates()
     # right-hand sides A^T W y of every interval (own weights, missing counts left out)
     a_count = a[: p.n_count]
     wy_count = np.where(present, p.count_w * np.nan_to_num(p.count_y), 0.0)  # (n_t, n_count)
     static = a[p.n_count :].T @ (p.static_w * p.static_y)
-    b = np.asarray((a_count.T @ wy_count.T)) + static[:, None]  # (n_var, n_t)
-    lu = spla.splu(h, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
-    l_mat = lu.L.tocsc()
-    u_mat = lu.U.tocsc()
-    pr = lu.perm_r
-    pc = lu.perm_c
-    pb = np.empty_like(b)
-    pb[pr] = b
-    z = _solve_triangular_pair(
-        l_mat.indptr,
-        l_mat.indices,
-        l_mat.data,
-        u_mat.indptr,
-        u_mat.indices,
-        u_mat.data,
-        np.ascontiguousarray(pb),
-        np.int64(numba.get_num_threads()),
-    )
-    x = np.ascontiguousarray(z[pc].T)  # (n_t, n_var)
+    b = np.ascontiguousarray(np.asarray(a_count.T @ wy_count.T) + static[:, None])  # (n_var, n_t)
+    d_b = _block_multiply(inv_ptr, inv, p.block_ptr, b)
+    if len(coupling):
+        lu = spla.splu(link, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+        l_mat = lu.L.tocsc()
+        u_mat = lu.U.tocsc()
+        rhs = np.asarray(c @ d_b)
+        prhs = np.empty_like(rhs)
+        prhs[lu.perm_r] = rhs
+        z = _solve_triangular_pair(
+            l_mat.indptr, l_mat.indices, l_mat.data, u_mat.indptr, u_mat.indices, u_mat.data,
+            np.ascontiguousarray(prhs), threads,
+        )
+        u = z[lu.perm_c]
+        d_b = _block_multiply(inv_ptr, inv, p.block_ptr, np.ascontiguousarray(b - np.asarray(c.T @ u)))
+    x = np.ascontiguousarray(d_b.T)  # (n_t, n_var)
     sweeps = np.zeros(n_t, dtype=np.int64)
     # intervals whose matrix differs from the factorised one: other counts present, or other
     # weights (count_sd_from="count")
@@ -866,7 +936,6 @@ def _solve_direct(p: EstimationProblem, max_sweeps: int, tol_vph: float) -> tupl
     outside = ((x < p.lo) | (x > p.hi)).any(axis=1) | other
     if outside.any():
         redo = np.flatnonzero(outside)
-        x0 = np.clip(x[redo], p.lo, p.hi)
         xr, sr = _polish_bounded_lsq(
             p.row_ptr,
             p.row_var,
@@ -881,7 +950,8 @@ def _solve_direct(p: EstimationProblem, max_sweeps: int, tol_vph: float) -> tupl
             p.static_y,
             p.lo,
             p.hi,
-            np.ascontiguousarray(x0),
+            np.ascontiguousarray(x[redo]),
+            ~other[redo],
             np.int64(max_sweeps) * n_var,
             np.float64(tol_vph),
         )
@@ -1153,6 +1223,20 @@ def _standard_errors(p: EstimationProblem) -> np.ndarray:
     )
     return se[inverse]
 
+def _small_codes(codes: np.ndarray, n_categories: int) -> np.ndarray:
+    """Category codes in the integer type pandas keeps for ``n_categories`` (no later copy)."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if n_categories < np.iinfo(dtype).max:
+            return codes.astype(dtype, copy=False)
+    return codes.astype(np.int64, copy=False)
+
+
+def _categorical(codes: np.ndarray, categories) -> pd.Categorical:
+    """A categorical column from valid codes, built without re-checking them."""
+    dtype = pd.CategoricalDtype(pd.Index(categories))
+    return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
+
+
 def _package(network, counts, p, x, se, sweeps, junctions, settings) -> FlowEstimate:
     arrays = network.to_arrays()
     vj = arrays.mov_junction[p.mov]
@@ -1179,19 +1263,26 @@ def _package(network, counts, p, x, se, sweeps, junctions, settings) -> FlowEsti
     times = _format_times(p.intervals, counts.origin)
     junction_ids = np.array(arrays.junction_ids, dtype=object)
     edge_ids = np.array(arrays.edge_ids, dtype=object)
-    mj = vj[sel]
-    mf = arrays.mov_from_edge[p.mov][sel]
-    mt = arrays.mov_to_edge[p.mov][sel]
+    mj = _small_codes(vj[sel], len(junction_ids))
+    mf = _small_codes(arrays.mov_from_edge[p.mov][sel], len(edge_ids))
+    mt = _small_codes(arrays.mov_to_edge[p.mov][sel], len(edge_ids))
+    everything = len(sel) == p.n_var
+
+    def pick(values: np.ndarray) -> np.ndarray:
+        # a fresh array either way: the frame is built without copying its columns
+        return values.reshape(-1).copy() if everything else values[:, sel].reshape(-1)
+
     flows = pd.DataFrame(
         {
             "interval_start": np.repeat(times, len(sel)),
             "interval_s": np.full(n_t * len(sel), p.interval_s),
-            "junction": pd.Categorical.from_codes(np.tile(mj, n_t), categories=junction_ids),
-            "from_edge": pd.Categorical.from_codes(np.tile(mf, n_t), categories=edge_ids),
-            "to_edge": pd.Categorical.from_codes(np.tile(mt, n_t), categories=edge_ids),
-            "flow_vph": x[:, sel].ravel(),
-            "se_vph": se[:, sel].ravel(),
-        }
+            "junction": _categorical(np.tile(mj, n_t), junction_ids),
+            "from_edge": _categorical(np.tile(mf, n_t), edge_ids),
+            "to_edge": _categorical(np.tile(mt, n_t), edge_ids),
+            "flow_vph": pick(x),
+            "se_vph": pick(se),
+        },
+        copy=False,
     )
     # fit to every observed count
     import scipy.sparse as sp
@@ -1200,23 +1291,32 @@ def _package(network, counts, p, x, se, sweeps, junctions, settings) -> FlowEsti
     a_count = sp.csr_matrix(
         (p.row_coef[:nnz_c], p.row_var[:nnz_c], p.row_ptr[: p.n_count + 1]), shape=(p.n_count, p.n_var)
     )
-    fitted = np.asarray((a_count @ x.T).T)
+    fitted = np.ascontiguousarray(np.asarray(a_count @ x.T).T)  # (n_t, n_count)
     obs = ~np.isnan(p.count_y)
-    tt, ii = np.nonzero(obs)
     keys = p.count_keys
+
+    def key_column(col: str) -> pd.Categorical:
+        codes, uniques = pd.factorize(keys[col], sort=False)
+        codes = _small_codes(codes, len(uniques))
+        return _categorical(np.broadcast_to(codes, obs.shape)[obs], np.asarray(uniques, dtype=object))
+
+    # boolean-mask gathers, in the order of np.nonzero(obs): by interval, then count
+    observed = p.count_y[obs]
+    fitted_at = fitted[obs]
     fit = pd.DataFrame(
         {
-            "interval_start": times[tt],
-            "interval_s": p.interval_s,
-            "camera_id": keys["camera_id"].to_numpy(dtype=object)[ii],
-            "junction": keys["junction"].to_numpy(dtype=object)[ii],
-            "from_edge": keys["from_edge"].to_numpy(dtype=object)[ii],
-            "to_edge": keys["to_edge"].to_numpy(dtype=object)[ii],
-            "observed_vph": p.count_y[tt, ii],
-            "fitted_vph": fitted[tt, ii],
-        }
+            "interval_start": np.repeat(times, obs.sum(axis=1)),
+            "interval_s": np.full(len(observed), p.interval_s),
+            "camera_id": key_column("camera_id"),
+            "junction": key_column("junction"),
+            "from_edge": key_column("from_edge"),
+            "to_edge": key_column("to_edge"),
+            "observed_vph": observed,
+            "fitted_vph": fitted_at,
+            "geh": geh(fitted_at, observed),
+        },
+        copy=False,
     )
-    fit["geh"] = geh(fit["fitted_vph"].to_numpy(), fit["observed_vph"].to_numpy())
     return FlowEstimate(
         flows=flows,
         fit=fit,

@@ -9,7 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from citybrain._kernels.estimation import (
+    _block_multiply,
     _block_standard_errors,
+    _invert_blocks,
     _polish_bounded_lsq,
     _solve_bounded_lsq,
     _solve_triangular_pair,
@@ -151,7 +153,8 @@ def test_polish_matches_lsq_linear_from_any_start(seed):
     a, cw, cy, sw, sy, lo, hi = _random_problem(rng, n_var, n_count, n_static, n_t)
     sparse = _sparse(a)
     x0 = rng.uniform(-200, 2000, (n_t, n_var))  # far from the optimum and outside the bounds
-    x, used = _polish_bounded_lsq(*sparse, np.int64(n_count), cw, cy, sw, sy, lo, hi, x0, np.int64(10**7), np.float64(1e-9))
+    seeded = np.zeros(n_t, dtype=np.bool_)
+    x, used = _polish_bounded_lsq(*sparse, np.int64(n_count), cw, cy, sw, sy, lo, hi, x0, seeded, np.int64(10**7), np.float64(1e-9))
     assert (used <= 10**7).all()
     for t in range(n_t):
         w = np.concatenate([np.where(np.isnan(cy[t]), 0.0, cw[t]), sw])
@@ -167,6 +170,78 @@ def test_polish_does_nothing_at_the_optimum():
     rng = np.random.default_rng(7)
     a, cw, cy, sw, sy, lo, hi = _random_problem(rng, 10, 8, 5, 2, missing=0.0)
     x_opt, _ = _run(a, 8, cw, cy, sw, sy, lo, hi)
-    x, used = _polish_bounded_lsq(*_sparse(a), np.int64(8), cw, cy, sw, sy, lo, hi, x_opt, np.int64(10**6), np.float64(1e-3))
+    seeded = np.zeros(2, dtype=np.bool_)
+    x, used = _polish_bounded_lsq(*_sparse(a), np.int64(8), cw, cy, sw, sy, lo, hi, x_opt, seeded, np.int64(10**6), np.float64(1e-3))
     npt.assert_allclose(x, x_opt, atol=1e-3)
     assert used.max() <= 10
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_polish_from_unconstrained_optimum_matches_lsq_linear(seed):
+    # seeded start: x0 is the unbounded optimum, so only clipped variables and their row
+    # neighbours are looked at first; the result must still be the bounded optimum
+    rng = np.random.default_rng(seed)
+    n_var, n_count, n_static, n_t = 12, 9, 6, 3
+    a, cw, cy, sw, sy, lo, hi = _random_problem(rng, n_var, n_count, n_static, n_t)
+    hi = hi * 0.5  # make some bounds bind
+    x0 = np.empty((n_t, n_var))
+    for t in range(n_t):
+        w = np.concatenate([np.where(np.isnan(cy[t]), 0.0, cw[t]), sw])
+        y = np.nan_to_num(np.concatenate([cy[t], sy]))
+        x0[t] = naive.solve_normal_equations(a.T @ (w[:, None] * a), a.T @ (w * y))
+    seeded = np.ones(n_t, dtype=np.bool_)
+    x, used = _polish_bounded_lsq(*_sparse(a), np.int64(n_count), cw, cy, sw, sy, lo, hi, x0, seeded, np.int64(10**7), np.float64(1e-9))
+    assert (used <= 10**7).all()
+    for t in range(n_t):
+        w = np.concatenate([np.where(np.isnan(cy[t]), 0.0, cw[t]), sw])
+        ref = naive.solve_bounded_lsq(a, w, np.concatenate([cy[t], sy]), lo, hi)
+        npt.assert_allclose(x[t], ref, atol=1e-3 * max(1.0, np.abs(ref).max()))
+
+
+def _block_problem(rng, sizes):
+    """Rows inside one block each (counts, priors, a ridge), as the wrapper gives ``_invert_blocks``."""
+    block_ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    n_var = int(block_ptr[-1])
+    rows = []
+    for s, e in zip(block_ptr[:-1], block_ptr[1:], strict=True):
+        for _ in range(2 * (e - s)):
+            r = np.zeros(n_var)
+            r[s:e] = np.where(rng.random(e - s) < 0.5, rng.choice([-1.0, 1.0, 0.3], e - s), 0.0)
+            rows.append(r)
+    a = np.vstack([*rows, np.eye(n_var)]) if rows else np.eye(n_var)
+    w = rng.uniform(1e-3, 1.0, a.shape[0])
+    return a, w, block_ptr
+
+
+@pytest.mark.parametrize("sizes", [[3, 1, 4], [12, 12, 5], [0, 2, 0, 7], [1]])
+def test_invert_blocks_matches_numpy(sizes):
+    rng = np.random.default_rng(len(sizes))
+    a, w, block_ptr = _block_problem(rng, sizes)
+    sizes = np.diff(block_ptr)
+    inv_ptr = np.concatenate([[0], np.cumsum(sizes * sizes)]).astype(np.int64)
+    row_ptr, row_var, row_coef, *_ = _sparse(a)
+    inv = _invert_blocks(row_ptr, row_var, row_coef, w, block_ptr, inv_ptr)
+    ref = naive.invert_blocks(a.T @ (w[:, None] * a), block_ptr)
+    for b, m in enumerate(sizes):
+        npt.assert_allclose(inv[inv_ptr[b] : inv_ptr[b + 1]].reshape(m, m), ref[b], rtol=1e-8, atol=1e-12)
+
+
+def test_invert_blocks_flags_singular_block():
+    a = np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]])  # block 0 (two variables) has rank 1
+    row_ptr, row_var, row_coef, *_ = _sparse(a)
+    block_ptr = np.array([0, 2, 3], dtype=np.int64)
+    inv = _invert_blocks(row_ptr, row_var, row_coef, np.ones(2), block_ptr, np.array([0, 4, 5], dtype=np.int64))
+    assert np.isnan(inv[:4]).all()
+    assert inv[4] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("n_rhs", [1, 5])
+def test_block_multiply_matches_numpy(n_rhs):
+    rng = np.random.default_rng(n_rhs)
+    sizes = np.array([2, 0, 3, 1], dtype=np.int64)
+    block_ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    inv_ptr = np.concatenate([[0], np.cumsum(sizes * sizes)]).astype(np.int64)
+    inv = rng.normal(size=int(inv_ptr[-1]))
+    b = rng.normal(size=(int(block_ptr[-1]), n_rhs))
+    blocks = [inv[inv_ptr[k] : inv_ptr[k + 1]].reshape(m, m) for k, m in enumerate(sizes)]
+    npt.assert_allclose(_block_multiply(inv_ptr, inv, block_ptr, b), naive.block_multiply(blocks, block_ptr, b), rtol=1e-12)

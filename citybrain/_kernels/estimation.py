@@ -20,7 +20,14 @@ from numba import njit, prange
 
 from .. import config
 
-__all__ = ["_solve_bounded_lsq", "_block_standard_errors", "_solve_triangular_pair", "_polish_bounded_lsq"]
+__all__ = [
+    "_solve_bounded_lsq",
+    "_block_standard_errors",
+    "_solve_triangular_pair",
+    "_polish_bounded_lsq",
+    "_invert_blocks",
+    "_block_multiply",
+]
 
 
 @njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS)
@@ -336,7 +343,7 @@ def _solve_triangular_pair(l_ptr, l_row, l_val, u_ptr, u_row, u_val, b, n_blocks
     return z
 
 
-# "(i8[:], i8[:], f8[:], i8[:], i8[:], f8[:], i8, f8[:, :], f8[:, :], f8[:], f8[:], f8[:], f8[:], f8[:, :], i8, f8)"
+# "(i8[:], i8[:], f8[:], i8[:], i8[:], f8[:], i8, f8[:, :], f8[:, :], f8[:], f8[:], f8[:], f8[:], f8[:, :], b1[:], i8, f8)"
 @njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS, parallel=True)
 def _polish_bounded_lsq(
     row_ptr,
@@ -353,6 +360,7 @@ def _polish_bounded_lsq(
     lo,
     hi,
     x0,
+    seeded,
     max_updates,
     tol,
 ):
@@ -367,6 +375,10 @@ def _polish_bounded_lsq(
 
     Parameters
     ----------
+    seeded : ndarray
+        ``(n_t,)`` bool: ``x0[t]`` is the unconstrained optimum of interval ``t``, so only the
+        variables outside the bounds and those sharing a row with them are looked at first
+        (else every variable is).
     max_updates : int
         Most variable updates per interval.
     tol : float
@@ -390,9 +402,24 @@ def _polish_bounded_lsq(
         queued = np.zeros(n_var, dtype=np.bool_)
         head = 0
         size = 0
-        # first pass: queue every variable that is not optimal along its own axis
+        # first pass: queue every variable that is not optimal along its own axis; from an
+        # unconstrained optimum only the clipped variables and their row neighbours can be
         for j in range(n_var):
-            if h[j] <= 0.0:
+            if h[j] <= 0.0 or queued[j]:
+                continue
+            if seeded[t]:
+                if x0[t, j] >= lo[j] and x0[t, j] <= hi[j]:
+                    continue
+                for k in range(col_ptr[j], col_ptr[j + 1]):
+                    i = col_row[k]
+                    if _row_weight(i, t, n_count, count_w, count_y, static_w) == 0.0:
+                        continue
+                    for kk in range(row_ptr[i], row_ptr[i + 1]):
+                        v = row_var[kk]
+                        if not queued[v] and h[v] > 0.0:
+                            queue[(head + size) % n_var] = v
+                            size += 1
+                            queued[v] = True
                 continue
             g = 0.0
             for k in range(col_ptr[j], col_ptr[j + 1]):
@@ -447,3 +474,141 @@ def _polish_bounded_lsq(
         for j in range(n_var):
             x_out[t, j] = x[j]
     return x_out, used
+
+
+# "(i8[:], i8[:], f8[:], f8[:], i8[:], i8[:])"
+@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS, parallel=True)
+def _invert_blocks(row_ptr, row_var, row_coef, w, block_ptr, inv_ptr):
+    """Numba kernel for the direct solver of :func:`citybrain.estimation.estimate_flows`.
+
+    Inverts the diagonal blocks of ``A^T diag(w) A`` (one block per junction), with every
+    row of non-zero weight lying inside one block (the wrapper gives the rows that couple
+    junctions weight 0 and treats them apart). Blocks run in parallel (``prange``).
+
+    Parameters
+    ----------
+    row_ptr, row_var, row_coef : ndarray
+        ``A`` in CSR form.
+    w : ndarray
+        ``(n_rows,)`` row weights; rows with ``w == 0`` are left out.
+    block_ptr : ndarray
+        ``(n_blocks + 1,)`` variable ranges of the blocks.
+    inv_ptr : ndarray
+        ``(n_blocks + 1,)`` offsets of each block's ``m * m`` entries in the output.
+
+    Returns
+    -------
+    ndarray
+        ``(inv_ptr[-1],)`` the inverses, row-major per block; NaN for a block that is not
+        positive definite.
+    """
+    n_blocks = block_ptr.shape[0] - 1
+    n_var = block_ptr[n_blocks]
+    # rows of each block: a row belongs to the block of its first variable
+    block_of = np.empty(n_var, dtype=np.int64)
+    for b in range(n_blocks):
+        for j in range(block_ptr[b], block_ptr[b + 1]):
+            block_of[j] = b
+    n_rows = row_ptr.shape[0] - 1
+    count = np.zeros(n_blocks + 1, dtype=np.int64)
+    for i in range(n_rows):
+        if w[i] != 0.0 and row_ptr[i + 1] > row_ptr[i]:
+            count[block_of[row_var[row_ptr[i]]] + 1] += 1
+    for b in range(n_blocks):
+        count[b + 1] += count[b]
+    rows = np.empty(count[n_blocks], dtype=np.int64)
+    fill = count[:n_blocks].copy()
+    for i in range(n_rows):
+        if w[i] != 0.0 and row_ptr[i + 1] > row_ptr[i]:
+            b = block_of[row_var[row_ptr[i]]]
+            rows[fill[b]] = i
+            fill[b] += 1
+    out = np.empty(inv_ptr[n_blocks])
+    for b in prange(n_blocks):
+        s = block_ptr[b]
+        m = block_ptr[b + 1] - s
+        if m == 0:
+            continue
+        hmat = np.zeros((m, m))
+        for r in range(count[b], count[b + 1]):
+            i = rows[r]
+            for k in range(row_ptr[i], row_ptr[i + 1]):
+                p = row_var[k] - s
+                a = w[i] * row_coef[k]
+                for kk in range(row_ptr[i], row_ptr[i + 1]):
+                    hmat[p, row_var[kk] - s] += a * row_coef[kk]
+        # Cholesky factor, the inverse of the factor, then H^-1 = L^-T L^-1
+        low = np.zeros((m, m))
+        ok = True
+        for p in range(m):
+            for q in range(p + 1):
+                acc = hmat[p, q]
+                for k in range(q):
+                    acc -= low[p, k] * low[q, k]
+                if p == q:
+                    if acc <= 0.0:
+                        ok = False
+                        break
+                    low[p, p] = np.sqrt(acc)
+                else:
+                    low[p, q] = acc / low[q, q]
+            if not ok:
+                break
+        base = inv_ptr[b]
+        if not ok:
+            for k in range(m * m):
+                out[base + k] = np.nan
+            continue
+        linv = np.zeros((m, m))
+        for q in range(m):
+            for p in range(q, m):
+                acc = 1.0 if p == q else 0.0
+                for k in range(q, p):
+                    acc -= low[p, k] * linv[k, q]
+                linv[p, q] = acc / low[p, p]
+        for p in range(m):
+            for q in range(p, m):
+                acc = 0.0
+                for k in range(q, m):
+                    acc += linv[k, p] * linv[k, q]
+                out[base + p * m + q] = acc
+                out[base + q * m + p] = acc
+    return out
+
+
+# "(i8[:], f8[:], i8[:], f8[:, :])"
+@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS, parallel=True)
+def _block_multiply(inv_ptr, inv, block_ptr, b):
+    """Numba kernel for the direct solver of :func:`citybrain.estimation.estimate_flows`.
+
+    Multiplies the block-diagonal matrix of :func:`_invert_blocks` by many right-hand
+    sides: ``out[s:e] = inv_b @ b[s:e]`` for every block ``[s, e)``. Blocks run in parallel
+    (``prange``), each writing its own rows of the output.
+
+    Parameters
+    ----------
+    inv_ptr, inv : ndarray
+        Offsets and row-major entries of the blocks (as returned by ``_invert_blocks``).
+    block_ptr : ndarray
+        ``(n_blocks + 1,)`` variable ranges of the blocks.
+    b : ndarray
+        ``(n_var, n_rhs)`` right-hand sides.
+
+    Returns
+    -------
+    ndarray
+        ``(n_var, n_rhs)`` products.
+    """
+    n_blocks = block_ptr.shape[0] - 1
+    n_rhs = b.shape[1]
+    out = np.zeros_like(b)
+    for blk in prange(n_blocks):
+        s = block_ptr[blk]
+        m = block_ptr[blk + 1] - s
+        base = inv_ptr[blk]
+        for p in range(m):
+            for q in range(m):
+                a = inv[base + p * m + q]
+                for c in range(n_rhs):
+                    out[s + p, c] += a * b[s + q, c]
+    return out

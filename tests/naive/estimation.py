@@ -8,6 +8,9 @@ Same names as the public API and the kernels they check:
   ``_solve_triangular_pair`` applied to the factors of :func:`scipy.sparse.linalg.splu`);
 * :func:`block_standard_errors` -- ``sqrt(diag(inv(H_bb)))`` per block with ``numpy.linalg.inv``
   (reference of ``_block_standard_errors``);
+* :func:`invert_blocks` and :func:`block_multiply` -- the diagonal blocks of ``H`` inverted
+  with ``numpy.linalg.inv`` and applied block by block (references of ``_invert_blocks`` and
+  ``_block_multiply``);
 * :func:`estimate_flows` -- the whole estimate, its rows built again with plain loops over the
   network and the counts (reference of ``citybrain.estimation.estimate_flows``);
 * :func:`learn_turn_factors` -- the turn-type factors fitted with a loop over the fully
@@ -37,6 +40,21 @@ def solve_bounded_lsq(a, w, y, lo, hi):
 def solve_normal_equations(h, b):
     """Solve ``H x = b`` densely (reference of ``_solve_triangular_pair`` with splu's factors)."""
     return np.linalg.solve(np.asarray(h, dtype=float), np.asarray(b, dtype=float))
+
+
+def invert_blocks(h, block_ptr):
+    """Inverse of every diagonal block ``H[s:e, s:e]`` (reference of ``_invert_blocks``)."""
+    h = np.asarray(h, dtype=float)
+    return [np.linalg.inv(h[s:e, s:e]) for s, e in zip(block_ptr[:-1], block_ptr[1:], strict=True)]
+
+
+def block_multiply(blocks, block_ptr, b):
+    """``blockdiag(blocks) @ b`` with a dense block-diagonal matrix (reference of ``_block_multiply``)."""
+    n = int(block_ptr[-1])
+    dense = np.zeros((n, n))
+    for blk, s, e in zip(blocks, block_ptr[:-1], block_ptr[1:], strict=True):
+        dense[s:e, s:e] = blk
+    return dense @ np.asarray(b, dtype=float)
 
 
 def block_standard_errors(a, w, y, blocks):
