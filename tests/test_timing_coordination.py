@@ -167,3 +167,11 @@ def test_shared_lane_saturation_follows_flow():
         if len(ms) > 1 and q[ms].sum() > 0:  # equal degree of saturation inside a shared group
             x = [q[m] / sat[m] for m in ms if sat[m] > 0]
             assert max(x) == pytest.approx(min(x))
+
+
+def test_left_turn_treatment_is_checked_and_reported(flows):
+    with pytest.raises(ValidationError, match="'left_turns' of coordinated must be"):
+        optimise_plan(ART, flows, method="coordinated", seed=0, left_turns="split")
+    plan = optimise_plan(ART, flows, method="coordinated", seed=0, cycle_s=40, left_turns="permissive")
+    assert plan.meta["left_turns"] == "permissive"
+    invariants.assert_safe_network_plan(plan, ART)

@@ -63,6 +63,26 @@ def test_over_saturation_gives_max_cycle_and_no_starved_phase():
     npt.assert_allclose(x[0], x[1], rtol=1e-6)  # equal degree of saturation, side street kept
 
 
+def test_closed_form_greens_match_the_linear_programmes():
+    """One phase per lane group: the closed form gives the LP's greens (max_green forces the LP)."""
+    rng = np.random.default_rng(7)
+    checked = 0
+    for _ in range(400):
+        n_p, n_r = int(rng.integers(1, 5)), int(rng.integers(1, 7))
+        service = np.zeros((n_r, n_p))
+        service[np.arange(n_r), rng.integers(0, n_p, n_r)] = rng.choice([1.0, 0.5], n_r)
+        y = rng.uniform(0, 0.5, n_r) * (rng.random(n_r) > 0.2)
+        cycle, lost, gmin = float(rng.integers(30, 181)), float(rng.uniform(4, 20)), rng.uniform(3, 12, n_p)
+        if cycle - lost < gmin.sum():
+            continue
+        fast = equal_saturation_greens(y, service, cycle, lost, gmin)
+        lp = equal_saturation_greens(y, service, cycle, lost, gmin, np.full(n_p, 1e9))
+        npt.assert_allclose(fast, lp, atol=1e-6)
+        assert fast.sum() == pytest.approx(cycle - lost) and np.all(fast >= gmin - 1e-9)
+        checked += 1
+    assert checked > 200
+
+
 def test_minimum_greens_that_do_not_fit_raise():
     with pytest.raises(InfeasiblePlanError, match="do not fit in cycle 30.0 s"):
         equal_saturation_greens(np.array([0.1, 0.1]), np.eye(2), 30.0, 10.0, np.array([15.0, 15.0]))
@@ -125,6 +145,12 @@ def test_redundant_phases_are_dropped_and_protected_lefts_kept():
     assert [p.state for p in kept] == states[:4]
     # a protected left (G) is not redundant beside a permissive one (g)
     kept = drop_redundant_phases([PlanPhase(s, 10.0) for s in ("GGggrrr", "rrGGrrr", "rrrrGGG")])
+    assert len(kept) == 3
+    # ... unless permissive green counts as much: then the left keeps only its permissive green
+    kept = drop_redundant_phases([PlanPhase(s, 10.0) for s in ("GGggrrr", "rrGGrrr", "rrrrGGG")], permissive=True)
+    assert [p.state for p in kept] == ["GGggrrr", "rrrrGGG"]
+    # a phase with a link green nowhere else stays
+    kept = drop_redundant_phases([PlanPhase(s, 10.0) for s in ("GGggrrr", "rrGGGrr", "rrrrrGG")], permissive=True)
     assert len(kept) == 3
 
 

@@ -20,7 +20,8 @@ from numba import njit
 
 from .. import config
 
-__all__ = ["_disperse_profile", "_queue_profile", "_arrival_profile", "_network_delay", "_search_offsets"]
+__all__ = ["_disperse_profile", "_queue_profile", "_arrival_profile", "_network_delay", "_search_offsets",
+           "_delay_state", "_local_delay"]
 
 
 # "(f8[:], i8, f8, f8[:])"
@@ -141,6 +142,29 @@ def _network_delay(offsets, cap_local, light, q, up_ptr, up_mov, shift, factor, 
     return total
 
 
+# "(i8[:], f8[:, :], i8[:], f8[:], i8[:], i8[:], i8[:], f8[:], f8[:, :], f8[:], f8[:, :]) -> f8"
+@njit(fastmath=config.FASTMATH_FLAGS, cache=config.NUMBA_CACHE)
+def _delay_state(offsets, cap_local, light, q, up_ptr, up_mov, shift, factor, dep, delay, arr_store):
+    """Numba kernel: departures, delays and stored arrivals of every movement at ``offsets``.
+
+    The state :func:`_local_delay` updates one light at a time (two sweeps, as each pass of
+    :func:`_search_offsets`); returns the network delay (veh*s per cycle). Wrapper: the split
+    re-balancing of :func:`citybrain.timing.coordination.coordinated`.
+    """
+    n, c = cap_local.shape
+    total = _network_delay(offsets, cap_local, light, q, up_ptr, up_mov, shift, factor, 2, dep, delay)
+    inflow = np.empty(c)
+    disp = np.empty(c)
+    arr = np.empty(c)
+    tmp_dep = np.empty((1, c))
+    tmp_pos = -np.ones(n, dtype=np.int64)
+    for m in range(n):
+        _arrival_profile(m, q, up_ptr, up_mov, dep, tmp_dep, tmp_pos, shift, factor, inflow, disp, arr)
+        for t in range(c):
+            arr_store[m, t] = arr[t]
+    return total
+
+
 @njit(fastmath=config.FASTMATH_FLAGS, cache=config.NUMBA_CACHE)
 def _local_delay(l, o, offsets, cap_local, light, q, up_ptr, up_mov, shift, factor, light_ptr, light_mov,
                  down_ptr, down_mov, dep, arr_store, tmp_dep, tmp_pos, inflow, disp, arr, cap, commit, delay):
@@ -178,17 +202,19 @@ def _local_delay(l, o, offsets, cap_local, light, q, up_ptr, up_mov, shift, fact
     return total
 
 
-# "(i8[:, :], i8, f8[:, :], i8[:], f8[:], i8[:], i8[:], i8[:], f8[:], i8[:], i8[:], i8[:], i8[:], i8) -> (i8[:], f8)"
+# "(i8[:, :], i8, f8[:, :], i8[:], f8[:], i8[:], i8[:], i8[:], f8[:], i8[:], i8[:], i8[:], i8[:], i8, i8)
+#   -> (i8[:], f8)"
 @njit(fastmath=config.FASTMATH_FLAGS, cache=config.NUMBA_CACHE)
 def _search_offsets(init, step, cap_local, light, q, up_ptr, up_mov, shift, factor, light_ptr, light_mov,
-                    down_ptr, down_mov, n_passes):
+                    down_ptr, down_mov, n_passes, coarse):
     """Numba kernel of the offset search: coordinate descent from each row of ``init``.
 
-    For each light in turn, every offset ``0, step, 2 step ...`` is tried with the delay of
-    the light's movements and of the movements it feeds re-evaluated; the best is kept.
-    Passes repeat until none improves (or ``n_passes``); the best restart wins. Returns
-    the best offsets and their network delay (veh*s per cycle). Wrapper:
-    :func:`citybrain.timing.coordination.coordinated`.
+    For each light in turn, the offsets ``0, coarse step, 2 coarse step ...`` are tried with
+    the delay of the light's movements and of the movements it feeds re-evaluated, then
+    every multiple of ``step`` within ``coarse - 1`` steps of the best (``coarse = 1``: every
+    offset ``0, step, 2 step ...``); the best is kept. Passes repeat until none improves
+    (or ``n_passes``); the best restart wins. Returns the best offsets and their network
+    delay (veh*s per cycle). Wrapper: :func:`citybrain.timing.coordination.coordinated`.
     """
     n_restarts, n_light = init.shape
     n, c = cap_local.shape
@@ -224,13 +250,26 @@ def _search_offsets(init, step, cap_local, light, q, up_ptr, up_mov, shift, fact
                                    inflow, disp, arr, cap, False, delay)
                 best_o = offsets[l]
                 best_d = cur
-                for o in range(0, c, step):
+                wide = step * coarse
+                for o in range(0, c, wide):
                     d = _local_delay(l, o, offsets, cap_local, light, q, up_ptr, up_mov, shift, factor,
                                      light_ptr, light_mov, down_ptr, down_mov, dep, arr_store, tmp_dep, tmp_pos,
                                      inflow, disp, arr, cap, False, delay)
                     if d < best_d - 1e-9 * (1.0 + abs(best_d)):
                         best_d = d
                         best_o = o
+                if coarse > 1:
+                    centre = best_o - best_o % step
+                    for k in range(-(coarse - 1), coarse):
+                        o = (centre + k * step) % c
+                        if o % wide == 0 or o % step != 0:
+                            continue
+                        d = _local_delay(l, o, offsets, cap_local, light, q, up_ptr, up_mov, shift, factor,
+                                         light_ptr, light_mov, down_ptr, down_mov, dep, arr_store, tmp_dep, tmp_pos,
+                                         inflow, disp, arr, cap, False, delay)
+                        if d < best_d - 1e-9 * (1.0 + abs(best_d)):
+                            best_d = d
+                            best_o = o
                 if best_o != offsets[l]:
                     offsets[l] = best_o
                     improved = True

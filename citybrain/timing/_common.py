@@ -206,30 +206,33 @@ def _rank(c: str) -> int:
     return 2 if c == "G" else 1 if c == "g" else 0
 
 
-def drop_redundant_phases(phases: list) -> list:
+def drop_redundant_phases(phases: list, *, permissive: bool = False) -> list:
     """Drop green phases whose every green link is as green (``G`` >= ``g``) in another kept phase.
 
     Programs such as the Hangzhou ones run each approach alone after the paired phases; every
     such phase costs a minimum green and a transition per cycle and serves nothing the others
-    do not. Phases with the fewest green links go first; the order of the rest is kept.
+    do not. Phases with the fewest green links go first; the order of the rest is kept. With
+    ``permissive``, permissive green counts as much as protected (``g`` = ``G``): a protected
+    left-turn phase goes when the turn has permissive green in another phase.
     """
+    rank = (lambda c: 1 if c in GREEN else 0) if permissive else _rank
     keep = list(range(len(phases)))
     for k in sorted(keep, key=lambda i: (sum(c in GREEN for c in phases[i].state), -i)):
         others = [i for i in keep if i != k]
         if not others:
             break
         links = [i for i, c in enumerate(phases[k].state) if c in GREEN]
-        if all(any(_rank(phases[o].state[i]) >= _rank(phases[k].state[i]) for o in others) for i in links):
+        if all(any(rank(phases[o].state[i]) >= rank(phases[k].state[i]) for o in others) for i in links):
             keep.remove(k)
     return [phases[i] for i in keep]
 
 
-def base_plan(network, tls: str, profile=None) -> SignalPlan:
+def base_plan(network, tls: str, profile=None, *, permissive_lefts: bool = False) -> SignalPlan:
     """The light's own phase sequence as a safe plan skeleton (clearances from the profile).
 
     Green states are sanitised (:func:`sanitise_state`); phases left with no green, a
     phase identical to the one before it, and phases that serve nothing the others do not
-    (:func:`drop_redundant_phases`) are dropped.
+    (:func:`drop_redundant_phases`, with ``permissive_lefts`` its ``permissive``) are dropped.
     """
     prog = network.programs[tls]
     plan = plan_from_program(prog.phases, tls=tls, junctions=prog.junctions, offset_s=0.0,
@@ -243,7 +246,7 @@ def base_plan(network, tls: str, profile=None) -> SignalPlan:
         phases.append(replace(ph, state=state, protected=prot, permissive=perm))
     if len(phases) > 1 and phases[0].state == phases[-1].state:
         phases.pop()
-    phases = drop_redundant_phases(phases)
+    phases = drop_redundant_phases(phases, permissive=permissive_lefts)
     if not phases:
         msg = f"Traffic light {tls}: no green phase survives the safety rules; expected at least one."
         raise InfeasiblePlanError(msg)
@@ -319,6 +322,8 @@ def equal_saturation_greens(y: np.ndarray, service: np.ndarray, cycle_s: float, 
         g += (effective - g.sum()) / n_p
         return g
     ys, sv = y[rows], service[rows]
+    if max_green_s is None and np.all((sv > 0).sum(axis=1) == 1):
+        return _single_service_greens(ys, sv, cycle_s, effective, np.asarray(min_green_s, dtype=float))
     a_ub = np.hstack([-sv, (ys * cycle_s)[:, None]])
     c = np.zeros(n_p + 1)
     c[-1] = -1.0
@@ -349,6 +354,49 @@ def equal_saturation_greens(y: np.ndarray, service: np.ndarray, cycle_s: float, 
         if res2.status == 0:
             g = res2.x[:n_p]
     return np.maximum(g, min_green_s)
+
+
+def _level(floor: np.ndarray, base: np.ndarray, slope: np.ndarray, total: float) -> float:
+    """Largest ``x`` with ``sum(max(floor, base + slope x)) <= total`` (``slope >= 0``, some > 0)."""
+    live = slope > 0
+    fixed = float(np.maximum(floor, base)[~live].sum())
+    knots = np.sort((floor[live] - base[live]) / slope[live])
+    x = -np.inf
+    for k in range(len(knots) + 1):
+        lo = knots[k - 1] if k else -np.inf
+        hi = knots[k] if k < len(knots) else np.inf
+        # on (lo, hi) the phases whose knot is <= lo run on their line, the others at their floor
+        on = live.copy()
+        on[live] = (floor[live] - base[live]) / slope[live] <= lo
+        rest = total - fixed - float(floor[live & ~on].sum()) - float(base[on].sum())
+        gain = float(slope[on].sum())
+        cand = rest / gain if gain > 0 else (np.inf if rest >= -1e-12 else -np.inf)
+        if cand < lo:
+            break
+        x = min(cand, hi)
+        if cand <= hi:
+            break
+    return float(x)
+
+
+def _single_service_greens(ys: np.ndarray, sv: np.ndarray, cycle_s: float, effective: float,
+                           gmin: np.ndarray) -> np.ndarray:
+    """:func:`equal_saturation_greens` where each lane group is served by one phase (closed form).
+
+    Phase ``p`` needs ``g_p >= t C R_p`` with ``R_p`` the largest ``y / service`` of the
+    groups it serves, so the first stage is the water level ``t`` at which
+    ``sum max(gmin_p, t C R_p) = C - L``; the second raises every phase above its minimum
+    by the same ``s`` as far as that level (less 1e-7 of it, as the LP) allows. Same
+    greens as the two linear programmes, without their set-up cost.
+    """
+    ratio = np.zeros(sv.shape[1])
+    for r in range(len(ys)):
+        p = int(np.flatnonzero(sv[r])[0])
+        ratio[p] = max(ratio[p], ys[r] / sv[r, p])
+    t_star = _level(gmin, np.zeros_like(gmin), cycle_s * ratio, effective)
+    need = t_star * (1 - 1e-7) * cycle_s * ratio
+    s_star = _level(need, gmin, np.ones_like(gmin), effective)
+    return np.maximum(np.maximum(gmin + s_star, need), gmin)
 
 
 @dataclass(frozen=True, slots=True)
@@ -454,13 +502,14 @@ def short_approach_shares(network, plan: SignalPlan, movements, service: np.ndar
 
 
 def isolated_timing(network, tls: str, q_vph: np.ndarray, *, profile=None, permissive_factor: float = 0.5,
-                    min_green_s: float | None = None) -> IsolatedTiming:
+                    min_green_s: float | None = None, permissive_lefts: bool = False) -> IsolatedTiming:
     """Collect lane-group flow ratios, service matrix, lost time and minimum greens of one light.
 
     Phases serving approaches too short for a camera to count (:func:`short_approach_shares`)
-    keep the own program's share of green as a minimum (``min_share``).
+    keep the own program's share of green as a minimum (``min_share``). ``permissive_lefts``:
+    see :func:`base_plan`.
     """
-    plan = base_plan(network, tls, profile)
+    plan = base_plan(network, tls, profile, permissive_lefts=permissive_lefts)
     prof = get_profile(profile)
     movs = tuple(sorted({link.movement for link in network.programs[tls].links
                          if network.movements[link.movement].turn != "crossing"}))
