@@ -750,21 +750,18 @@ def build_problem(
     vars_all = np.concatenate(c_vars + s_vars)
     coef_all = np.concatenate([np.ones(len(v)) for v in c_vars] + s_coef)
     n_rows = n_count + r
-    order = np.lexsort((vars_all, rows_all))
+    # CSR and CSC by one integer key each (entries of a row by variable, of a column by row)
+    order = np.argsort(rows_all * n_var + vars_all)
     row_var = vars_all[order].astype(np.int64)
     row_coef = coef_all[order].astype(np.float64)
-    row_ptr = np.zeros(n_rows + 1, dtype=np.int64)
-    np.add.at(row_ptr, rows_all + 1, 1)
-    row_ptr = np.cumsum(row_ptr)
-    corder = np.lexsort((rows_all, vars_all))
+    row_ptr = np.concatenate([[0], np.cumsum(np.bincount(rows_all, minlength=n_rows))]).astype(np.int64)
+    corder = np.argsort(vars_all * n_rows + rows_all)
     col_row = rows_all[corder].astype(np.int64)
     col_coef = coef_all[corder].astype(np.float64)
-    col_ptr = np.zeros(n_var + 1, dtype=np.int64)
-    np.add.at(col_ptr, vars_all + 1, 1)
-    col_ptr = np.cumsum(col_ptr)
+    col_ptr = np.concatenate([[0], np.cumsum(np.bincount(vars_all, minlength=n_var))]).astype(np.int64)
 
     # starting point: the level prior
-    x0 = np.tile(np.clip(x_level, lo, hi), (n_slots, 1))
+    x0 = np.broadcast_to(np.clip(x_level, lo, hi), (n_slots, n_var))  # read-only, one row in memory
     return EstimationProblem(
         mov=mov,
         block_ptr=block_ptr,
