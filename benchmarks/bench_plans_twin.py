@@ -157,8 +157,10 @@ def our_plan(network, flows: pd.DataFrame, method: str, out: Path, **kwargs) -> 
     write_plans_json(plan, out.with_suffix(".json"))
     path = write_sumo_additional(plan, out, program_id=f"citybrain-{method}")
     cycles = sorted({round(p.cycle_s, 1) for _, p in plan.all_plans()})
-    return path, {"cycles_s": cycles, "profile": profile or "us",
-                  "warnings": sum(1 for v in check_network_plan(plan, network, profile))}
+    facts = {"cycles_s": cycles, "profile": profile or "us",
+             "warnings": sum(1 for v in check_network_plan(plan, network, profile))}
+    facts.update({k: plan.meta[k] for k in ("left_turns", "start", "half_cycle_tls") if k in plan.meta})
+    return path, facts
 
 
 def _routed_demand(scenario, workdir: Path) -> list[Path]:

@@ -202,3 +202,24 @@ def test_clip_to_program_capacity():
     sat = np.array([m.sat_flow_vph for m in GRID.movements])
     signalised = [i for i, m in enumerate(GRID.movements) if m.tls and m.turn != "crossing"]
     assert np.all(clipped[signalised] <= sat[signalised] * 2 + 1e-9)
+
+
+def test_no_movement_is_starved_by_sanitising():
+    """A stream green only beside a never-together stream (an all-green phase) still gets a phase."""
+    import copy
+    from dataclasses import replace as _replace
+
+    from citybrain.network import ProgramPhase
+    from citybrain.plans.model import GREEN
+    from citybrain.plans.safety import check_plan
+    from citybrain.timing._common import base_plan
+
+    art = graph_from_sumo_net(NETWORKS / "arterial5.net.xml")
+    net = copy.copy(art)
+    prog = art.programs["J3"]
+    n = len(prog.phases[0].state)
+    net.programs = {**art.programs, "J3": _replace(prog, phases=(ProgramPhase(40.0, "G" * n), ProgramPhase(3.0, "y" * n)))}
+    plan = base_plan(net, "J3")
+    served = {i for ph in plan.phases for i, c in enumerate(ph.state) if c in GREEN}
+    assert served == set(range(n)) and len(plan.phases) == 2
+    assert [v for v in check_plan(plan, net) if v.severity == "error"] == []

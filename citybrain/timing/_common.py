@@ -154,12 +154,13 @@ def select_lights(network, tls) -> list[str]:
     return ids
 
 
-def sanitise_state(state: str, network, tls: str) -> str:
+def sanitise_state(state: str, network, tls: str, prefer=()) -> str:
     """Make a green state obey the hard rules by removing or downgrading greens.
 
-    Never-together pairs: the turning (lower saturation flow) stream goes red. A yielding
-    stream green with its major becomes permissive ``g``. Two protected links from different
-    lanes into one lane: the minor becomes ``g``.
+    Never-together pairs: the turning (lower saturation flow) stream goes red, unless the
+    other is a movement in ``prefer``. A yielding stream green with its major becomes
+    permissive ``g``. Two protected links from different lanes into one lane: the minor
+    becomes ``g``.
     """
     prog = network.programs[tls]
     chars = list(state)
@@ -174,7 +175,7 @@ def sanitise_state(state: str, network, tls: str) -> str:
         conf = network.conflicts(j)
         movs = [m for m in conf.movements if m in links_of]
         pos = {m: i for i, m in enumerate(conf.movements)}
-        order = sorted(movs, key=lambda m: -network.movements[m].sat_flow_vph)
+        order = sorted(movs, key=lambda m: (m not in prefer, -network.movements[m].sat_flow_vph))
         for a_k, a in enumerate(order):
             for b in order[a_k + 1:]:
                 if not (green(a) and green(b)):
@@ -244,6 +245,20 @@ def base_plan(network, tls: str, profile=None, *, permissive_lefts: bool = False
             continue
         prot, perm = phase_movements(state, network, tls)
         phases.append(replace(ph, state=state, protected=prot, permissive=perm))
+    # a movement whose every green lost out to a never-together stream would never be served
+    # (atlanta 69249210: a left turn green only in an all-green phase): it gets a phase of
+    # its own, the own phase sanitised in its favour, after the phases it was green in
+    served = {i for p in phases for i, c in enumerate(p.state) if c in GREEN}
+    for ph in plan.phases:
+        lost = {link.movement for link in prog.links if ph.state[link.index] in GREEN and link.index not in served
+                and network.movements[link.movement].turn != "crossing"}
+        if not lost:
+            continue
+        state = sanitise_state(ph.state, network, tls, prefer=lost)
+        prot, perm = phase_movements(state, network, tls)
+        at = max((k + 1 for k, p in enumerate(phases) if p.program_phase == ph.program_phase), default=len(phases))
+        phases.insert(at, replace(ph, state=state, protected=prot, permissive=perm))
+        served |= {i for i, c in enumerate(state) if c in GREEN}
     if len(phases) > 1 and phases[0].state == phases[-1].state:
         phases.pop()
     phases = drop_redundant_phases(phases, permissive=permissive_lefts)
