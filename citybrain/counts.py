@@ -257,7 +257,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         if pd.api.types.is_datetime64_any_dtype(values):
             text = values.dt.strftime("%Y-%m-%dT%H:%M:%S")
         else:
-            text = values.astype(object).map(_cell_text)
+            text = _cells_as_text(values)
         out[str(col)] = text.fillna("").astype(str)
     return out
 
@@ -270,6 +270,19 @@ def _cell_text(value) -> str:
             return "nan"
         return repr(value)
     return str(value)
+
+
+def _cells_as_text(values: pd.Series) -> pd.Series:
+    """Every cell as the text :func:`_cell_text` gives it, vectorised for typed columns."""
+    if pd.api.types.is_float_dtype(values.dtype) and isinstance(values.dtype, np.dtype):
+        return pd.Series(values.to_numpy().astype(str), index=values.index, dtype=object)  # numpy's repr text
+    if (pd.api.types.is_integer_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype)) and isinstance(
+        values.dtype, np.dtype
+    ):
+        return pd.Series(values.to_numpy().astype(str), index=values.index, dtype=object)
+    if pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(values.dtype):
+        return values.fillna("nan")  # a missing text cell reads as NaN, as _cell_text renders it
+    return values.astype(object).map(_cell_text)
 
 
 def read_registry(path: str | Path, network: RoadNetwork | None = None) -> pd.DataFrame:
@@ -719,7 +732,6 @@ def _check_places_rows(parsed: pd.DataFrame, rows: np.ndarray, network: RoadNetw
     n = len(parsed)
     problems: list[Problem] = []
     bad = np.zeros(n, dtype=bool)
-    lanes = np.full(n, np.nan)
     nodes = network.graph.nodes
     edges = network.edges
     approach_lanes: dict[tuple[str, str], set[str]] = defaultdict(set)
@@ -730,39 +742,41 @@ def _check_places_rows(parsed: pd.DataFrame, rows: np.ndarray, network: RoadNetw
         approach_lanes[(m.junction, m.from_edge)].update(m.from_lanes)
         movement_lanes[(m.junction, m.from_edge, m.to_edge)] = len(m.from_lanes)
 
-    groups: dict[str, list[int]] = defaultdict(list)
+    # check each distinct (junction, from_edge, to_edge) once, in order of first appearance
+    code = np.zeros(n, dtype=np.int64)
+    for col in ("junction", "from_edge", "to_edge"):
+        c, uniq = pd.factorize(parsed[col], sort=False)
+        code, _ = pd.factorize(code * max(len(uniq), 1) + c, sort=False)  # renumbered: no overflow
+    code = np.asarray(code, dtype=np.int64)
+    first = np.flatnonzero(np.diff(np.maximum.accumulate(code), prepend=-1) > 0) if n else np.zeros(0, np.int64)
+    junction = parsed["junction"].to_numpy(dtype=object)[first]
+    frm = parsed["from_edge"].to_numpy(dtype=object)[first]
+    to = parsed["to_edge"].to_numpy(dtype=object)[first]
+    codes = ("unknown-junction", "unknown-from-edge", "unknown-to-edge", "not-an-approach", "not-a-movement")
+    kind = np.full(len(first), -1, dtype=np.int64)
+    key_lanes = np.full(len(first), np.nan)
     values: dict[str, list[str]] = defaultdict(list)
-    junction = parsed["junction"].to_numpy(dtype=object)
-    frm = parsed["from_edge"].to_numpy(dtype=object)
-    to = parsed["to_edge"].to_numpy(dtype=object)
-    for i in range(n):
-        j, f, t = junction[i], frm[i], to[i]
+    for u in range(len(first)):
+        j, f, t = junction[u], frm[u], to[u]
         if not j or not f:
             continue
         if j not in nodes:
-            groups["unknown-junction"].append(i)
-            values["unknown-junction"].append(j)
-            continue
-        if f not in edges:
-            groups["unknown-from-edge"].append(i)
-            values["unknown-from-edge"].append(f)
-            continue
-        if t and t not in edges:
-            groups["unknown-to-edge"].append(i)
-            values["unknown-to-edge"].append(t)
-            continue
-        if (j, f) not in approach_lanes:
-            groups["not-an-approach"].append(i)
-            values["not-an-approach"].append(f"{f} at {j} (it ends at {edges[f]['to']})")
-            continue
-        if t:
-            if (j, f, t) not in movement_lanes:
-                groups["not-a-movement"].append(i)
-                values["not-a-movement"].append(f"{j}: {f} -> {t}")
-                continue
-            lanes[i] = movement_lanes[(j, f, t)]
+            kind[u], value = 0, j
+        elif f not in edges:
+            kind[u], value = 1, f
+        elif t and t not in edges:
+            kind[u], value = 2, t
+        elif (j, f) not in approach_lanes:
+            kind[u], value = 3, f"{f} at {j} (it ends at {edges[f]['to']})"
+        elif t and (j, f, t) not in movement_lanes:
+            kind[u], value = 4, f"{j}: {f} -> {t}"
         else:
-            lanes[i] = len(approach_lanes[(j, f)])
+            key_lanes[u] = movement_lanes[(j, f, t)] if t else len(approach_lanes[(j, f)])
+            continue
+        values[codes[kind[u]]].append(value)
+    lanes = key_lanes[code]
+    row_kind = kind[code]
+    groups = {c: np.flatnonzero(row_kind == k) for k, c in enumerate(codes) if values.get(c)}
     text = {
         "unknown-junction": ("junction", "unknown junction id (not a node of the network)"),
         "unknown-from-edge": ("from_edge", "unknown from_edge (not an edge of the network)"),
@@ -818,7 +832,7 @@ def counts_from_frame(
     """
     raw = frame.copy()
     for col in raw.columns:
-        raw[col] = raw[col].astype(object).map(_cell_text)
+        raw[col] = _cells_as_text(raw[col])
     report, parsed, origin = validate_counts(
         raw, network, registry=registry, source=source, sat_flow_per_lane_vph=sat_flow_per_lane_vph
     )

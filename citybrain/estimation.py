@@ -933,6 +933,11 @@ def _solve_direct(p: EstimationProblem, max_sweeps: int, tol_vph: float) -> tupl
     outside = ((x < p.lo) | (x > p.hi)).any(axis=1) | other
     if outside.any():
         redo = np.flatnonzero(outside)
+        every = len(redo) == n_t  # then no copies of the (n_t, n_var) arrays
+
+        def rows_of(values: np.ndarray) -> np.ndarray:
+            return values if every else np.ascontiguousarray(values[redo])
+
         xr, sr = _polish_bounded_lsq(
             p.row_ptr,
             p.row_var,
@@ -941,20 +946,23 @@ def _solve_direct(p: EstimationProblem, max_sweeps: int, tol_vph: float) -> tupl
             p.col_row,
             p.col_coef,
             np.int64(p.n_count),
-            np.ascontiguousarray(p.count_w[redo]),
-            np.ascontiguousarray(p.count_y[redo]),
+            rows_of(p.count_w),
+            rows_of(p.count_y),
             p.static_w,
             p.static_y,
             p.lo,
             p.hi,
-            np.ascontiguousarray(x[redo]),
+            rows_of(x),
             ~other[redo],
             np.int64(max_sweeps) * n_var,
             np.float64(tol_vph),
         )
         # report work as whole-sweep equivalents (max_sweeps + 1 still flags no convergence)
         sr = np.where(sr > np.int64(max_sweeps) * n_var, max_sweeps + 1, -(-sr // n_var))
-        x[redo] = xr
+        if every:
+            x = xr
+        else:
+            x[redo] = xr
         sweeps[redo] = sr
     return x, sweeps
 

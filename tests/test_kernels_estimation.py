@@ -182,7 +182,8 @@ def test_polish_from_unconstrained_optimum_matches_lsq_linear(seed):
     # neighbours are looked at first; the result must still be the bounded optimum
     rng = np.random.default_rng(seed)
     n_var, n_count, n_static, n_t = 12, 9, 6, 3
-    a, cw, cy, sw, sy, lo, hi = _random_problem(rng, n_var, n_count, n_static, n_t)
+    a, cw, cy, sw, sy, lo, hi = _random_problem(rng, n_var, n_count, n_static, n_t, missing=0.0)
+    cw = np.repeat(cw[:1], n_t, axis=0)  # seeded intervals share the factorised weights
     hi = hi * 0.5  # make some bounds bind
     x0 = np.empty((n_t, n_var))
     for t in range(n_t):

@@ -52,15 +52,10 @@ def _row_target(i, t, n_count, count_y, static_y):
     return static_y[i - n_count]
 
 
-# "(i8, i8[:], i8[:], f8[:], i8[:], i8[:], f8[:], i8, f8[:, :], f8[:, :], f8[:], f8[:], f8[:], f8[:], f8[:, :])"
+# "(i8, i8[:], i8[:], f8[:], i8, f8[:, :], f8[:], f8[:], f8[:], f8[:, :])"
 @njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS)
-def _start_interval(t, row_ptr, row_var, row_coef, col_ptr, col_row, col_coef, n_count, count_w, count_y,
-                    static_w, static_y, lo, hi, x0):
-    """Numba kernel for the start of one interval's solve: clipped ``x``, residuals ``r``, curvatures ``h``.
-
-    Shared by :func:`_solve_bounded_lsq` and :func:`_polish_bounded_lsq`; the curvature of
-    every variable is fixed within an interval.
-    """
+def _start_point(t, row_ptr, row_var, row_coef, n_count, count_y, static_y, lo, hi, x0):
+    """Numba kernel for the start of one interval's solve: clipped ``x`` and row residuals ``r``."""
     n_var = x0.shape[1]
     n_rows = row_ptr.shape[0] - 1
     x = np.empty(n_var)
@@ -77,6 +72,14 @@ def _start_interval(t, row_ptr, row_var, row_coef, col_ptr, col_row, col_coef, n
         for k in range(row_ptr[i], row_ptr[i + 1]):
             s += row_coef[k] * x[row_var[k]]
         r[i] = s - _row_target(i, t, n_count, count_y, static_y)
+    return x, r
+
+
+# "(i8, i8[:], i8[:], f8[:], i8, f8[:, :], f8[:, :], f8[:])"
+@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS)
+def _curvatures(t, col_ptr, col_row, col_coef, n_count, count_w, count_y, static_w):
+    """Numba kernel for the curvature ``h_j = sum_i w_ti a_ij^2`` of every variable in interval ``t``."""
+    n_var = col_ptr.shape[0] - 1
     h = np.zeros(n_var)
     for j in range(n_var):
         hj = 0.0
@@ -84,6 +87,20 @@ def _start_interval(t, row_ptr, row_var, row_coef, col_ptr, col_row, col_coef, n
             a = col_coef[k]
             hj += _row_weight(col_row[k], t, n_count, count_w, count_y, static_w) * a * a
         h[j] = hj
+    return h
+
+
+# "(i8, i8[:], i8[:], f8[:], i8[:], i8[:], f8[:], i8, f8[:, :], f8[:, :], f8[:], f8[:], f8[:], f8[:], f8[:, :])"
+@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS)
+def _start_interval(t, row_ptr, row_var, row_coef, col_ptr, col_row, col_coef, n_count, count_w, count_y,
+                    static_w, static_y, lo, hi, x0):
+    """Numba kernel for the start of one interval's solve: clipped ``x``, residuals ``r``, curvatures ``h``.
+
+    Used by :func:`_solve_bounded_lsq` and :func:`_polish_bounded_lsq`; the curvature of
+    every variable is fixed within an interval.
+    """
+    x, r = _start_point(t, row_ptr, row_var, row_coef, n_count, count_y, static_y, lo, hi, x0)
+    h = _curvatures(t, col_ptr, col_row, col_coef, n_count, count_w, count_y, static_w)
     return x, r, h
 
 
@@ -378,7 +395,8 @@ def _polish_bounded_lsq(
     seeded : ndarray
         ``(n_t,)`` bool: ``x0[t]`` is the unconstrained optimum of interval ``t``, so only the
         variables outside the bounds and those sharing a row with them are looked at first
-        (else every variable is).
+        (else every variable is). Seeded intervals must share their row weights (the
+        factorised problem's); their curvatures are computed once.
     max_updates : int
         Most variable updates per interval.
     tol : float
@@ -395,9 +413,19 @@ def _polish_bounded_lsq(
     n_var = x0.shape[1]
     x_out = np.empty((n_t, n_var))
     used = np.zeros(n_t, dtype=np.int64)
+    # seeded intervals share the factorised problem's weights, hence their curvatures
+    h_seeded = np.zeros(n_var)
+    for t in range(n_t):
+        if seeded[t]:
+            h_seeded = _curvatures(t, col_ptr, col_row, col_coef, n_count, count_w, count_y, static_w)
+            break
     for t in prange(n_t):
-        x, r, h = _start_interval(t, row_ptr, row_var, row_coef, col_ptr, col_row, col_coef, n_count,
-                                  count_w, count_y, static_w, static_y, lo, hi, x0)
+        if seeded[t]:
+            x, r = _start_point(t, row_ptr, row_var, row_coef, n_count, count_y, static_y, lo, hi, x0)
+            h = h_seeded
+        else:
+            x, r, h = _start_interval(t, row_ptr, row_var, row_coef, col_ptr, col_row, col_coef, n_count,
+                                      count_w, count_y, static_w, static_y, lo, hi, x0)
         queue = np.empty(n_var, dtype=np.int64)
         queued = np.zeros(n_var, dtype=np.bool_)
         head = 0
