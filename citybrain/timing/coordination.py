@@ -107,11 +107,9 @@ def _phase_weights(plan: SignalPlan, links: list[int], pf: float) -> np.ndarray:
     return w
 
 
-def _capacity_profile(plan: SignalPlan, links: list[int], sat_vps: float, cycle: int, pf: float,
-                      coverage: np.ndarray | None = None) -> np.ndarray:
+def _capacity_profile(plan: SignalPlan, links: list[int], sat_vps: float, pf: float,
+                      coverage: np.ndarray) -> np.ndarray:
     """Capacity (veh/step) of one movement at each 1 s step of plan time (``coverage``: :func:`_green_coverage`)."""
-    if coverage is None:
-        coverage = _green_coverage(plan, cycle)
     return sat_vps * (_phase_weights(plan, links, pf) @ coverage)
 
 
@@ -279,7 +277,7 @@ def delay_model(network, plans: dict[str, SignalPlan], q_vph: np.ndarray, *, per
             continue
         if mv.tls not in coverage:
             coverage[mv.tls] = _green_coverage(plans[mv.tls], cycle)
-        cap = _capacity_profile(plans[mv.tls], links_of[m], sat[m] / 3600.0, cycle, permissive_factor,
+        cap = _capacity_profile(plans[mv.tls], links_of[m], sat[m] / 3600.0, permissive_factor,
                                 coverage[mv.tls])
         if cap.sum() <= 0:
             continue
@@ -383,10 +381,9 @@ def flows_period_h(flows) -> float:
 class _Search:
     """The objective (deterministic cyclic delay plus random delay) and its offset search."""
 
-    def __init__(self, network, q, permissive_factor, offset_step_s, n_passes, period_h=0.25, two_level=True):
+    def __init__(self, network, q, permissive_factor, offset_step_s, n_passes, period_h=0.25):
         self.network, self.q, self.pf = network, q, permissive_factor
         self.step, self.n_passes = int(offset_step_s), int(n_passes)
-        self.two_level = bool(two_level)
         self.cache: dict = {}
         self.period_h = float(period_h)
 
@@ -407,7 +404,7 @@ class _Search:
         init = np.ascontiguousarray(np.asarray(init, dtype=np.int64) % model.cycle_s)
         step = self.step if step is None else int(step)
         # two levels: about sqrt(C / 2) grid steps, then every step around the best (fewest trials)
-        coarse = max(1, int(np.sqrt(model.cycle_s / (2.0 * step)))) if self.two_level else 1
+        coarse = max(1, int(np.sqrt(model.cycle_s / (2.0 * step))))
         best, total = _search_offsets(init, step, model.cap_local, model.light, model.q, model.up_ptr,
                                       model.up_mov, model.shift, model.factor, model.light_ptr, model.light_mov,
                                       model.down_ptr, model.down_mov,
@@ -465,10 +462,9 @@ def _screen_halves(search: _Search, timings, value, plans, model, offsets, min_c
     state = _LocalState(model, offsets)
     rnd = search.random(model)
     for l, t in enumerate(model.tls):
-        rows = [i for i in range(model.light_ptr[l], model.light_ptr[l + 1])]
-        if not rows or _need_s(timings[t]) > c / 2 + 1e-9:
+        rows = model.light_mov[model.light_ptr[l]:model.light_ptr[l + 1]]
+        if not len(rows) or _need_s(timings[t]) > c / 2 + 1e-9:
             continue
-        rows = model.light_mov[rows]
         links: dict[int, list[int]] = {}
         for link in network.programs[t].links:
             links.setdefault(link.movement, []).append(link.index)
@@ -477,7 +473,7 @@ def _screen_halves(search: _Search, timings, value, plans, model, offsets, min_c
         old_rows = model.cap_local[rows].copy()
         cur = state.light(l)
         for i in rows:
-            model.cap_local[i] = _capacity_profile(trial, links[model.movements[i]], model.sat_vph[i] / 3600.0, c, pf,
+            model.cap_local[i] = _capacity_profile(trial, links[model.movements[i]], model.sat_vph[i] / 3600.0, pf,
                                                    coverage)
         d, r = state.light(l), search.random(model)
         change = (d - cur) / c + (r - rnd)
@@ -509,7 +505,7 @@ def _rebalance(search: _Search, plans, timings, model, offsets, objective, *, st
         coverage = _green_coverage(plan, model.cycle_s)
         for i in rows[t]:
             m = model.movements[i]
-            model.cap_local[i] = _capacity_profile(plan, links[m], model.sat_vph[i] / 3600.0, model.cycle_s, pf,
+            model.cap_local[i] = _capacity_profile(plan, links[m], model.sat_vph[i] / 3600.0, pf,
                                                    coverage)
 
     state = _LocalState(model, offsets)
