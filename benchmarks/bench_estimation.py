@@ -35,7 +35,12 @@ import time
 import tracemalloc
 from pathlib import Path
 
-import numpy as np
+# BLAS on one thread, set before numpy loads it: lsq_linear's dense per-interval problems gain
+# nothing from BLAS threads, and BLAS threads spinning beside numba's made the reference up to
+# 60x slower on this shared 2-core machine (a ratio against that would flatter numba)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))

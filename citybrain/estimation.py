@@ -77,6 +77,7 @@ problems with :func:`scipy.optimize.lsq_linear` (reference; slow).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass, field
@@ -800,6 +801,30 @@ def _flow_turn_variance(x_level: np.ndarray, turn_prior_sd_vph: float) -> np.nda
 
 
 # -- solving --------------------------------------------------------------------------------
+#: Below this many flows x intervals the kernels run on one numba thread: waking the pool
+#: costs more than the work (on a loaded machine up to ~10 ms a parallel region).
+_PARALLEL_MIN_WORK = 1_000_000
+
+
+def _threads_by_size(solver):
+    """Run ``solver(p, ...)`` on one numba thread when ``p`` is small (``_PARALLEL_MIN_WORK``)."""
+
+    @functools.wraps(solver)
+    def run(p: EstimationProblem, *args):
+        import numba
+
+        before = numba.get_num_threads()
+        if p.n_var * p.count_y.shape[0] < _PARALLEL_MIN_WORK:
+            numba.set_num_threads(1)
+        try:
+            return solver(p, *args)
+        finally:
+            numba.set_num_threads(before)
+
+    return run
+
+
+@_threads_by_size
 def _solve_coordinate_descent(p: EstimationProblem, max_sweeps: int, tol_vph: float) -> tuple[np.ndarray, np.ndarray]:
     from ._kernels.estimation import _solve_bounded_lsq
 
@@ -824,6 +849,7 @@ def _solve_coordinate_descent(p: EstimationProblem, max_sweeps: int, tol_vph: fl
 
 
 
+@_threads_by_size
 def _solve_direct(p: EstimationProblem, max_sweeps: int, tol_vph: float) -> tuple[np.ndarray, np.ndarray]:
     """Solve every interval by one sparse factorisation, then polish the bounds.
 
@@ -1196,6 +1222,7 @@ def estimate_flows(
 
 
 
+@_threads_by_size
 def _standard_errors(p: EstimationProblem) -> np.ndarray:
     """Return ``se_vph`` per interval (kernel ``_block_standard_errors``).
 
