@@ -135,32 +135,44 @@ class PressureModel:
         self.upstream = np.zeros(n, dtype=np.float64)
         self.exit_vehicles = np.zeros(n, dtype=np.float64)
         self.observed = np.zeros(n, dtype=np.uint8)
+        self._phases_of = {
+            tls: (int(tls_ptr[t]), int(tls_ptr[t + 1]), [int(k) for k in phase_index[tls_ptr[t] : tls_ptr[t + 1]]])
+            for t, tls in enumerate(self.tls_ids)
+        }
+        self._movement_index: dict[tuple[int, ...], np.ndarray] = {}
 
     def update(self, observation: Observation) -> None:
         """Store one light's latest queues."""
-        movs = np.asarray(observation.movements, dtype=np.int64)
+        movs = self._movement_index.get(observation.movements)
+        if movs is None:
+            movs = self._movement_index[observation.movements] = np.asarray(observation.movements, dtype=np.int64)
         self.upstream[movs] = observation.movement_vehicles
         self.exit_vehicles[movs] = observation.movement_out_vehicles
         self.observed[movs] = 1
 
-    def pressures(self) -> dict[str, dict[int, float]]:
-        """Pressure of every green phase (program phase index) of every light."""
+    def _flat_pressures(self) -> list[float]:
         down = downstream_queues(self.network, self.turn_ratio, self.upstream, self.observed, self.exit_vehicles)
         flat = phase_pressures(
             self.tls_phase_ptr, self.phase_mov_ptr, self.phase_mov, self.network.to_arrays().mov_sat_flow_vph,
             self.upstream, down,
         )
-        return {
-            tls: {int(self.phase_index[k]): float(flat[k]) for k in range(self.tls_phase_ptr[t], self.tls_phase_ptr[t + 1])}
-            for t, tls in enumerate(self.tls_ids)
-        }
+        return flat.tolist()
+
+    def _of(self, tls: str, flat: list[float]) -> dict[int, float]:
+        start, end, phases = self._phases_of[tls]
+        return dict(zip(phases, flat[start:end], strict=True))
+
+    def pressures(self) -> dict[str, dict[int, float]]:
+        """Pressure of every green phase (program phase index) of every light."""
+        flat = self._flat_pressures()
+        return {tls: self._of(tls, flat) for tls in self.tls_ids}
 
     def decide_all(self, observations: Mapping[str, Observation], *, cyclic: bool = False) -> dict[str, int | None]:
         """Update with every light's observation, then choose every light's next green at once."""
         for obs in observations.values():
             self.update(obs)
-        pressures = self.pressures()
-        return {tls: choose_phase(pressures[tls], obs, cyclic=cyclic) for tls, obs in observations.items()}
+        flat = self._flat_pressures()
+        return {tls: choose_phase(self._of(tls, flat), obs, cyclic=cyclic) for tls, obs in observations.items()}
 
 
 def choose_phase(pressure: Mapping[int, float], observation: Observation, *, cyclic: bool) -> int | None:
