@@ -888,7 +888,12 @@ def _solve_direct(p: EstimationProblem, max_sweeps: int, tol_vph: float) -> tupl
     import scipy.sparse as sp
     import scipy.sparse.linalg as spla
 
-    from ._kernels.estimation import _block_multiply, _invert_blocks, _polish_bounded_lsq, _solve_triangular_pair
+    from ._kernels.estimation import (
+        _block_multiply,
+        _invert_blocks,
+        _polish_bounded_lsq,
+        _solve_triangular_pair,
+    )
 
     n_t = p.count_y.shape[0]
     n_var = p.n_var

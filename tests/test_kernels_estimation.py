@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import numpy.testing as npt
 import pytest
@@ -204,7 +206,7 @@ def _block_problem(rng, sizes):
     block_ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     n_var = int(block_ptr[-1])
     rows = []
-    for s, e in zip(block_ptr[:-1], block_ptr[1:], strict=True):
+    for s, e in itertools.pairwise(block_ptr):
         for _ in range(2 * (e - s)):
             r = np.zeros(n_var)
             r[s:e] = np.where(rng.random(e - s) < 0.5, rng.choice([-1.0, 1.0, 0.3], e - s), 0.0)

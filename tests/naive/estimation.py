@@ -19,6 +19,8 @@ Same names as the public API and the kernels they check:
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from scipy.optimize import lsq_linear
 
@@ -45,7 +47,7 @@ def solve_normal_equations(h, b):
 def invert_blocks(h, block_ptr):
     """Inverse of every diagonal block ``H[s:e, s:e]`` (reference of ``_invert_blocks``)."""
     h = np.asarray(h, dtype=float)
-    return [np.linalg.inv(h[s:e, s:e]) for s, e in zip(block_ptr[:-1], block_ptr[1:], strict=True)]
+    return [np.linalg.inv(h[s:e, s:e]) for s, e in itertools.pairwise(block_ptr)]
 
 
 def block_multiply(blocks, block_ptr, b):
