@@ -2,13 +2,15 @@
 
 Usage: ``python benchmarks/bench_timing.py [--quick] [--rows 10 --cols 10]``. Prints the
 figures and appends one JSON line to ``benchmarks/results/timing.jsonl`` (machine,
-versions, commit).
+versions, commit, load average before the timed run: on a shared machine the figure
+scales with it).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -50,6 +52,7 @@ def main() -> None:
         network = graph_from_sumo_net(net_path)
     flows = flows_for(network)
     optimise_plan(network, flows, method="coordinated", n_restarts=1, n_passes=1, seed=0)  # JIT warm-up
+    load_before = os.getloadavg()
     t0 = time.perf_counter()
     plan = optimise_plan(network, flows, method="coordinated", seed=0)
     t_offsets = time.perf_counter() - t0
@@ -88,13 +91,15 @@ def main() -> None:
         "delay_model_numba_s": t_numba,
         "delay_model_numpy_s": t_numpy,
         "numpy_over_numba": round(t_numpy / t_numba, 1),
+        "load_avg_1_5_15": [round(x, 2) for x in load_before],
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                     "python": platform.python_version()},
         "versions": {"numpy": np.__version__, "numba": numba.__version__, "scipy": scipy.__version__},
         "commit": commit,
         "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    print(f"offsets for a {rows}x{cols} grid ({len(plans)} lights, {n} movements, cycle {c} s): {t_offsets:.2f} s")
+    print(f"offsets for a {rows}x{cols} grid ({len(plans)} lights, {n} movements, cycle {c} s): {t_offsets:.2f} s "
+          f"(load average {load_before[0]:.2f} on {os.cpu_count()} CPUs)")
     print(f"  modelled delay {record['model_delay_zero_offsets_vehh_per_h']} -> {record['model_delay_vehh_per_h']} veh*h/h")
     print(f"delay model: numba {t_numba * 1e3:.2f} ms, pure numpy {t_numpy * 1e3:.1f} ms, ratio {t_numpy / t_numba:.0f}x")
     out = ROOT / "benchmarks" / "results" / "timing.jsonl"
