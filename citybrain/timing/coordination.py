@@ -446,7 +446,7 @@ class _LocalState:
                                   self.arr_store, self.tmp_dep, self.tmp_pos, *self.work, commit, self.delay))
 
 
-def _screen_halves(search: _Search, timings, value, plans, model, offsets, min_cycle_s: float) -> tuple[float, set[str]]:
+def _screen_halves(search: _Search, timings, value, model, offsets, min_cycle_s: float) -> tuple[float, set[str]]:
     """Lights that lower the objective at half the common cycle, tried one at a time (offsets fixed).
 
     Each light whose minimum greens fit in half the cycle (and half is at least
@@ -757,8 +757,8 @@ def coordinated(network, flows, *, tls=None, profile=None, cycle_bounds=(30.0, 1
             finals = {c: objective(c, set(), int(n_restarts))}
         # each finalist's lights are screened at half its cycle (offsets fixed), and the
         # cycle is chosen with its half-cycle lights: a long cycle may pay only with them
-        halves_of = {c: _screen_halves(search, timings, *finals[c], bounds[0]) if half_cycles else (finals[c][0], set())
-                     for c in finals}
+        halves_of = {c: _screen_halves(search, timings, finals[c][0], finals[c][2], finals[c][3], bounds[0])
+                     if half_cycles else (finals[c][0], set()) for c in finals}
         common = int(min(finals, key=lambda c: halves_of[c][0]))
         half = halves_of[common][1]
         value, plans, model, offsets = objective(common, half, int(n_restarts)) if half else finals[common]
