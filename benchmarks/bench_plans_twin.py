@@ -144,7 +144,7 @@ def estimated_flows(network, counts: pd.DataFrame) -> pd.DataFrame:
 def our_plan(network, flows: pd.DataFrame, method: str, out: Path, **kwargs) -> tuple[Path, dict]:
     """Optimise, check and write our plan as a SUMO additional file; return it and facts."""
     from citybrain.plans import check_network_plan
-    from citybrain.plans.formats import write_plans_json, write_sumo_additional
+    from citybrain.plans.formats import read_sumo_additional, write_plans_json, write_sumo_additional
     from citybrain.timing import optimise_plan
 
     profile = kwargs.get("profile")
@@ -156,6 +156,12 @@ def our_plan(network, flows: pd.DataFrame, method: str, out: Path, **kwargs) -> 
         raise RuntimeError(msg)
     write_plans_json(plan, out.with_suffix(".json"))
     path = write_sumo_additional(plan, out, program_id=f"citybrain-{method}")
+    # what SUMO runs is the written file: it must pass the same check when read back
+    errors = [v for v in check_network_plan(read_sumo_additional(path, network=network), network, profile)
+              if v.severity == "error"]
+    if errors:
+        msg = f"our {method} plan is unsafe as written to {path}: " + "; ".join(str(v) for v in errors[:5])
+        raise RuntimeError(msg)
     cycles = sorted({round(p.cycle_s, 1) for _, p in plan.all_plans()})
     facts = {"cycles_s": cycles, "profile": profile or "us",
              "warnings": sum(1 for v in check_network_plan(plan, network, profile))}

@@ -19,7 +19,7 @@ from citybrain.plans import (
     write_plans_json,
     write_sumo_additional,
 )
-from citybrain.plans.formats import sumo_phases
+from citybrain.plans.formats import ALL_RED_NAME, sumo_phases
 from citybrain.plans.safety import apply_clearances
 
 from .conftest import NETWORKS, REAL_NETS, real_path
@@ -123,3 +123,24 @@ def test_real_programs_round_trip(name, tmp_path):
         assert sorted(x for x in written if "y" not in x[1]) == sorted(x for x in original if "y" not in x[1])
         assert sorted(d for d, _ in written) == sorted(d for d, _ in original)
         assert sum(d for d, _ in written) == pytest.approx(prog.cycle_s)
+
+
+def test_transitions_that_keep_a_link_green_read_back_as_transitions(tmp_path):
+    """Atlanta's programs keep some links green in every phase: written with a yellow and an
+    all-red, each transition reads back as that phase's yellow and all-red, not as greens."""
+    from dataclasses import replace
+
+    net = graph_from_sumo_net(real_path(REAL_NETS["atlanta"]))
+    safe = []
+    for _, plan in plans_from_network(net).all_plans():
+        plan = apply_clearances(plan, net)
+        phases = tuple(replace(p, all_red_s=2.0) for p in plan.phases)
+        safe.append(replace(plan, phases=phases, cycle_s=plan.cycle_s + 2.0 * len(phases)))
+    written = NetworkPlan.single(safe)
+    back = read_sumo_additional(write_sumo_additional(written, tmp_path / "a.add.xml"), network=net)
+    green_in_all_red = 0
+    for tls, plan in written.periods[0].by_tls.items():
+        durations = [(p.green_s, p.yellow_s, p.all_red_s) for p in back.periods[0].by_tls[tls].phases]
+        assert durations == [(p.green_s, p.yellow_s, p.all_red_s) for p in plan.phases]
+        green_in_all_red += sum(name == ALL_RED_NAME and any(c in "Gg" for c in s) for _, s, name in sumo_phases(plan))
+    assert green_in_all_red > 0

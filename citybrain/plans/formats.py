@@ -74,6 +74,8 @@ __all__ = [
     "plan_from_program",
     "plans_from_network",
     "sumo_phases",
+    "YELLOW_NAME",
+    "ALL_RED_NAME",
     "write_sumo_additional",
     "read_sumo_additional",
     "read_plans",
@@ -84,6 +86,11 @@ SCHEMA_VERSION = 1
 
 
 # -- JSON ------------------------------------------------------------------------------
+#: SUMO phase names of the transitions :func:`sumo_phases` writes.
+YELLOW_NAME = "yellow"
+ALL_RED_NAME = "all-red"
+
+
 def _clock(seconds: float) -> str:
     s = int(round(seconds))
     return f"{s // 3600:02d}:{(s % 3600) // 60:02d}" + (f":{s % 60:02d}" if s % 60 else "")
@@ -313,9 +320,11 @@ def plan_from_program(phases, *, tls: str, junctions=(), offset_s: float = 0.0, 
                       network: RoadNetwork | None = None, method: str = "network") -> SignalPlan:
     """Turn a SUMO program (a sequence of ``ProgramPhase``-like objects) into a plan.
 
-    Each phase needs ``state``, ``duration_s`` and optionally ``min_dur_s``/``max_dur_s``. A
-    phase containing ``y`` adds its duration to the yellow of the green before it; a phase
-    with neither green nor yellow adds to its all-red; a green phase that only removes green
+    Each phase needs ``state``, ``duration_s`` and optionally ``min_dur_s``/``max_dur_s`` and
+    ``name``. A phase containing ``y`` (or named :data:`YELLOW_NAME`) adds its duration to the
+    yellow of the green before it; a phase with neither green nor yellow (or named
+    :data:`ALL_RED_NAME`: the clearance of a transition in which a link stays green, as
+    :func:`sumo_phases` writes it) adds to its all-red; a green phase that only removes green
     from crossings (``network`` needed to know them) extends the phase before it as
     pedestrian clearance. A leading transition is moved to the end of the cycle.
 
@@ -342,10 +351,11 @@ def plan_from_program(phases, *, tls: str, junctions=(), offset_s: float = 0.0, 
     out: list[dict] = []
     for i, p in ordered:
         has_green = any(c in GREEN for c in p.state)
-        if out and "y" in p.state:
+        name = getattr(p, "name", "") or ""
+        if out and ("y" in p.state or name == YELLOW_NAME):
             out[-1]["yellow_s"] += p.duration_s
             continue
-        if out and not has_green:
+        if out and (not has_green or name == ALL_RED_NAME):
             out[-1]["all_red_s"] += p.duration_s
             continue
         if out and out[-1]["yellow_s"] == 0 and out[-1]["all_red_s"] == 0 and crossings:
@@ -393,7 +403,9 @@ def sumo_phases(plan: SignalPlan) -> list[tuple[float, str, str]]:
     """The SUMO phases of a plan: ``(duration_s, state, name)``, transitions included.
 
     A phase with pedestrian walk shorter than its green is split in two: crossings green
-    for the walk, then red (clearance) while vehicles keep green.
+    for the walk, then red (clearance) while vehicles keep green. Transition phases are
+    named :data:`YELLOW_NAME` and :data:`ALL_RED_NAME`, so that reading the program back
+    tells an all-red in which some link stays green from a short green phase.
     """
     out = []
     n = len(plan.phases)
@@ -412,9 +424,9 @@ def sumo_phases(plan: SignalPlan) -> list[tuple[float, str, str]]:
             current = p.state
         yellow, red = transition_states(current, nxt.state)
         if p.yellow_s > 0:
-            out.append((p.yellow_s, yellow, ""))
+            out.append((p.yellow_s, yellow, YELLOW_NAME))
         if p.all_red_s > 0:
-            out.append((p.all_red_s, red, ""))
+            out.append((p.all_red_s, red, ALL_RED_NAME))
     return out
 
 
