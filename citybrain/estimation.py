@@ -405,20 +405,32 @@ def _count_keys(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     """Number the distinct ``(camera_id, junction, from_edge, to_edge)`` of a count frame.
 
     Returns the key number of every frame row (in order of first appearance) and the keys
-    as a frame (one row per key). One hash factorisation per column, no sort.
+    as a frame (one row per key). The columns' UTF-8 bytes are hashed row by row and the
+    rows numbered by hash in numba (kernels ``_row_hashes``, ``_number_rows``); every row is
+    then checked byte by byte against its key's first row (``_rows_match``), and numbered
+    again comparing bytes if two distinct keys shared a hash. No sort.
     """
-    code = np.zeros(len(frame), dtype=np.int64)
-    span = 1
+    import pyarrow as pa
+
+    from ._kernels.estimation import _number_rows, _row_hashes, _rows_match
+
+    offsets, data = [], []
     for col in _KEY_COLUMNS:
-        c, uniq = pd.factorize(frame[col], sort=False)
-        if span * max(len(uniq), 1) >= 2**62:  # renumber before the mixed-radix key overflows
-            code, done = pd.factorize(code, sort=False)
-            span = max(len(done), 1)
-        code = code * len(uniq) + c
-        span *= max(len(uniq), 1)
-    code = np.asarray(pd.factorize(code, sort=False)[0], dtype=np.int64)
-    # numbered in order of first appearance: a key's first row is where the running maximum rises
-    first = np.flatnonzero(np.diff(np.maximum.accumulate(code), prepend=-1) > 0) if len(code) else np.zeros(0, np.int64)
+        values = pa.array(frame[col])
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        if not pa.types.is_large_string(values.type):
+            values = values.cast(pa.large_string())
+        if values.null_count:
+            values = values.fill_null("")
+        _, off, buf = values.buffers()
+        offsets.append(np.frombuffer(off, dtype=np.int64)[values.offset : values.offset + len(values) + 1])
+        data.append(np.frombuffer(buf, dtype=np.uint8) if buf is not None else np.zeros(0, np.uint8))
+    offsets_t, data_t = tuple(offsets), tuple(data)
+    hashes = _row_hashes(offsets_t, data_t)
+    code, first = _number_rows(hashes, offsets_t, data_t, False)
+    if not _rows_match(code, first, offsets_t, data_t):
+        code, first = _number_rows(hashes, offsets_t, data_t, True)
     keys = frame[_KEY_COLUMNS].iloc[first].reset_index(drop=True)
     return code, keys
 
@@ -891,6 +903,7 @@ def _solve_direct(p: EstimationProblem, max_sweeps: int, tol_vph: float) -> tupl
     from ._kernels.estimation import (
         _block_multiply,
         _invert_blocks,
+        _normal_rhs,
         _polish_bounded_lsq,
         _solve_triangular_pair,
     )
@@ -925,23 +938,18 @@ def _solve_direct(p: EstimationProblem, max_sweeps: int, tol_vph: float) -> tupl
     if not np.isfinite(inv).all():
         msg = "estimate_flows: a junction's normal equations are singular; give level_prior_sd_vph a finite value."
         raise ConvergenceError(msg)
-    # D^-1 as a sparse matrix (for the link system) and C, the coupling rows
+    # D^-1 as a sparse matrix (for the link system): the blocks' row-major entries are its
+    # CSR data as they stand; and C, the coupling rows
     blk = np.repeat(np.arange(len(sizes)), sizes * sizes)
-    within = np.arange(inv_ptr[-1]) - inv_ptr[blk]
-    m_of = sizes[blk]
-    d_inv = sp.csr_matrix(
-        (inv, (p.block_ptr[blk] + within // np.maximum(m_of, 1), p.block_ptr[blk] + within % np.maximum(m_of, 1))),
-        shape=(n_var, n_var),
-    )
+    cols = p.block_ptr[blk] + (np.arange(inv_ptr[-1]) - inv_ptr[blk]) % sizes[blk]
+    row_ptr = np.concatenate([[0], np.cumsum(np.repeat(sizes, sizes))])
+    d_inv = sp.csr_matrix((inv, cols, row_ptr), shape=(n_var, n_var))
     a = sp.csr_matrix((p.row_coef, p.row_var, p.row_ptr), shape=(p.n_rows, n_var))
     c = a[coupling]
     link = (sp.diags(1.0 / w[coupling]) + c @ d_inv @ c.T).tocsc()
     link.sum_duplicates()
     # right-hand sides A^T W y of every interval (own weights, missing counts left out)
-    a_count = a[: p.n_count]
-    wy_count = np.where(present, p.count_w * np.nan_to_num(p.count_y), 0.0)  # (n_t, n_count)
-    static = a[p.n_count :].T @ (p.static_w * p.static_y)
-    b = np.ascontiguousarray(np.asarray(a_count.T @ wy_count.T) + static[:, None])  # (n_var, n_t)
+    b = _normal_rhs(p.col_ptr, p.col_row, p.col_coef, np.int64(p.n_count), p.count_w, p.count_y, p.static_w, p.static_y)
     d_b = _block_multiply(inv_ptr, inv, p.block_ptr, b)
     if len(coupling):
         lu = spla.splu(link, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
@@ -1275,6 +1283,8 @@ def _categorical(codes: np.ndarray, categories) -> pd.Categorical:
 
 
 def _package(network, counts, p, x, se, sweeps, junctions, settings) -> FlowEstimate:
+    from ._kernels.estimation import _count_fit
+
     arrays = network.to_arrays()
     vj = arrays.mov_junction[p.mov]
     if isinstance(junctions, str) and junctions == "all":
@@ -1305,9 +1315,11 @@ def _package(network, counts, p, x, se, sweeps, junctions, settings) -> FlowEsti
     mt = _small_codes(arrays.mov_to_edge[p.mov][sel], len(edge_ids))
     everything = len(sel) == p.n_var
 
-    def pick(values: np.ndarray) -> np.ndarray:
-        # a fresh array either way: the frame is built without copying its columns
-        return values.reshape(-1).copy() if everything else values[:, sel].reshape(-1)
+    def pick(values: np.ndarray, kept: bool) -> np.ndarray:
+        # the frame is built without copying its columns: copy what the estimate keeps (x)
+        if not everything:
+            return values[:, sel].reshape(-1)
+        return values.reshape(-1).copy() if kept else values.reshape(-1)
 
     flows = pd.DataFrame(
         {
@@ -1316,41 +1328,32 @@ def _package(network, counts, p, x, se, sweeps, junctions, settings) -> FlowEsti
             "junction": _categorical(np.tile(mj, n_t), junction_ids),
             "from_edge": _categorical(np.tile(mf, n_t), edge_ids),
             "to_edge": _categorical(np.tile(mt, n_t), edge_ids),
-            "flow_vph": pick(x),
-            "se_vph": pick(se),
+            "flow_vph": pick(x, kept=True),
+            "se_vph": pick(se, kept=False),
         },
         copy=False,
     )
-    # fit to every observed count
-    import scipy.sparse as sp
-
-    nnz_c = int(p.row_ptr[p.n_count])
-    a_count = sp.csr_matrix(
-        (p.row_coef[:nnz_c], p.row_var[:nnz_c], p.row_ptr[: p.n_count + 1]), shape=(p.n_count, p.n_var)
+    # fit to every observed count, in order of interval then count row
+    row, observed, fitted, fit_geh, per_interval = _count_fit(
+        p.row_ptr, p.row_var, p.row_coef, np.int64(p.n_count), x, p.count_y
     )
-    fitted = np.ascontiguousarray(np.asarray(a_count @ x.T).T)  # (n_t, n_count)
-    obs = ~np.isnan(p.count_y)
     keys = p.count_keys
 
     def key_column(col: str) -> pd.Categorical:
         codes, uniques = pd.factorize(keys[col], sort=False)
-        codes = _small_codes(codes, len(uniques))
-        return _categorical(np.broadcast_to(codes, obs.shape)[obs], np.asarray(uniques, dtype=object))
+        return _categorical(_small_codes(codes, len(uniques))[row], np.asarray(uniques, dtype=object))
 
-    # boolean-mask gathers, in the order of np.nonzero(obs): by interval, then count
-    observed = p.count_y[obs]
-    fitted_at = fitted[obs]
     fit = pd.DataFrame(
         {
-            "interval_start": np.repeat(times, obs.sum(axis=1)),
+            "interval_start": np.repeat(times, per_interval),
             "interval_s": np.full(len(observed), p.interval_s),
             "camera_id": key_column("camera_id"),
             "junction": key_column("junction"),
             "from_edge": key_column("from_edge"),
             "to_edge": key_column("to_edge"),
             "observed_vph": observed,
-            "fitted_vph": fitted_at,
-            "geh": geh(fitted_at, observed),
+            "fitted_vph": fitted,
+            "geh": fit_geh,
         },
         copy=False,
     )

@@ -6,6 +6,8 @@ import itertools
 
 import numpy as np
 import numpy.testing as npt
+import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,11 +15,17 @@ from hypothesis import strategies as st
 from citybrain._kernels.estimation import (
     _block_multiply,
     _block_standard_errors,
+    _count_fit,
     _invert_blocks,
+    _normal_rhs,
+    _number_rows,
     _polish_bounded_lsq,
+    _row_hashes,
+    _rows_match,
     _solve_bounded_lsq,
     _solve_triangular_pair,
 )
+from citybrain.estimation import _count_keys
 
 from .naive import estimation as naive
 
@@ -248,3 +256,73 @@ def test_block_multiply_matches_numpy(n_rhs):
     b = rng.normal(size=(int(block_ptr[-1]), n_rhs))
     blocks = [inv[inv_ptr[k] : inv_ptr[k + 1]].reshape(m, m) for k, m in enumerate(sizes)]
     npt.assert_allclose(_block_multiply(inv_ptr, inv, block_ptr, b), naive.block_multiply(blocks, block_ptr, b), rtol=1e-12)
+
+
+def _key_frame(rng, n_rows):
+    """Count keys with repeats, empty strings, prefixes of each other and non-ASCII names."""
+    names = np.array(["", "a", "ab", "b", "ba", "é", "ée", "cam_1", "cam_10", "x" * 40])
+    return pd.DataFrame({c: rng.choice(names, n_rows) for c in ("camera_id", "junction", "from_edge", "to_edge")})
+
+
+def _key_buffers(frame):
+    offsets, data = [], []
+    for col in frame.columns:
+        values = pa.array(frame[col], type=pa.large_string())
+        _, off, buf = values.buffers()
+        offsets.append(np.frombuffer(off, dtype=np.int64).copy())
+        data.append(np.frombuffer(buf, dtype=np.uint8).copy() if buf is not None else np.zeros(0, np.uint8))
+    return tuple(offsets), tuple(data)
+
+
+@pytest.mark.parametrize(("seed", "n_rows"), [(0, 1), (1, 50), (2, 3000), (3, 200_000)])
+def test_count_keys_match_dict(seed, n_rows):
+    frame = _key_frame(np.random.default_rng(seed), n_rows)
+    code, keys = _count_keys(frame)
+    ref_code, ref_first = naive.count_keys(frame)
+    npt.assert_array_equal(code, ref_code)
+    pd.testing.assert_frame_equal(keys, frame.iloc[ref_first].reset_index(drop=True))
+    npt.assert_array_equal(_count_keys(frame.astype(object))[0], ref_code)  # not Arrow-backed
+
+
+def test_count_keys_survive_hash_collisions():
+    # every row given the same hash: numbering by hash alone merges distinct keys, the
+    # check sees it, and the exact numbering compares bytes
+    frame = _key_frame(np.random.default_rng(4), 500)
+    offsets, data = _key_buffers(frame)
+    hashes = np.zeros(len(frame), dtype=np.uint64)
+    code, first = _number_rows(hashes, offsets, data, False)
+    assert len(first) == 1
+    assert not _rows_match(code, first, offsets, data)
+    code, first = _number_rows(hashes, offsets, data, True)
+    ref_code, ref_first = naive.count_keys(frame)
+    npt.assert_array_equal(code, ref_code)
+    npt.assert_array_equal(first, ref_first)
+    assert _rows_match(code, first, offsets, data)
+    npt.assert_array_equal(_row_hashes(offsets, data)[first[code]], _row_hashes(offsets, data))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_count_fit_matches_dense(seed):
+    rng = np.random.default_rng(seed)
+    a, _, count_y, *_ = _random_problem(rng, 9, 6, 4, 5, missing=0.4)
+    count_y[0] = 0.0  # GEH 0 where model and count are both 0
+    x = rng.uniform(0, 500, (5, 9))
+    x[0] = 0.0
+    row_ptr, row_var, row_coef, *_ = _sparse(a)
+    got = _count_fit(row_ptr, row_var, row_coef, np.int64(6), x, count_y)
+    ref = naive.count_fit(a, 6, x, count_y)
+    for g, r in zip(got, ref, strict=True):
+        npt.assert_allclose(g, r, rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_normal_rhs_matches_dense(seed):
+    rng = np.random.default_rng(seed)
+    a, count_w, count_y, static_w, static_y, *_ = _random_problem(rng, 8, 5, 4, 6, missing=0.3)
+    count_w[1, 2] = 0.0  # a zero weight leaves its count out too
+    count_y[1, 2] = 123.0
+    *_, col_ptr, col_row, col_coef = _sparse(a)
+    got = _normal_rhs(col_ptr, col_row, col_coef, np.int64(5), count_w, count_y, static_w, static_y)
+    w_ref = np.where(count_w > 0, count_w, 0.0)
+    ref = naive.normal_rhs(a, 5, w_ref, np.where(count_w > 0, count_y, np.nan), static_w, static_y)
+    npt.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)

@@ -27,6 +27,11 @@ __all__ = [
     "_polish_bounded_lsq",
     "_invert_blocks",
     "_block_multiply",
+    "_row_hashes",
+    "_number_rows",
+    "_rows_match",
+    "_count_fit",
+    "_normal_rhs",
 ]
 
 
@@ -640,3 +645,230 @@ def _block_multiply(inv_ptr, inv, block_ptr, b):
                 for c in range(n_rhs):
                     out[s + p, c] += a * b[s + q, c]
     return out
+
+
+# "(UniTuple(i8[:]), UniTuple(u1[:]))"
+@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS, parallel=True)
+def _row_hashes(offsets, data):
+    """Numba kernel for the count keys of :func:`citybrain.estimation.build_problem`: row hashes.
+
+    A 64-bit hash (FNV-1a over the bytes and lengths, then MurmurHash3's finaliser) of every
+    row of a table of string columns, each column given as Arrow-style ``offsets`` (``(n_rows
+    + 1,)``) into its UTF-8 ``data``. Rows run in parallel (``prange``).
+    """
+    n_cols = len(offsets)
+    n = offsets[0].shape[0] - 1
+    hashes = np.empty(n, dtype=np.uint64)
+    for r in prange(n):
+        h = np.uint64(14695981039346656037)
+        for c in range(n_cols):
+            off = offsets[c]
+            col = data[c]
+            for k in range(off[r], off[r + 1]):
+                h = (h ^ np.uint64(col[k])) * np.uint64(1099511628211)
+            # the value's length ends it, so ("ab", "c") and ("a", "bc") differ
+            h = (h ^ np.uint64(off[r + 1] - off[r] + 256)) * np.uint64(1099511628211)
+        h ^= h >> np.uint64(33)
+        h *= np.uint64(0xFF51AFD7ED558CCD)
+        h ^= h >> np.uint64(33)
+        h *= np.uint64(0xC4CEB9FE1A85EC53)
+        h ^= h >> np.uint64(33)
+        hashes[r] = h
+    return hashes
+
+
+@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS)
+def _same_row(offsets, data, r, q):
+    # rows r and q hold the same bytes in every column
+    for c in range(len(offsets)):
+        off = offsets[c]
+        col = data[c]
+        a = off[r]
+        b = off[q]
+        m = off[r + 1] - a
+        if off[q + 1] - b != m:
+            return False
+        for k in range(m):
+            if col[a + k] != col[b + k]:
+                return False
+    return True
+
+
+# "(u8[:], UniTuple(i8[:]), UniTuple(u1[:]), b1)"
+@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS)
+def _number_rows(hashes, offsets, data, exact):
+    """Numba kernel for the count keys of :func:`citybrain.estimation.build_problem`: key numbers.
+
+    Numbers the distinct rows in order of first appearance with an open-addressing table
+    keyed by ``hashes`` (from :func:`_row_hashes`). ``exact=False`` takes equal hashes for
+    equal rows (check with :func:`_rows_match`); ``exact=True`` also compares the bytes.
+
+    Returns
+    -------
+    code : ndarray
+        ``(n_rows,)`` number of each row's key (0, 1, ... in order of first appearance).
+    first : ndarray
+        ``(n_keys,)`` the first row of each key.
+    """
+    n = hashes.shape[0]
+    cap = 1 << 16
+    slot_key = np.full(cap, -1, dtype=np.int64)
+    code = np.empty(n, dtype=np.int64)
+    first = np.empty(max(n, 1), dtype=np.int64)
+    n_keys = 0
+    for r in range(n):
+        h = hashes[r]
+        s = np.int64(h & np.uint64(cap - 1))
+        while True:
+            key = slot_key[s]
+            if key < 0:
+                slot_key[s] = n_keys
+                first[n_keys] = r
+                code[r] = n_keys
+                n_keys += 1
+                break
+            q = first[key]
+            if hashes[q] == h and (not exact or _same_row(offsets, data, r, q)):
+                code[r] = key
+                break
+            s = (s + 1) & (cap - 1)
+        if 2 * n_keys > cap:  # grow: re-insert every key by its first row's hash
+            cap *= 2
+            slot_key = np.full(cap, -1, dtype=np.int64)
+            for key in range(n_keys):
+                s = np.int64(hashes[first[key]] & np.uint64(cap - 1))
+                while slot_key[s] >= 0:
+                    s = (s + 1) & (cap - 1)
+                slot_key[s] = key
+    return code, first[:n_keys].copy()
+
+
+# "(i8[:], i8[:], UniTuple(i8[:]), UniTuple(u1[:]))"
+@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS, parallel=True)
+def _rows_match(code, first, offsets, data):
+    """Numba kernel for the count keys of :func:`citybrain.estimation.build_problem`: the check.
+
+    ``True`` when every row holds the same bytes as the first row of its key (no two
+    distinct rows shared a hash in :func:`_number_rows`). Rows run in parallel (``prange``).
+    """
+    n = code.shape[0]
+    bad = 0
+    for r in prange(n):
+        if not _same_row(offsets, data, r, first[code[r]]):
+            bad += 1
+    return bad == 0
+
+
+# "(i8[:], i8[:], f8[:], i8, f8[:, :], f8[:, :])"
+@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS, parallel=True)
+def _count_fit(row_ptr, row_var, row_coef, n_count, x, count_y):
+    """Numba kernel for the fit table of :func:`citybrain.estimation.estimate_flows`.
+
+    For every observed count (``count_y`` not NaN), in order of interval then count row:
+    the count row, the observed and the fitted rate ``a_i . x_t`` (veh/h) and their GEH.
+    Intervals run in parallel (``prange``), each writing its own slice of the outputs.
+
+    Parameters
+    ----------
+    row_ptr, row_var, row_coef : ndarray
+        ``A`` in CSR form; rows ``0 .. n_count - 1`` are the counts.
+    n_count : int
+        Number of count rows.
+    x : ndarray
+        ``(n_t, n_var)`` flows (veh/h).
+    count_y : ndarray
+        ``(n_t, n_count)`` counted rates (veh/h), NaN where missing.
+
+    Returns
+    -------
+    row : ndarray
+        ``(n_obs,)`` count row of each observation.
+    observed, fitted, geh : ndarray
+        ``(n_obs,)`` counted and fitted rates (veh/h) and GEH (0 when both are 0).
+    per_interval : ndarray
+        ``(n_t,)`` observations per interval.
+    """
+    n_t = count_y.shape[0]
+    per_interval = np.zeros(n_t, dtype=np.int64)
+    for t in prange(n_t):
+        m = 0
+        for i in range(n_count):
+            if not np.isnan(count_y[t, i]):
+                m += 1
+        per_interval[t] = m
+    start = np.zeros(n_t + 1, dtype=np.int64)
+    for t in range(n_t):
+        start[t + 1] = start[t] + per_interval[t]
+    n_obs = start[n_t]
+    row = np.empty(n_obs, dtype=np.int64)
+    observed = np.empty(n_obs)
+    fitted = np.empty(n_obs)
+    geh = np.empty(n_obs)
+    for t in prange(n_t):
+        o = start[t]
+        for i in range(n_count):
+            c = count_y[t, i]
+            if np.isnan(c):
+                continue
+            m = 0.0
+            for k in range(row_ptr[i], row_ptr[i + 1]):
+                m += row_coef[k] * x[t, row_var[k]]
+            row[o] = i
+            observed[o] = c
+            fitted[o] = m
+            total = m + c
+            geh[o] = np.sqrt(2.0 * (m - c) * (m - c) / total) if total > 0.0 else 0.0
+            o += 1
+    return row, observed, fitted, geh, per_interval
+
+
+# "(i8[:], i8[:], f8[:], i8, f8[:, :], f8[:, :], f8[:], f8[:])"
+@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS, parallel=True)
+def _normal_rhs(col_ptr, col_row, col_coef, n_count, count_w, count_y, static_w, static_y):
+    """Numba kernel for the direct solver of :func:`citybrain.estimation.estimate_flows`.
+
+    The right-hand sides ``b_t = A^T W_t y_t`` of the normal equations of every interval,
+    missing counts (NaN or ``w = 0``) left out. The weighted counts are first transposed to
+    one row per count, then every variable sums its column of ``A``; both loops run in
+    parallel (``prange``), each writing its own rows.
+
+    Parameters
+    ----------
+    col_ptr, col_row, col_coef : ndarray
+        ``A`` in CSC form.
+    n_count : int
+        Rows ``0 .. n_count - 1`` are the counts.
+    count_w, count_y : ndarray
+        ``(n_t, n_count)`` weights ((h/veh)^2) and rates (veh/h).
+    static_w, static_y : ndarray
+        Weights and targets of the fixed rows.
+
+    Returns
+    -------
+    ndarray
+        ``(n_var, n_t)`` right-hand sides (1/h).
+    """
+    n_t = count_y.shape[0]
+    n_var = col_ptr.shape[0] - 1
+    wy = np.empty((n_count, n_t))
+    for i in prange(n_count):
+        for t in range(n_t):
+            w = count_w[t, i]
+            y = count_y[t, i]
+            wy[i, t] = w * y if w > 0.0 and not np.isnan(y) else 0.0
+    b = np.empty((n_var, n_t))
+    for j in prange(n_var):
+        fixed = 0.0
+        for t in range(n_t):
+            b[j, t] = 0.0
+        for k in range(col_ptr[j], col_ptr[j + 1]):
+            i = col_row[k]
+            a = col_coef[k]
+            if i < n_count:
+                for t in range(n_t):
+                    b[j, t] += a * wy[i, t]
+            else:
+                fixed += a * static_w[i - n_count] * static_y[i - n_count]
+        for t in range(n_t):
+            b[j, t] += fixed
+    return b

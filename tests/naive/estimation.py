@@ -14,7 +14,11 @@ Same names as the public API and the kernels they check:
 * :func:`estimate_flows` -- the whole estimate, its rows built again with plain loops over the
   network and the counts (reference of ``citybrain.estimation.estimate_flows``);
 * :func:`learn_turn_factors` -- the turn-type factors fitted with a loop over the fully
-  counted approaches (reference of ``citybrain.estimation._learn_turn_factors``).
+  counted approaches (reference of ``citybrain.estimation._learn_turn_factors``);
+* :func:`count_keys` -- distinct count keys numbered with a dict (reference of ``_row_hashes``,
+  ``_number_rows`` and ``_rows_match`` behind ``citybrain.estimation._count_keys``);
+* :func:`count_fit` and :func:`normal_rhs` -- the fit of every observed count and the
+  right-hand sides ``A^T W y``, densely (references of ``_count_fit`` and ``_normal_rhs``).
 """
 
 from __future__ import annotations
@@ -209,3 +213,44 @@ def learn_turn_factors(network, counts, uturn_prior_factor=0.05):
                 factor[k] *= (observed[k] + 1e-3) / (modelled[k] + 1e-3)
         factor = np.clip(factor / factor[0], 0.05, 20.0)
     return factor ** (len(groups) / (len(groups) + _TURN_FACTOR_POOL))
+
+
+def count_keys(frame, columns=("camera_id", "junction", "from_edge", "to_edge")):
+    """Number the distinct rows of ``frame[columns]`` in order of first appearance with a dict.
+
+    Reference of ``citybrain.estimation._count_keys`` (kernels ``_row_hashes``,
+    ``_number_rows``, ``_rows_match``): returns every row's key number and each key's first row.
+    """
+    seen = {}
+    code = []
+    first = []
+    for r, key in enumerate(zip(*(frame[c].astype(str) for c in columns), strict=True)):
+        if key not in seen:
+            seen[key] = len(seen)
+            first.append(r)
+        code.append(seen[key])
+    return np.array(code, dtype=np.int64), np.array(first, dtype=np.int64)
+
+
+def count_fit(a, n_count, x, count_y):
+    """Observed counts with their fitted rate ``a_i . x_t`` and GEH, interval by interval (dense).
+
+    Reference of ``_count_fit``: returns ``(row, observed, fitted, geh, per_interval)``.
+    """
+    from citybrain.estimation import geh
+
+    fitted = np.asarray(x, dtype=float) @ np.asarray(a, dtype=float)[:n_count].T  # (n_t, n_count)
+    obs = ~np.isnan(count_y)
+    rows = np.nonzero(obs)[1]
+    return rows, count_y[obs], fitted[obs], geh(fitted[obs], count_y[obs]), obs.sum(axis=1)
+
+
+def normal_rhs(a, n_count, count_w, count_y, static_w, static_y):
+    """``A^T W_t y_t`` of every interval, missing counts left out, as columns (reference of ``_normal_rhs``)."""
+    a = np.asarray(a, dtype=float)
+    out = []
+    for w_t, y_t in zip(count_w, count_y, strict=True):
+        w = np.concatenate([np.where(np.isnan(y_t), 0.0, w_t), static_w])
+        y = np.concatenate([np.nan_to_num(y_t), static_y])
+        out.append(a.T @ (w * y))
+    return np.array(out).T
