@@ -585,6 +585,8 @@ def build_problem(
     ValidationError
         If a count names a movement or approach the network does not have.
     """
+    from ._kernels.estimation import _order_by_pairs
+
     arrays = network.to_arrays()
     n_mov = len(network.movements)
     vehicle = (arrays.mov_turn != _CROSSING) & (arrays.mov_from_edge >= 0) & (arrays.mov_to_edge >= 0)
@@ -666,22 +668,24 @@ def build_problem(
     c_vars = [np.where(np.repeat(is_move, size), np.repeat(var, size), np.repeat(seg_start[seg], size) + within)]
     seg_max_lanes = np.maximum.reduceat(lanes, seg_start)
     c_lanes = np.where(is_move, lanes[var], seg_max_lanes[seg])
-    slot = np.rint((frame["interval_start"].to_numpy(dtype=np.float64) - t0) / interval_s).astype(np.int64)
+    slot = frame["interval_start"].to_numpy(dtype=np.float64) - t0  # one temporary, worked on in place
+    slot /= interval_s
+    np.rint(slot, out=slot)
     count_y = np.full((n_slots, n_count), np.nan)
-    count_y[slot, rowi] = frame["count"].to_numpy(dtype=np.float64) * (3600.0 / interval_s)
+    count_y[slot.astype(np.int64), rowi] = frame["count"].to_numpy(dtype=np.float64) * (3600.0 / interval_s)
     with np.errstate(invalid="ignore"):
+        seen = ~np.isnan(count_y)
         if count_sd_from == "camera":
             # the variance of a count follows the camera's mean rate, not the (noisy) count
             # itself: no bias towards low counts, and one weight per camera for every interval
-            seen = ~np.isnan(count_y)
-            mean = np.nansum(count_y, axis=0) / np.maximum(seen.sum(axis=0), 1)
-            yy = np.broadcast_to(mean, count_y.shape)
+            # (computed per count row, spread over the intervals by the last step)
+            yy = np.nansum(count_y, axis=0) / np.maximum(seen.sum(axis=0), 1)
         else:
             yy = np.nan_to_num(count_y)
         var_y = (noise_rel * yy) ** 2 + count_sd_floor_vph**2
         if count_poisson:
             var_y = var_y + yy * (3600.0 / interval_s)
-        count_w = np.where(np.isnan(count_y), 0.0, 1.0 / var_y)
+        count_w = np.where(seen, 1.0 / var_y, 0.0)
 
     # ---- level of flow: median observed flow per lane
     with np.errstate(invalid="ignore"):
@@ -763,12 +767,12 @@ def build_problem(
     vars_all = np.concatenate(c_vars + s_vars)
     coef_all = np.concatenate([np.ones(len(v)) for v in c_vars] + s_coef)
     n_rows = n_count + r
-    # CSR and CSC by one integer key each (entries of a row by variable, of a column by row)
-    order = np.argsort(rows_all * n_var + vars_all)
+    # CSR and CSC by counting sorts (entries of a row by variable, of a column by row)
+    order = _order_by_pairs(rows_all, vars_all, np.int64(n_rows), np.int64(n_var))
     row_var = vars_all[order].astype(np.int64)
     row_coef = coef_all[order].astype(np.float64)
     row_ptr = np.concatenate([[0], np.cumsum(np.bincount(rows_all, minlength=n_rows))]).astype(np.int64)
-    corder = np.argsort(vars_all * n_rows + rows_all)
+    corder = _order_by_pairs(vars_all, rows_all, np.int64(n_var), np.int64(n_rows))
     col_row = rows_all[corder].astype(np.int64)
     col_coef = coef_all[corder].astype(np.float64)
     col_ptr = np.concatenate([[0], np.cumsum(np.bincount(vars_all, minlength=n_var))]).astype(np.int64)
@@ -963,7 +967,8 @@ def _solve_direct(p: EstimationProblem, max_sweeps: int, tol_vph: float) -> tupl
             np.ascontiguousarray(prhs), threads,
         )
         u = z[lu.perm_c]
-        d_b = _block_multiply(inv_ptr, inv, p.block_ptr, np.ascontiguousarray(b - np.asarray(c.T @ u)))
+        b -= c.T @ u
+        d_b = _block_multiply(inv_ptr, inv, p.block_ptr, b)
     x = np.ascontiguousarray(d_b.T)  # (n_t, n_var)
     sweeps = np.zeros(n_t, dtype=np.int64)
     # intervals whose matrix differs from the factorised one: other counts present, or other

@@ -19,6 +19,7 @@ from citybrain._kernels.estimation import (
     _invert_blocks,
     _normal_rhs,
     _number_rows,
+    _order_by_pairs,
     _polish_bounded_lsq,
     _row_hashes,
     _rows_match,
@@ -328,3 +329,13 @@ def test_normal_rhs_matches_dense(seed):
     w_ref = np.where(count_w > 0, count_w, 0.0)
     ref = naive.normal_rhs(a, 5, w_ref, np.where(count_w > 0, count_y, np.nan), static_w, static_y)
     npt.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(("n", "n_major", "n_minor"), [(0, 3, 2), (1, 1, 1), (500, 7, 40), (20_000, 300, 5)])
+def test_order_by_pairs_matches_lexsort(n, n_major, n_minor):
+    rng = np.random.default_rng(n)
+    major = rng.integers(0, n_major, n)  # repeated pairs too: ties stay in input order
+    minor = rng.integers(0, n_minor, n)
+    npt.assert_array_equal(
+        _order_by_pairs(major, minor, np.int64(n_major), np.int64(n_minor)), naive.order_by_pairs(major, minor)
+    )

@@ -32,6 +32,7 @@ __all__ = [
     "_rows_match",
     "_count_fit",
     "_normal_rhs",
+    "_order_by_pairs",
 ]
 
 
@@ -872,3 +873,34 @@ def _normal_rhs(col_ptr, col_row, col_coef, n_count, count_w, count_y, static_w,
         for t in range(n_t):
             b[j, t] += fixed
     return b
+
+
+# "(i8[:], i8[:], i8, i8)"
+@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS)
+def _order_by_pairs(major, minor, n_major, n_minor):
+    """Numba kernel for the CSR and CSC arrays of :func:`citybrain.estimation.build_problem`.
+
+    The permutation that sorts entries by ``(major, minor)``, ties kept in input order
+    (``numpy.lexsort((minor, major))``): two stable counting sorts, by ``minor`` then by
+    ``major``; ``O(n + n_major + n_minor)``.
+    """
+    n = major.shape[0]
+    by_minor = np.empty(n, dtype=np.int64)
+    start = np.zeros(n_minor + 1, dtype=np.int64)
+    for k in range(n):
+        start[minor[k] + 1] += 1
+    for v in range(n_minor):
+        start[v + 1] += start[v]
+    for k in range(n):
+        by_minor[start[minor[k]]] = k
+        start[minor[k]] += 1
+    order = np.empty(n, dtype=np.int64)
+    start = np.zeros(n_major + 1, dtype=np.int64)
+    for k in range(n):
+        start[major[k] + 1] += 1
+    for v in range(n_major):
+        start[v + 1] += start[v]
+    for k in by_minor:
+        order[start[major[k]]] = k
+        start[major[k]] += 1
+    return order

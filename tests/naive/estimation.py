@@ -18,7 +18,8 @@ Same names as the public API and the kernels they check:
 * :func:`count_keys` -- distinct count keys numbered with a dict (reference of ``_row_hashes``,
   ``_number_rows`` and ``_rows_match`` behind ``citybrain.estimation._count_keys``);
 * :func:`count_fit` and :func:`normal_rhs` -- the fit of every observed count and the
-  right-hand sides ``A^T W y``, densely (references of ``_count_fit`` and ``_normal_rhs``).
+  right-hand sides ``A^T W y``, densely (references of ``_count_fit`` and ``_normal_rhs``);
+* :func:`order_by_pairs` -- :func:`numpy.lexsort` (reference of ``_order_by_pairs``).
 """
 
 from __future__ import annotations
@@ -254,3 +255,8 @@ def normal_rhs(a, n_count, count_w, count_y, static_w, static_y):
         y = np.concatenate([np.nan_to_num(y_t), static_y])
         out.append(a.T @ (w * y))
     return np.array(out).T
+
+
+def order_by_pairs(major, minor):
+    """Permutation sorting entries by ``(major, minor)``, ties in input order (reference of ``_order_by_pairs``)."""
+    return np.lexsort((minor, major))
