@@ -727,7 +727,7 @@ def build_problem(
     multi = seg_len >= 2
     ms, ml = seg_start[multi], seg_len[multi]
     owner = np.repeat(np.arange(len(ms)), ml)  # segment of each prior row
-    row_var_self = np.concatenate([np.arange(s, s + m) for s, m in zip(ms, ml, strict=True)]) if len(ms) else np.zeros(0, np.int64)
+    row_var_self = (np.arange(int(ml.sum())) - np.repeat(np.cumsum(ml) - ml - ms, ml)).astype(np.int64)  # ms[k] .. ms[k] + ml[k] - 1
     n_turn = len(row_var_self)
     reps = ml[owner]  # entries per prior row
     turn_rows = np.repeat(np.arange(n_turn), reps) + r
@@ -1233,20 +1233,20 @@ def estimate_flows(
     else:
         x, sweeps = _solve_lsq_linear(p)
     if standard_errors:
-        se = _standard_errors(p)
+        se, se_row = _standard_errors(p)
     else:
-        se = np.full_like(x, np.nan)
-    return _package(network, counts, p, x, se, sweeps, junctions, settings)
+        se, se_row = np.full((1, p.n_var), np.nan), np.zeros(x.shape[0], dtype=np.int64)
+    return _package(network, counts, p, x, se, se_row, sweeps, junctions, settings)
 
 
 
 @_threads_by_size
-def _standard_errors(p: EstimationProblem) -> np.ndarray:
-    """Return ``se_vph`` per interval (kernel ``_block_standard_errors``).
+def _standard_errors(p: EstimationProblem) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``se_vph`` per distinct interval and each interval's row (kernel ``_block_standard_errors``).
 
     The information matrix of an interval depends only on which counts are present and on
     their weights, so intervals that share both share their standard errors: the kernel runs
-    once per distinct interval.
+    once per distinct interval, and interval ``t`` has ``se[se_row[t]]`` (veh/h).
     """
     from ._kernels.estimation import _block_standard_errors
 
@@ -1271,7 +1271,7 @@ def _standard_errors(p: EstimationProblem) -> np.ndarray:
         p.static_w,
         p.block_ptr,
     )
-    return se[inverse]
+    return se, inverse.astype(np.int64)
 
 def _small_codes(codes: np.ndarray, n_categories: int) -> np.ndarray:
     """Category codes in the integer type pandas keeps for ``n_categories`` (no later copy)."""
@@ -1287,8 +1287,8 @@ def _categorical(codes: np.ndarray, categories) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
 
 
-def _package(network, counts, p, x, se, sweeps, junctions, settings) -> FlowEstimate:
-    from ._kernels.estimation import _count_fit
+def _package(network, counts, p, x, se, se_row, sweeps, junctions, settings) -> FlowEstimate:
+    from ._kernels.estimation import _count_fit, _flow_columns
 
     arrays = network.to_arrays()
     vj = arrays.mov_junction[p.mov]
@@ -1311,37 +1311,38 @@ def _package(network, counts, p, x, se, sweeps, junctions, settings) -> FlowEsti
                 raise ValidationError(msg, [msg])
         jmask = np.array([j in wanted for j in arrays.junction_ids], dtype=bool)
         sel = np.flatnonzero(jmask[vj])
-    n_t = x.shape[0]
     times = _format_times(p.intervals, counts.origin)
     junction_ids = np.array(arrays.junction_ids, dtype=object)
     edge_ids = np.array(arrays.edge_ids, dtype=object)
     mj = _small_codes(vj[sel], len(junction_ids))
     mf = _small_codes(arrays.mov_from_edge[p.mov][sel], len(edge_ids))
     mt = _small_codes(arrays.mov_to_edge[p.mov][sel], len(edge_ids))
-    everything = len(sel) == p.n_var
 
-    def pick(values: np.ndarray, kept: bool) -> np.ndarray:
-        # the frame is built without copying its columns: copy what the estimate keeps (x)
-        if not everything:
-            return values[:, sel].reshape(-1)
-        return values.reshape(-1).copy() if kept else values.reshape(-1)
-
+    start, length, flow, err, cj, cf, ct = _flow_columns(
+        np.asarray(p.intervals, dtype=np.float64), float(p.interval_s), x, se, se_row, sel.astype(np.int64), mj, mf, mt
+    )
+    if counts.origin is not None:  # ISO 8601 text instead of seconds
+        start = np.repeat(times, len(sel))
+    # every column is a fresh array: the frame is built without copying them
     flows = pd.DataFrame(
         {
-            "interval_start": np.repeat(times, len(sel)),
-            "interval_s": np.full(n_t * len(sel), p.interval_s),
-            "junction": _categorical(np.tile(mj, n_t), junction_ids),
-            "from_edge": _categorical(np.tile(mf, n_t), edge_ids),
-            "to_edge": _categorical(np.tile(mt, n_t), edge_ids),
-            "flow_vph": pick(x, kept=True),
-            "se_vph": pick(se, kept=False),
+            "interval_start": start,
+            "interval_s": length,
+            "junction": _categorical(cj, junction_ids),
+            "from_edge": _categorical(cf, edge_ids),
+            "to_edge": _categorical(ct, edge_ids),
+            "flow_vph": flow,
+            "se_vph": err,
         },
         copy=False,
     )
     # fit to every observed count, in order of interval then count row
-    row, observed, fitted, fit_geh, per_interval = _count_fit(
-        p.row_ptr, p.row_var, p.row_coef, np.int64(p.n_count), x, p.count_y
+    fit_start, fit_length, row, observed, fitted, fit_geh = _count_fit(
+        p.row_ptr, p.row_var, p.row_coef, np.int64(p.n_count), x, p.count_y,
+        np.asarray(p.intervals, dtype=np.float64), float(p.interval_s),
     )
+    if counts.origin is not None:  # ISO 8601 text instead of seconds
+        fit_start = np.repeat(times, (~np.isnan(p.count_y)).sum(axis=1))
     keys = p.count_keys
 
     def key_column(col: str) -> pd.Categorical:
@@ -1350,8 +1351,8 @@ def _package(network, counts, p, x, se, sweeps, junctions, settings) -> FlowEsti
 
     fit = pd.DataFrame(
         {
-            "interval_start": np.repeat(times, per_interval),
-            "interval_s": np.full(len(observed), p.interval_s),
+            "interval_start": fit_start,
+            "interval_s": fit_length,
             "camera_id": key_column("camera_id"),
             "junction": key_column("junction"),
             "from_edge": key_column("from_edge"),

@@ -16,6 +16,7 @@ from citybrain._kernels.estimation import (
     _block_multiply,
     _block_standard_errors,
     _count_fit,
+    _flow_columns,
     _invert_blocks,
     _normal_rhs,
     _number_rows,
@@ -312,8 +313,9 @@ def test_count_fit_matches_dense(seed):
     x = rng.uniform(0, 500, (5, 9))
     x[0] = 0.0
     row_ptr, row_var, row_coef, *_ = _sparse(a)
-    got = _count_fit(row_ptr, row_var, row_coef, np.int64(6), x, count_y)
-    ref = naive.count_fit(a, 6, x, count_y)
+    seconds = 900.0 * np.arange(5) + 3600.0
+    got = _count_fit(row_ptr, row_var, row_coef, np.int64(6), x, count_y, seconds, 900.0)
+    ref = naive.count_fit(a, 6, x, count_y, seconds, 900.0)
     for g, r in zip(got, ref, strict=True):
         npt.assert_allclose(g, r, rtol=1e-12, atol=1e-9)
 
@@ -339,3 +341,18 @@ def test_order_by_pairs_matches_lexsort(n, n_major, n_minor):
     npt.assert_array_equal(
         _order_by_pairs(major, minor, np.int64(n_major), np.int64(n_minor)), naive.order_by_pairs(major, minor)
     )
+
+
+@pytest.mark.parametrize(("n_t", "sel"), [(1, [0]), (4, [0, 1, 2, 3, 4]), (3, [4, 1]), (2, [])])
+def test_flow_columns_match_numpy(n_t, sel):
+    rng = np.random.default_rng(n_t)
+    x = rng.uniform(0, 900, (n_t, 5))
+    sel = np.array(sel, dtype=np.int64)
+    codes = [rng.integers(0, 100, len(sel)).astype(dtype) for dtype in (np.int8, np.int16, np.int32)]
+    seconds = 900.0 * np.arange(n_t)
+    se = rng.uniform(1, 50, (2, 5))  # two distinct intervals' standard errors
+    se_row = rng.integers(0, 2, n_t)
+    got = _flow_columns(seconds, 900.0, x, se, se_row, sel, *codes)
+    for g, r in zip(got, naive.flow_columns(seconds, 900.0, x, se, se_row, sel, *codes), strict=True):
+        assert g.dtype == r.dtype
+        npt.assert_array_equal(g, r)

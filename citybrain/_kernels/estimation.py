@@ -33,6 +33,7 @@ __all__ = [
     "_count_fit",
     "_normal_rhs",
     "_order_by_pairs",
+    "_flow_columns",
 ]
 
 
@@ -760,13 +761,14 @@ def _rows_match(code, first, offsets, data):
     return bad == 0
 
 
-# "(i8[:], i8[:], f8[:], i8, f8[:, :], f8[:, :])"
+# "(i8[:], i8[:], f8[:], i8, f8[:, :], f8[:, :], f8[:], f8)"
 @njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS, parallel=True)
-def _count_fit(row_ptr, row_var, row_coef, n_count, x, count_y):
+def _count_fit(row_ptr, row_var, row_coef, n_count, x, count_y, seconds, interval_s):
     """Numba kernel for the fit table of :func:`citybrain.estimation.estimate_flows`.
 
     For every observed count (``count_y`` not NaN), in order of interval then count row:
-    the count row, the observed and the fitted rate ``a_i . x_t`` (veh/h) and their GEH.
+    the interval's start and length (s), the count row, the observed and the fitted rate
+    ``a_i . x_t`` (veh/h) and their GEH.
     Intervals run in parallel (``prange``), each writing its own slice of the outputs.
 
     Parameters
@@ -779,15 +781,19 @@ def _count_fit(row_ptr, row_var, row_coef, n_count, x, count_y):
         ``(n_t, n_var)`` flows (veh/h).
     count_y : ndarray
         ``(n_t, n_count)`` counted rates (veh/h), NaN where missing.
+    seconds : ndarray
+        ``(n_t,)`` interval starts (s).
+    interval_s : float
+        Interval length (s).
 
     Returns
     -------
+    start, length : ndarray
+        ``(n_obs,)`` interval start and length (s) of each observation.
     row : ndarray
         ``(n_obs,)`` count row of each observation.
     observed, fitted, geh : ndarray
         ``(n_obs,)`` counted and fitted rates (veh/h) and GEH (0 when both are 0).
-    per_interval : ndarray
-        ``(n_t,)`` observations per interval.
     """
     n_t = count_y.shape[0]
     per_interval = np.zeros(n_t, dtype=np.int64)
@@ -801,6 +807,8 @@ def _count_fit(row_ptr, row_var, row_coef, n_count, x, count_y):
     for t in range(n_t):
         start[t + 1] = start[t] + per_interval[t]
     n_obs = start[n_t]
+    start_s = np.empty(n_obs)
+    length = np.empty(n_obs)
     row = np.empty(n_obs, dtype=np.int64)
     observed = np.empty(n_obs)
     fitted = np.empty(n_obs)
@@ -814,13 +822,15 @@ def _count_fit(row_ptr, row_var, row_coef, n_count, x, count_y):
             m = 0.0
             for k in range(row_ptr[i], row_ptr[i + 1]):
                 m += row_coef[k] * x[t, row_var[k]]
+            start_s[o] = seconds[t]
+            length[o] = interval_s
             row[o] = i
             observed[o] = c
             fitted[o] = m
             total = m + c
             geh[o] = np.sqrt(2.0 * (m - c) * (m - c) / total) if total > 0.0 else 0.0
             o += 1
-    return row, observed, fitted, geh, per_interval
+    return start_s, length, row, observed, fitted, geh
 
 
 # "(i8[:], i8[:], f8[:], i8, f8[:, :], f8[:, :], f8[:], f8[:])"
@@ -904,3 +914,38 @@ def _order_by_pairs(major, minor, n_major, n_minor):
         order[start[major[k]]] = k
         start[major[k]] += 1
     return order
+
+
+# "(f8[:], f8, f8[:, :], f8[:, :], i8[:], i8[:], i2[:], i4[:], i4[:])" (code dtypes vary with the network's size)
+@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS, parallel=True)
+def _flow_columns(seconds, interval_s, x, se, se_row, sel, junction, from_edge, to_edge):
+    """Numba kernel for the flows table of :func:`citybrain.estimation.estimate_flows`.
+
+    The columns of one row per interval and selected flow, interval by interval:
+    ``interval_start`` (s), ``interval_s`` (s), ``flow_vph`` (``x[t, sel]``, veh/h),
+    ``se_vph`` (``se[se_row[t], sel]``, veh/h) and the junction and edge codes repeated for
+    every interval (``numpy.repeat`` / ``numpy.tile`` / gathers, in one pass). Intervals run
+    in parallel (``prange``), each writing its own slice; every column is a fresh array.
+    """
+    n_t = x.shape[0]
+    m = sel.shape[0]
+    n = n_t * m
+    start = np.empty(n)
+    length = np.empty(n)
+    flow = np.empty(n)
+    err = np.empty(n)
+    cj = np.empty(n, dtype=junction.dtype)
+    cf = np.empty(n, dtype=from_edge.dtype)
+    ct = np.empty(n, dtype=to_edge.dtype)
+    for t in prange(n_t):
+        base = t * m
+        e = se_row[t]
+        for k in range(m):
+            start[base + k] = seconds[t]
+            length[base + k] = interval_s
+            flow[base + k] = x[t, sel[k]]
+            err[base + k] = se[e, sel[k]]
+            cj[base + k] = junction[k]
+            cf[base + k] = from_edge[k]
+            ct[base + k] = to_edge[k]
+    return start, length, flow, err, cj, cf, ct

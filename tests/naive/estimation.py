@@ -19,7 +19,9 @@ Same names as the public API and the kernels they check:
   ``_number_rows`` and ``_rows_match`` behind ``citybrain.estimation._count_keys``);
 * :func:`count_fit` and :func:`normal_rhs` -- the fit of every observed count and the
   right-hand sides ``A^T W y``, densely (references of ``_count_fit`` and ``_normal_rhs``);
-* :func:`order_by_pairs` -- :func:`numpy.lexsort` (reference of ``_order_by_pairs``).
+* :func:`order_by_pairs` -- :func:`numpy.lexsort` (reference of ``_order_by_pairs``);
+* :func:`flow_columns` -- the flows table's columns by ``numpy.repeat``, ``numpy.tile`` and a
+  gather (reference of ``_flow_columns``).
 """
 
 from __future__ import annotations
@@ -233,17 +235,17 @@ def count_keys(frame, columns=("camera_id", "junction", "from_edge", "to_edge"))
     return np.array(code, dtype=np.int64), np.array(first, dtype=np.int64)
 
 
-def count_fit(a, n_count, x, count_y):
+def count_fit(a, n_count, x, count_y, seconds, interval_s):
     """Observed counts with their fitted rate ``a_i . x_t`` and GEH, interval by interval (dense).
 
-    Reference of ``_count_fit``: returns ``(row, observed, fitted, geh, per_interval)``.
+    Reference of ``_count_fit``: returns ``(start, length, row, observed, fitted, geh)``.
     """
     from citybrain.estimation import geh
 
     fitted = np.asarray(x, dtype=float) @ np.asarray(a, dtype=float)[:n_count].T  # (n_t, n_count)
     obs = ~np.isnan(count_y)
-    rows = np.nonzero(obs)[1]
-    return rows, count_y[obs], fitted[obs], geh(fitted[obs], count_y[obs]), obs.sum(axis=1)
+    t, rows = np.nonzero(obs)
+    return seconds[t], np.full(len(t), interval_s), rows, count_y[obs], fitted[obs], geh(fitted[obs], count_y[obs])
 
 
 def normal_rhs(a, n_count, count_w, count_y, static_w, static_y):
@@ -260,3 +262,12 @@ def normal_rhs(a, n_count, count_w, count_y, static_w, static_y):
 def order_by_pairs(major, minor):
     """Permutation sorting entries by ``(major, minor)``, ties in input order (reference of ``_order_by_pairs``)."""
     return np.lexsort((minor, major))
+
+
+def flow_columns(seconds, interval_s, x, se, se_row, sel, junction, from_edge, to_edge):
+    """Flows-table columns, interval by interval (reference of ``_flow_columns``)."""
+    n_t, m = x.shape[0], len(sel)
+    return (
+        np.repeat(seconds, m), np.full(n_t * m, interval_s), x[:, sel].reshape(-1), se[se_row][:, sel].reshape(-1),
+        np.tile(junction, n_t), np.tile(from_edge, n_t), np.tile(to_edge, n_t),
+    )
