@@ -906,10 +906,12 @@ def _solve_direct(p: EstimationProblem, max_sweeps: int, tol_vph: float) -> tupl
 
     from ._kernels.estimation import (
         _block_multiply,
+        _csr_times_dense,
         _invert_blocks,
         _normal_rhs,
         _polish_bounded_lsq,
         _solve_triangular_pair,
+        _transpose,
     )
 
     n_t = p.count_y.shape[0]
@@ -959,7 +961,7 @@ def _solve_direct(p: EstimationProblem, max_sweeps: int, tol_vph: float) -> tupl
         lu = spla.splu(link, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
         l_mat = lu.L.tocsc()
         u_mat = lu.U.tocsc()
-        rhs = np.asarray(c @ d_b)
+        rhs = _csr_times_dense(c.indptr, c.indices, c.data, d_b)
         prhs = np.empty_like(rhs)
         prhs[lu.perm_r] = rhs
         z = _solve_triangular_pair(
@@ -967,9 +969,10 @@ def _solve_direct(p: EstimationProblem, max_sweeps: int, tol_vph: float) -> tupl
             np.ascontiguousarray(prhs), threads,
         )
         u = z[lu.perm_c]
-        b -= c.T @ u
+        ct = c.T.tocsr()
+        b -= _csr_times_dense(ct.indptr, ct.indices, ct.data, u)
         d_b = _block_multiply(inv_ptr, inv, p.block_ptr, b)
-    x = np.ascontiguousarray(d_b.T)  # (n_t, n_var)
+    x = _transpose(d_b)  # (n_t, n_var)
     sweeps = np.zeros(n_t, dtype=np.int64)
     # intervals whose matrix differs from the factorised one: other counts present, or other
     # weights (count_sd_from="count")

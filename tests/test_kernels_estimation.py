@@ -16,6 +16,7 @@ from citybrain._kernels.estimation import (
     _block_multiply,
     _block_standard_errors,
     _count_fit,
+    _csr_times_dense,
     _flow_columns,
     _invert_blocks,
     _normal_rhs,
@@ -26,6 +27,7 @@ from citybrain._kernels.estimation import (
     _rows_match,
     _solve_bounded_lsq,
     _solve_triangular_pair,
+    _transpose,
 )
 from citybrain.estimation import _count_keys
 
@@ -356,3 +358,21 @@ def test_flow_columns_match_numpy(n_t, sel):
     for g, r in zip(got, naive.flow_columns(seconds, 900.0, x, se, se_row, sel, *codes), strict=True):
         assert g.dtype == r.dtype
         npt.assert_array_equal(g, r)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 7), (200, 5), (0, 4)])
+def test_transpose_matches_numpy(shape):
+    a = np.random.default_rng(shape[0]).normal(size=shape)
+    got = _transpose(a)
+    assert got.flags.c_contiguous
+    npt.assert_array_equal(got, naive.transpose(a))
+
+
+@pytest.mark.parametrize(("n_out", "n_in", "n_rhs"), [(1, 1, 1), (6, 9, 4), (40, 30, 96), (3, 5, 0)])
+def test_csr_times_dense_matches_numpy(n_out, n_in, n_rhs):
+    import scipy.sparse as sparse
+
+    rng = np.random.default_rng(n_out)
+    s = sparse.random(n_out, n_in, density=0.3, format="csr", random_state=n_out)  # rows without entries too
+    dense = rng.normal(size=(n_in, n_rhs))
+    npt.assert_allclose(_csr_times_dense(s.indptr, s.indices, s.data, dense), naive.csr_times_dense(s, dense), rtol=1e-12, atol=1e-12)

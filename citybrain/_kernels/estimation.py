@@ -34,6 +34,8 @@ __all__ = [
     "_normal_rhs",
     "_order_by_pairs",
     "_flow_columns",
+    "_transpose",
+    "_csr_times_dense",
 ]
 
 
@@ -949,3 +951,39 @@ def _flow_columns(seconds, interval_s, x, se, se_row, sel, junction, from_edge, 
             cf[base + k] = from_edge[k]
             ct[base + k] = to_edge[k]
     return start, length, flow, err, cj, cf, ct
+
+
+# "(f8[:, :],)"
+@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS, parallel=True)
+def _transpose(a):
+    """Numba kernel for the direct solver of :func:`citybrain.estimation.estimate_flows`.
+
+    A fresh C-ordered copy of ``a.T``, filled in parallel (``prange`` over output rows).
+    """
+    n, m = a.shape
+    out = np.empty((m, n))
+    for j in prange(m):
+        for i in range(n):
+            out[j, i] = a[i, j]
+    return out
+
+
+# "(i4[:], i4[:], f8[:], f8[:, :])" (scipy's index dtype; i8 works too)
+@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS, parallel=True)
+def _csr_times_dense(ptr, idx, val, dense):
+    """Numba kernel for the direct solver of :func:`citybrain.estimation.estimate_flows`.
+
+    ``S @ dense`` for a sparse ``S`` in CSR form (``ptr``, ``idx``, ``val``) and a dense
+    ``(n, n_rhs)`` array: rows of the output in parallel (``prange``), each a contiguous
+    loop over the right-hand sides.
+    """
+    n_out = ptr.shape[0] - 1
+    n_rhs = dense.shape[1]
+    out = np.zeros((n_out, n_rhs))
+    for r in prange(n_out):
+        for k in range(ptr[r], ptr[r + 1]):
+            a = val[k]
+            i = idx[k]
+            for c in range(n_rhs):
+                out[r, c] += a * dense[i, c]
+    return out

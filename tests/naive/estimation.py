@@ -21,7 +21,9 @@ Same names as the public API and the kernels they check:
   right-hand sides ``A^T W y``, densely (references of ``_count_fit`` and ``_normal_rhs``);
 * :func:`order_by_pairs` -- :func:`numpy.lexsort` (reference of ``_order_by_pairs``);
 * :func:`flow_columns` -- the flows table's columns by ``numpy.repeat``, ``numpy.tile`` and a
-  gather (reference of ``_flow_columns``).
+  gather (reference of ``_flow_columns``);
+* :func:`transpose` and :func:`csr_times_dense` -- ``a.T`` and a dense product (references of
+  ``_transpose`` and ``_csr_times_dense``).
 """
 
 from __future__ import annotations
@@ -271,3 +273,13 @@ def flow_columns(seconds, interval_s, x, se, se_row, sel, junction, from_edge, t
         np.repeat(seconds, m), np.full(n_t * m, interval_s), x[:, sel].reshape(-1), se[se_row][:, sel].reshape(-1),
         np.tile(junction, n_t), np.tile(from_edge, n_t), np.tile(to_edge, n_t),
     )
+
+
+def transpose(a):
+    """``a.T`` as a C-ordered copy (reference of ``_transpose``)."""
+    return np.ascontiguousarray(np.asarray(a).T)
+
+
+def csr_times_dense(s, dense):
+    """``S @ dense`` with ``S`` densified (reference of ``_csr_times_dense``)."""
+    return s.toarray() @ np.asarray(dense, dtype=float)
