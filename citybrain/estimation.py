@@ -35,8 +35,12 @@ minimises a weighted sum of squares, each row weighted by ``1 / sd^2``:
   and conservation leave open is split in proportion to the prior flows instead of in equal
   absolute amounts. ``turn_prior_variance="constant"``: sd ``turn_prior_sd_vph`` for every
   movement;
-* **level prior** ``x_m = r_m * q * lanes`` with ``q`` the median observed flow per lane, sd
-  ``level_prior_sd_vph``: weak, it only fixes flows nothing else determines;
+* **level prior** ``x_m = r_m * q * lanes`` with ``q`` the median observed flow per lane of
+  the approach's road class (speed limit and lane count; of all counted approaches where
+  fewer than two of its class are counted), sd ``level_prior_sd_vph``: weak, it only fixes
+  flows nothing else determines; sd ``entry_level_sd_vph`` on an uncounted entry approach
+  (no modelled movement feeds it): nothing else holds its flow, and least squares would
+  otherwise let it absorb every residual of the counts around it;
 
 subject to ``0 <= x_m <= lanes_m * max_lane_flow_vph``.
 
@@ -567,6 +571,7 @@ def build_problem(
     conservation_sd_vph: float = 60.0,
     turn_prior_sd_vph: float = 120.0,
     level_prior_sd_vph: float = 600.0,
+    entry_level_sd_vph: float = 400.0,
     max_lane_flow_vph: float = 2000.0,
     turning_ratios: pd.DataFrame | None = None,
     uturn_prior_factor: float = 0.05,
@@ -687,13 +692,12 @@ def build_problem(
             var_y = var_y + yy * (3600.0 / interval_s)
         count_w = np.where(seen, 1.0 / var_y, 0.0)
 
-    # ---- level of flow: median observed flow per lane
+    # ---- level of flow: median observed flow per lane, per road class
+    approach_rows = (keys["to_edge"] == "").to_numpy()
     with np.errstate(invalid="ignore"):
-        approach_rows = (keys["to_edge"] == "").to_numpy()
         per_lane = count_y[:, approach_rows] / c_lanes[approach_rows]
-    per_lane = per_lane[np.isfinite(per_lane)]
-    q = float(np.median(per_lane)) if len(per_lane) else 300.0
-    x_level = ratio * q * np.repeat(seg_max_lanes, seg_end - seg_start)
+    q_seg = _level_per_lane(arrays, vfrom[seg_start], seg[approach_rows], per_lane)
+    x_level = ratio * np.repeat(q_seg * seg_max_lanes, seg_end - seg_start)
 
     # ---- conservation rows (vectorised over the CSR lists of movements into / out of edges)
 
@@ -751,11 +755,15 @@ def build_problem(
         turn_var = _flow_turn_variance(x_level, turn_prior_sd_vph)[row_var_self]
     else:
         turn_var = np.full(n_turn, turn_prior_sd_vph**2)
+    # uncounted entry approaches: no conservation row on their edge, no count
+    counted = np.zeros(len(seg_start), dtype=bool)
+    counted[seg] = True
+    entry = np.repeat((cons_row[vfrom[seg_start]] < 0) & ~counted, seg_end - seg_start)
     static_w = np.concatenate(
         [
             np.full(n_cons, 1.0 / conservation_sd_vph**2),
             1.0 / turn_var,
-            np.full(n_var, 1.0 / level_prior_sd_vph**2),
+            np.where(entry, 1.0 / entry_level_sd_vph**2, 1.0 / level_prior_sd_vph**2),
         ]
     )
     static_y = np.concatenate([np.zeros(n_cons + n_turn), x_level])
@@ -802,6 +810,34 @@ def build_problem(
         interval_s=interval_s,
         conservation_edges=np.array(cons_edges, dtype=np.int64),
     )
+
+
+#: Counted approaches a road class needs before its own median flow per lane is used.
+LEVEL_CLASS_MIN_APPROACHES = 2
+
+
+def _level_per_lane(arrays, seg_edge: np.ndarray, count_seg: np.ndarray, per_lane: np.ndarray) -> np.ndarray:
+    """Prior flow per lane (veh/h) of every approach segment.
+
+    ``per_lane`` holds the approach-total counts per lane (intervals x approach count keys,
+    NaN where missing) and ``count_seg`` each key's segment. A segment gets the median over
+    the counted approaches of its road class (speed limit and lane count), where at least
+    :data:`LEVEL_CLASS_MIN_APPROACHES` of them are counted, else the median over all (300
+    veh/h without any count): a side street gets a side street's level, not the main road's.
+    """
+    finite = np.isfinite(per_lane)
+    overall = float(np.median(per_lane[finite])) if finite.any() else 300.0
+    road_class = np.rint(arrays.edge_speed_mps[seg_edge] * 3.6).astype(np.int64) * 1000 + arrays.edge_lanes[seg_edge]
+    classes, of_seg = np.unique(road_class, return_inverse=True)
+    of_key = of_seg[count_seg]
+    seen_key = finite.any(axis=0)
+    q = np.full(len(classes), overall)
+    for c in range(len(classes)):
+        keys = np.flatnonzero(of_key == c)
+        if len(np.unique(count_seg[keys[seen_key[keys]]])) >= LEVEL_CLASS_MIN_APPROACHES:
+            values = per_lane[:, keys]
+            q[c] = float(np.median(values[np.isfinite(values)]))
+    return q[np.asarray(of_seg).ravel()]
 
 
 def _flow_turn_variance(x_level: np.ndarray, turn_prior_sd_vph: float) -> np.ndarray:
@@ -1075,6 +1111,7 @@ def estimate_flows(
     conservation_sd_vph: float = 60.0,
     turn_prior_sd_vph: float = 120.0,
     level_prior_sd_vph: float = 600.0,
+    entry_level_sd_vph: float = 400.0,
     max_lane_flow_vph: float = 2000.0,
     uturn_prior_factor: float = 0.05,
     learn_turn_factors: bool = True,
@@ -1119,6 +1156,9 @@ def estimate_flows(
         movement at the median prior flow when ``turn_prior_variance="flow"``).
     level_prior_sd_vph
         Standard deviation (veh/h) of the weak prior on each movement's level.
+    entry_level_sd_vph
+        Standard deviation (veh/h) of the level prior of a movement from an uncounted entry
+        approach (one no modelled movement feeds).
     max_lane_flow_vph
         Upper bound of a movement's flow per lane it uses (veh/h).
     uturn_prior_factor
@@ -1165,6 +1205,7 @@ def estimate_flows(
         conservation_sd_vph=conservation_sd_vph,
         turn_prior_sd_vph=turn_prior_sd_vph,
         level_prior_sd_vph=level_prior_sd_vph,
+        entry_level_sd_vph=entry_level_sd_vph,
         count_sd_floor_vph=count_sd_floor_vph,
         max_lane_flow_vph=max_lane_flow_vph,
         tol_vph=tol_vph,
@@ -1198,6 +1239,7 @@ def estimate_flows(
         "conservation_sd_vph": conservation_sd_vph,
         "turn_prior_sd_vph": turn_prior_sd_vph,
         "level_prior_sd_vph": level_prior_sd_vph,
+        "entry_level_sd_vph": entry_level_sd_vph,
         "max_lane_flow_vph": max_lane_flow_vph,
         "uturn_prior_factor": uturn_prior_factor,
         "max_sweeps": max_sweeps,
@@ -1216,6 +1258,7 @@ def estimate_flows(
         conservation_sd_vph=conservation_sd_vph,
         turn_prior_sd_vph=turn_prior_sd_vph,
         level_prior_sd_vph=level_prior_sd_vph,
+        entry_level_sd_vph=entry_level_sd_vph,
         max_lane_flow_vph=max_lane_flow_vph,
         turning_ratios=turning_ratios,
         uturn_prior_factor=uturn_prior_factor,

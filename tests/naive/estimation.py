@@ -89,6 +89,7 @@ def estimate_flows(
     conservation_sd_vph=60.0,
     turn_prior_sd_vph=120.0,
     level_prior_sd_vph=600.0,
+    entry_level_sd_vph=400.0,
     max_lane_flow_vph=2000.0,
     uturn_prior_factor=0.05,
     count_sd_from="camera",
@@ -111,18 +112,28 @@ def estimate_flows(
         m = network.movements[i]
         approach.setdefault((m.junction, m.from_edge), []).append(var[i])
     lanes = np.array([max(len(network.movements[i].from_lanes), 1) for i in movs], dtype=float)
-    # level: median observed flow per lane of approach totals
-    per_lane = []
+    # level: median observed flow per lane of approach totals, per road class (speed, lanes)
+    def road_class(edge):
+        return round(network.edges[edge]["speed_mps"] * 3.6), network.edges[edge]["lanes"]
+
+    per_lane, by_class, seen_in_class = [], {}, {}
     for row in frame.itertuples():
         if row.to_edge == "":
-            per_lane.append(row.count * 3600 / T / max(lanes[k] for k in approach[(row.junction, row.from_edge)]))
-    q = float(np.median(per_lane)) if per_lane else 300.0
+            v = row.count * 3600 / T / max(lanes[k] for k in approach[(row.junction, row.from_edge)])
+            per_lane.append(v)
+            by_class.setdefault(road_class(row.from_edge), []).append(v)
+            seen_in_class.setdefault(road_class(row.from_edge), set()).add((row.junction, row.from_edge))
+    q_all = float(np.median(per_lane)) if per_lane else 300.0
+
+    def q_of(edge):
+        c = road_class(edge)
+        return float(np.median(by_class[c])) if len(seen_in_class.get(c, ())) >= 2 else q_all
 
     # prior flow of each movement (the level prior's target)
     level = np.zeros(n)
-    for ks in approach.values():
+    for (_, e), ks in approach.items():
         for k in ks:
-            level[k] = ratio_all[movs[k]] * q * max(lanes[ks])
+            level[k] = ratio_all[movs[k]] * q_of(e) * max(lanes[ks])
     median_level = float(np.median(level[level > 0])) if (level > 0).any() else 1.0
 
     static_rows, static_w, static_y = [], [], []
@@ -149,13 +160,15 @@ def estimate_flows(
             else:
                 static_w.append(1 / turn_prior_sd_vph**2)
             static_y.append(0.0)
-    for (_, _), ks in approach.items():
+    counted = {(row.junction, row.from_edge) for row in frame.itertuples()}
+    for (j, e), ks in approach.items():
+        entry = not any(network.movements[i].to_edge == e for i in movs) and (j, e) not in counted
         for k in ks:
             r = np.zeros(n)
             r[k] = 1.0
             static_rows.append(r)
-            static_w.append(1 / level_prior_sd_vph**2)
-            static_y.append(ratio_all[movs[k]] * q * max(lanes[ks]))
+            static_w.append(1 / (entry_level_sd_vph if entry else level_prior_sd_vph) ** 2)
+            static_y.append(level[k])
     lo = np.zeros(n)
     hi = lanes * max_lane_flow_vph
     camera_mean = {}
