@@ -455,7 +455,7 @@ class Twin:
         on_step: Callable[[Twin, float], None] | None = None,
     ) -> None:
         self.spec = spec
-        self.workdir = Path(workdir)
+        self.workdir = Path(workdir).absolute()  # SUMO resolves paths in additional files from their folder
         self.network = network or graph_from_sumo_net(spec.scenario.network)
         self.protocol = get_protocol(spec.protocol)
         self.on_progress, self.on_step = on_progress, on_step

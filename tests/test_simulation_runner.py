@@ -112,3 +112,12 @@ def test_plans_over_http_are_validated_and_applied(short_grid, tmp_path):
     assert answers["good"]["accepted"] is True
     assert answers["status"]["pending"] == ["B1"] and answers["status"]["time_s"] == 50.0
     assert [t for t, _ in res.plans_applied] == ["B1"]
+
+
+def test_a_relative_run_folder_works(short_grid, tmp_path, monkeypatch):
+    """``citybrain run ... --out demo-report`` gives the twin a relative folder: SUMO reads the
+    paths inside the twin's additional files relative to those files, so they must be absolute."""
+    monkeypatch.chdir(tmp_path)
+    result = Twin(RunSpec(replace(short_grid, end_s=120.0)), workdir="report/runs/seed0").run()
+    assert result.loaded > 0
+    assert (tmp_path / "report" / "runs" / "seed0" / "edgedata.xml").is_file()
