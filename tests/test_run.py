@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pandas as pd
 import pytest
@@ -14,16 +15,24 @@ from citybrain.network import graph_from_sumo_net
 from citybrain.plans import check_network_plan, read_plans
 from citybrain.runner.job import choose_method, make_plans
 
+from .conftest import ROOT
+
 DEMO = "scenarios/demo.toml"
 
 
 @pytest.fixture(scope="module")
 def job(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo")
-    result = CliRunner().invoke(run, [DEMO, "--out", str(out), "--seeds", "1", "--strategies", "existing,plan",
-                                      "--duration", "900"])
+    """The job as the README runs it: a relative ``--out`` folder."""
+    where = tmp_path_factory.mktemp("demo")
+    cwd = os.getcwd()
+    os.chdir(where)
+    try:
+        result = CliRunner().invoke(run, [str(ROOT / DEMO), "--out", "report", "--seeds", "1", "--strategies",
+                                          "existing,plan", "--duration", "900"])
+    finally:
+        os.chdir(cwd)
     assert result.exit_code == 0, result.output + str(result.exception)
-    return out, result
+    return where / "report", result
 
 
 def test_run_writes_report_plans_and_flows(job):

@@ -160,7 +160,8 @@ def _queue_additional(folder: Path, network: RoadNetwork) -> tuple[Path, Path]:
     edges = sorted({mv.from_edge for mv in network.movements if mv.tls is not None and mv.turn != "crossing"})
     out = folder / "lanes.xml"
     add = folder / "lanes.add.xml"
-    add.write_text(f'<additional><laneData id="citybrain_queues" file="{out}" period="{QUEUE_PERIOD_S}" '
+    # absolute: SUMO reads a path in an additional file relative to that file's folder
+    add.write_text(f'<additional><laneData id="citybrain_queues" file="{out.absolute()}" period="{QUEUE_PERIOD_S}" '
                    f'edges="{" ".join(edges)}" excludeEmpty="true"/></additional>\n')
     return add, out
 
