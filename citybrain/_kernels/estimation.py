@@ -208,6 +208,34 @@ def _solve_bounded_lsq(
 
 
 # "(i8[:], i8[:], f8[:], i8[:], i8[:], f8[:], i8, f8[:, :], f8[:, :], f8[:], i8[:])"
+@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS)
+def _cholesky(hmat, low, m):
+    """Lower Cholesky factor of ``hmat[:m, :m]`` into ``low[:m, :m]``; False if not positive definite."""
+    for p in range(m):
+        for q in range(p + 1):
+            acc = hmat[p, q]
+            for k in range(q):
+                acc -= low[p, k] * low[q, k]
+            if p == q:
+                if acc <= 0.0:
+                    return False
+                low[p, p] = np.sqrt(acc)
+            else:
+                low[p, q] = acc / low[q, q]
+    return True
+
+
+@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS)
+def _invert_lower(low, linv, m):
+    """Lower triangle of ``L^-1`` into ``linv[:m, :m]`` for the lower triangular ``low[:m, :m]``."""
+    for q in range(m):
+        for p in range(q, m):
+            acc = 1.0 if p == q else 0.0
+            for k in range(q, p):
+                acc -= low[p, k] * linv[k, q]
+            linv[p, q] = acc / low[p, p]
+
+
 @njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS, parallel=True)
 def _block_standard_errors(
     row_ptr,
@@ -275,34 +303,11 @@ def _block_standard_errors(
                         if q >= 0 and q < m:
                             hmat[p, q] += wa * row_coef[kk]
             # Cholesky factor, then the inverse of the factor, then the diagonal of H^-1
-            ok = True
-            for p in range(m):
-                for q in range(p + 1):
-                    acc = hmat[p, q]
-                    for k in range(q):
-                        acc -= low[p, k] * low[q, k]
-                    if p == q:
-                        if acc <= 0.0:
-                            ok = False
-                            break
-                        low[p, p] = np.sqrt(acc)
-                    else:
-                        low[p, q] = acc / low[q, q]
-                if not ok:
-                    break
-            if not ok:
+            if not _cholesky(hmat, low, m):
                 for p in range(m):
                     se[t, s + p] = np.inf
                 continue
-            for q in range(m):
-                for p in range(m):
-                    if p < q:
-                        inv[p, q] = 0.0
-                    else:
-                        acc = 1.0 if p == q else 0.0
-                        for k in range(q, p):
-                            acc -= low[p, k] * inv[k, q]
-                        inv[p, q] = acc / low[p, p]
+            _invert_lower(low, inv, m)
             for q in range(m):
                 acc = 0.0
                 for p in range(q, m):
@@ -576,33 +581,14 @@ def _invert_blocks(row_ptr, row_var, row_coef, w, block_ptr, inv_ptr):
                     hmat[p, row_var[kk] - s] += a * row_coef[kk]
         # Cholesky factor, the inverse of the factor, then H^-1 = L^-T L^-1
         low = np.zeros((m, m))
-        ok = True
-        for p in range(m):
-            for q in range(p + 1):
-                acc = hmat[p, q]
-                for k in range(q):
-                    acc -= low[p, k] * low[q, k]
-                if p == q:
-                    if acc <= 0.0:
-                        ok = False
-                        break
-                    low[p, p] = np.sqrt(acc)
-                else:
-                    low[p, q] = acc / low[q, q]
-            if not ok:
-                break
+        ok = _cholesky(hmat, low, m)
         base = inv_ptr[b]
         if not ok:
             for k in range(m * m):
                 out[base + k] = np.nan
             continue
         linv = np.zeros((m, m))
-        for q in range(m):
-            for p in range(q, m):
-                acc = 1.0 if p == q else 0.0
-                for k in range(q, p):
-                    acc -= low[p, k] * linv[k, q]
-                linv[p, q] = acc / low[p, p]
+        _invert_lower(low, linv, m)
         for p in range(m):
             for q in range(p, m):
                 acc = 0.0
