@@ -137,10 +137,12 @@ class CameraCounter:
         Interval, detection rate, noise and outages.
     begin_s, end_s : float
         The scenario's time window (seconds).
-    route_position : callable
-        ``route_position(vehicle_id) -> (route, index)``: the vehicle's route edges and the
-        index of the edge it is on (or last left, while inside a junction); raises when the
-        vehicle has left the simulation.
+    route : callable
+        ``route(vehicle_id) -> tuple of str``: the vehicle's route edges (asked once per
+        vehicle and approach, when it first appears there).
+    route_index : callable
+        ``route_index(vehicle_id) -> int``: index in its route of the edge it is on (or last
+        left, while inside a junction). Both raise when the vehicle has left the simulation.
     """
 
     def __init__(
@@ -149,12 +151,13 @@ class CameraCounter:
         config: CameraConfig,
         begin_s: float,
         end_s: float,
-        route_position: Callable[[str], tuple[tuple[str, ...], int]],
+        route: Callable[[str], tuple[str, ...]],
+        route_index: Callable[[str], int],
     ) -> None:
         self.cameras = cameras
         self.config = config
         self.begin_s, self.end_s = float(begin_s), float(end_s)
-        self._route_position = route_position
+        self._route, self._route_index = route, route_index
         self.lanes = tuple(sorted({x for c in cameras for x in c.watch_lanes}))
         self._edge_lanes = {c.from_edge: c.watch_lanes for c in cameras}
         # per approach edge, tracked vehicles -> (route index of the edge, exit edge), or None
@@ -197,7 +200,7 @@ class CameraCounter:
     def _target(self, vehicle: str, edge: str) -> tuple[int, str] | None:
         """Where ``vehicle`` meets ``edge`` in its route and the edge it takes next, if it does."""
         try:
-            route, idx = self._route_position(vehicle)
+            route, idx = self._route(vehicle), self._route_index(vehicle)
         except Exception:  # noqa: BLE001 - vehicle left the simulation; nothing to count
             return None
         for pos in range(max(idx, 0), len(route) - 1):
@@ -208,7 +211,7 @@ class CameraCounter:
     def _crossed(self, vehicle: str, pos: int) -> bool | None:
         """Whether a vehicle gone from the watched lanes is past route index ``pos``; None if gone."""
         try:
-            return self._route_position(vehicle)[1] >= pos
+            return self._route_index(vehicle) >= pos
         except Exception:  # noqa: BLE001 - vehicle left the simulation; nothing to count
             return None
 

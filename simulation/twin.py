@@ -572,12 +572,8 @@ class Twin:
             detectors = _detector_ids(layout) if self._needs_detectors else ()
             backend.watch(watched, self.lights, vehicle_ids=spec.cameras, detectors=detectors)
             if spec.cameras:
-                api = backend.api
-
-                def route_position(vehicle: str) -> tuple[tuple[str, ...], int]:
-                    return api.vehicle.getRoute(vehicle), api.vehicle.getRouteIndex(vehicle)
-
-                counter = CameraCounter(cams, sc.cameras, sc.begin_s, sc.end_s, route_position)
+                vehicle = backend.api.vehicle
+                counter = CameraCounter(cams, sc.cameras, sc.begin_s, sc.end_s, vehicle.getRoute, vehicle.getRouteIndex)
             self._counter = counter
             result = self._loop(backend, layout, counter, version)
         except SimulationError as exc:

@@ -151,6 +151,7 @@ class PressureModel:
         self.observed[movs] = 1
 
     def _flat_pressures(self) -> list[float]:
+        """Pressure of every green phase of every light, in the order of ``phase_index``."""
         down = downstream_queues(self.network, self.turn_ratio, self.upstream, self.observed, self.exit_vehicles)
         flat = phase_pressures(
             self.tls_phase_ptr, self.phase_mov_ptr, self.phase_mov, self.network.to_arrays().mov_sat_flow_vph,
@@ -159,13 +160,9 @@ class PressureModel:
         return flat.tolist()
 
     def _of(self, tls: str, flat: list[float]) -> dict[int, float]:
+        """One light's pressures by program phase index."""
         start, end, phases = self._phases_of[tls]
         return dict(zip(phases, flat[start:end], strict=True))
-
-    def pressures(self) -> dict[str, dict[int, float]]:
-        """Pressure of every green phase (program phase index) of every light."""
-        flat = self._flat_pressures()
-        return {tls: self._of(tls, flat) for tls in self.tls_ids}
 
     def decide_all(self, observations: Mapping[str, Observation], *, cyclic: bool = False) -> dict[str, int | None]:
         """Update with every light's observation, then choose every light's next green at once."""
