@@ -68,6 +68,18 @@ def _run(a, n_count, count_w, count_y, static_w, static_y, lo, hi, sweeps=20000,
     return _solve_bounded_lsq(*sp, np.int64(n_count), count_w, count_y, static_w, static_y, lo, hi, x0, np.int64(sweeps), np.float64(tol))
 
 
+def _assert_matches_reference(x, a, cw, cy, sw, sy, lo, hi, *, bound_tol):
+    """Every interval's solution ``x[t]`` matches the bounded least-squares reference."""
+    for t in range(len(x)):
+        w = np.concatenate([np.where(np.isnan(cy[t]), 0.0, cw[t]), sw])
+        y = np.concatenate([cy[t], sy])
+        ref = naive.solve_bounded_lsq(a, w, y, lo, hi)
+        obj = lambda v: np.sum(np.where(w > 0, w * (a @ v - np.nan_to_num(y)) ** 2, 0.0))  # noqa: E731
+        assert obj(x[t]) <= obj(ref) * (1 + 1e-6) + 1e-9
+        npt.assert_allclose(x[t], ref, atol=1e-3 * max(1.0, np.abs(ref).max()))
+        assert (x[t] >= lo - bound_tol).all() and (x[t] <= hi + bound_tol).all()
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_solver_matches_lsq_linear(seed):
     rng = np.random.default_rng(seed)
@@ -75,14 +87,7 @@ def test_solver_matches_lsq_linear(seed):
     a, cw, cy, sw, sy, lo, hi = _random_problem(rng, n_var, n_count, n_static, n_t)
     x, sweeps = _run(a, n_count, cw, cy, sw, sy, lo, hi)
     assert (sweeps <= 20000).all()
-    for t in range(n_t):
-        w = np.concatenate([np.where(np.isnan(cy[t]), 0.0, cw[t]), sw])
-        y = np.concatenate([cy[t], sy])
-        ref = naive.solve_bounded_lsq(a, w, y, lo, hi)
-        obj = lambda v: np.nansum(np.where(w > 0, w * (a @ v - np.nan_to_num(y)) ** 2, 0.0))  # noqa: E731
-        assert obj(x[t]) <= obj(ref) * (1 + 1e-6) + 1e-9
-        npt.assert_allclose(x[t], ref, atol=1e-3 * max(1.0, np.abs(ref).max()))
-        assert (x[t] >= lo - 1e-12).all() and (x[t] <= hi + 1e-12).all()
+    _assert_matches_reference(x, a, cw, cy, sw, sy, lo, hi, bound_tol=1e-12)
 
 
 @settings(max_examples=25, deadline=None)
@@ -172,14 +177,7 @@ def test_polish_matches_lsq_linear_from_any_start(seed):
     seeded = np.zeros(n_t, dtype=np.bool_)
     x, used = _polish_bounded_lsq(*sparse, np.int64(n_count), cw, cy, sw, sy, lo, hi, x0, seeded, np.int64(10**7), np.float64(1e-9))
     assert (used <= 10**7).all()
-    for t in range(n_t):
-        w = np.concatenate([np.where(np.isnan(cy[t]), 0.0, cw[t]), sw])
-        y = np.concatenate([cy[t], sy])
-        ref = naive.solve_bounded_lsq(a, w, y, lo, hi)
-        obj = lambda v: np.sum(np.where(w > 0, w * (a @ v - np.nan_to_num(y)) ** 2, 0.0))  # noqa: E731
-        assert obj(x[t]) <= obj(ref) * (1 + 1e-6) + 1e-9
-        npt.assert_allclose(x[t], ref, atol=1e-3 * max(1.0, np.abs(ref).max()))
-        assert (x[t] >= lo).all() and (x[t] <= hi).all()
+    _assert_matches_reference(x, a, cw, cy, sw, sy, lo, hi, bound_tol=0.0)
 
 
 def test_polish_does_nothing_at_the_optimum():
