@@ -24,7 +24,10 @@ determined by the counts whatever the priors say (:func:`recoverable_movements`)
 are fixed only by the turning and level priors. ``geh5_share_true_ratio_history`` is the
 figure when the turning-ratio prior is given the run's *true* hourly turning ratios as
 history: an upper bound for what a perfect turning survey could add (a diagnostic, not an
-estimate; it uses the truth).
+estimate; it uses the truth). ``geh5_share_class_prior_bound`` is the same with the
+lane-use prior scaled by one factor per movement class (turn type, exit lanes, exit speed
+limit), the factors fitted to the truth (:func:`class_prior_bound`): a bound for priors built
+from turn types and road classes, however their factors are learnt.
 
 Usage: ``python benchmarks/bench_estimation_accuracy.py [--quick] [--removals 5]``.
 Appends one JSON line per scenario to ``benchmarks/results/estimation_accuracy.jsonl``.
@@ -232,9 +235,59 @@ def route_sampler_flows(name: str, counts: pd.DataFrame, routes_xml: Path, begin
         edges = r.get("edges").split() if r is not None else []
         for a, b in zip(edges, edges[1:]):
             flows[(a, b)] += 1
-    for elem in ET.parse(out).getroot().iter("flow"):
-        pass
     return pd.DataFrame([(a, b, n) for (a, b), n in flows.items()], columns=["from_edge", "to_edge", "rs_vph"])
+
+
+def class_prior_bound(network, true_h: pd.DataFrame) -> pd.DataFrame:
+    """Turning ratios of the best lane-use prior by movement class, fitted to the truth.
+
+    A diagnostic bound for priors the network alone could supply: every movement's prior
+    weight is its saturation flow (U-turns x 0.05, as in the library) times one factor per
+    class, the class being (turn type, exit edge's lanes, exit edge's speed limit); the factors
+    are fitted by iterative proportional fitting so that, over all approaches, each class's
+    modelled flow equals its TRUE flow. The estimate given these ratios as history shows what
+    the best such prior could reach; it uses the truth and is never an estimate.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``junction, from_edge, to_edge, ratio`` for every vehicle movement of the network.
+    """
+    from citybrain.network import TURN_CODES
+
+    arrays = network.to_arrays()
+    turn = arrays.mov_turn.astype(np.int64)
+    vehicle = (turn != TURN_CODES.index("crossing")) & (arrays.mov_from_edge >= 0) & (arrays.mov_to_edge >= 0)
+    idx = np.flatnonzero(vehicle)
+    to = arrays.mov_to_edge[idx]
+    app = arrays.mov_from_edge[idx]
+    base = arrays.mov_sat_flow_vph[idx].astype(np.float64) * np.where(turn[idx] == TURN_CODES.index("uturn"), 0.05, 1.0)
+    speed = np.rint(arrays.edge_speed_mps[to] * 3.6).astype(np.int64)
+    cls = np.unique(np.stack([turn[idx], arrays.edge_lanes[to].astype(np.int64), speed]), axis=1, return_inverse=True)[1].ravel()
+    truth = np.full(len(arrays.mov_turn), np.nan)
+    for j, f, t, v in true_h[["junction", "from_edge", "to_edge", "true"]].itertuples(index=False):
+        truth[network.movement_index(j, f, t)] = v
+    true_v = truth[idx]
+    fit = ~np.isnan(true_v)
+    n_e = len(arrays.edge_ids)
+    factor = np.ones(int(cls.max()) + 1)
+    observed = np.bincount(cls[fit], weights=true_v[fit], minlength=len(factor))
+    approach_true = np.bincount(app[fit], weights=true_v[fit], minlength=n_e)
+    for _ in range(50):
+        w = base * factor[cls]
+        approach_w = np.bincount(app[fit], weights=w[fit], minlength=n_e)
+        modelled = w * approach_true[app] / np.maximum(approach_w[app], 1e-9)
+        factor *= (observed + 1.0) / (np.bincount(cls[fit], weights=modelled[fit], minlength=len(factor)) + 1.0)
+    w = base * factor[cls]
+    ratio = w / np.maximum(np.bincount(app, weights=w, minlength=n_e)[app], 1e-9)
+    return pd.DataFrame(
+        {
+            "junction": np.asarray(arrays.junction_ids)[arrays.mov_junction[idx]],
+            "from_edge": np.asarray(arrays.edge_ids)[app],
+            "to_edge": np.asarray(arrays.edge_ids)[to],
+            "ratio": ratio,
+        }
+    )
 
 
 def recoverable_movements(network, problem) -> set[tuple[str, str, str]]:
@@ -281,8 +334,9 @@ def evaluate(name: str, removals: int, interval_s: float, with_route_sampler: bo
     true_h = truth.groupby(["junction", "from_edge", "to_edge"])["count"].sum().rename("true").reset_index()
     true_h["true"] = true_h["true"] / hours
     shares, by_kind, rs_shares, rs_unobs, times, sweeps = [], defaultdict(list), [], [], [], []
-    rec_share, rec_geh, unrec_geh, hist_shares = [], [], [], []
+    rec_share, rec_geh, unrec_geh, hist_shares, class_shares = [], [], [], [], []
     history = true_h.rename(columns={"true": "flow_vph"})
+    class_bound = class_prior_bound(network, true_h)
     survey = None
     if name in HISTORY:
         # the turning survey from another window or day (not the evaluated run): hourly flows
@@ -321,6 +375,9 @@ def evaluate(name: str, removals: int, interval_s: float, with_route_sampler: bo
         hb = estimate_flows(network, table, turning_ratios=history, standard_errors=False).hourly()
         hb = hb.astype({"junction": str, "from_edge": str, "to_edge": str}).merge(true_h, on=["junction", "from_edge", "to_edge"])
         hist_shares.append(float((geh(hb["flow_vph"].to_numpy(), hb["true"].to_numpy()) < 5).mean()))
+        hc = estimate_flows(network, table, turning_ratios=class_bound, standard_errors=False).hourly()
+        hc = hc.astype({"junction": str, "from_edge": str, "to_edge": str}).merge(true_h, on=["junction", "from_edge", "to_edge"])
+        class_shares.append(float((geh(hc["flow_vph"].to_numpy(), hc["true"].to_numpy()) < 5).mean()))
         if with_route_sampler:
             rs = route_sampler_flows(name, counts, routes_xml, begin, CACHE / name / f"rs{seed}")
             r = m.merge(rs, on=["from_edge", "to_edge"], how="left").fillna({"rs_vph": 0.0})
@@ -344,6 +401,7 @@ def evaluate(name: str, removals: int, interval_s: float, with_route_sampler: bo
         "geh5_share_survey_history": float(np.mean(survey_shares)) if survey_shares else float("nan"),
         "survey_history": HISTORY[name][1] if name in HISTORY else "none: demand covers only the evaluated hour",
         "geh5_share_true_ratio_history": float(np.mean(hist_shares)),
+        "geh5_share_class_prior_bound": float(np.mean(class_shares)),
         "estimate_s_mean": float(np.mean(times)),
         "sweeps_max": int(max(sweeps)),
     }
@@ -390,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     prov = _provenance()
     print(
         f"{'scenario':<18}{'GEH<5 mean':>11}{'min':>7}{'movement':>10}{'approach':>10}{'no camera':>10}"
-        f"{'recoverable':>12}{'GEH<5 rec.':>11}{'unrec.':>8}{'survey hist.':>13}{'true-ratio hist.':>17}{'routeSampler':>13}"
+        f"{'recoverable':>12}{'GEH<5 rec.':>11}{'unrec.':>8}{'survey hist.':>13}{'true-ratio hist.':>17}{'class bound':>12}{'routeSampler':>13}"
         f"{'  (unobs.)':>10}"
     )
     for name in names:
@@ -401,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<18}{res['geh5_share_mean']:>11.3f}{res['geh5_share_min']:>7.3f}{k.get('movement', float('nan')):>10.3f}"
               f"{k.get('approach', float('nan')):>10.3f}{k.get('none', float('nan')):>10.3f}"
               f"{res['recoverable_share']:>12.3f}{res['geh5_share_recoverable']:>11.3f}{res['geh5_share_unrecoverable']:>8.3f}"
-              f"{res['geh5_share_survey_history']:>13.3f}{res['geh5_share_true_ratio_history']:>17.3f}{rs:>13.3f}{rsu:>10.3f}",
+              f"{res['geh5_share_survey_history']:>13.3f}{res['geh5_share_true_ratio_history']:>17.3f}{res['geh5_share_class_prior_bound']:>12.3f}{rs:>13.3f}{rsu:>10.3f}",
               flush=True)
         with RESULTS.open("a") as fh:
             fh.write(json.dumps({**res, **prov, "quick": bool(args.quick)}) + "\n")
