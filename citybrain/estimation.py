@@ -69,7 +69,8 @@ factorised once, and every interval's right-hand side is solved at once. Only th
 link-conservation rows couple junctions, so the junction blocks are inverted apart (numba
 kernel :func:`citybrain._kernels.estimation._invert_blocks`) and the system is condensed onto
 the links, which :func:`scipy.sparse.linalg.splu` factorises (minimum-degree ordering; the
-kernels ``_block_multiply`` and ``_solve_triangular_pair`` apply it); intervals whose solution leaves
+kernels ``_block_multiply``, ``_add_csr_product``, ``_solve_triangular_pair`` and
+``_block_multiply_transposed`` apply it); intervals whose solution leaves
 the bounds (or whose matrix differs: missing counts) are finished by coordinate descent on a
 work list (:func:`citybrain._kernels.estimation._polish_bounded_lsq`), which visits only the
 variables near the change. Cyclic coordinate descent over whole sweeps
@@ -917,11 +918,13 @@ def _solve_direct(p: EstimationProblem, max_sweeps: int, tol_vph: float) -> tupl
 
     The link system has a third of the unknowns and a tenth of the fill of the full one; it
     is factorised by :func:`scipy.sparse.linalg.splu` (minimum-degree ordering) and every
-    interval's right-hand side is solved at once (kernels ``_block_multiply`` and
-    ``_solve_triangular_pair``). Intervals whose solution leaves the bounds, or whose
-    present counts differ from the factorised pattern, are finished by work-list coordinate
-    descent (``_polish_bounded_lsq``) from the clipped direct solution: the correction is
-    local, so it needs few updates.
+    interval's right-hand side is solved at once (kernels ``_block_multiply``,
+    ``_add_csr_product`` and ``_solve_triangular_pair``; ``C`` is permuted to the factor's
+    order instead of the right-hand sides, and ``x`` comes out one row per interval from
+    ``_block_multiply_transposed``). Then work-list coordinate descent
+    (``_polish_bounded_lsq``, in place) clips ``x`` to the bounds and finishes the intervals
+    whose solution left them, or whose present counts differ from the factorised pattern:
+    the correction is local, so it needs few updates.
 
     Returns
     -------
@@ -941,13 +944,13 @@ def _solve_direct(p: EstimationProblem, max_sweeps: int, tol_vph: float) -> tupl
     import scipy.sparse.linalg as spla
 
     from ._kernels.estimation import (
+        _add_csr_product,
         _block_multiply,
-        _csr_times_dense,
+        _block_multiply_transposed,
         _invert_blocks,
         _normal_rhs,
         _polish_bounded_lsq,
         _solve_triangular_pair,
-        _transpose,
     )
 
     n_t = p.count_y.shape[0]
@@ -992,61 +995,45 @@ def _solve_direct(p: EstimationProblem, max_sweeps: int, tol_vph: float) -> tupl
     link.sum_duplicates()
     # right-hand sides A^T W y of every interval (own weights, missing counts left out)
     b = _normal_rhs(p.col_ptr, p.col_row, p.col_coef, np.int64(p.n_count), p.count_w, p.count_y, p.static_w, p.static_y)
-    d_b = _block_multiply(inv_ptr, inv, p.block_ptr, b)
     if len(coupling):
         lu = spla.splu(link, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
         l_mat = lu.L.tocsc()
         u_mat = lu.U.tocsc()
-        rhs = _csr_times_dense(c.indptr, c.indices, c.data, d_b)
-        prhs = np.empty_like(rhs)
-        prhs[lu.perm_r] = rhs
-        z = _solve_triangular_pair(
-            l_mat.indptr, l_mat.indices, l_mat.data, u_mat.indptr, u_mat.indices, u_mat.data,
-            np.ascontiguousarray(prhs), threads,
-        )
-        u = z[lu.perm_c]
+        # C's rows in the factor's row order and C^T's columns in its column order, so that
+        # the right-hand sides and the solution need no permuted copies
+        row_of = np.empty_like(lu.perm_r)
+        row_of[lu.perm_r] = np.arange(len(row_of), dtype=row_of.dtype)
+        c_rows = c[row_of]
+        z = np.zeros((c.shape[0], n_t))
+        _add_csr_product(c_rows.indptr, c_rows.indices, c_rows.data, _block_multiply(inv_ptr, inv, p.block_ptr, b), z)
+        _solve_triangular_pair(l_mat.indptr, l_mat.indices, l_mat.data, u_mat.indptr, u_mat.indices, u_mat.data, z, threads)
         ct = c.T.tocsr()
-        b -= _csr_times_dense(ct.indptr, ct.indices, ct.data, u)
-        d_b = _block_multiply(inv_ptr, inv, p.block_ptr, b)
-    x = _transpose(d_b)  # (n_t, n_var)
-    sweeps = np.zeros(n_t, dtype=np.int64)
+        _add_csr_product(ct.indptr, lu.perm_c[ct.indices], -ct.data, z, b)  # b -= C^T u
+    x = _block_multiply_transposed(inv_ptr, inv, p.block_ptr, b)  # (n_t, n_var)
     # intervals whose matrix differs from the factorised one: other counts present, or other
-    # weights (count_sd_from="count")
+    # weights (count_sd_from="count"); the others start from their unconstrained optimum
     other = (inverse != common) | (present & (p.count_w != w_count)).any(axis=1)
-    outside = ((x < p.lo) | (x > p.hi)).any(axis=1) | other
-    if outside.any():
-        redo = np.flatnonzero(outside)
-        every = len(redo) == n_t  # then no copies of the (n_t, n_var) arrays
-
-        def rows_of(values: np.ndarray) -> np.ndarray:
-            return values if every else np.ascontiguousarray(values[redo])
-
-        xr, sr = _polish_bounded_lsq(
-            p.row_ptr,
-            p.row_var,
-            p.row_coef,
-            p.col_ptr,
-            p.col_row,
-            p.col_coef,
-            np.int64(p.n_count),
-            rows_of(p.count_w),
-            rows_of(p.count_y),
-            p.static_w,
-            p.static_y,
-            p.lo,
-            p.hi,
-            rows_of(x),
-            ~other[redo],
-            np.int64(max_sweeps) * n_var,
-            np.float64(tol_vph),
-        )
-        # report work as whole-sweep equivalents (max_sweeps + 1 still flags no convergence)
-        sr = np.where(sr > np.int64(max_sweeps) * n_var, max_sweeps + 1, -(-sr // n_var))
-        if every:
-            x = xr
-        else:
-            x[redo] = xr
-        sweeps[redo] = sr
+    used = _polish_bounded_lsq(
+        p.row_ptr,
+        p.row_var,
+        p.row_coef,
+        p.col_ptr,
+        p.col_row,
+        p.col_coef,
+        np.int64(p.n_count),
+        p.count_w,
+        p.count_y,
+        p.static_w,
+        p.static_y,
+        p.lo,
+        p.hi,
+        x,
+        ~other,
+        np.int64(max_sweeps) * n_var,
+        np.float64(tol_vph),
+    )
+    # report work as whole-sweep equivalents (max_sweeps + 1 still flags no convergence)
+    sweeps = np.where(used > np.int64(max_sweeps) * n_var, max_sweeps + 1, -(-used // n_var))
     return x, sweeps
 
 

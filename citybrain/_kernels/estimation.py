@@ -34,8 +34,8 @@ __all__ = [
     "_normal_rhs",
     "_order_by_pairs",
     "_flow_columns",
-    "_transpose",
-    "_csr_times_dense",
+    "_block_multiply_transposed",
+    "_add_csr_product",
 ]
 
 
@@ -61,6 +61,15 @@ def _row_target(i, t, n_count, count_y, static_y):
     return static_y[i - n_count]
 
 
+@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS)
+def _row_residual(i, t, x, row_ptr, row_var, row_coef, n_count, count_y, static_y):
+    # residual a_i . x - y_ti of row i in interval t (x: that interval's flows)
+    s = 0.0
+    for k in range(row_ptr[i], row_ptr[i + 1]):
+        s += row_coef[k] * x[row_var[k]]
+    return s - _row_target(i, t, n_count, count_y, static_y)
+
+
 # "(i8, i8[:], i8[:], f8[:], i8, f8[:, :], f8[:], f8[:], f8[:], f8[:, :])"
 @njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS)
 def _start_point(t, row_ptr, row_var, row_coef, n_count, count_y, static_y, lo, hi, x0):
@@ -77,10 +86,7 @@ def _start_point(t, row_ptr, row_var, row_coef, n_count, count_y, static_y, lo, 
         x[j] = v
     r = np.empty(n_rows)
     for i in range(n_rows):
-        s = 0.0
-        for k in range(row_ptr[i], row_ptr[i + 1]):
-            s += row_coef[k] * x[row_var[k]]
-        r[i] = s - _row_target(i, t, n_count, count_y, static_y)
+        r[i] = _row_residual(i, t, x, row_ptr, row_var, row_coef, n_count, count_y, static_y)
     return x, r
 
 
@@ -105,8 +111,8 @@ def _start_interval(t, row_ptr, row_var, row_coef, col_ptr, col_row, col_coef, n
                     static_w, static_y, lo, hi, x0):
     """Numba kernel for the start of one interval's solve: clipped ``x``, residuals ``r``, curvatures ``h``.
 
-    Used by :func:`_solve_bounded_lsq` and :func:`_polish_bounded_lsq`; the curvature of
-    every variable is fixed within an interval.
+    Used by :func:`_solve_bounded_lsq`; the curvature of every variable is fixed within an
+    interval.
     """
     x, r = _start_point(t, row_ptr, row_var, row_coef, n_count, count_y, static_y, lo, hi, x0)
     h = _curvatures(t, col_ptr, col_row, col_coef, n_count, count_w, count_y, static_w)
@@ -318,15 +324,15 @@ def _block_standard_errors(
 
 # "(i4[:], i4[:], f8[:], i4[:], i4[:], f8[:], f8[:, :], i8)" (scipy's index dtype; i8 works too)
 @njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS, parallel=True)
-def _solve_triangular_pair(l_ptr, l_row, l_val, u_ptr, u_row, u_val, b, n_blocks):
+def _solve_triangular_pair(l_ptr, l_row, l_val, u_ptr, u_row, u_val, z, n_blocks):
     """Numba kernel for the direct solver of :func:`citybrain.estimation.estimate_flows`.
 
-    Solves ``L U z = b`` for many right-hand sides at once: forward substitution with the
+    Solves ``L U z = b`` in place for many right-hand sides at once: forward substitution with the
     unit lower triangle ``L``, then back substitution with the upper triangle ``U`` (both in
     CSC form, as :func:`scipy.sparse.linalg.splu` returns them). ``b`` holds one right-hand
     side per column (one per interval), so every update of a row is a contiguous loop over
     intervals. The columns are split into one block per thread (``prange``); each thread
-    owns its block of the output.
+    owns its block of ``z``.
 
     Parameters
     ----------
@@ -334,19 +340,13 @@ def _solve_triangular_pair(l_ptr, l_row, l_val, u_ptr, u_row, u_val, b, n_blocks
         ``L`` in CSC form (``n + 1``, ``nnz``, ``nnz``); its diagonal is taken as 1.
     u_ptr, u_row, u_val : ndarray
         ``U`` in CSC form; every column holds its diagonal entry.
-    b : ndarray
-        ``(n, n_rhs)`` right-hand sides.
+    z : ndarray
+        ``(n, n_rhs)`` right-hand sides ``b``, overwritten by the solutions ``z``.
     n_blocks : int
         Number of column blocks run in parallel (the number of threads).
-
-    Returns
-    -------
-    ndarray
-        ``(n, n_rhs)`` solutions ``z``.
     """
-    n = b.shape[0]
-    n_rhs = b.shape[1]
-    z = b.copy()
+    n = z.shape[0]
+    n_rhs = z.shape[1]
     n_blocks = max(1, min(n_rhs, n_blocks))
     for blk in prange(n_blocks):
         c0 = (blk * n_rhs) // n_blocks
@@ -371,7 +371,12 @@ def _solve_triangular_pair(l_ptr, l_row, l_val, u_ptr, u_row, u_val, b, n_blocks
                     a = u_val[k]
                     for c in range(c0, c1):
                         z[i, c] -= a * z[j, c]
-    return z
+
+
+@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS)
+def _ring_slot(k, n):
+    # position k (< 2 n) of a ring buffer of length n, without an integer division
+    return k - n if k >= n else k
 
 
 # "(i8[:], i8[:], f8[:], i8[:], i8[:], f8[:], i8, f8[:, :], f8[:, :], f8[:], f8[:], f8[:], f8[:], f8[:, :], b1[:], i8, f8)"
@@ -390,24 +395,28 @@ def _polish_bounded_lsq(
     static_y,
     lo,
     hi,
-    x0,
+    x,
     seeded,
     max_updates,
     tol,
 ):
     """Numba kernel for the bound step of :func:`citybrain.estimation.estimate_flows`.
 
-    Same problem and arguments as :func:`_solve_bounded_lsq`, but coordinate descent runs on
-    a work list instead of whole sweeps: after one pass that queues every variable whose
-    exact (clipped) update exceeds ``tol``, a variable is revisited only when a variable
-    sharing a row with it moved by more than ``tol``. Started from a point that is optimal
-    except near a few variables (the clipped direct solution), the work stays local.
-    Intervals run in parallel (``prange``); each owns its output row and buffers.
+    Same problem and arguments as :func:`_solve_bounded_lsq`, but ``x`` is clipped to the
+    bounds and solved in place, and coordinate descent runs on a work list instead of whole
+    sweeps: after one pass that queues every variable whose exact (clipped) update exceeds
+    ``tol``, a variable is revisited only when a variable sharing a row with it moved by
+    more than ``tol``. A row's residual is computed when a queued variable first needs it.
+    Started from a point that is optimal except near a few variables (the clipped direct
+    solution), the work stays local: an interval inside the bounds costs one pass over its
+    flows. Intervals run in parallel (``prange``); each owns its row of ``x`` and its buffers.
 
     Parameters
     ----------
+    x : ndarray
+        ``(n_t, n_var)`` start (veh/h), overwritten by the solution.
     seeded : ndarray
-        ``(n_t,)`` bool: ``x0[t]`` is the unconstrained optimum of interval ``t``, so only the
+        ``(n_t,)`` bool: ``x[t]`` is the unconstrained optimum of interval ``t``, so only the
         variables outside the bounds and those sharing a row with them are looked at first
         (else every variable is). Seeded intervals must share their row weights (the
         factorised problem's); their curvatures are computed once.
@@ -418,14 +427,12 @@ def _polish_bounded_lsq(
 
     Returns
     -------
-    x : ndarray
-        ``(n_t, n_var)`` solution (veh/h).
-    updates : ndarray
+    ndarray
         ``(n_t,)`` variable updates used; ``max_updates + 1`` flags no convergence.
     """
-    n_t = x0.shape[0]
-    n_var = x0.shape[1]
-    x_out = np.empty((n_t, n_var))
+    n_t = x.shape[0]
+    n_var = x.shape[1]
+    n_rows = row_ptr.shape[0] - 1
     used = np.zeros(n_t, dtype=np.int64)
     # seeded intervals share the factorised problem's weights, hence their curvatures
     h_seeded = np.zeros(n_var)
@@ -434,46 +441,55 @@ def _polish_bounded_lsq(
             h_seeded = _curvatures(t, col_ptr, col_row, col_coef, n_count, count_w, count_y, static_w)
             break
     for t in prange(n_t):
+        xt = x[t]
         if seeded[t]:
-            x, r = _start_point(t, row_ptr, row_var, row_coef, n_count, count_y, static_y, lo, hi, x0)
             h = h_seeded
         else:
-            x, r, h = _start_interval(t, row_ptr, row_var, row_coef, col_ptr, col_row, col_coef, n_count,
-                                      count_w, count_y, static_w, static_y, lo, hi, x0)
+            h = _curvatures(t, col_ptr, col_row, col_coef, n_count, count_w, count_y, static_w)
+        r = np.empty(n_rows)
+        known = np.zeros(n_rows, dtype=np.bool_)  # r[i] is up to date
         queue = np.empty(n_var, dtype=np.int64)
         queued = np.zeros(n_var, dtype=np.bool_)
         head = 0
         size = 0
-        # first pass: queue every variable that is not optimal along its own axis; from an
-        # unconstrained optimum only the clipped variables and their row neighbours can be
+        # clip to the bounds; from an unconstrained optimum only the clipped variables and
+        # their row neighbours can be off their optimum: queue those
         for j in range(n_var):
-            if h[j] <= 0.0 or queued[j]:
+            if xt[j] >= lo[j] and xt[j] <= hi[j]:
                 continue
-            if seeded[t]:
-                if x0[t, j] >= lo[j] and x0[t, j] <= hi[j]:
+            xt[j] = lo[j] if xt[j] < lo[j] else hi[j]
+            if not seeded[t] or h[j] <= 0.0 or queued[j]:
+                continue
+            for k in range(col_ptr[j], col_ptr[j + 1]):
+                i = col_row[k]
+                if _row_weight(i, t, n_count, count_w, count_y, static_w) == 0.0:
                     continue
-                for k in range(col_ptr[j], col_ptr[j + 1]):
-                    i = col_row[k]
-                    if _row_weight(i, t, n_count, count_w, count_y, static_w) == 0.0:
-                        continue
-                    for kk in range(row_ptr[i], row_ptr[i + 1]):
-                        v = row_var[kk]
-                        if not queued[v] and h[v] > 0.0:
-                            queue[(head + size) % n_var] = v
-                            size += 1
-                            queued[v] = True
+                for kk in range(row_ptr[i], row_ptr[i + 1]):
+                    v = row_var[kk]
+                    if not queued[v] and h[v] > 0.0:
+                        queue[_ring_slot(head + size, n_var)] = v
+                        size += 1
+                        queued[v] = True
+        # else: queue every variable that is not optimal along its own axis
+        for j in range(n_var):
+            if seeded[t]:
+                break
+            if h[j] <= 0.0 or queued[j]:
                 continue
             g = 0.0
             for k in range(col_ptr[j], col_ptr[j + 1]):
                 i = col_row[k]
+                if not known[i]:
+                    r[i] = _row_residual(i, t, xt, row_ptr, row_var, row_coef, n_count, count_y, static_y)
+                    known[i] = True
                 g += _row_weight(i, t, n_count, count_w, count_y, static_w) * col_coef[k] * r[i]
-            new = x[j] - g / h[j]
+            new = xt[j] - g / h[j]
             if new < lo[j]:
                 new = lo[j]
             if new > hi[j]:
                 new = hi[j]
-            if abs(new - x[j]) > tol:
-                queue[(head + size) % n_var] = j
+            if abs(new - xt[j]) > tol:
+                queue[_ring_slot(head + size, n_var)] = j
                 size += 1
                 queued[j] = True
         n_up = 0
@@ -482,25 +498,28 @@ def _polish_bounded_lsq(
                 n_up = max_updates + 1
                 break
             j = queue[head]
-            head = (head + 1) % n_var
+            head = _ring_slot(head + 1, n_var)
             size -= 1
             queued[j] = False
             g = 0.0
             for k in range(col_ptr[j], col_ptr[j + 1]):
                 i = col_row[k]
+                if not known[i]:
+                    r[i] = _row_residual(i, t, xt, row_ptr, row_var, row_coef, n_count, count_y, static_y)
+                    known[i] = True
                 g += _row_weight(i, t, n_count, count_w, count_y, static_w) * col_coef[k] * r[i]
-            new = x[j] - g / h[j]
+            new = xt[j] - g / h[j]
             if new < lo[j]:
                 new = lo[j]
             if new > hi[j]:
                 new = hi[j]
-            d = new - x[j]
+            d = new - xt[j]
             n_up += 1
             if d == 0.0:
                 continue
-            x[j] = new
+            xt[j] = new
             for k in range(col_ptr[j], col_ptr[j + 1]):
-                r[col_row[k]] += col_coef[k] * d
+                r[col_row[k]] += col_coef[k] * d  # every row of j is known: g read them all
             if abs(d) > tol:
                 for k in range(col_ptr[j], col_ptr[j + 1]):
                     i = col_row[k]
@@ -509,13 +528,11 @@ def _polish_bounded_lsq(
                     for kk in range(row_ptr[i], row_ptr[i + 1]):
                         v = row_var[kk]
                         if not queued[v] and h[v] > 0.0:
-                            queue[(head + size) % n_var] = v
+                            queue[_ring_slot(head + size, n_var)] = v
                             size += 1
                             queued[v] = True
         used[t] = n_up
-        for j in range(n_var):
-            x_out[t, j] = x[j]
-    return x_out, used
+    return used
 
 
 # "(i8[:], i8[:], f8[:], f8[:], i8[:], i8[:])"
@@ -634,6 +651,40 @@ def _block_multiply(inv_ptr, inv, block_ptr, b):
                 a = inv[base + p * m + q]
                 for c in range(n_rhs):
                     out[s + p, c] += a * b[s + q, c]
+    return out
+
+
+# "(i8[:], f8[:], i8[:], f8[:, :])"
+@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS, parallel=True)
+def _block_multiply_transposed(inv_ptr, inv, block_ptr, b):
+    """Numba kernel for the direct solver of :func:`citybrain.estimation.estimate_flows`.
+
+    :func:`_block_multiply` with the product written transposed, one row per right-hand side
+    (per interval): ``out[:, s:e] = (inv_b @ b[s:e]).T``. Blocks run in parallel
+    (``prange``), each writing its own columns of the output.
+
+    Returns
+    -------
+    ndarray
+        ``(n_rhs, n_var)`` products.
+    """
+    n_blocks = block_ptr.shape[0] - 1
+    n_var = b.shape[0]
+    n_rhs = b.shape[1]
+    out = np.empty((n_rhs, n_var))
+    for blk in prange(n_blocks):
+        s = block_ptr[blk]
+        m = block_ptr[blk + 1] - s
+        base = inv_ptr[blk]
+        block = np.zeros((m, n_rhs))  # this block's rows of the product, then written transposed
+        for p in range(m):
+            for q in range(m):
+                a = inv[base + p * m + q]
+                for c in range(n_rhs):
+                    block[p, c] += a * b[s + q, c]
+        for c in range(n_rhs):
+            for p in range(m):
+                out[c, s + p] = block[p, c]
     return out
 
 
@@ -939,37 +990,20 @@ def _flow_columns(seconds, interval_s, x, se, se_row, sel, junction, from_edge, 
     return start, length, flow, err, cj, cf, ct
 
 
-# "(f8[:, :],)"
+# "(i4[:], i4[:], f8[:], f8[:, :], f8[:, :])" (scipy's index dtype; i8 works too)
 @njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS, parallel=True)
-def _transpose(a):
+def _add_csr_product(ptr, idx, val, dense, out):
     """Numba kernel for the direct solver of :func:`citybrain.estimation.estimate_flows`.
 
-    A fresh C-ordered copy of ``a.T``, filled in parallel (``prange`` over output rows).
-    """
-    n, m = a.shape
-    out = np.empty((m, n))
-    for j in prange(m):
-        for i in range(n):
-            out[j, i] = a[i, j]
-    return out
-
-
-# "(i4[:], i4[:], f8[:], f8[:, :])" (scipy's index dtype; i8 works too)
-@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS, parallel=True)
-def _csr_times_dense(ptr, idx, val, dense):
-    """Numba kernel for the direct solver of :func:`citybrain.estimation.estimate_flows`.
-
-    ``S @ dense`` for a sparse ``S`` in CSR form (``ptr``, ``idx``, ``val``) and a dense
-    ``(n, n_rhs)`` array: rows of the output in parallel (``prange``), each a contiguous
-    loop over the right-hand sides.
+    ``out += S @ dense`` in place for a sparse ``S`` in CSR form (``ptr``, ``idx``, ``val``)
+    and a dense ``(n, n_rhs)`` array: rows of ``out`` in parallel (``prange``), each a
+    contiguous loop over the right-hand sides.
     """
     n_out = ptr.shape[0] - 1
     n_rhs = dense.shape[1]
-    out = np.zeros((n_out, n_rhs))
     for r in prange(n_out):
         for k in range(ptr[r], ptr[r + 1]):
             a = val[k]
             i = idx[k]
             for c in range(n_rhs):
                 out[r, c] += a * dense[i, c]
-    return out

@@ -22,8 +22,9 @@ Same names as the public API and the kernels they check:
 * :func:`order_by_pairs` -- :func:`numpy.lexsort` (reference of ``_order_by_pairs``);
 * :func:`flow_columns` -- the flows table's columns by ``numpy.repeat``, ``numpy.tile`` and a
   gather (reference of ``_flow_columns``);
-* :func:`transpose` and :func:`csr_times_dense` -- ``a.T`` and a dense product (references of
-  ``_transpose`` and ``_csr_times_dense``).
+* :func:`block_multiply` also checks ``_block_multiply_transposed`` (its transpose);
+* :func:`add_csr_product` -- ``out + S @ dense`` with ``S`` densified (reference of
+  ``_add_csr_product``).
 """
 
 from __future__ import annotations
@@ -288,11 +289,6 @@ def flow_columns(seconds, interval_s, x, se, se_row, sel, junction, from_edge, t
     )
 
 
-def transpose(a):
-    """``a.T`` as a C-ordered copy (reference of ``_transpose``)."""
-    return np.ascontiguousarray(np.asarray(a).T)
-
-
-def csr_times_dense(s, dense):
-    """``S @ dense`` with ``S`` densified (reference of ``_csr_times_dense``)."""
-    return s.toarray() @ np.asarray(dense, dtype=float)
+def add_csr_product(s, dense, out):
+    """``out + S @ dense`` with ``S`` densified, as a new array (reference of ``_add_csr_product``)."""
+    return out + s.toarray() @ np.asarray(dense, dtype=float)
