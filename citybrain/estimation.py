@@ -591,7 +591,7 @@ def build_problem(
     ValidationError
         If a count names a movement or approach the network does not have.
     """
-    from ._kernels.estimation import _order_by_pairs
+    from ._kernels.estimation import _count_rates, _order_by_pairs
 
     arrays = network.to_arrays()
     n_mov = len(network.movements)
@@ -635,9 +635,9 @@ def build_problem(
 
     # ---- count rows
     interval_s = float(counts.interval_s)
-    intervals = np.sort(pd.unique(frame["interval_start"].to_numpy(dtype=np.float64)))
-    t0 = intervals[0]
-    n_slots = int(np.rint((intervals[-1] - t0) / interval_s)) + 1
+    start_s = frame["interval_start"].to_numpy(dtype=np.float64)
+    t0 = float(start_s.min())
+    n_slots = int(np.rint((start_s.max() - t0) / interval_s)) + 1
     intervals = t0 + interval_s * np.arange(n_slots)
     rowi, keys = coded
     # each key's variables, looked up by integer keys (no loop over counts)
@@ -674,11 +674,9 @@ def build_problem(
     c_vars = [np.where(np.repeat(is_move, size), np.repeat(var, size), np.repeat(seg_start[seg], size) + within)]
     seg_max_lanes = np.maximum.reduceat(lanes, seg_start)
     c_lanes = np.where(is_move, lanes[var], seg_max_lanes[seg])
-    slot = frame["interval_start"].to_numpy(dtype=np.float64) - t0  # one temporary, worked on in place
-    slot /= interval_s
-    np.rint(slot, out=slot)
-    count_y = np.full((n_slots, n_count), np.nan)
-    count_y[slot.astype(np.int64), rowi] = frame["count"].to_numpy(dtype=np.float64) * (3600.0 / interval_s)
+    count_y = _count_rates(
+        start_s, t0, interval_s, rowi, frame["count"].to_numpy(dtype=np.float64), np.int64(n_slots), np.int64(n_count)
+    )
     with np.errstate(invalid="ignore"):
         seen = ~np.isnan(count_y)
         if count_sd_from == "camera":
@@ -1283,14 +1281,11 @@ def _standard_errors(p: EstimationProblem) -> tuple[np.ndarray, np.ndarray]:
     """
     from ._kernels.estimation import _block_standard_errors
 
-    n_t = p.count_w.shape[0]
     w = np.where(np.isnan(p.count_y), 0.0, p.count_w)
-    if n_t > 1 and w.shape[1] > 0:
-        rows = np.ascontiguousarray(w).view(np.dtype((np.void, w.shape[1] * w.itemsize))).ravel()
-        _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
-        inverse = np.asarray(inverse).ravel()
-    else:
-        first, inverse = np.arange(n_t), np.arange(n_t)
+    # distinct rows of weights, in order of first appearance (a dict of their bytes)
+    distinct: dict[bytes, int] = {}
+    inverse = np.array([distinct.setdefault(row.tobytes(), len(distinct)) for row in w], dtype=np.int64)
+    _, first = np.unique(inverse, return_index=True)
     se = _block_standard_errors(
         p.row_ptr,
         p.row_var,
@@ -1304,7 +1299,8 @@ def _standard_errors(p: EstimationProblem) -> tuple[np.ndarray, np.ndarray]:
         p.static_w,
         p.block_ptr,
     )
-    return se, inverse.astype(np.int64)
+    return se, inverse
+
 
 def _small_codes(codes: np.ndarray, n_categories: int) -> np.ndarray:
     """Category codes in the integer type pandas keeps for ``n_categories`` (no later copy)."""

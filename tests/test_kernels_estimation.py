@@ -18,6 +18,7 @@ from citybrain._kernels.estimation import (
     _block_multiply_transposed,
     _block_standard_errors,
     _count_fit,
+    _count_rates,
     _flow_columns,
     _invert_blocks,
     _normal_rhs,
@@ -310,6 +311,17 @@ def test_count_keys_survive_hash_collisions():
     npt.assert_array_equal(first, ref_first)
     assert _rows_match(code, first, offsets, data)
     npt.assert_array_equal(_row_hashes(offsets, data)[first[code]], _row_hashes(offsets, data))
+
+
+@pytest.mark.parametrize(("n_rows", "n_slots", "n_keys"), [(0, 1, 0), (1, 1, 1), (40, 5, 6), (3000, 96, 20)])
+def test_count_rates_match_fancy_assignment(n_rows, n_slots, n_keys):
+    rng = np.random.default_rng(n_rows)
+    t0 = 1800.0
+    start_s = t0 + 900.0 * rng.integers(0, n_slots, n_rows) + rng.uniform(-1e-6, 1e-6, n_rows)  # float noise
+    key = rng.integers(0, max(n_keys, 1), n_rows)  # repeated (interval, key) pairs too: the later count stays
+    count = rng.integers(0, 400, n_rows).astype(float)
+    got = _count_rates(start_s, t0, 900.0, key, count, np.int64(n_slots), np.int64(n_keys))
+    npt.assert_array_equal(got, naive.count_rates(start_s, t0, 900.0, key, count, n_slots, n_keys))
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -30,6 +30,7 @@ __all__ = [
     "_row_hashes",
     "_number_rows",
     "_rows_match",
+    "_count_rates",
     "_count_fit",
     "_normal_rhs",
     "_order_by_pairs",
@@ -798,6 +799,25 @@ def _rows_match(code, first, offsets, data):
         if not _same_row(offsets, data, r, first[code[r]]):
             bad += 1
     return bad == 0
+
+
+# "(f8[:], f8, f8, i8[:], f8[:], i8, i8)"
+@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS)
+def _count_rates(start_s, t0, interval_s, key, count, n_slots, n_keys):
+    """Numba kernel for the count rows of :func:`citybrain.estimation.build_problem`.
+
+    The ``(n_slots, n_keys)`` table of counted rates (veh/h): every count (vehicles in
+    ``interval_s`` seconds) times ``3600 / interval_s``, at row ``rint((start_s - t0) /
+    interval_s)`` (its interval) and column ``key`` (its count key); NaN where nothing was
+    counted. Of two counts with the same interval and key the later one stays, as in
+    numpy's fancy assignment. One pass, no temporaries.
+    """
+    out = np.full((n_slots, n_keys), np.nan)
+    scale = 3600.0 / interval_s
+    for r in range(key.shape[0]):
+        t = np.int64(np.rint((start_s[r] - t0) / interval_s))
+        out[t, key[r]] = count[r] * scale
+    return out
 
 
 # "(i8[:], i8[:], f8[:], i8, f8[:, :], f8[:, :], f8[:], f8)"

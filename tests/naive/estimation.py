@@ -17,6 +17,8 @@ Same names as the public API and the kernels they check:
   counted approaches (reference of ``citybrain.estimation._learn_turn_factors``);
 * :func:`count_keys` -- distinct count keys numbered with a dict (reference of ``_row_hashes``,
   ``_number_rows`` and ``_rows_match`` behind ``citybrain.estimation._count_keys``);
+* :func:`count_rates` -- the table of counted rates by numpy's fancy assignment (reference of
+  ``_count_rates``);
 * :func:`count_fit` and :func:`normal_rhs` -- the fit of every observed count and the
   right-hand sides ``A^T W y``, densely (references of ``_count_fit`` and ``_normal_rhs``);
 * :func:`order_by_pairs` -- :func:`numpy.lexsort` (reference of ``_order_by_pairs``);
@@ -249,6 +251,14 @@ def count_keys(frame, columns=("camera_id", "junction", "from_edge", "to_edge"))
             first.append(r)
         code.append(seen[key])
     return np.array(code, dtype=np.int64), np.array(first, dtype=np.int64)
+
+
+def count_rates(start_s, t0, interval_s, key, count, n_slots, n_keys):
+    """Counted rates (veh/h) per interval slot and key, NaN where missing (reference of ``_count_rates``)."""
+    out = np.full((n_slots, n_keys), np.nan)
+    slot = np.rint((np.asarray(start_s) - t0) / interval_s).astype(np.int64)
+    out[slot, key] = np.asarray(count, dtype=float) * (3600.0 / interval_s)
+    return out
 
 
 def count_fit(a, n_count, x, count_y, seconds, interval_s):
