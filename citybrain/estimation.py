@@ -1365,27 +1365,26 @@ def _package(network, counts, p, x, se, se_row, sweeps, junctions, settings) -> 
         },
         copy=False,
     )
-    # fit to every observed count, in order of interval then count row
-    fit_start, fit_length, row, observed, fitted, fit_geh = _count_fit(
+    # fit to every observed count, in order of interval then count row, with its key's codes
+    key_codes, key_values = [], []
+    for col in _KEY_COLUMNS:
+        codes, uniques = pd.factorize(p.count_keys[col], sort=False)
+        key_codes.append(_small_codes(codes, len(uniques)))
+        key_values.append(np.asarray(uniques, dtype=object))
+    fit_start, fit_length, observed, fitted, fit_geh, *fit_codes = _count_fit(
         p.row_ptr, p.row_var, p.row_coef, np.int64(p.n_count), x, p.count_y,
-        np.asarray(p.intervals, dtype=np.float64), float(p.interval_s),
+        np.asarray(p.intervals, dtype=np.float64), float(p.interval_s), *key_codes,
     )
     if counts.origin is not None:  # ISO 8601 text instead of seconds
         fit_start = np.repeat(times, (~np.isnan(p.count_y)).sum(axis=1))
-    keys = p.count_keys
-
-    def key_column(col: str) -> pd.Categorical:
-        codes, uniques = pd.factorize(keys[col], sort=False)
-        return _categorical(_small_codes(codes, len(uniques))[row], np.asarray(uniques, dtype=object))
-
+    key_columns = {
+        col: _categorical(codes, values) for col, codes, values in zip(_KEY_COLUMNS, fit_codes, key_values, strict=True)
+    }
     fit = pd.DataFrame(
         {
             "interval_start": fit_start,
             "interval_s": fit_length,
-            "camera_id": key_column("camera_id"),
-            "junction": key_column("junction"),
-            "from_edge": key_column("from_edge"),
-            "to_edge": key_column("to_edge"),
+            **key_columns,
             "observed_vph": observed,
             "fitted_vph": fitted,
             "geh": fit_geh,

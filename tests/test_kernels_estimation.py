@@ -333,9 +333,11 @@ def test_count_fit_matches_dense(seed):
     x[0] = 0.0
     row_ptr, row_var, row_coef, *_ = _sparse(a)
     seconds = 900.0 * np.arange(5) + 3600.0
-    got = _count_fit(row_ptr, row_var, row_coef, np.int64(6), x, count_y, seconds, 900.0)
-    ref = naive.count_fit(a, 6, x, count_y, seconds, 900.0)
+    codes = [rng.integers(0, 100, 6).astype(dtype) for dtype in (np.int8, np.int16, np.int32, np.int16)]
+    got = _count_fit(row_ptr, row_var, row_coef, np.int64(6), x, count_y, seconds, 900.0, *codes)
+    ref = naive.count_fit(a, 6, x, count_y, seconds, 900.0, *codes)
     for g, r in zip(got, ref, strict=True):
+        assert g.dtype == r.dtype
         npt.assert_allclose(g, r, rtol=1e-12, atol=1e-9)
 
 

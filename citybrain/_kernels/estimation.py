@@ -820,14 +820,15 @@ def _count_rates(start_s, t0, interval_s, key, count, n_slots, n_keys):
     return out
 
 
-# "(i8[:], i8[:], f8[:], i8, f8[:, :], f8[:, :], f8[:], f8)"
+# "(i8[:], i8[:], f8[:], i8, f8[:, :], f8[:, :], f8[:], f8, i2[:], i2[:], i4[:], i4[:])" (code dtypes vary)
 @njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS, parallel=True)
-def _count_fit(row_ptr, row_var, row_coef, n_count, x, count_y, seconds, interval_s):
+def _count_fit(row_ptr, row_var, row_coef, n_count, x, count_y, seconds, interval_s, camera, junction, from_edge, to_edge):
     """Numba kernel for the fit table of :func:`citybrain.estimation.estimate_flows`.
 
     For every observed count (``count_y`` not NaN), in order of interval then count row:
-    the interval's start and length (s), the count row, the observed and the fitted rate
-    ``a_i . x_t`` (veh/h) and their GEH.
+    the interval's start and length (s), the observed and the fitted rate ``a_i . x_t``
+    (veh/h), their GEH, and the count row's key codes (gathered from ``camera``,
+    ``junction``, ``from_edge`` and ``to_edge``, one code per count row).
     Intervals run in parallel (``prange``), each writing its own slice of the outputs.
 
     Parameters
@@ -844,15 +845,17 @@ def _count_fit(row_ptr, row_var, row_coef, n_count, x, count_y, seconds, interva
         ``(n_t,)`` interval starts (s).
     interval_s : float
         Interval length (s).
+    camera, junction, from_edge, to_edge : ndarray
+        ``(n_count,)`` codes of each count row's key columns (any integer types).
 
     Returns
     -------
     start, length : ndarray
         ``(n_obs,)`` interval start and length (s) of each observation.
-    row : ndarray
-        ``(n_obs,)`` count row of each observation.
     observed, fitted, geh : ndarray
         ``(n_obs,)`` counted and fitted rates (veh/h) and GEH (0 when both are 0).
+    camera, junction, from_edge, to_edge : ndarray
+        ``(n_obs,)`` key codes of each observation (the input types).
     """
     n_t = count_y.shape[0]
     per_interval = np.zeros(n_t, dtype=np.int64)
@@ -868,10 +871,13 @@ def _count_fit(row_ptr, row_var, row_coef, n_count, x, count_y, seconds, interva
     n_obs = start[n_t]
     start_s = np.empty(n_obs)
     length = np.empty(n_obs)
-    row = np.empty(n_obs, dtype=np.int64)
     observed = np.empty(n_obs)
     fitted = np.empty(n_obs)
     geh = np.empty(n_obs)
+    c_camera = np.empty(n_obs, dtype=camera.dtype)
+    c_junction = np.empty(n_obs, dtype=junction.dtype)
+    c_from = np.empty(n_obs, dtype=from_edge.dtype)
+    c_to = np.empty(n_obs, dtype=to_edge.dtype)
     for t in prange(n_t):
         o = start[t]
         for i in range(n_count):
@@ -883,13 +889,16 @@ def _count_fit(row_ptr, row_var, row_coef, n_count, x, count_y, seconds, interva
                 m += row_coef[k] * x[t, row_var[k]]
             start_s[o] = seconds[t]
             length[o] = interval_s
-            row[o] = i
             observed[o] = c
             fitted[o] = m
             total = m + c
             geh[o] = np.sqrt(2.0 * (m - c) * (m - c) / total) if total > 0.0 else 0.0
+            c_camera[o] = camera[i]
+            c_junction[o] = junction[i]
+            c_from[o] = from_edge[i]
+            c_to[o] = to_edge[i]
             o += 1
-    return start_s, length, row, observed, fitted, geh
+    return start_s, length, observed, fitted, geh, c_camera, c_junction, c_from, c_to
 
 
 # "(i8[:], i8[:], f8[:], i8, f8[:, :], f8[:, :], f8[:], f8[:])"

@@ -261,17 +261,20 @@ def count_rates(start_s, t0, interval_s, key, count, n_slots, n_keys):
     return out
 
 
-def count_fit(a, n_count, x, count_y, seconds, interval_s):
-    """Observed counts with their fitted rate ``a_i . x_t`` and GEH, interval by interval (dense).
+def count_fit(a, n_count, x, count_y, seconds, interval_s, *codes):
+    """Observed counts with their fitted rate ``a_i . x_t``, GEH and key codes, interval by interval (dense).
 
-    Reference of ``_count_fit``: returns ``(start, length, row, observed, fitted, geh)``.
+    Reference of ``_count_fit``: returns ``(start, length, observed, fitted, geh, *codes)``.
     """
     from citybrain.estimation import geh
 
     fitted = np.asarray(x, dtype=float) @ np.asarray(a, dtype=float)[:n_count].T  # (n_t, n_count)
     obs = ~np.isnan(count_y)
     t, rows = np.nonzero(obs)
-    return seconds[t], np.full(len(t), interval_s), rows, count_y[obs], fitted[obs], geh(fitted[obs], count_y[obs])
+    return (
+        seconds[t], np.full(len(t), interval_s), count_y[obs], fitted[obs], geh(fitted[obs], count_y[obs]),
+        *(c[rows] for c in codes),
+    )
 
 
 def normal_rhs(a, n_count, count_w, count_y, static_w, static_y):
