@@ -696,20 +696,22 @@ def _row_hashes(offsets, data):
 
     A 64-bit hash (FNV-1a over the bytes and lengths, then MurmurHash3's finaliser) of every
     row of a table of string columns, each column given as Arrow-style ``offsets`` (``(n_rows
-    + 1,)``) into its UTF-8 ``data``. Rows run in parallel (``prange``).
+    + 1,)``) into its UTF-8 ``data``. Column by column (a column taken from the tuples once,
+    not per row), rows in parallel (``prange``).
     """
-    n_cols = len(offsets)
     n = offsets[0].shape[0] - 1
-    hashes = np.empty(n, dtype=np.uint64)
-    for r in prange(n):
-        h = np.uint64(14695981039346656037)
-        for c in range(n_cols):
-            off = offsets[c]
-            col = data[c]
+    hashes = np.full(n, np.uint64(14695981039346656037))
+    for c in range(len(offsets)):
+        off = offsets[c]
+        col = data[c]
+        for r in prange(n):
+            h = hashes[r]
             for k in range(off[r], off[r + 1]):
                 h = (h ^ np.uint64(col[k])) * np.uint64(1099511628211)
             # the value's length ends it, so ("ab", "c") and ("a", "bc") differ
-            h = (h ^ np.uint64(off[r + 1] - off[r] + 256)) * np.uint64(1099511628211)
+            hashes[r] = (h ^ np.uint64(off[r + 1] - off[r] + 256)) * np.uint64(1099511628211)
+    for r in prange(n):
+        h = hashes[r]
         h ^= h >> np.uint64(33)
         h *= np.uint64(0xFF51AFD7ED558CCD)
         h ^= h >> np.uint64(33)
@@ -720,19 +722,25 @@ def _row_hashes(offsets, data):
 
 
 @njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS)
+def _same_value(off, col, r, q):
+    # rows r and q hold the same bytes in this column
+    a = off[r]
+    b = off[q]
+    m = off[r + 1] - a
+    if off[q + 1] - b != m:
+        return False
+    for k in range(m):
+        if col[a + k] != col[b + k]:
+            return False
+    return True
+
+
+@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS)
 def _same_row(offsets, data, r, q):
     # rows r and q hold the same bytes in every column
     for c in range(len(offsets)):
-        off = offsets[c]
-        col = data[c]
-        a = off[r]
-        b = off[q]
-        m = off[r + 1] - a
-        if off[q + 1] - b != m:
+        if not _same_value(offsets[c], data[c], r, q):
             return False
-        for k in range(m):
-            if col[a + k] != col[b + k]:
-                return False
     return True
 
 
@@ -791,13 +799,17 @@ def _rows_match(code, first, offsets, data):
     """Numba kernel for the count keys of :func:`citybrain.estimation.build_problem`: the check.
 
     ``True`` when every row holds the same bytes as the first row of its key (no two
-    distinct rows shared a hash in :func:`_number_rows`). Rows run in parallel (``prange``).
+    distinct rows shared a hash in :func:`_number_rows`). Column by column, rows in parallel
+    (``prange``); counts the mismatching values.
     """
     n = code.shape[0]
     bad = 0
-    for r in prange(n):
-        if not _same_row(offsets, data, r, first[code[r]]):
-            bad += 1
+    for c in range(len(offsets)):
+        off = offsets[c]
+        col = data[c]
+        for r in prange(n):
+            if not _same_value(off, col, r, first[code[r]]):
+                bad += 1
     return bad == 0
 
 
