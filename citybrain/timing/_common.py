@@ -154,13 +154,19 @@ def select_lights(network, tls) -> list[str]:
     return ids
 
 
-def sanitise_state(state: str, network, tls: str, prefer=()) -> str:
+def sanitise_state(state: str, network, tls: str, prefer=(), *, flows_vph=None, optional=()) -> str:
     """Make a green state obey the hard rules by removing or downgrading greens.
 
-    Never-together pairs: the turning (lower saturation flow) stream goes red, unless the
-    other is a movement in ``prefer``. A yielding stream green with its major becomes
-    permissive ``g``. Two protected links from different lanes into one lane: the minor
-    becomes ``g``.
+    Green streams are admitted one at a time, those in ``prefer`` first, then by flow
+    (``flows_vph``, veh/h per network movement) or, without flows, by saturation flow. A
+    stream that may never be green with an admitted one goes red. A stream that yields to
+    an admitted one is permissive ``g``; an admitted protected stream that would have to
+    yield to the new one becomes ``g``, unless (with flows) the new stream is in
+    ``optional`` (served in another phase): then it goes red here and the heavier stream
+    keeps its protection. So a right turn that the own program shows green in every phase
+    does not make a heavy through permissive (atlanta 69421277: a 225 veh/h through merging
+    with a 68 veh/h right turn). Two protected links from different lanes into one lane:
+    the minor becomes ``g``.
     """
     prog = network.programs[tls]
     chars = list(state)
@@ -168,27 +174,38 @@ def sanitise_state(state: str, network, tls: str, prefer=()) -> str:
     for link in prog.links:
         links_of.setdefault(link.movement, []).append(link.index)
 
-    def green(m):
-        return any(chars[i] in GREEN for i in links_of[m])
+    def weight(m):
+        return float(flows_vph[m]) if flows_vph is not None else network.movements[m].sat_flow_vph
+
+    def paint(m, c):
+        for i in links_of[m]:
+            if chars[i] in GREEN:
+                chars[i] = c
 
     for j in prog.junctions:
         conf = network.conflicts(j)
-        movs = [m for m in conf.movements if m in links_of]
         pos = {m: i for i, m in enumerate(conf.movements)}
-        order = sorted(movs, key=lambda m: (m not in prefer, -network.movements[m].sat_flow_vph))
-        for a_k, a in enumerate(order):
-            for b in order[a_k + 1:]:
-                if not (green(a) and green(b)):
-                    continue
-                kind = int(conf.kind[pos[a], pos[b]])
-                if kind == NEVER:
-                    for i in links_of[b]:
-                        chars[i] = "r"
-                elif kind in (YIELD, MERGE):
-                    minor = a if conf.yields[pos[a], pos[b]] else b
-                    for i in links_of[minor]:
-                        if chars[i] == "G":
-                            chars[i] = "g"
+        movs = [m for m in conf.movements if m in links_of and any(chars[i] in GREEN for i in links_of[m])]
+        order = sorted(movs, key=lambda m: (m not in prefer, -weight(m), -network.movements[m].sat_flow_vph))
+        admitted: list[int] = []
+        for m in order:
+            kinds = [(k, int(conf.kind[pos[m], pos[k]])) for k in admitted]
+            if any(kind == NEVER for _, kind in kinds):
+                paint(m, "r")
+                continue
+            pairs = [k for k, kind in kinds if kind in (YIELD, MERGE)]
+            # of a yield or merge pair the admitted stream is the minor only if it yields
+            minor = any(not conf.yields[pos[k], pos[m]] for k in pairs)
+            downgraded = [k for k in pairs if conf.yields[pos[k], pos[m]]
+                          and any(chars[i] == "G" for i in links_of[k])]
+            if flows_vph is not None and downgraded and m in optional and m not in prefer:
+                paint(m, "r")
+                continue
+            for k in downgraded:
+                paint(k, "g")
+            if minor:
+                paint(m, "g")
+            admitted.append(m)
     by_lane: dict[str, list] = {}
     for link in prog.links:
         if chars[link.index] == "G":
@@ -228,19 +245,26 @@ def drop_redundant_phases(phases: list, *, permissive: bool = False) -> list:
     return [phases[i] for i in keep]
 
 
-def base_plan(network, tls: str, profile=None, *, permissive_lefts: bool = False) -> SignalPlan:
+def base_plan(network, tls: str, profile=None, *, permissive_lefts: bool = False, flows_vph=None) -> SignalPlan:
     """The light's own phase sequence as a safe plan skeleton (clearances from the profile).
 
-    Green states are sanitised (:func:`sanitise_state`); phases left with no green, a
-    phase identical to the one before it, and phases that serve nothing the others do not
+    Green states are sanitised (:func:`sanitise_state`; with ``flows_vph``, veh/h per network
+    movement, a stream green in another phase of the own program is optional in this one);
+    phases left with no green, a phase identical to the one before it, and phases that serve
+    nothing the others do not
     (:func:`drop_redundant_phases`, with ``permissive_lefts`` its ``permissive``) are dropped.
     """
     prog = network.programs[tls]
     plan = plan_from_program(prog.phases, tls=tls, junctions=prog.junctions, offset_s=0.0,
                              program_id="citybrain", network=network, method="base")
+    green_in = [{link.movement for link in prog.links if ph.state[link.index] in GREEN} for ph in plan.phases]
+
+    def elsewhere(k):
+        return set().union(*(g for i, g in enumerate(green_in) if i != k))
+
     phases = []
-    for ph in plan.phases:
-        state = sanitise_state(ph.state, network, tls)
+    for k, ph in enumerate(plan.phases):
+        state = sanitise_state(ph.state, network, tls, flows_vph=flows_vph, optional=elsewhere(k))
         if not any(c in GREEN for c in state) or (phases and phases[-1].state == state):
             continue
         prot, perm = phase_movements(state, network, tls)
@@ -249,14 +273,14 @@ def base_plan(network, tls: str, profile=None, *, permissive_lefts: bool = False
     # (atlanta 69249210: a left turn green only in an all-green phase): it gets a phase of
     # its own, the own phase sanitised in its favour, after the phases it was green in
     served = {i for p in phases for i, c in enumerate(p.state) if c in GREEN}
-    for ph in plan.phases:
+    for k, ph in enumerate(plan.phases):
         lost = {link.movement for link in prog.links if ph.state[link.index] in GREEN and link.index not in served
                 and network.movements[link.movement].turn != "crossing"}
         if not lost:
             continue
-        state = sanitise_state(ph.state, network, tls, prefer=lost)
+        state = sanitise_state(ph.state, network, tls, prefer=lost, flows_vph=flows_vph, optional=elsewhere(k))
         prot, perm = phase_movements(state, network, tls)
-        at = max((k + 1 for k, p in enumerate(phases) if p.program_phase == ph.program_phase), default=len(phases))
+        at = max((i + 1 for i, p in enumerate(phases) if p.program_phase == ph.program_phase), default=len(phases))
         phases.insert(at, replace(ph, state=state, protected=prot, permissive=perm))
         served |= {i for i, c in enumerate(state) if c in GREEN}
     if len(phases) > 1 and phases[0].state == phases[-1].state:
@@ -522,9 +546,9 @@ def isolated_timing(network, tls: str, q_vph: np.ndarray, *, profile=None, permi
 
     Phases serving approaches too short for a camera to count (:func:`short_approach_shares`)
     keep the own program's share of green as a minimum (``min_share``). ``permissive_lefts``:
-    see :func:`base_plan`.
+    see :func:`base_plan`; its green states are sanitised by the flows ``q_vph``.
     """
-    plan = base_plan(network, tls, profile, permissive_lefts=permissive_lefts)
+    plan = base_plan(network, tls, profile, permissive_lefts=permissive_lefts, flows_vph=q_vph)
     prof = get_profile(profile)
     movs = tuple(sorted({link.movement for link in network.programs[tls].links
                          if network.movements[link.movement].turn != "crossing"}))

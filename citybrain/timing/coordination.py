@@ -790,7 +790,7 @@ def coordinated(network, flows, *, tls=None, profile=None, cycle_bounds=(30.0, 1
     best = None
     first = None
     for permissive in ((False, True) if left_turns == "best" else (left_turns == "permissive",)):
-        if first is not None and all(base_plan(network, t, profile, permissive_lefts=True).phases
+        if first is not None and all(base_plan(network, t, profile, permissive_lefts=True, flows_vph=q).phases
                                      == first[t].plan.phases for t in ids):
             continue  # no light has a protected phase to drop
         timings = {t: isolated_timing(network, t, q, profile=profile, permissive_factor=permissive_factor,
