@@ -965,7 +965,7 @@ def _solve_direct(p: EstimationProblem, max_sweeps: int, tol_vph: float) -> tupl
     common = int(np.argmax(freq))
     mask = present[first[common]]
     # one weight per count row for the factorised pattern: the camera's weight where present
-    w_count = np.where(mask, np.max(np.where(present, p.count_w, 0.0), axis=0), 0.0)
+    w_count = np.where(mask, np.max(p.count_w, axis=0, where=present, initial=0.0), 0.0)
     w = np.concatenate([w_count, p.static_w])
     # rows whose variables span two junctions couple the blocks
     var_block = np.repeat(np.arange(len(p.block_ptr) - 1), np.diff(p.block_ptr))[p.row_var]
