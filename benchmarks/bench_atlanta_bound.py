@@ -163,6 +163,14 @@ def errors_of(path: Path, network) -> int:
     return sum(v.severity == "error" for v in check_network_plan(plan, network, PROFILE))
 
 
+def network_errors(network) -> int:
+    """Number of safety errors of the network's own programs."""
+    from citybrain.plans import check_network_plan
+    from citybrain.plans.formats import plans_from_network
+
+    return sum(v.severity == "error" for v in check_network_plan(plans_from_network(network), network, PROFILE))
+
+
 def run_rows(scenario, rows: dict[str, list[Path]], seeds, workdir: Path, workers: int) -> dict[str, list]:
     """Run each row's additional files on ``seeds``, ``workers`` SUMO runs at a time."""
     def one(item):
@@ -266,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         path, safe[name] = safe_plan(network, flows, work / f"{name.replace(' ', '_')}.add.xml", **kw)
         rows[name] = [path]
     rows["safe C=140 -all-red"] = [write_safe(no_all_red(safe["safe C=140"]), network, work / "safe_C140_noAR.add.xml")]
-    errors = {name: errors_of(adds[0], network) if adds else 0 for name, adds in rows.items()}
+    errors = {name: errors_of(adds[0], network) if adds else network_errors(network) for name, adds in rows.items()}
     runs = run_rows(scenario, rows, [args.seed], work / "runs", args.workers)
     version = next(r.sumo_version for rs in runs.values() for r in rs if r.ok)
     head = (f"atlanta, seed {args.seed}, true demand; delay (s/veh, RESCO metric: mean timeLoss + departDelay "
