@@ -440,6 +440,22 @@ def _count_keys(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     return code, keys
 
 
+def _positions(values: pd.Series, ids) -> np.ndarray:
+    """Position of every value in the sequence ``ids`` (-1 where absent).
+
+    Text is looked up in Arrow's hash table (:func:`pyarrow.compute.index_in`), without
+    making a Python string of every value; other types by :meth:`pandas.Index.get_indexer`.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arrow = pa.array(values)
+    if not (pa.types.is_string(arrow.type) or pa.types.is_large_string(arrow.type)):
+        return pd.Index(ids).get_indexer(values)
+    found = pc.index_in(arrow, value_set=pa.array(list(ids), type=arrow.type))
+    return found.fill_null(-1).to_numpy().astype(np.int64)
+
+
 def _movement_count_sums(counts: CountTable, coded: tuple[np.ndarray, pd.DataFrame] | None = None) -> pd.Series:
     """Sum of the per-movement counts of the table, indexed by ``(junction, from_edge, to_edge)``."""
     code, keys = coded if coded is not None else _count_keys(counts.frame)
@@ -642,10 +658,9 @@ def build_problem(
     rowi, keys = coded
     # each key's variables, looked up by integer keys (no loop over counts)
     n_e = len(arrays.edge_ids)
-    e_index = pd.Index(arrays.edge_ids)
-    fe = e_index.get_indexer(keys["from_edge"])
-    te = np.where((keys["to_edge"] == "").to_numpy(), -1, e_index.get_indexer(keys["to_edge"]))
-    je = pd.Index(arrays.junction_ids).get_indexer(keys["junction"])
+    fe = _positions(keys["from_edge"], arrays.edge_ids)
+    te = np.where((keys["to_edge"] == "").to_numpy(), -1, _positions(keys["to_edge"], arrays.edge_ids))
+    je = _positions(keys["junction"], arrays.junction_ids)
     seg_of = np.full(n_e + 1, -1, dtype=np.int64)
     seg_of[vfrom[seg_start]] = np.arange(len(seg_start))
     seg = seg_of[fe]  # fe == -1 reads the sentinel slot

@@ -12,6 +12,7 @@ from citybrain.demand import synthetic_movement_flows
 from citybrain.estimation import (
     FLOW_COLUMNS,
     FlowEstimate,
+    _positions,
     aggregate_hourly,
     estimate_flows,
     geh,
@@ -140,6 +141,16 @@ def test_geh():
     assert geh(0.0, 0.0) == 0.0
     assert geh(450.0, 400.0) == pytest.approx(np.sqrt(2 * 50**2 / 850))
     npt.assert_allclose(geh(np.array([1.0, 0.0]), np.array([1.0, 0.0])), [0.0, 0.0])
+
+
+@pytest.mark.parametrize("dtype", ["str", object])
+def test_positions_match_get_indexer(dtype):
+    ids = ("e1", "e2", "", "é3")
+    values = pd.Series(["e2", "x", "é3", "", "e1", "e2", None], dtype=dtype)
+    got = _positions(values, ids)
+    assert got.dtype == np.int64
+    npt.assert_array_equal(got, pd.Index(ids).get_indexer(values))
+    npt.assert_array_equal(_positions(pd.Series([2, 7]), (1, 2)), [1, -1])  # not text: pandas' lookup
 
 
 def test_flows_file_round_trip(estimate, tmp_path):
