@@ -456,70 +456,49 @@ def _positions(values: pd.Series, ids) -> np.ndarray:
     return found.fill_null(-1).to_numpy().astype(np.int64)
 
 
-def _movement_count_sums(counts: CountTable, coded: tuple[np.ndarray, pd.DataFrame] | None = None) -> pd.Series:
-    """Sum of the per-movement counts of the table, indexed by ``(junction, from_edge, to_edge)``."""
-    code, keys = coded if coded is not None else _count_keys(counts.frame)
-    total = np.bincount(code, weights=counts.frame["count"].to_numpy(dtype=np.float64), minlength=len(keys))
-    moves = (keys["to_edge"] != "").to_numpy()
-    frame = keys.loc[moves, ["junction", "from_edge", "to_edge"]].assign(count=total[moves])
-    return frame.groupby(["junction", "from_edge", "to_edge"], sort=False)["count"].sum()
+def _counted_movement_totals(key_total, key_var, is_move, n_var: int) -> np.ndarray:
+    """Sum of each flow's per-movement counts over the table (NaN: no camera counts it).
+
+    ``key_total`` is each count key's sum over the intervals, ``key_var`` its flow (for the
+    keys ``is_move``, which count one movement).
+    """
+    var = key_var[is_move]
+    counted = np.bincount(var, minlength=n_var) > 0
+    total = np.bincount(var, weights=key_total[is_move], minlength=n_var)
+    return np.where(counted, total, np.nan)
+
+
+def _fully_counted(counted: np.ndarray, seg_start: np.ndarray, seg_end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which approaches have at least two movements, all counted, with a positive total; and each total."""
+    missing = np.add.reduceat(np.isnan(counted).astype(np.int64), seg_start)
+    total = np.add.reduceat(np.nan_to_num(counted), seg_start)
+    return (seg_end - seg_start >= 2) & (missing == 0) & (total > 0), total
 
 
 def _learn_turn_factors(
-    network: RoadNetwork, counts: CountTable, uturn_prior_factor: float, per: pd.Series | None = None
+    arrays, mov: np.ndarray, counted: np.ndarray, seg_start: np.ndarray, seg_end: np.ndarray, uturn_prior_factor: float
 ) -> np.ndarray | None:
     """Scale of the lane-use share per turn type, fitted to the cameras that count per movement.
 
-    Empirical Bayes: over the approaches whose every movement is counted, find one factor
-    per turn type (through, left, right ...) so that ``sat_m * factor_turn`` normalised per
-    approach matches the counted shares (multiplicative fitting, 20 rounds). Returns ``None``
-    when fewer than three such approaches exist.
+    Empirical Bayes: over the approaches (segments ``seg_start .. seg_end`` of the flows
+    ``mov``) whose every movement is counted (``counted``: :func:`_counted_movement_totals`),
+    find one factor per turn type (through, left, right ...) so that ``sat_m * factor_turn``
+    normalised per approach matches the counted shares (multiplicative fitting, 20 rounds).
+    Returns ``None`` when fewer than three such approaches exist.
     """
-    if per is None:
-        per = _movement_count_sums(counts)
-    if per.empty:
-        return None
-    arrays = network.to_arrays()
-    n_e = len(arrays.edge_ids)
-    # counted (junction, from, to) triples as one integer key each
-    j_idx = pd.Index(arrays.junction_ids).get_indexer(per.index.get_level_values(0))
-    e_ids = pd.Index(arrays.edge_ids)
-    f_idx = e_ids.get_indexer(per.index.get_level_values(1))
-    t_idx = e_ids.get_indexer(per.index.get_level_values(2))
-    ok = (j_idx >= 0) & (f_idx >= 0) & (t_idx >= 0)
-    key = (j_idx[ok].astype(np.int64) * n_e + f_idx[ok]) * n_e + t_idx[ok]
-    val = per.to_numpy(dtype=np.float64)[ok]
-    order = np.argsort(key, kind="stable")
-    key, val = key[order], val[order]
-    # every vehicle movement's count (NaN: not counted), grouped by approach
-    movs = np.flatnonzero(arrays.mov_turn != _CROSSING)
-    mj = arrays.mov_junction[movs].astype(np.int64)
-    mf = arrays.mov_from_edge[movs].astype(np.int64)
-    mt = arrays.mov_to_edge[movs].astype(np.int64)
-    want = (mj * n_e + mf) * n_e + mt
-    pos = np.minimum(np.searchsorted(key, want), max(len(key) - 1, 0))
-    hit = (mf >= 0) & (mt >= 0) & (len(key) > 0) & (key[pos] == want) if len(key) else np.zeros(len(movs), bool)
-    value = np.where(hit, val[pos] if len(key) else 0.0, np.nan)
-    _, approach = np.unique(mj * (n_e + 1) + (mf + 1), return_inverse=True)
-    approach = np.asarray(approach).ravel()
-    n_app = int(approach.max()) + 1 if len(approach) else 0
-    size = np.bincount(approach, minlength=n_app)
-    missing = np.bincount(approach, weights=np.isnan(value).astype(np.float64), minlength=n_app)
-    total = np.bincount(approach, weights=np.nan_to_num(value), minlength=n_app)
-    full = (size >= 2) & (missing == 0) & (total > 0)
+    seg_len = seg_end - seg_start
+    full, total = _fully_counted(counted, seg_start, seg_end)
     n_groups = int(full.sum())
     if n_groups < 3:
         return None
-    member = full[approach]
-    grp = np.unique(approach[member], return_inverse=True)[1].ravel()
-    idx = movs[member]
-    share = value[member] / total[approach[member]]
+    member = np.repeat(full, seg_len)
+    grp = np.repeat(np.arange(len(seg_start)), seg_len)[member]
+    share = counted[member] / np.repeat(total, seg_len)[member]
+    idx = mov[member]
     turn = arrays.mov_turn[idx]
     n_codes = len(TURN_CODES)
     factor = np.ones(n_codes)
-    base = arrays.mov_sat_flow_vph.astype(np.float64).copy()
-    base[arrays.mov_turn == _UTURN] *= uturn_prior_factor
-    base = base[idx]
+    base = arrays.mov_sat_flow_vph[idx].astype(np.float64) * np.where(turn == _UTURN, uturn_prior_factor, 1.0)
     observed = np.bincount(turn, weights=share, minlength=n_codes)
     for _ in range(20):
         w = base * factor[turn]
@@ -532,7 +511,7 @@ def _learn_turn_factors(
     return factor ** (n_groups / (n_groups + _TURN_FACTOR_POOL))
 
 
-def _apply_exit_factors(arrays, per: pd.Series, ratio, vfrom, vto, seg_start, seg_end) -> np.ndarray:
+def _apply_exit_factors(counted: np.ndarray, ratio, vto, seg_start, seg_end, n_edges: int) -> np.ndarray:
     """Scale prior shares by how strongly each exit edge attracts traffic at its junction.
 
     The column factor of a Furness (bi-proportional) turning-movement model: over the
@@ -544,33 +523,17 @@ def _apply_exit_factors(arrays, per: pd.Series, ratio, vfrom, vto, seg_start, se
     its exits (a side street nobody turns into stays minor). Applied only when the turn-type
     factors could be fitted (at least three fully counted approaches), so that the exit
     factor is a residual after turn type, not a proxy for it. Uses only the input counts
-    (``per``: :func:`_movement_count_sums`).
+    (``counted``: :func:`_counted_movement_totals`, NaN where no camera counts a flow).
     """
-    if per.empty:
-        return ratio
-    n_e = len(arrays.edge_ids)
-    e_index = pd.Series(np.arange(n_e), index=pd.Index(arrays.edge_ids))
-    f = e_index.reindex(per.index.get_level_values(1)).to_numpy()
-    t = e_index.reindex(per.index.get_level_values(2)).to_numpy()
-    # look the variables' (from, to) pairs up among the counted pairs by one integer key
-    key = f.astype(np.int64) * n_e + t
-    order = np.argsort(key, kind="stable")
-    key_sorted = key[order]
-    want = vfrom.astype(np.int64) * n_e + vto
-    pos = np.minimum(np.searchsorted(key_sorted, want), max(len(key_sorted) - 1, 0))
-    hit = key_sorted[pos] == want
-    seen = np.where(hit, per.to_numpy(dtype=np.float64)[order][pos], np.nan)  # NaN: not counted
     seg_len = seg_end - seg_start
-    n_missing = np.add.reduceat(np.isnan(seen).astype(np.int64), seg_start)
-    total = np.add.reduceat(np.nan_to_num(seen), seg_start)
-    full = (seg_len >= 2) & (n_missing == 0) & (total > 0)
+    full, total = _fully_counted(counted, seg_start, seg_end)
     use = np.repeat(full, seg_len)
     if not use.any():
         return ratio
-    share = np.nan_to_num(seen) / np.repeat(np.where(total > 0, total, 1.0), seg_len)
-    observed = np.bincount(vto[use], weights=share[use], minlength=n_e)
-    modelled = np.bincount(vto[use], weights=ratio[use], minlength=n_e)
-    n_app = np.bincount(vto[use], minlength=n_e).astype(np.float64)
+    share = np.nan_to_num(counted) / np.repeat(np.where(total > 0, total, 1.0), seg_len)
+    observed = np.bincount(vto[use], weights=share[use], minlength=n_edges)
+    modelled = np.bincount(vto[use], weights=ratio[use], minlength=n_edges)
+    n_app = np.bincount(vto[use], minlength=n_edges).astype(np.float64)
     factor = np.exp(n_app / (n_app + 1.0) * np.log((observed + 0.02) / (modelled + 0.02)))
     scaled = ratio * factor[vto]
     norm = np.add.reduceat(scaled, seg_start)
@@ -635,16 +598,6 @@ def build_problem(
 
     frame = counts.frame
     coded = _count_keys(frame)
-    per = _movement_count_sums(counts, coded) if learn_turn_factors else None
-    turn_factors = _learn_turn_factors(network, counts, uturn_prior_factor, per) if learn_turn_factors else None
-    ratio = prior_turning_ratios(
-        network, turning_ratios, uturn_prior_factor=uturn_prior_factor, turn_factors=turn_factors
-    )[mov]
-    if turn_factors is not None and turning_ratios is None:
-        # exit factors only on top of fitted turn-type factors: without them an exit's factor
-        # would absorb the difference between the turn types that reach it (on a lone
-        # junction each exit is reached by one movement of each approach, all of other types)
-        ratio = _apply_exit_factors(arrays, per, ratio, vfrom, vto, seg_start, seg_end)
     lanes = np.maximum(arrays.mov_lanes[mov], 1).astype(np.float64)
     hi = lanes * max_lane_flow_vph
     lo = np.zeros(n_var)
@@ -689,9 +642,22 @@ def build_problem(
     c_vars = [np.where(np.repeat(is_move, size), np.repeat(var, size), np.repeat(seg_start[seg], size) + within)]
     seg_max_lanes = np.maximum.reduceat(lanes, seg_start)
     c_lanes = np.where(is_move, lanes[var], seg_max_lanes[seg])
-    count_y = _count_rates(
-        start_s, t0, interval_s, rowi, frame["count"].to_numpy(dtype=np.float64), np.int64(n_slots), np.int64(n_count)
-    )
+    count = frame["count"].to_numpy(dtype=np.float64)
+    count_y = _count_rates(start_s, t0, interval_s, rowi, count, np.int64(n_slots), np.int64(n_count))
+
+    # ---- turning-ratio prior shares: history, or lane use with turn-type and exit factors
+    turn_factors = None
+    if learn_turn_factors:
+        counted = _counted_movement_totals(np.bincount(rowi, weights=count, minlength=n_count), var, is_move, n_var)
+        turn_factors = _learn_turn_factors(arrays, mov, counted, seg_start, seg_end, uturn_prior_factor)
+    ratio = prior_turning_ratios(
+        network, turning_ratios, uturn_prior_factor=uturn_prior_factor, turn_factors=turn_factors
+    )[mov]
+    if turn_factors is not None and turning_ratios is None:
+        # exit factors only on top of fitted turn-type factors: without them an exit's factor
+        # would absorb the difference between the turn types that reach it (on a lone
+        # junction each exit is reached by one movement of each approach, all of other types)
+        ratio = _apply_exit_factors(counted, ratio, vto, seg_start, seg_end, n_e)
     with np.errstate(invalid="ignore"):
         seen = ~np.isnan(count_y)
         if count_sd_from == "camera":
