@@ -380,6 +380,48 @@ def _ring_slot(k, n):
     return k - n if k >= n else k
 
 
+@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS)
+def _axis_optimum(
+    j, t, xt, r, known, h, lo, hi, col_ptr, col_row, col_coef, row_ptr, row_var, row_coef,
+    n_count, count_w, count_y, static_w, static_y,
+):
+    # the exact minimiser (veh/h) of interval t's objective along variable j, clipped to its
+    # bounds; residuals r of j's rows are computed when first needed (known)
+    g = 0.0
+    for k in range(col_ptr[j], col_ptr[j + 1]):
+        i = col_row[k]
+        if not known[i]:
+            r[i] = _row_residual(i, t, xt, row_ptr, row_var, row_coef, n_count, count_y, static_y)
+            known[i] = True
+        g += _row_weight(i, t, n_count, count_w, count_y, static_w) * col_coef[k] * r[i]
+    new = xt[j] - g / h[j]
+    if new < lo[j]:
+        new = lo[j]
+    if new > hi[j]:
+        new = hi[j]
+    return new
+
+
+@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS)
+def _queue_row_neighbours(
+    j, t, queue, queued, head, size, h, col_ptr, col_row, row_ptr, row_var, n_count, count_w, count_y, static_w
+):
+    # append to the ring buffer every free variable not yet queued that shares a weighted row
+    # of interval t with variable j; returns the new queue size
+    n_var = queue.shape[0]
+    for k in range(col_ptr[j], col_ptr[j + 1]):
+        i = col_row[k]
+        if _row_weight(i, t, n_count, count_w, count_y, static_w) == 0.0:
+            continue
+        for kk in range(row_ptr[i], row_ptr[i + 1]):
+            v = row_var[kk]
+            if not queued[v] and h[v] > 0.0:
+                queue[_ring_slot(head + size, n_var)] = v
+                size += 1
+                queued[v] = True
+    return size
+
+
 # "(i8[:], i8[:], f8[:], i8[:], i8[:], f8[:], i8, f8[:, :], f8[:, :], f8[:], f8[:], f8[:], f8[:], f8[:, :], b1[:], i8, f8)"
 @njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS, parallel=True)
 def _polish_bounded_lsq(
@@ -461,34 +503,19 @@ def _polish_bounded_lsq(
             xt[j] = lo[j] if xt[j] < lo[j] else hi[j]
             if not seeded[t] or h[j] <= 0.0 or queued[j]:
                 continue
-            for k in range(col_ptr[j], col_ptr[j + 1]):
-                i = col_row[k]
-                if _row_weight(i, t, n_count, count_w, count_y, static_w) == 0.0:
-                    continue
-                for kk in range(row_ptr[i], row_ptr[i + 1]):
-                    v = row_var[kk]
-                    if not queued[v] and h[v] > 0.0:
-                        queue[_ring_slot(head + size, n_var)] = v
-                        size += 1
-                        queued[v] = True
+            size = _queue_row_neighbours(
+                j, t, queue, queued, head, size, h, col_ptr, col_row, row_ptr, row_var, n_count, count_w, count_y, static_w
+            )
         # else: queue every variable that is not optimal along its own axis
         for j in range(n_var):
             if seeded[t]:
                 break
             if h[j] <= 0.0 or queued[j]:
                 continue
-            g = 0.0
-            for k in range(col_ptr[j], col_ptr[j + 1]):
-                i = col_row[k]
-                if not known[i]:
-                    r[i] = _row_residual(i, t, xt, row_ptr, row_var, row_coef, n_count, count_y, static_y)
-                    known[i] = True
-                g += _row_weight(i, t, n_count, count_w, count_y, static_w) * col_coef[k] * r[i]
-            new = xt[j] - g / h[j]
-            if new < lo[j]:
-                new = lo[j]
-            if new > hi[j]:
-                new = hi[j]
+            new = _axis_optimum(
+                j, t, xt, r, known, h, lo, hi, col_ptr, col_row, col_coef, row_ptr, row_var, row_coef,
+                n_count, count_w, count_y, static_w, static_y,
+            )
             if abs(new - xt[j]) > tol:
                 queue[_ring_slot(head + size, n_var)] = j
                 size += 1
@@ -502,36 +529,21 @@ def _polish_bounded_lsq(
             head = _ring_slot(head + 1, n_var)
             size -= 1
             queued[j] = False
-            g = 0.0
-            for k in range(col_ptr[j], col_ptr[j + 1]):
-                i = col_row[k]
-                if not known[i]:
-                    r[i] = _row_residual(i, t, xt, row_ptr, row_var, row_coef, n_count, count_y, static_y)
-                    known[i] = True
-                g += _row_weight(i, t, n_count, count_w, count_y, static_w) * col_coef[k] * r[i]
-            new = xt[j] - g / h[j]
-            if new < lo[j]:
-                new = lo[j]
-            if new > hi[j]:
-                new = hi[j]
+            new = _axis_optimum(
+                j, t, xt, r, known, h, lo, hi, col_ptr, col_row, col_coef, row_ptr, row_var, row_coef,
+                n_count, count_w, count_y, static_w, static_y,
+            )
             d = new - xt[j]
             n_up += 1
             if d == 0.0:
                 continue
             xt[j] = new
             for k in range(col_ptr[j], col_ptr[j + 1]):
-                r[col_row[k]] += col_coef[k] * d  # every row of j is known: g read them all
+                r[col_row[k]] += col_coef[k] * d  # every row of j is known: _axis_optimum read them all
             if abs(d) > tol:
-                for k in range(col_ptr[j], col_ptr[j + 1]):
-                    i = col_row[k]
-                    if _row_weight(i, t, n_count, count_w, count_y, static_w) == 0.0:
-                        continue
-                    for kk in range(row_ptr[i], row_ptr[i + 1]):
-                        v = row_var[kk]
-                        if not queued[v] and h[v] > 0.0:
-                            queue[_ring_slot(head + size, n_var)] = v
-                            size += 1
-                            queued[v] = True
+                size = _queue_row_neighbours(
+                    j, t, queue, queued, head, size, h, col_ptr, col_row, row_ptr, row_var, n_count, count_w, count_y, static_w
+                )
         used[t] = n_up
     return used
 
