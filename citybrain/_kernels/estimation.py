@@ -380,7 +380,7 @@ def _ring_slot(k, n):
     return k - n if k >= n else k
 
 
-@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS)
+@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS, inline="always")
 def _axis_optimum(
     j, t, xt, r, known, h, lo, hi, col_ptr, col_row, col_coef, row_ptr, row_var, row_coef,
     n_count, count_w, count_y, static_w, static_y,
@@ -402,7 +402,7 @@ def _axis_optimum(
     return new
 
 
-@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS)
+@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS, inline="always")
 def _queue_row_neighbours(
     j, t, queue, queued, head, size, h, col_ptr, col_row, row_ptr, row_var, n_count, count_w, count_y, static_w
 ):
