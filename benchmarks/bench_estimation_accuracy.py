@@ -26,8 +26,8 @@ figure when the turning-ratio prior is given the run's *true* hourly turning rat
 history: an upper bound for what a perfect turning survey could add (a diagnostic, not an
 estimate; it uses the truth). ``geh5_share_class_prior_bound`` is the same with the
 lane-use prior scaled by one factor per movement class (turn type, exit lanes, exit speed
-limit), the factors fitted to the truth (:func:`class_prior_bound`): a bound for priors built
-from turn types and road classes, however their factors are learnt.
+limit), the factors fitted to the truth (:func:`class_prior_bound`): what a prior built from
+turn types and road classes scores when fitted to the answer itself.
 
 Usage: ``python benchmarks/bench_estimation_accuracy.py [--quick] [--removals 5]``.
 Appends one JSON line per scenario to ``benchmarks/results/estimation_accuracy.jsonl``.
@@ -239,14 +239,15 @@ def route_sampler_flows(name: str, counts: pd.DataFrame, routes_xml: Path, begin
 
 
 def class_prior_bound(network, true_h: pd.DataFrame) -> pd.DataFrame:
-    """Turning ratios of the best lane-use prior by movement class, fitted to the truth.
+    """Turning ratios of a lane-use prior by movement class, its factors fitted to the truth.
 
-    A diagnostic bound for priors the network alone could supply: every movement's prior
+    A diagnostic for priors built from the network's road classes: every movement's prior
     weight is its saturation flow (U-turns x 0.05, as in the library) times one factor per
     class, the class being (turn type, exit edge's lanes, exit edge's speed limit); the factors
     are fitted by iterative proportional fitting so that, over all approaches, each class's
     modelled flow equals its TRUE flow. The estimate given these ratios as history shows what
-    the best such prior could reach; it uses the truth and is never an estimate.
+    such a prior scores when fitted to the answer itself (factors learnt from the counts can
+    only know less); it uses the truth and is never an estimate.
 
     Returns
     -------
@@ -345,6 +346,13 @@ def evaluate(name: str, removals: int, interval_s: float, with_route_sampler: bo
         survey = s_truth.groupby(["junction", "from_edge", "to_edge"])["count"].sum().rename("flow_vph").reset_index()
         survey["flow_vph"] = survey["flow_vph"] / s_hours
     survey_shares = []
+
+    def share_with_history(table, turning_ratios: pd.DataFrame) -> float:
+        """GEH < 5 share of the hourly flows estimated from ``table`` with ``turning_ratios`` as history."""
+        est = estimate_flows(network, table, turning_ratios=turning_ratios, standard_errors=False).hourly()
+        est = est.astype({"junction": str, "from_edge": str, "to_edge": str}).merge(true_h, on=["junction", "from_edge", "to_edge"])
+        return float((geh(est["flow_vph"].to_numpy(), est["true"].to_numpy()) < 5).mean())
+
     for seed in range(removals):
         counts = sample_camera_counts(truth, network, drop_share=0.3, movement_share=0.5, noise_rel=0.1, seed=seed)
         table = counts_from_frame(counts, network)
@@ -368,16 +376,10 @@ def evaluate(name: str, removals: int, interval_s: float, with_route_sampler: bo
         if (~m["recoverable"]).any():
             unrec_geh.append(float((m.loc[~m["recoverable"], "geh"] < 5).mean()))
         if survey is not None:
-            hs = estimate_flows(network, table, turning_ratios=survey, standard_errors=False).hourly()
-            hs = hs.astype({"junction": str, "from_edge": str, "to_edge": str}).merge(true_h, on=["junction", "from_edge", "to_edge"])
-            survey_shares.append(float((geh(hs["flow_vph"].to_numpy(), hs["true"].to_numpy()) < 5).mean()))
+            survey_shares.append(share_with_history(table, survey))
         # diagnostic bound: the true hourly turning ratios given as history (uses the truth)
-        hb = estimate_flows(network, table, turning_ratios=history, standard_errors=False).hourly()
-        hb = hb.astype({"junction": str, "from_edge": str, "to_edge": str}).merge(true_h, on=["junction", "from_edge", "to_edge"])
-        hist_shares.append(float((geh(hb["flow_vph"].to_numpy(), hb["true"].to_numpy()) < 5).mean()))
-        hc = estimate_flows(network, table, turning_ratios=class_bound, standard_errors=False).hourly()
-        hc = hc.astype({"junction": str, "from_edge": str, "to_edge": str}).merge(true_h, on=["junction", "from_edge", "to_edge"])
-        class_shares.append(float((geh(hc["flow_vph"].to_numpy(), hc["true"].to_numpy()) < 5).mean()))
+        hist_shares.append(share_with_history(table, history))
+        class_shares.append(share_with_history(table, class_bound))
         if with_route_sampler:
             rs = route_sampler_flows(name, counts, routes_xml, begin, CACHE / name / f"rs{seed}")
             r = m.merge(rs, on=["from_edge", "to_edge"], how="left").fillna({"rs_vph": 0.0})
