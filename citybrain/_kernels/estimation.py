@@ -629,6 +629,17 @@ def _invert_blocks(row_ptr, row_var, row_coef, w, block_ptr, inv_ptr):
     return out
 
 
+@njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS, inline="always")
+def _add_block_product(inv, base, m, b, s, out):
+    # out += inv_b @ b[s:s+m] for the m x m row-major block of inv starting at base
+    n_rhs = b.shape[1]
+    for p in range(m):
+        for q in range(m):
+            a = inv[base + p * m + q]
+            for c in range(n_rhs):
+                out[p, c] += a * b[s + q, c]
+
+
 # "(i8[:], f8[:], i8[:], f8[:, :])"
 @njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS, parallel=True)
 def _block_multiply(inv_ptr, inv, block_ptr, b):
@@ -653,17 +664,11 @@ def _block_multiply(inv_ptr, inv, block_ptr, b):
         ``(n_var, n_rhs)`` products.
     """
     n_blocks = block_ptr.shape[0] - 1
-    n_rhs = b.shape[1]
     out = np.zeros_like(b)
     for blk in prange(n_blocks):
         s = block_ptr[blk]
         m = block_ptr[blk + 1] - s
-        base = inv_ptr[blk]
-        for p in range(m):
-            for q in range(m):
-                a = inv[base + p * m + q]
-                for c in range(n_rhs):
-                    out[s + p, c] += a * b[s + q, c]
+        _add_block_product(inv, inv_ptr[blk], m, b, s, out[s : s + m])
     return out
 
 
@@ -688,13 +693,8 @@ def _block_multiply_transposed(inv_ptr, inv, block_ptr, b):
     for blk in prange(n_blocks):
         s = block_ptr[blk]
         m = block_ptr[blk + 1] - s
-        base = inv_ptr[blk]
         block = np.zeros((m, n_rhs))  # this block's rows of the product, then written transposed
-        for p in range(m):
-            for q in range(m):
-                a = inv[base + p * m + q]
-                for c in range(n_rhs):
-                    block[p, c] += a * b[s + q, c]
+        _add_block_product(inv, inv_ptr[blk], m, b, s, block)
         for c in range(n_rhs):
             for p in range(m):
                 out[c, s + p] = block[p, c]
