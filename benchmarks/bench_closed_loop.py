@@ -1,6 +1,6 @@
 """The closed loop against plans made once (issue 7, "Must show").
 
-Protocol (see :mod:`citybrain.runner.closed_loop`): on the shipped day-long scenario
+Protocol (see :mod:`citybrain.app.runner.closed_loop`): on the shipped day-long scenario
 (``scenarios/day.toml``, six simulated hours on the demo arterial, a morning peak eastbound
 and an evening peak westbound), both variants run the existing programs for the first hour
 while the emulated cameras count; then
@@ -47,7 +47,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-record", action="store_true", help="do not append to benchmarks/results")
     args = ap.parse_args(argv)
 
-    from citybrain.runner.closed_loop import run_closed_loop
+    from citybrain.app.runner.closed_loop import run_closed_loop
 
     seeds = args.seeds or (1 if args.quick else 3)
     duration = 7200.0 if args.quick else None

@@ -79,8 +79,8 @@ def _inputs(network, n_intervals: int, seed: int = 0, cache: str | None = None):
         with pkl.open("wb") as fh:
             pickle.dump(out, fh)
         return out
-    from citybrain.counts import CountTable, sample_camera_counts
-    from citybrain.demand import synthetic_movement_flows
+    from citybrain.counts import CountTable
+    from citybrain.synthetic import sample_camera_counts, synthetic_movement_flows
 
     truth = synthetic_movement_flows(network, n_intervals=n_intervals, interval_s=900.0, seed=seed)
     sig = set(network.signalised_junctions)

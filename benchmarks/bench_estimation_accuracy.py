@@ -8,7 +8,7 @@ junction ``e`` ends at. Then, for each of ``--removals`` random camera layouts:
 
 * 30% of the signalised approaches lose their camera, half of the rest count per movement
   and half only approach totals, each count gets 10% multiplicative noise
-  (:func:`citybrain.counts.sample_camera_counts`);
+  (:func:`citybrain.synthetic.sample_camera_counts`);
 * :func:`citybrain.estimation.estimate_flows` estimates every movement of every signalised
   junction; we report the share of hourly movement flows with GEH < 5 (observed and
   unobserved alike), split by what the approach's camera saw;
@@ -325,7 +325,8 @@ def recoverable_movements(network, problem) -> set[tuple[str, str, str]]:
 
 
 def evaluate(name: str, removals: int, interval_s: float, with_route_sampler: bool) -> dict:
-    from citybrain.counts import counts_from_frame, sample_camera_counts
+    from citybrain.counts import counts_from_frame
+    from citybrain.synthetic import sample_camera_counts
     from citybrain.estimation import build_problem, estimate_flows, geh
     from citybrain.network import graph_from_sumo_net
 

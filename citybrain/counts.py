@@ -55,7 +55,6 @@ __all__ = [
     "check_counts",
     "read_registry",
     "write_counts",
-    "sample_camera_counts",
 ]
 
 #: Columns every count file must have, in schema order.
@@ -219,7 +218,7 @@ def read_count_frame(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists() or path.is_dir():
         msg = f"{path}: no such file."
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     suffix = "".join(path.suffixes[-2:]).lower()
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
@@ -237,7 +236,7 @@ def read_count_frame(path: str | Path) -> pd.DataFrame:
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         msg = f"{path}: cannot read as {'Parquet' if 'parquet' in suffix else 'CSV'}: {detail}."
-        raise ValidationError(msg, [msg]) from exc
+        raise ValidationError(msg) from exc
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
 
@@ -936,66 +935,3 @@ def write_counts(table: CountTable | pd.DataFrame, path: str | Path) -> Path:
     else:
         out.to_csv(path, index=False)
     return path
-
-
-def sample_camera_counts(
-    truth: pd.DataFrame,
-    network: RoadNetwork,
-    *,
-    drop_share: float = 0.3,
-    movement_share: float = 0.5,
-    noise_rel: float = 0.1,
-    seed: int | np.random.Generator | None = None,
-) -> pd.DataFrame:
-    """Emulate a partial, noisy camera layout from true movement counts.
-
-    Every approach of a signalised junction could hold a camera. ``drop_share`` of them, at
-    random, have none; of the rest, ``movement_share`` count per movement and the others only
-    the approach total. Each reported count is the true one times ``1 + N(0, noise_rel)``,
-    rounded and floored at 0.
-
-    Parameters
-    ----------
-    truth
-        True movement counts: ``interval_start, interval_s, junction, from_edge, to_edge,
-        count`` (rows with an empty ``to_edge`` are ignored).
-    network
-        The road network.
-    drop_share, movement_share, noise_rel
-        See above.
-    seed
-        Seed (int), a ``numpy.random.Generator``, or ``None``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Counts in the count schema (``camera_id`` ``cam_<junction>_<from_edge>``).
-    """
-    rng = np.random.default_rng(seed)
-    movement_rows = truth[truth["to_edge"].astype(str) != ""]
-    approaches = sorted(
-        {(m.junction, m.from_edge) for m in network.movements if m.tls is not None and m.turn != "crossing"}
-    )
-    n = len(approaches)
-    order = rng.permutation(n)
-    keep = order[int(round(drop_share * n)) :]
-    per_movement = set(keep[: int(round(movement_share * len(keep)))].tolist())
-    mode = {approaches[i]: ("movement" if i in per_movement else "approach") for i in keep}
-    key = list(zip(movement_rows["junction"].astype(str), movement_rows["from_edge"].astype(str), strict=True))
-    kind = np.array([mode.get(k, "") for k in key], dtype=object)
-    seen = movement_rows[kind != ""].copy()
-    seen_kind = kind[kind != ""]
-    seen["camera_id"] = "cam_" + seen["junction"].astype(str) + "_" + seen["from_edge"].astype(str)
-    moves = seen[seen_kind == "movement"]
-    totals = (
-        seen[seen_kind == "approach"]
-        .groupby(["interval_start", "interval_s", "camera_id", "junction", "from_edge"], sort=True)["count"]
-        .sum()
-        .reset_index()
-        .assign(to_edge="")
-    )
-    out = pd.concat([moves[list(COUNT_COLUMNS)], totals[list(COUNT_COLUMNS)]], ignore_index=True)
-    true = out["count"].to_numpy(dtype=np.float64)
-    noisy = np.maximum(0.0, np.rint(true * (1.0 + rng.normal(0.0, noise_rel, size=len(true)))))
-    out["count"] = noisy.astype(np.int64)
-    return out.sort_values(["interval_start", "camera_id", "to_edge"], kind="stable").reset_index(drop=True)

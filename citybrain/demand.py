@@ -1,12 +1,9 @@
-"""Demand from flows: SUMO demand for the twin from an estimate, and synthetic demand for tests.
+"""Demand from flows: SUMO demand for the twin from an estimate.
 
 * :func:`write_jtr_demand` turns a :class:`~citybrain.estimation.FlowEstimate` into SUMO
   files for ``jtrrouter``: entry flows (``<flow from=...>``) on the links where traffic enters
   the estimated area and turning ratios (``<edgeRelation probability=...>``) per interval,
   then runs SUMO's ``jtrrouter`` to write routes a scenario can run on.
-* :func:`synthetic_movement_flows` makes flow-conserving movement flows for any network (a
-  Markov chain of turning ratios fed by entry flows): ground truth for tests and benchmarks
-  without a simulation.
 """
 
 from __future__ import annotations
@@ -14,102 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-import numpy as np
 import pandas as pd
 
 from .exceptions import ValidationError
-from .network import TURN_CODES, RoadNetwork
+from .network import RoadNetwork
 
-__all__ = ["synthetic_movement_flows", "write_jtr_demand", "turn_ratio_xml", "entry_flow_xml"]
+__all__ = ["write_jtr_demand", "turn_ratio_xml", "entry_flow_xml"]
 
-_CROSSING = TURN_CODES.index("crossing")
-
-
-def synthetic_movement_flows(
-    network: RoadNetwork,
-    *,
-    n_intervals: int = 4,
-    interval_s: float = 900.0,
-    entry_vph: tuple[float, float] = (150.0, 600.0),
-    midblock_share: float = 0.1,
-    midblock_vph: float = 40.0,
-    profile_amplitude: float = 0.3,
-    seed: int | np.random.Generator | None = None,
-) -> pd.DataFrame:
-    """Return flow-conserving true movement flows and Poisson counts for a network.
-
-    Entry links (no movement feeds them) get a flow drawn from ``entry_vph`` per lane,
-    ``midblock_share`` of the other links a mid-block source of up to ``midblock_vph``; every
-    approach splits its flow by random turning ratios (Dirichlet around its lane use). Link
-    flows solve ``f = s + P^T f``. Each interval scales the sources by a smooth time profile
-    (``1 +- profile_amplitude``) with 10% noise per source, and counts are Poisson draws.
-
-    Parameters
-    ----------
-    network
-        Any road network.
-    n_intervals, interval_s
-        Number and length (seconds) of intervals.
-    entry_vph
-        Range of entry flow per lane (veh/h).
-    midblock_share, midblock_vph
-        Share of inner links with a mid-block source, and its largest flow (veh/h).
-    profile_amplitude
-        Relative swing of the time-of-day profile.
-    seed
-        Seed (int), a ``numpy.random.Generator``, or ``None``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The twin's truth schema ``interval_start, interval_s, junction, from_edge, to_edge,
-        count`` plus ``flow_vph`` (the expected hourly flow), one row per interval and vehicle
-        movement.
-    """
-    import scipy.sparse as sp
-    import scipy.sparse.linalg as spla
-
-    rng = np.random.default_rng(seed)
-    a = network.to_arrays()
-    veh = np.flatnonzero((a.mov_turn != _CROSSING) & (a.mov_from_edge >= 0) & (a.mov_to_edge >= 0))
-    n_e = len(a.edge_ids)
-    f_edge = a.mov_from_edge[veh]
-    t_edge = a.mov_to_edge[veh]
-    weight = a.mov_sat_flow_vph[veh] * rng.gamma(4.0, 0.25, size=len(veh))
-    weight[a.mov_turn[veh] == TURN_CODES.index("uturn")] *= 0.02
-    total = np.zeros(n_e)
-    np.add.at(total, f_edge, weight)
-    ratio = weight / total[f_edge]
-    # a link keeps flowing only through its movements; edges without movements are sinks
-    fed = np.zeros(n_e, dtype=bool)
-    fed[t_edge] = True
-    lanes = np.maximum(a.edge_lanes, 1)
-    base = np.where(~fed, rng.uniform(*entry_vph, size=n_e) * lanes, 0.0)
-    inner = fed & (rng.random(n_e) < midblock_share)
-    base[inner] = rng.uniform(0.0, midblock_vph, size=int(inner.sum()))
-    p = sp.csr_matrix((ratio, (t_edge, f_edge)), shape=(n_e, n_e))  # f[to] += ratio * f[from]
-    system = sp.identity(n_e, format="csc") - p.tocsc()
-    phase = rng.uniform(0, 2 * np.pi)
-    profile = 1.0 + profile_amplitude * np.sin(phase + np.arange(n_intervals) * 2 * np.pi / max(n_intervals, 8))
-    sources = base[:, None] * profile[None, :] * rng.lognormal(0.0, 0.1, size=(n_e, n_intervals))
-    link = spla.splu(system).solve(sources)
-    link = np.atleast_2d(link.reshape(n_e, n_intervals))
-    flow = (ratio[:, None] * link[f_edge, :]).T  # (n_intervals, n_mov)
-    counts = rng.poisson(np.clip(flow, 0, None) * interval_s / 3600.0)
-    ids = np.array(a.junction_ids, dtype=object)
-    edges = np.array(a.edge_ids, dtype=object)
-    n_m = len(veh)
-    return pd.DataFrame(
-        {
-            "interval_start": np.repeat(np.arange(n_intervals) * float(interval_s), n_m),
-            "interval_s": float(interval_s),
-            "junction": np.tile(ids[a.mov_junction[veh]], n_intervals),
-            "from_edge": np.tile(edges[f_edge], n_intervals),
-            "to_edge": np.tile(edges[t_edge], n_intervals),
-            "count": counts.ravel().astype(np.int64),
-            "flow_vph": flow.ravel(),
-        }
-    )
 
 
 def turn_ratio_xml(flows: pd.DataFrame) -> str:
@@ -222,10 +130,10 @@ def write_jtr_demand(
     flows = getattr(estimate, "flows", estimate)
     if len(flows) == 0:
         msg = "write_jtr_demand: the flows table is empty."
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     if not pd.api.types.is_numeric_dtype(flows["interval_start"]):
         msg = "write_jtr_demand: flows with ISO 8601 times; convert interval_start to seconds from the scenario begin."
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     shifted = flows.assign(interval_start=flows["interval_start"].astype(float) + begin_offset_s)

@@ -376,7 +376,7 @@ def prior_turning_ratios(
                 f"turning_ratios history needs columns junction, from_edge, to_edge and ratio (or flow_vph); "
                 f"missing {', '.join(missing)}."
             )
-            raise ValidationError(msg, [msg])
+            raise ValidationError(msg)
         agg = history.groupby(["junction", "from_edge", "to_edge"], observed=True)[value_col].mean()
         problems = []
         hist = np.full(n, np.nan)
@@ -579,7 +579,7 @@ def build_problem(
     n_var = len(mov)
     if n_var == 0:
         msg = f"{network.path}: the network has no vehicle movements to estimate."
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     var_of_mov = np.full(n_mov, -1, dtype=np.int64)
     var_of_mov[mov] = np.arange(n_var)
     vjunc = arrays.mov_junction[mov]
@@ -594,7 +594,7 @@ def build_problem(
     seg_end = np.concatenate([change, [n_var]]).astype(np.int64)
     if len(np.unique(vfrom[seg_start])) != len(seg_start):  # pragma: no cover - guaranteed by the sort order
         msg = "movements of one approach are not consecutive"
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
 
     frame = counts.frame
     coded = _count_keys(frame)
@@ -1166,7 +1166,7 @@ def estimate_flows(
     """
     if method not in _METHODS:
         msg = f"The 'method' parameter of estimate_flows must be one of {', '.join(_METHODS)}. Got {method!r} instead."
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     _check_positive(
         conservation_sd_vph=conservation_sd_vph,
         turn_prior_sd_vph=turn_prior_sd_vph,
@@ -1182,21 +1182,21 @@ def estimate_flows(
             f"The 'count_sd_from' parameter of estimate_flows must be one of {', '.join(_COUNT_SD_FROM)}. "
             f"Got {count_sd_from!r} instead."
         )
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     if turn_prior_variance not in _TURN_PRIOR_VARIANCE:
         msg = (
             f"The 'turn_prior_variance' parameter of estimate_flows must be one of "
             f"{', '.join(_TURN_PRIOR_VARIANCE)}. Got {turn_prior_variance!r} instead."
         )
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     if not noise_rel >= 0:
         msg = f"The 'noise_rel' parameter of estimate_flows must be >= 0. Got {noise_rel!r} instead."
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     if not isinstance(counts, CountTable):
         counts = counts_from_frame(counts, network, strict=True)
     if len(counts.frame) == 0:
         msg = "estimate_flows needs at least one count; the count table is empty."
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     settings = {
         "method": method,
         "noise_rel": noise_rel,
@@ -1311,14 +1311,14 @@ def _package(network, counts, p, x, se, se_row, sweeps, junctions, settings) -> 
                     "The 'junctions' parameter of estimate_flows must be 'signalised', 'all' or a list of "
                     f"junction ids. Got {junctions!r} instead."
                 )
-                raise ValidationError(msg, [msg])
+                raise ValidationError(msg)
             wanted = set(network.signalised_junctions)
         else:
             wanted = set(junctions)
             unknown = sorted(wanted - set(arrays.junction_ids))
             if unknown:
                 msg = f"estimate_flows: unknown junction id(s) {', '.join(unknown[:10])}."
-                raise ValidationError(msg, [msg])
+                raise ValidationError(msg)
         jmask = np.array([j in wanted for j in arrays.junction_ids], dtype=bool)
         sel = np.flatnonzero(jmask[vj])
     times = _format_times(p.intervals, counts.origin)
@@ -1414,11 +1414,11 @@ def aggregate_hourly(flows: pd.DataFrame, *, origin: pd.Timestamp | None = None)
     missing = [c for c in FLOW_COLUMNS if c not in flows.columns]
     if missing:
         msg = f"aggregate_hourly: flows table lacks column(s) {', '.join(missing)}."
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     frame = flows[list(FLOW_COLUMNS)].copy()
     if (frame["interval_s"] > 3600).any():
         msg = "aggregate_hourly: intervals longer than an hour cannot be split into hours."
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     iso = len(frame) > 0 and not pd.api.types.is_numeric_dtype(frame["interval_start"])
     if iso:
         stamps = pd.to_datetime(frame["interval_start"], format="ISO8601")
@@ -1471,16 +1471,16 @@ def read_flows(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         msg = f"{path}: no such file."
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     try:
         frame = pd.read_csv(path, dtype={"junction": str, "from_edge": str, "to_edge": str}, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         msg = f"{path}: cannot read as CSV: {exc}."
-        raise ValidationError(msg, [msg]) from exc
+        raise ValidationError(msg) from exc
     missing = [c for c in FLOW_COLUMNS if c not in frame.columns]
     if missing:
         msg = f"{path}: missing column(s) {', '.join(missing)}; a flows file needs {', '.join(FLOW_COLUMNS)}."
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     problems = []
     rows = np.arange(len(frame)) + 2
     for col, allow_nan in (("interval_s", False), ("flow_vph", False), ("se_vph", True)):

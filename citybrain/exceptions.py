@@ -5,6 +5,7 @@
     CityBrainError
     ├── NetworkError (ValueError)          a road network file that cannot be used
     ├── ValidationError (ValueError)       input that breaks the documented schema or rules
+    │   └── UnsafePlanError                a plan that breaks a hard safety rule
     ├── InfeasiblePlanError                no plan meets the constraints
     ├── ConvergenceError                   an iterative method did not converge
     ├── SimulationError (RuntimeError)     SUMO failed, hung or gridlocked
@@ -20,6 +21,7 @@ __all__ = [
     "CityBrainError",
     "NetworkError",
     "ValidationError",
+    "UnsafePlanError",
     "InfeasiblePlanError",
     "ConvergenceError",
     "SimulationError",
@@ -36,11 +38,19 @@ class NetworkError(CityBrainError, ValueError):
 
 
 class ValidationError(CityBrainError, ValueError):
-    """Input breaks the documented schema or rules; ``problems`` lists every one found."""
+    """Input breaks the documented schema or rules; ``problems`` lists every one found.
+
+    With no ``problems``, the message is the one problem.
+    """
 
     def __init__(self, message: str, problems: list[str] | None = None) -> None:
         super().__init__(message)
-        self.problems = list(problems or [])
+        self.problems = list(problems) if problems else [message]
+
+
+class UnsafePlanError(ValidationError):
+    """A plan breaks a hard safety rule; ``problems`` lists every error (the one gate,
+    :func:`citybrain.plans.safety.require_safe`, raises it)."""
 
 
 class InfeasiblePlanError(CityBrainError):

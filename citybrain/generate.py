@@ -204,7 +204,7 @@ def import_osm(osm_file: str | Path, path: str | Path, *, pedestrians: bool = Fa
     osm_file, path = Path(osm_file), Path(path)
     if not osm_file.is_file():
         msg = f"{osm_file}: no such OpenStreetMap file."
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     path.parent.mkdir(parents=True, exist_ok=True)
     args = [
         "--osm-files", str(osm_file),

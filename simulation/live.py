@@ -39,7 +39,7 @@ def plan_from_json(data: object) -> PlanUpdate:
     problems: list[str] = []
     if not isinstance(data, dict):
         msg = f"plan: expected a JSON object, got {type(data).__name__}"
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     tls = data.get("tls")
     if not isinstance(tls, str) or not tls:
         problems.append(f"plan.tls: expected a traffic-light id string, got {tls!r}")

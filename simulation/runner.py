@@ -40,16 +40,16 @@ def seeds_from(scenario: Scenario, *, seeds: int | None = None, seed: int | None
     """
     if seeds is not None and seed is not None:
         msg = "Give either --seeds N or --seed S, not both."
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     if seed is not None:
         if seed < 0:
             msg = f"--seed must be >= 0, got {seed}."
-            raise ValidationError(msg, [msg])
+            raise ValidationError(msg)
         return [int(seed)]
     n = scenario.seeds if seeds is None else seeds
     if n < 1:
         msg = f"--seeds must be >= 1, got {n}."
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     return list(range(n))
 
 

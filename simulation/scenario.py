@@ -269,12 +269,12 @@ def load_scenario(path: str | Path) -> Scenario:
         return scenario_from_sumocfg(path)
     if not path.is_file():
         msg = f"{path}: scenario file not found (expected a .toml scenario or a .sumocfg)."
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         msg = f"{path}: not valid TOML: {exc}"
-        raise ValidationError(msg, [msg]) from exc
+        raise ValidationError(msg) from exc
     return _scenario_from_dict(data, path)
 
 

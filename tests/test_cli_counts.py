@@ -9,11 +9,11 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from citybrain.cli import CityBrainGroup
-from citybrain.cli.counts import counts
-from citybrain.cli.estimate import estimate
-from citybrain.counts import sample_camera_counts
-from citybrain.demand import synthetic_movement_flows
+from citybrain.app.cli import CityBrainGroup
+from citybrain.app.cli.counts import counts
+from citybrain.app.cli.estimate import estimate
+from citybrain.synthetic import sample_camera_counts
+from citybrain.synthetic import synthetic_movement_flows
 from citybrain.estimation import FLOW_COLUMNS, read_flows
 from citybrain.network import graph_from_sumo_net
 
@@ -26,7 +26,7 @@ NET = str(NETWORKS / "grid4x4.net.xml")
 
 @click.group(cls=CityBrainGroup)
 def cli() -> None:
-    """Test group wired like citybrain.cli."""
+    """Test group wired like citybrain.app.cli."""
 
 
 cli.add_command(counts)

@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from citybrain.cli import cli
+from citybrain.app.cli import cli
 from citybrain.network import graph_from_sumo_net
 
 from .conftest import NETWORKS, REAL_NETS, real_path

@@ -7,8 +7,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from citybrain.cli import CityBrainGroup
-from citybrain.cli.plans import plans
+from citybrain.app.cli import CityBrainGroup
+from citybrain.app.cli.plans import plans
 
 from .conftest import NETWORKS, REAL_NETS, real_path
 
@@ -17,7 +17,7 @@ def _cli():
     group = CityBrainGroup(name="citybrain")
     group.add_command(plans)
     try:
-        from citybrain.cli.optimise import optimise
+        from citybrain.app.cli.optimise import optimise
     except ImportError:  # pragma: no cover - written after plans
         pass
     else:

@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from citybrain.cli import cli
+from citybrain.app.cli import cli
 
 from .conftest import ROOT, real_path
 

@@ -18,10 +18,10 @@ from citybrain.counts import (
     counts_from_frame,
     read_counts,
     read_registry,
-    sample_camera_counts,
     write_counts,
 )
 from citybrain.exceptions import ValidationError
+from citybrain.synthetic import sample_camera_counts
 from citybrain.network import graph_from_sumo_net
 
 from .conftest import NETWORKS
@@ -153,7 +153,7 @@ def test_registry_checks(grid, tmp_path):
 
 
 def test_sample_camera_counts_protocol(grid):
-    from citybrain.demand import synthetic_movement_flows
+    from citybrain.synthetic import synthetic_movement_flows
 
     truth = synthetic_movement_flows(grid, n_intervals=2, seed=3)
     counts = sample_camera_counts(truth, grid, drop_share=0.3, movement_share=0.5, noise_rel=0.0, seed=1)

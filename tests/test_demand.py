@@ -7,8 +7,10 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from citybrain.counts import counts_from_frame, sample_camera_counts
-from citybrain.demand import synthetic_movement_flows, turn_ratio_xml, write_jtr_demand
+from citybrain.counts import counts_from_frame
+from citybrain.synthetic import sample_camera_counts
+from citybrain.demand import turn_ratio_xml, write_jtr_demand
+from citybrain.synthetic import synthetic_movement_flows
 from citybrain.estimation import estimate_flows
 from citybrain.exceptions import ValidationError
 from citybrain.network import graph_from_sumo_net

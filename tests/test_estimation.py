@@ -7,8 +7,9 @@ import numpy.testing as npt
 import pandas as pd
 import pytest
 
-from citybrain.counts import counts_from_frame, sample_camera_counts
-from citybrain.demand import synthetic_movement_flows
+from citybrain.counts import counts_from_frame
+from citybrain.synthetic import sample_camera_counts
+from citybrain.synthetic import synthetic_movement_flows
 from citybrain.estimation import (
     FLOW_COLUMNS,
     FlowEstimate,

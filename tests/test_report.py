@@ -14,10 +14,10 @@ import subprocess
 import numpy as np
 import pytest
 
-from citybrain.report import FIGURES, hcm_los, strategy_table
-from citybrain.report.figures import FIGURE_SIZE_PX, _geh_band
-from citybrain.report.tables import main_corridor, mean_ci
-from citybrain.runner import Progress, run_job
+from citybrain.app.report import FIGURES, hcm_los, strategy_table
+from citybrain.app.report.figures import FIGURE_SIZE_PX, _geh_band
+from citybrain.app.report.tables import main_corridor, mean_ci
+from citybrain.app.runner import Progress, run_job
 
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from citybrain.cli.plans import plans
-from citybrain.cli.run import run
+from citybrain.app.cli.plans import plans
+from citybrain.app.cli.run import run
 from citybrain.network import graph_from_sumo_net
 from citybrain.plans import check_network_plan, read_plans
-from citybrain.runner.job import choose_method, make_plans
+from citybrain.app.runner.job import choose_method, make_plans
 
 from .conftest import ROOT
 

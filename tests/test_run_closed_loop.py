@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from citybrain.cli.run import run
+from citybrain.app.cli.run import run
 from citybrain.exceptions import ValidationError
-from citybrain.runner.closed_loop import run_variant
+from citybrain.app.runner.closed_loop import run_variant
 
 
 def test_closed_loop_replans_and_beats_plans_once(tmp_path):

@@ -19,7 +19,7 @@ from .formats import (
     write_sumo_additional,
 )
 from .model import NetworkPlan, PlanPeriod, PlanPhase, ScheduleEntry, SignalPlan, transition_states
-from .safety import EU_RILSA, PROFILES, US_ITE, SafetyProfile, Violation, check_network_plan, check_plan
+from .safety import EU_RILSA, PROFILES, US_ITE, SafetyProfile, Violation, check_network_plan, check_plan, require_safe
 
 __all__ = [
     "NetworkPlan",
@@ -35,6 +35,7 @@ __all__ = [
     "PROFILES",
     "check_plan",
     "check_network_plan",
+    "require_safe",
     "plan_from_program",
     "plans_from_network",
     "plans_from_dict",

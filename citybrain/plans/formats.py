@@ -183,7 +183,7 @@ def plans_from_dict(data: dict, *, source: str = "plan") -> NetworkPlan:
     problems: list[str] = []
     if not isinstance(data, dict):
         msg = f"{source}: expected a JSON object with schema {SCHEMA!r}, got {type(data).__name__}."
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     if data.get("schema") != SCHEMA:
         problems.append(f"{source}.schema: expected {SCHEMA!r}, got {data.get('schema')!r}.")
     if data.get("version") != SCHEMA_VERSION:
@@ -311,7 +311,7 @@ def read_plans_json(path: str | Path) -> NetworkPlan:
         data = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         msg = f"{path}: not a readable JSON plan file ({exc})."
-        raise ValidationError(msg, [msg]) from exc
+        raise ValidationError(msg) from exc
     return plans_from_dict(data, source=str(path))
 
 
@@ -499,7 +499,7 @@ def read_sumo_additional(path: str | Path, *, network: RoadNetwork | None = None
         root = ET.parse(path).getroot()
     except (OSError, ET.ParseError) as exc:
         msg = f"{path}: not a readable XML file ({exc})."
-        raise ValidationError(msg, [msg]) from exc
+        raise ValidationError(msg) from exc
     problems: list[str] = []
     by_period: dict[str, list[SignalPlan]] = {}
     for k, el in enumerate(root.iter("tlLogic")):
@@ -562,7 +562,7 @@ def read_plans(path: str | Path, *, network: RoadNetwork | None = None) -> Netwo
     path = Path(path)
     if not path.is_file():
         msg = f"{path}: no such plan file."
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     head = path.read_bytes()[:200].lstrip()
     if head.startswith(b"<"):
         return read_sumo_additional(path, network=network)

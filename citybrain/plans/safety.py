@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..conflicts import MERGE, NEVER, YIELD
+from ..exceptions import UnsafePlanError
 from .model import GREEN, NetworkPlan, SignalPlan
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ __all__ = [
     "US_ITE",
     "EU_RILSA",
     "PROFILES",
+    "require_safe",
     "get_profile",
     "Violation",
     "check_plan",
@@ -344,6 +346,38 @@ def check_network_plan(plan: NetworkPlan, network: RoadNetwork,
     for period, p in plan.all_plans():
         out.extend(check_plan(p, network, profile, period=period if len(plan.periods) > 1 else "", _geometry=geometry))
     return out
+
+
+def require_safe(plan: NetworkPlan | SignalPlan, network: RoadNetwork,
+                 profile: str | SafetyProfile | None = None, *, source: str = "The plan") -> list[Violation]:
+    """Refuse a plan that breaks a hard rule: the one gate on every path to a signal.
+
+    Parameters
+    ----------
+    plan
+        A network plan (every period is checked) or one light's plan.
+    source
+        What the plan is, for the message (a file name, "the optimised plan").
+
+    Returns
+    -------
+    list of Violation
+        The warnings, when no rule is broken.
+
+    Raises
+    ------
+    UnsafePlanError
+        Listing every error.
+    """
+    if isinstance(plan, SignalPlan):
+        found = check_plan(plan, network, profile)
+    else:
+        found = check_network_plan(plan, network, profile)
+    errors = [str(v) for v in found if v.severity == "error"]
+    if errors:
+        msg = f"{source} is unsafe and will not run ({len(errors)} error(s)):\n" + "\n".join(errors)
+        raise UnsafePlanError(msg, errors)
+    return found
 
 
 def check_plan(plan: SignalPlan, network: RoadNetwork, profile: str | SafetyProfile | None = None, *,

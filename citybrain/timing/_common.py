@@ -73,14 +73,14 @@ def movement_flows(network, flows: pd.DataFrame, *, aggregate: str = "mean") -> 
     problems = []
     if not isinstance(flows, pd.DataFrame):
         msg = f"The 'flows' must be a pandas DataFrame with columns {list(FLOW_COLUMNS)}. Got {type(flows).__name__}."
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     missing = [c for c in FLOW_COLUMNS if c not in flows.columns]
     if missing:
         msg = f"The flow table lacks column(s) {missing}; expected exactly {list(FLOW_COLUMNS)}."
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     if aggregate not in ("mean", "max", "median"):
         msg = f"The 'aggregate' must be one of ['max', 'mean', 'median']. Got {aggregate!r} instead."
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     vph = pd.to_numeric(flows["flow_vph"], errors="coerce")
     for i in np.flatnonzero(vph.isna().to_numpy() | (vph.to_numpy() < 0)):
         problems.append(f"row {i}: flow_vph must be a number >= 0, got {flows['flow_vph'].iloc[i]!r}.")
@@ -150,7 +150,7 @@ def select_lights(network, tls) -> list[str]:
     unknown = [t for t in ids if t not in network.programs]
     if unknown or not ids:
         msg = f"The 'tls' must name traffic lights of {network.path.name} (e.g. {sorted(network.programs)[:5]}). Got {unknown or ids}."
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     return ids
 
 
@@ -587,7 +587,7 @@ def check_bounds(cycle_bounds) -> tuple[float, float]:
     lo, hi = (float(x) for x in cycle_bounds)
     if not (0 < lo <= hi):
         msg = f"The 'cycle_bounds' of optimise_plan must be (min, max) with 0 < min <= max. Got {cycle_bounds!r}."
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     return lo, hi
 
 

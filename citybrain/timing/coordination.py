@@ -56,7 +56,7 @@ def normalise_seed(seed) -> np.random.Generator:
     if seed is None or isinstance(seed, (int, np.integer)):
         return np.random.default_rng(seed)
     msg = f"The 'seed' must be an int, a numpy Generator or None. Got {type(seed).__name__}."
-    raise ValidationError(msg, [msg])
+    raise ValidationError(msg)
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +261,7 @@ def delay_model(network, plans: dict[str, SignalPlan], q_vph: np.ndarray, *, per
             or any(abs(c - top) > 1e-6 and abs(2 * c - top) > 1e-6 for c in cycles)):
         msg = (f"Coordinated plans must share one whole-second cycle (or run at half of it). "
                f"Got cycles {sorted(cycles)}.")
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     cycle = int(round(top))
     tls_ids = tuple(sorted(plans))
     lid = {t: i for i, t in enumerate(tls_ids)}
@@ -704,7 +704,7 @@ def coordinated(network, flows, *, tls=None, profile=None, cycle_bounds=(30.0, 1
     if int(offset_step_s) < 1 or int(n_restarts) < 1 or int(n_passes) < 1 or int(cycle_step_s) < 1:
         msg = (f"The 'offset_step_s', 'n_restarts', 'n_passes' and 'cycle_step_s' of coordinated must be >= 1. "
                f"Got {offset_step_s}, {n_restarts}, {n_passes}, {cycle_step_s}.")
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     rng = normalise_seed(seed)
     q = movement_flows(network, flows, aggregate=aggregate)
     ids = select_lights(network, tls)
@@ -752,7 +752,7 @@ def coordinated(network, flows, *, tls=None, profile=None, cycle_bounds=(30.0, 1
         else:
             if not bounds[0] <= float(cycle_s) <= bounds[1]:
                 msg = f"The 'cycle_s' of coordinated must be in [{bounds[0]:g}, {bounds[1]:g}]. Got {cycle_s} instead."
-                raise ValidationError(msg, [msg])
+                raise ValidationError(msg)
             c = int(max(int(np.ceil(float(cycle_s) - 1e-9)), need))
             finals = {c: objective(c, set(), int(n_restarts))}
         # each finalist's lights are screened at half its cycle (offsets fixed), and the
@@ -786,7 +786,7 @@ def coordinated(network, flows, *, tls=None, profile=None, cycle_bounds=(30.0, 1
 
     if left_turns not in ("protected", "permissive", "best"):
         msg = f"The 'left_turns' of coordinated must be 'protected', 'permissive' or 'best'. Got {left_turns!r}."
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     best = None
     first = None
     for permissive in ((False, True) if left_turns == "best" else (left_turns == "permissive",)):

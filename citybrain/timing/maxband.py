@@ -109,7 +109,7 @@ def arterial_corridor(network, tls_ids=None) -> list[tuple[str, str, str]]:
             g.add_edge(m.tls, to_tls, edge=m.to_edge)
     if g.number_of_edges() == 0:
         msg = "No two signals are joined by a through movement; MAXBAND needs an arterial."
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     best: list[str] = []
     for s in g.nodes:
         for tgt, path in nx.single_source_shortest_path(g, s).items():
@@ -168,7 +168,7 @@ def maxband(network, plan: NetworkPlan, corridor=None, *, k: float = 1.0) -> Net
     cycles = {round(plans[t].cycle_s, 6) for t, _, _ in corridor}
     if len(cycles) != 1:
         msg = f"MAXBAND needs one common cycle along the arterial. Got {sorted(cycles)}."
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     cycle = next(iter(cycles))
     edges = network.edges
     reverse = {}

@@ -39,7 +39,7 @@ def get_method(method) -> Callable[..., NetworkPlan]:
         return method
     if method not in METHODS:
         msg = f"The 'method' of optimise_plan must be one of {sorted(METHODS)} or a callable. Got {method!r} instead."
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     return METHODS[method]
 
 

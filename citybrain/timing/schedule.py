@@ -31,7 +31,7 @@ def split_periods(flows: pd.DataFrame, n_periods: int = 3) -> list[tuple[float, 
     missing = [c for c in FLOW_COLUMNS if c not in flows.columns]
     if missing:
         msg = f"The flow table lacks column(s) {missing}; expected exactly {list(FLOW_COLUMNS)}."
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     wide = flows.pivot_table(index="interval_start", columns=["junction", "from_edge", "to_edge"],
                              values="flow_vph", aggfunc="mean").fillna(0.0).sort_index()
     starts = wide.index.to_numpy(dtype=float)
@@ -39,7 +39,7 @@ def split_periods(flows: pd.DataFrame, n_periods: int = 3) -> list[tuple[float, 
     n = len(starts)
     if not 1 <= n_periods <= n:
         msg = f"The 'n_periods' must be in [1, {n}] (the number of intervals). Got {n_periods} instead."
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     x = wide.to_numpy(dtype=float)
     csum = np.vstack([np.zeros(x.shape[1]), np.cumsum(x, axis=0)])
     csq = np.r_[0.0, np.cumsum((x * x).sum(axis=1))]

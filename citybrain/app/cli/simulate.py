@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from ..control import CONTROLLERS, PROTOCOLS
-from ..exceptions import ValidationError
+from citybrain.control import CONTROLLERS, PROTOCOLS
+from citybrain.exceptions import ValidationError
 
 __all__ = ["simulate"]
 
@@ -78,7 +78,7 @@ def simulate(
             raise click.UsageError(msg)
         if not plan.is_file():
             msg = f"--plan {plan}: no such plan file."
-            raise ValidationError(msg, [msg])
+            raise ValidationError(msg)
         controller = "plan" if controller == "fixed" else controller
     if backend is None:
         backend = "traci" if (sumo_binary is not None or gui) else "libsumo"
@@ -94,7 +94,7 @@ def simulate(
     run_list = seeds_from(sc, seeds=seeds, seed=seed)
     if serve is not None and len(run_list) != 1:
         msg = f"--serve needs a single run (--seed S or --seeds 1); got {len(run_list)} seeds."
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     spec = RunSpec(
         scenario=sc,
         controller=controller,

@@ -28,14 +28,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..counts import check_counts, read_counts
-from ..estimation import estimate_flows, write_flows
-from ..exceptions import InfeasiblePlanError, SimulationError, ValidationError
-from ..network import RoadNetwork, graph_from_sumo_net
-from ..plans import check_network_plan, write_plans_json, write_sumo_additional
-from ..plans.model import NetworkPlan
-from ..report import ReportData, write_report
-from ..report.data import RUN_COLUMNS
+from citybrain.counts import check_counts, read_counts
+from citybrain.estimation import estimate_flows, write_flows
+from citybrain.exceptions import InfeasiblePlanError, SimulationError, ValidationError
+from citybrain.network import RoadNetwork, graph_from_sumo_net
+from citybrain.plans import check_network_plan, write_plans_json, write_sumo_additional
+from citybrain.plans.model import NetworkPlan
+from citybrain.app.report import ReportData, write_report
+from citybrain.app.report.data import RUN_COLUMNS
 
 __all__ = ["DEFAULT_STRATEGIES", "COUNT_SEED", "JobResult", "Progress", "run_job", "choose_method", "make_plans"]
 
@@ -130,8 +130,8 @@ def make_plans(network: RoadNetwork, flows: pd.DataFrame, *, duration_s: float, 
     InfeasiblePlanError
         If the plans break a safety rule.
     """
-    from ..timing import optimise_plan
-    from ..timing.schedule import time_of_day_plan
+    from citybrain.timing import optimise_plan
+    from citybrain.timing.schedule import time_of_day_plan
 
     chosen = choose_method(network) if method == "auto" else method
     kwargs: dict = {"seed": seed} if chosen == "coordinated" else {}
@@ -194,14 +194,14 @@ def _spec_for(strategy: str, base_spec, plan_path: Path):
 
 
 def _check_strategies(strategies) -> list[str]:
-    from ..control import CONTROLLERS
+    from citybrain.control import CONTROLLERS
 
     out = ["existing"] + [s for s in dict.fromkeys(strategies) if s != "existing"]
     unknown = [s for s in out if s not in ("existing", "plan") and s not in CONTROLLERS]
     if unknown:
         msg = (f"Unknown strategy {unknown}; expected 'existing', 'plan' or a registered controller "
                f"({', '.join(sorted(CONTROLLERS))}).")
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     return out
 
 
@@ -258,7 +258,7 @@ def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, 
         sc = replace(sc, end_s=min(sc.end_s, sc.begin_s + float(duration_s)))
     seed_list = list(seeds) if isinstance(seeds, list | tuple) else seeds_from(sc, seeds=seeds)
     if strategies is None:
-        from ..control import CONTROLLERS
+        from citybrain.control import CONTROLLERS
 
         strategies = [s for s in DEFAULT_STRATEGIES if s in ("existing", "plan") or s in CONTROLLERS]
     strategies = _check_strategies(strategies)

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..exceptions import ValidationError
+from citybrain.exceptions import ValidationError
 from .job import Progress
 
 __all__ = ["VARIANTS", "LoopRun", "ClosedLoopResult", "run_closed_loop", "run_variant"]
@@ -70,8 +70,8 @@ class ClosedLoopResult:
 
 
 def _plan_from_counts(network, counts: pd.DataFrame, registry: pd.DataFrame, folder: Path, tag: str, method: str):
-    from ..counts import read_counts
-    from ..estimation import estimate_flows
+    from citybrain.counts import read_counts
+    from citybrain.estimation import estimate_flows
     from .job import make_plans
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -96,17 +96,17 @@ def run_variant(scenario_path: str, variant: str, seed: int, workdir: str, *, re
     """
     from simulation import PlanUpdate, RunSpec, Twin, load_scenario
 
-    from ..plans.formats import sumo_phases
+    from citybrain.plans.formats import sumo_phases
 
     if variant not in VARIANTS:
         msg = f"Unknown closed-loop variant {variant!r}; expected one of {list(VARIANTS)}."
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     sc = load_scenario(scenario_path)
     if duration_s is not None:
         sc = replace(sc, end_s=min(sc.end_s, sc.begin_s + float(duration_s)))
     if sc.duration_s <= first_s:
         msg = f"The closed loop needs a window longer than its first {first_s:g} s of counting; got {sc.duration_s:g} s."
-        raise ValidationError(msg, [msg])
+        raise ValidationError(msg)
     window_s = replan_every_s if window_s is None else window_s
     started = time.perf_counter()
     folder = Path(workdir)
@@ -186,7 +186,7 @@ def run_closed_loop(scenario, out: str | Path, *, replan_every_min: float = 15.0
     from simulation import load_scenario
     from simulation.runner import seeds_from
 
-    from ..report.tables import mean_ci
+    from citybrain.app.report.tables import mean_ci
 
     progress = progress or Progress()
     out = Path(out)

@@ -36,11 +36,11 @@ def run(scenario: Path, out: Path, seeds: int | None, strategies: str | None, me
     OUT/report.md, OUT/report.html, figures, plan.json, plan.add.xml and flows.csv.
     With --replan-every, runs the closed loop instead (OUT/closed_loop.md).
     """
-    from ..runner import Progress, run_job
+    from citybrain.app.runner import Progress, run_job
 
     progress = Progress(enabled=not quiet)
     if replan_every is not None:
-        from ..runner.closed_loop import run_closed_loop
+        from citybrain.app.runner.closed_loop import run_closed_loop
 
         res = run_closed_loop(scenario, out, replan_every_min=replan_every, seeds=seeds, workers=workers,
                               method=method, progress=progress, duration_s=duration_s)
@@ -51,7 +51,7 @@ def run(scenario: Path, out: Path, seeds: int | None, strategies: str | None, me
     names = [s.strip() for s in strategies.split(",") if s.strip()] if strategies else None
     res = run_job(scenario, out, seeds=seeds, strategies=names, method=method, workers=workers,
                   progress=progress, duration_s=duration_s)
-    from ..report.write import headline
+    from citybrain.app.report.write import headline
 
     for line in headline(res.data):
         click.echo(line)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from ..counts import read_counts
-from ..estimation import estimate_flows, estimate_to_json, write_flows
-from ..network import graph_from_sumo_net
+from citybrain.counts import read_counts
+from citybrain.estimation import estimate_flows, estimate_to_json, write_flows
+from citybrain.network import graph_from_sumo_net
 
 __all__ = ["estimate"]
 

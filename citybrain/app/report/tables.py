@@ -26,9 +26,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..estimation import geh
-from ..network import RoadNetwork
-from ..plans.model import NetworkPlan
+from citybrain.estimation import geh
+from citybrain.network import RoadNetwork
+from citybrain.plans.model import NetworkPlan
 
 __all__ = [
     "METRICS",

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from ..exceptions import NetworkError
-from ..generate import generate_arterial, generate_grid, import_osm
-from ..network import graph_from_sumo_net
+from citybrain.exceptions import NetworkError
+from citybrain.generate import generate_arterial, generate_grid, import_osm
+from citybrain.network import graph_from_sumo_net
 
 __all__ = ["network"]
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from ..counts import check_counts
-from ..network import graph_from_sumo_net
+from citybrain.counts import check_counts
+from citybrain.network import graph_from_sumo_net
 
 __all__ = ["counts"]
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from ..network import graph_from_sumo_net
-from ..plans import PROFILES, check_network_plan, plans_from_network, read_plans, write_plans_json, write_sumo_additional
+from citybrain.network import graph_from_sumo_net
+from citybrain.plans import PROFILES, check_network_plan, plans_from_network, read_plans, write_plans_json, write_sumo_additional
 
 __all__ = ["plans"]
 

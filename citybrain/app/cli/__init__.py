@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import click
 
-from ..exceptions import CityBrainError
+from citybrain.exceptions import CityBrainError
 from .counts import counts
 from .estimate import estimate
 from .network import network

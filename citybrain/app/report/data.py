@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..network import RoadNetwork
-from ..plans.model import NetworkPlan
+from citybrain.network import RoadNetwork
+from citybrain.plans.model import NetworkPlan
 
 __all__ = ["ReportData", "STRATEGY_LABELS", "RUN_COLUMNS"]
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from ..exceptions import CityBrainError, ValidationError
-from ..network import graph_from_sumo_net
-from ..plans import check_network_plan, write_plans_json, write_sumo_additional
+from citybrain.exceptions import CityBrainError, ValidationError
+from citybrain.network import graph_from_sumo_net
+from citybrain.plans import check_network_plan, write_plans_json, write_sumo_additional
 
 __all__ = ["optimise"]
 
@@ -20,13 +20,13 @@ def _read_flows(path: Path):
         return pd.read_csv(path, dtype={"junction": str, "from_edge": str, "to_edge": str})
     except (OSError, ValueError) as exc:
         msg = f"{path}: not a readable flows CSV ({exc})."
-        raise ValidationError(msg, [msg]) from exc
+        raise ValidationError(msg) from exc
 
 
 def _flows_from_counts(network, counts: Path):
     try:
-        from .. import counts as counts_mod
-        from ..estimation import estimate_flows as estimate
+        from citybrain import counts as counts_mod
+        from citybrain.estimation import estimate_flows as estimate
     except ImportError as exc:
         msg = f"--counts needs the flow estimator (citybrain.estimation), which is not available ({exc}); use --flows."
         raise CityBrainError(msg) from exc
@@ -47,7 +47,7 @@ def _flows_from_counts(network, counts: Path):
 def optimise(net: Path, flows_path: Path | None, counts_path: Path | None, method: str, profile: str, out: Path,
              sumo_out: Path | None, seed: int) -> None:
     """Optimise signal plans for NET from flows (or counts) and write them."""
-    from ..timing import optimise_plan
+    from citybrain.timing import optimise_plan
 
     if (flows_path is None) == (counts_path is None):
         raise click.UsageError("Give exactly one of --flows and --counts.")
