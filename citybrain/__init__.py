@@ -1,6 +1,6 @@
 """citybrain: camera counts -> intersection flows -> signal plans -> SUMO digital twin.
 
-Public modules: :mod:`citybrain.network` (road network model), :mod:`citybrain.conflicts`
+Public modules: :mod:`citybrain.network` (road network model), :mod:`citybrain.network.conflicts`
 (movement conflicts and unsafe phases), :mod:`citybrain.generate` (network generators),
 :mod:`citybrain.exceptions` (the error tree), :mod:`citybrain.config` (settings).
 """

@@ -6,7 +6,7 @@ conservation the same way for every algorithm).
 
 from __future__ import annotations
 
-from citybrain.conflicts import MERGE, NEVER, YIELD
+from citybrain.network.conflicts import MERGE, NEVER, YIELD
 
 GREENS = "Gg"
 

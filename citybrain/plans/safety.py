@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..conflicts import MERGE, NEVER, YIELD
+from ..network.conflicts import MERGE, NEVER, YIELD
 from ..exceptions import UnsafePlanError
 from .model import GREEN, NetworkPlan, SignalPlan
 

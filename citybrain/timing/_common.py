@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linprog
 
-from ..conflicts import MERGE, NEVER, YIELD
+from ..network.conflicts import MERGE, NEVER, YIELD
 from ..exceptions import InfeasiblePlanError, ValidationError
 from ..plans.formats import plan_from_program
 from ..plans.model import GREEN, SignalPlan, phase_movements

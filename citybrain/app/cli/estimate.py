@@ -8,13 +8,14 @@ import click
 
 from citybrain.counts import read_counts
 from citybrain.estimation import estimate_flows, estimate_to_json, write_flows
-from citybrain.network import graph_from_sumo_net
+from citybrain.network import RoadNetwork
+from .options import network_options
 
 __all__ = ["estimate"]
 
 
 @click.command("estimate")
-@click.option("--network", "net", required=True, type=click.Path(path_type=Path), help="SUMO network (.net.xml).")
+@network_options(dest="network")
 @click.option("--counts", "counts_file", required=True, type=click.Path(path_type=Path), help="Count file (CSV or Parquet).")
 @click.option("--registry", type=click.Path(path_type=Path), default=None, help="Camera registry (CSV or Parquet).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write flows.csv here.")
@@ -23,7 +24,7 @@ __all__ = ["estimate"]
 @click.option("--all-junctions", is_flag=True, help="Report unsignalised junctions too.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary and flows as JSON.")
 def estimate(
-    net: Path,
+    network: RoadNetwork,
     counts_file: Path,
     registry: Path | None,
     out: Path | None,
@@ -33,7 +34,6 @@ def estimate(
     as_json: bool,
 ) -> None:
     """Estimate every movement's flow (veh/h) at every signalised junction from COUNTS."""
-    network = graph_from_sumo_net(net)
     table = read_counts(counts_file, network, strict=not lenient, registry=registry)
     if lenient and not table.report.ok:
         click.echo(table.report.format(), err=True)

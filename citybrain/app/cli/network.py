@@ -9,7 +9,8 @@ import click
 
 from citybrain.exceptions import NetworkError
 from citybrain.generate import generate_arterial, generate_grid, import_osm
-from citybrain.network import graph_from_sumo_net
+from citybrain.network import RoadNetwork, graph_from_sumo_net
+from .options import network_options
 
 __all__ = ["network"]
 
@@ -20,13 +21,12 @@ def network() -> None:
 
 
 @network.command("info")
-@click.argument("net", type=click.Path(path_type=Path))
+@network_options(argument=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
-def info(net: Path, as_json: bool) -> None:
+def info(road: RoadNetwork, as_json: bool) -> None:
     """Summarise a SUMO network NET: junctions, signals, movements, unsafe phases."""
-    road = graph_from_sumo_net(net)
     if not road.programs:
-        msg = f"{net}: the network has no traffic lights; citybrain needs signalised junctions."
+        msg = f"{road.path}: the network has no traffic lights; citybrain needs signalised junctions."
         raise NetworkError(msg)
     summary = road.summary()
     unsafe = road.unsafe_phases()

@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 
 from citybrain.exceptions import CityBrainError, ValidationError
-from citybrain.network import graph_from_sumo_net
+from citybrain.network import RoadNetwork
 from citybrain.plans import check_network_plan, write_plans_json, write_sumo_additional
+from .options import network_options
 
 __all__ = ["optimise"]
 
@@ -36,7 +37,7 @@ def _flows_from_counts(network, counts: Path):
 
 
 @click.command("optimise")
-@click.option("--network", "net", required=True, type=click.Path(path_type=Path), help="SUMO network (.net.xml).")
+@network_options()
 @click.option("--flows", "flows_path", type=click.Path(path_type=Path), help="Flow table CSV (flows.csv).")
 @click.option("--counts", "counts_path", type=click.Path(path_type=Path), help="Camera counts (estimated first).")
 @click.option("--method", type=click.Choice(["webster", "hcm", "coordinated"]), default="webster", show_default=True)
@@ -44,14 +45,13 @@ def _flows_from_counts(network, counts: Path):
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Plan JSON to write.")
 @click.option("--sumo-out", type=click.Path(dir_okay=False, path_type=Path), help="Also write a SUMO tlLogic file.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the coordinated search.")
-def optimise(net: Path, flows_path: Path | None, counts_path: Path | None, method: str, profile: str, out: Path,
+def optimise(road: RoadNetwork, flows_path: Path | None, counts_path: Path | None, method: str, profile: str, out: Path,
              sumo_out: Path | None, seed: int) -> None:
     """Optimise signal plans for NET from flows (or counts) and write them."""
     from citybrain.timing import optimise_plan
 
     if (flows_path is None) == (counts_path is None):
         raise click.UsageError("Give exactly one of --flows and --counts.")
-    road = graph_from_sumo_net(net)
     flows = _read_flows(flows_path) if flows_path is not None else _flows_from_counts(road, counts_path)
     kwargs = {"profile": profile}
     if method == "coordinated":

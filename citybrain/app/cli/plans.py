@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from citybrain.network import graph_from_sumo_net
+from citybrain.network import RoadNetwork
 from citybrain.plans import PROFILES, check_network_plan, plans_from_network, read_plans, write_plans_json, write_sumo_additional
+from .options import network_options
 
 __all__ = ["plans"]
 
@@ -20,20 +21,19 @@ def plans() -> None:
 
 @plans.command("check")
 @click.argument("plan", type=click.Path(path_type=Path))
-@click.option("--network", "net", required=True, type=click.Path(path_type=Path), help="SUMO network (.net.xml).")
+@network_options()
 @click.option("--profile", type=click.Choice(sorted(PROFILES)), default="us", show_default=True,
               help="Policy profile: US ITE/MUTCD or European RiLSA-like.")
 @click.option("--strict", is_flag=True, help="Count profile warnings as violations (exit 1).")
 @click.option("--json", "as_json", is_flag=True, help="Print the violations as JSON.")
 @click.pass_context
-def check(ctx: click.Context, plan: Path, net: Path, profile: str, strict: bool, as_json: bool) -> None:
+def check(ctx: click.Context, plan: Path, road: RoadNetwork, profile: str, strict: bool, as_json: bool) -> None:
     """Check PLAN (JSON, or a SUMO additional/network file) against NET.
 
     Exit 0 when safe, 1 with every violation listed, 2 for unusable input. PLAN may be the
     network file itself to check its own programs.
     """
-    road = graph_from_sumo_net(net)
-    network_plan = plans_from_network(road) if plan.resolve() == net.resolve() else read_plans(plan, network=road)
+    network_plan = plans_from_network(road) if plan.resolve() == road.path.resolve() else read_plans(plan, network=road)
     found = check_network_plan(network_plan, road, profile)
     errors = [v for v in found if v.severity == "error"]
     warnings = [v for v in found if v.severity != "error"]
@@ -51,12 +51,11 @@ def check(ctx: click.Context, plan: Path, net: Path, profile: str, strict: bool,
 
 
 @plans.command("export")
-@click.argument("net", type=click.Path(path_type=Path))
+@network_options(argument=True)
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Output: .json for the citybrain schema, else a SUMO additional file.")
-def export(net: Path, out: Path) -> None:
+def export(road: RoadNetwork, out: Path) -> None:
     """Write the network NET's own programs as a plan file (JSON or SUMO tlLogic)."""
-    road = graph_from_sumo_net(net)
     network_plan = plans_from_network(road)
     if out.suffix == ".json":
         write_plans_json(network_plan, out)

@@ -19,24 +19,28 @@ the approach geometry:
 ``NEVER`` (3)
     crossing streams: never green together.
 
+The classifier is pure: it reads movements, foe pairs and approach headings, never a
+:class:`~citybrain.network.RoadNetwork` (which calls it and caches the result).
+
 Per-junction overrides for the odd real case live in a small JSON file
-(:func:`load_overrides`): ``{"JUNCTION": [{"from": [FROM_EDGE, TO_EDGE], "to": [FROM_EDGE,
-TO_EDGE], "kind": "yield"|"never"|"merge"|"none"}]}``; the first movement of each entry yields.
+(:func:`load_overrides`; ``graph_from_sumo_net(path, conflicts=FILE)`` and every command's
+``--conflicts FILE`` read it): ``{"JUNCTION": [{"from": [FROM_EDGE, TO_EDGE], "to":
+[FROM_EDGE, TO_EDGE], "kind": "yield"|"never"|"merge"|"none"}]}``; the first movement of
+each entry yields.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .exceptions import ValidationError
-
-if TYPE_CHECKING:
-    from .network import Link, RoadNetwork
+from .._validate import Fields, Problems
+from ..exceptions import ValidationError
+from .model import Link, Movement, SignalProgram
 
 __all__ = [
     "NONE",
@@ -45,6 +49,7 @@ __all__ = [
     "NEVER",
     "KIND_NAMES",
     "JunctionConflicts",
+    "ConflictOverride",
     "junction_conflicts",
     "unsafe_phases",
     "load_overrides",
@@ -67,7 +72,8 @@ class JunctionConflicts:
     junction : str
         SUMO junction id.
     movements : tuple of int
-        Movement indices (into ``RoadNetwork.movements``); row/column order of the matrices.
+        Network movement indices (into ``RoadNetwork.movements``); row/column order of the
+        matrices.
     kind : numpy.ndarray
         ``(n, n)`` int8 matrix of ``NONE``/``YIELD``/``MERGE``/``NEVER``, symmetric.
     yields : numpy.ndarray
@@ -86,31 +92,67 @@ class JunctionConflicts:
         return int(self.kind[pos[a], pos[b]])
 
 
-def junction_conflicts(network: RoadNetwork, junction: str, overrides: dict | None = None) -> JunctionConflicts:
+@dataclass(frozen=True, slots=True)
+class ConflictOverride:
+    """One entry of a conflict-override file: the class of one pair of movements at a junction.
+
+    Attributes
+    ----------
+    junction : str
+        SUMO junction id.
+    from_movement, to_movement : tuple of str
+        ``(from_edge, to_edge)`` of the two movements; for a ``yield`` or ``merge`` the first
+        one gives way.
+    kind : int
+        ``NONE``, ``YIELD``, ``MERGE`` or ``NEVER``.
+    """
+
+    junction: str
+    from_movement: tuple[str, str]
+    to_movement: tuple[str, str]
+    kind: int
+
+
+def junction_conflicts(
+    junction: str,
+    movements: Sequence[Movement],
+    indices: Sequence[int],
+    *,
+    foes: Collection[tuple[int, int]] = frozenset(),
+    prohibits: Collection[tuple[int, int]] = frozenset(),
+    heading_in_deg: Mapping[str, float],
+    overrides: Sequence[ConflictOverride] = (),
+) -> JunctionConflicts:
     """Classify every pair of movements at one junction (see the module docstring).
 
     Parameters
     ----------
-    network
-        The road network.
     junction
         SUMO junction id.
+    movements
+        Every movement of the network.
+    indices
+        The indices (into ``movements``) of the junction's movements.
+    foes
+        Pairs of movement indices that SUMO's junction request marks as foes (both orders).
+    prohibits
+        Pairs ``(a, b)`` where SUMO makes movement ``a`` yield to ``b``.
+    heading_in_deg
+        Heading (degrees) of each road edge where it enters its junction.
     overrides
-        Per-junction overrides as returned by :func:`load_overrides`.
+        This junction's overrides (:func:`load_overrides`); they replace the classifier's
+        verdict for the pairs they name.
 
     Returns
     -------
     JunctionConflicts
     """
-    mov_ids = network.junction_movements(junction)
-    movs = [network.movements[i] for i in mov_ids]
+    mov_ids = tuple(indices)
+    movs = [movements[i] for i in mov_ids]
     n = len(movs)
     kind = np.zeros((n, n), dtype=np.int8)
     yields = np.zeros((n, n), dtype=bool)
-    foes = network.foes.get(junction, frozenset())
-    prohibits = network.prohibits.get(junction, frozenset())
-    edges = network.edges
-    heading = {e: d["heading_in_deg"] for e, d in edges.items()}
+    heading = heading_in_deg
 
     for a in range(n):
         for b in range(a + 1, n):
@@ -144,7 +186,7 @@ def junction_conflicts(network: RoadNetwork, junction: str, overrides: dict | No
                 yields[a, b] = a_yields
                 yields[b, a] = not a_yields
 
-    _apply_overrides(network, junction, mov_ids, kind, yields, (overrides or {}).get(junction, []))
+    _apply_overrides(movs, kind, yields, overrides)
     return JunctionConflicts(junction=junction, movements=mov_ids, kind=kind, yields=yields)
 
 
@@ -165,59 +207,106 @@ def _minor(ia: int, ib: int, ma, mb, prohibits) -> bool:
     return ma.turn != "through" and mb.turn == "through"
 
 
-def _apply_overrides(network, junction, mov_ids, kind, yields, entries) -> None:
-    names = {v: k for k, v in KIND_NAMES.items()}
-    pos = {m: i for i, m in enumerate(mov_ids)}
-    for entry in entries:
-        a = pos[network.movement_index(junction, *entry["from"])]
-        b = pos[network.movement_index(junction, *entry["to"])]
-        k = names[entry["kind"]]
-        kind[a, b] = kind[b, a] = k
-        yields[a, b] = k in (YIELD, MERGE)
+def _apply_overrides(movs: Sequence[Movement], kind: np.ndarray, yields: np.ndarray,
+                     overrides: Sequence[ConflictOverride]) -> None:
+    pos = {(m.from_edge, m.to_edge): i for i, m in enumerate(movs)}
+    for entry in overrides:
+        a, b = pos[entry.from_movement], pos[entry.to_movement]
+        kind[a, b] = kind[b, a] = entry.kind
+        yields[a, b] = entry.kind in (YIELD, MERGE)
         yields[b, a] = False
 
 
-def load_overrides(path: str | Path, network: RoadNetwork) -> dict:
-    """Read and validate a conflict-override file (format in the module docstring).
+def load_overrides(path: str | Path, movements: Sequence[Movement]) -> dict[str, tuple[ConflictOverride, ...]]:
+    """Read a conflict-override file (format in the module docstring) and check it against ``movements``.
+
+    Parameters
+    ----------
+    path
+        The JSON file.
+    movements
+        Every movement of the network the overrides are for.
+
+    Returns
+    -------
+    dict
+        Junction id -> its overrides, in file order.
 
     Raises
     ------
     ValidationError
-        Listing every bad entry (unknown junction or movement, unknown kind).
+        Naming the file, the junction, the entry and what was expected, for every bad entry
+        (not JSON, unknown or unsignalised junction, unknown movement or kind, a movement paired
+        with itself); one problem is one line.
     """
     path = Path(path)
     try:
         data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         msg = f"{path}: not a readable JSON conflict-override file ({exc})."
         raise ValidationError(msg) from exc
-    problems = []
+    problems = Problems(path)
     if not isinstance(data, dict):
-        problems.append(f"{path}: expected an object of junction -> list of overrides.")
+        problems.add(f"{path}: expected an object of junction -> list of overrides, got {type(data).__name__}.")
         data = {}
-    for junction, entries in data.items():
-        for i, entry in enumerate(entries if isinstance(entries, list) else [None]):
-            where = f"{path}: {junction}[{i}]"
-            if not isinstance(entry, dict) or entry.get("kind") not in KIND_NAMES.values():
-                problems.append(f"{where}: expected {{from, to, kind}} with kind in {sorted(KIND_NAMES.values())}.")
+    known = {(m.junction, m.from_edge, m.to_edge) for m in movements}
+    signalised = {m.junction for m in movements if m.tls}
+    kinds = {name: code for code, name in KIND_NAMES.items()}
+    out: dict[str, tuple[ConflictOverride, ...]] = {}
+    top = Fields(data, str(path), problems)
+    for junction in data:
+        if junction not in signalised:
+            top.problem(junction, "not a signalised junction of the network")
+            continue
+        entries = []
+        for i, raw in enumerate(top.items(junction)):
+            entry = Fields(raw, f"{path}: {junction}[{i}]", problems)
+            if not isinstance(raw, dict):
                 continue
-            for side in ("from", "to"):
-                pair = entry.get(side)
-                if not (isinstance(pair, list) and len(pair) == 2 and network.has_movement(junction, *pair)):
-                    problems.append(f"{where}: {side}={pair!r} is not a movement [FROM_EDGE, TO_EDGE] of {junction}.")
-    if problems:
-        msg = f"{path}: {len(problems)} problem(s) in the conflict overrides:\n" + "\n".join(problems)
-        raise ValidationError(msg, problems)
-    return data
+            entry.unknown(("from", "to", "kind"))
+            kind = entry.string("kind", required=True, choices=kinds)
+            pairs = [_movement_key(entry, side, junction, known) for side in ("from", "to")]
+            if pairs[0] is not None and pairs[0] == pairs[1]:
+                entry.problem("to", f"{list(pairs[1])!r} is the 'from' movement, expected another movement")
+            elif kind is not None and None not in pairs:
+                entries.append(ConflictOverride(junction, pairs[0], pairs[1], kinds[kind]))
+        out[junction] = tuple(entries)
+    if len(problems.messages) == 1:
+        raise ValidationError(problems.messages[0])
+    problems.raise_if_any("conflict overrides")
+    return out
 
 
-def unsafe_phases(network: RoadNetwork) -> list[dict]:
+def _movement_key(entry: Fields, side: str, junction: str, known: set[tuple[str, str, str]]) -> tuple[str, str] | None:
+    """The ``[FROM_EDGE, TO_EDGE]`` of one side of an override entry, or None (a problem recorded)."""
+    pair = entry.data.get(side)
+    if isinstance(pair, list) and len(pair) == 2 and all(isinstance(e, str) for e in pair):
+        if (junction, *pair) in known:
+            return (pair[0], pair[1])
+    entry.problem(side, f"{pair!r} is not a movement [FROM_EDGE, TO_EDGE] of {junction}")
+    return None
+
+
+def unsafe_phases(programs: Mapping[str, SignalProgram], movements: Sequence[Movement],
+                  conflicts: Callable[[str], JunctionConflicts]) -> list[dict]:
     """Every program phase giving protected green to never-together or merging streams.
 
-    See :meth:`citybrain.network.RoadNetwork.unsafe_phases`.
+    Parameters
+    ----------
+    programs
+        Traffic light id -> its signal program.
+    movements
+        Every movement of the network (the programs' links index into it).
+    conflicts
+        Junction id -> its :class:`JunctionConflicts` (``RoadNetwork.conflicts``).
+
+    Returns
+    -------
+    list of dict
+        See :meth:`citybrain.network.RoadNetwork.unsafe_phases`.
     """
     findings = []
-    for tls, program in sorted(network.programs.items()):
+    for tls, program in sorted(programs.items()):
         link_movs = program.link_movements()
         for p, phase in enumerate(program.phases):
             protected = [i for i, c in enumerate(phase.state) if c == "G"]
@@ -225,10 +314,10 @@ def unsafe_phases(network: RoadNetwork) -> list[dict]:
             seen: set[tuple[str, tuple[str, ...]]] = set()
             for a_pos, a in enumerate(movs):
                 for b in movs[a_pos + 1 :]:
-                    ma, mb = network.movements[a], network.movements[b]
+                    ma, mb = movements[a], movements[b]
                     if ma.junction != mb.junction:
                         continue
-                    if network.conflicts(ma.junction).pair(a, b) == NEVER:
+                    if conflicts(ma.junction).pair(a, b) == NEVER:
                         key = ("never-together", (ma.id, mb.id))
                         if key not in seen:
                             seen.add(key)
@@ -239,7 +328,7 @@ def unsafe_phases(network: RoadNetwork) -> list[dict]:
                     by_lane.setdefault(link.to_lane, set()).add(link)
             merging = {lane: links for lane, links in by_lane.items() if len({x.from_lane for x in links}) > 1}
             if merging:
-                mids = sorted({network.movements[x.movement].id for links in merging.values() for x in links})
+                mids = sorted({movements[x.movement].id for links in merging.values() for x in links})
                 lanes = ", ".join(sorted(merging))
                 findings.append(_finding(tls, p, "merge", tuple(mids), f"lanes targeted by several 'G' lanes: {lanes}"))
     return findings
