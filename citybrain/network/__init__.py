@@ -55,24 +55,11 @@ from .road import RoadNetwork
 from .sumo import graph_from_sumo_net
 
 __all__ = [
-    "TURNS",
-    "TURN_CODES",
-    "TURN_SAT_FACTOR",
-    "Movement",
-    "Link",
-    "ProgramPhase",
-    "SignalProgram",
-    "NetworkArrays",
-    "RoadNetwork",
-    "graph_from_sumo_net",
-    "NONE",
-    "YIELD",
-    "MERGE",
-    "NEVER",
-    "KIND_NAMES",
-    "JunctionConflicts",
-    "ConflictOverride",
-    "junction_conflicts",
-    "load_overrides",
-    "unsafe_phases",
+    # model: the plain data
+    "TURNS", "TURN_CODES", "TURN_SAT_FACTOR", "Movement", "Link", "ProgramPhase", "SignalProgram", "NetworkArrays",
+    # road and sumo: the network and its reader
+    "RoadNetwork", "graph_from_sumo_net",
+    # conflicts: the classes, the classifier, unsafe phases and the override file
+    "NONE", "YIELD", "MERGE", "NEVER", "KIND_NAMES", "JunctionConflicts", "ConflictOverride",
+    "junction_conflicts", "unsafe_phases", "load_overrides",
 ]
