@@ -25,7 +25,6 @@ from .validate import validate_counts
 __all__ = [
     "COUNT_COLUMNS",
     "REGISTRY_COLUMNS",
-    "FILE_CODES",
     "Problem",
     "CountReport",
     "CountTable",
@@ -37,4 +36,5 @@ __all__ = [
     "read_registry",
     "registry_from_frame",
     "write_counts",
+    "FILE_CODES",
 ]

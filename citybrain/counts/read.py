@@ -98,6 +98,8 @@ def read_counts(
     Returns
     -------
     CountTable
+        The file's rows with the schema columns parsed; in lenient mode without the rows that
+        have a problem, and with the report of every problem.
 
     Raises
     ------
