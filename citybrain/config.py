@@ -20,10 +20,3 @@ NUMBA_CACHE: bool = True
 FASTMATH_FLAGS: set[str] = {"nsz", "arcp", "contract", "afn", "reassoc"}
 SUMO_WALL_CLOCK_LIMIT_S: float = 1800.0
 
-
-def _reset() -> None:
-    """Restore every default (for tests)."""
-    global NUMBA_CACHE, FASTMATH_FLAGS, SUMO_WALL_CLOCK_LIMIT_S
-    NUMBA_CACHE = True
-    FASTMATH_FLAGS = {"nsz", "arcp", "contract", "afn", "reassoc"}
-    SUMO_WALL_CLOCK_LIMIT_S = 1800.0

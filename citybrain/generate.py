@@ -42,6 +42,22 @@ def _pedestrian_options(pedestrians: bool) -> list[str]:
     return ["--sidewalks.guess", "--crossings.guess"] if pedestrians else []
 
 
+def _output_path(path: str | Path) -> Path:
+    """The output file as a Path, its folder created."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _build_signalised(program: str, path: Path, args: list[str], pedestrians: bool) -> Path:
+    """Run ``netgenerate`` or ``netconvert`` with ``args`` and the options every generated network shares."""
+    run_sumo_program(
+        program,
+        [*args, "--output-file", str(path), "--tls.layout", "opposites", *_COMMON, *_pedestrian_options(pedestrians)],
+    )
+    return path
+
+
 def generate_grid(
     path: str | Path,
     rows: int = 4,
@@ -82,35 +98,20 @@ def generate_grid(
         If a size is not positive.
     """
     _check_positive(rows=rows, cols=cols, block_m=block_m, lanes=lanes, speed_mps=speed_mps)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     args = [
         "--grid",
-        "--grid.x-number",
-        str(cols),
-        "--grid.y-number",
-        str(rows),
-        "--grid.length",
-        str(block_m),
-        "--default.lanenumber",
-        str(lanes),
-        "--default.speed",
-        str(speed_mps),
-        "--default-junction-type",
-        "traffic_light",
-        "--tls.layout",
-        "opposites",
-        "--output-file",
-        str(path),
-        *_COMMON,
-        *_pedestrian_options(pedestrians),
+        "--grid.x-number", str(cols),
+        "--grid.y-number", str(rows),
+        "--grid.length", str(block_m),
+        "--default.lanenumber", str(lanes),
+        "--default.speed", str(speed_mps),
+        "--default-junction-type", "traffic_light",
     ]
     if attach_m > 0:
         args += ["--grid.attach-length", str(attach_m)]
     if left_turn_lanes > 0:
         args += ["--turn-lanes", str(left_turn_lanes), "--turn-lanes.length", str(min(60.0, block_m / 3))]
-    run_sumo_program("netgenerate", args)
-    return path
+    return _build_signalised("netgenerate", _output_path(path), args, pedestrians)
 
 
 def generate_arterial(
@@ -153,8 +154,7 @@ def generate_arterial(
         If a size is not positive.
     """
     _check_positive(signals=signals, spacing_m=spacing_m, lanes=lanes, side_lanes=side_lanes, side_length_m=side_length_m)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = _output_path(path)
     nodes = [("W", 0.0, 0.0, "priority"), ("E", (signals + 1) * spacing_m, 0.0, "priority")]
     edges: list[tuple[str, str, str, int, float]] = []
     names = ["W"] + [f"J{i}" for i in range(1, signals + 1)] + ["E"]
@@ -180,12 +180,7 @@ def generate_arterial(
             )
             + "</edges>\n"
         )
-        run_sumo_program(
-            "netconvert",
-            ["--node-files", str(nod), "--edge-files", str(edg), "--output-file", str(path), "--tls.layout", "opposites",
-             *_COMMON, *_pedestrian_options(pedestrians)],
-        )
-    return path
+        return _build_signalised("netconvert", path, ["--node-files", str(nod), "--edge-files", str(edg)], pedestrians)
 
 
 def import_osm(osm_file: str | Path, path: str | Path, *, pedestrians: bool = False) -> Path:
@@ -201,11 +196,11 @@ def import_osm(osm_file: str | Path, path: str | Path, *, pedestrians: bool = Fa
     CityBrainError
         If netconvert rejects the file (its error is in the message).
     """
-    osm_file, path = Path(osm_file), Path(path)
+    osm_file = Path(osm_file)
     if not osm_file.is_file():
         msg = f"{osm_file}: no such OpenStreetMap file."
         raise ValidationError(msg)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = _output_path(path)
     args = [
         "--osm-files", str(osm_file),
         "--output-file", str(path),

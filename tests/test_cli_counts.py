@@ -66,6 +66,15 @@ def test_check_json(runner):
     assert not report["ok"] and len(report["problems"]) == 6
 
 
+def test_check_max_lane_flow_is_the_plausibility_ceiling(runner):
+    good = str(DATA / "good_counts.csv")
+    result = runner.invoke(cli, ["counts", "check", good, "--network", NET, "--max-lane-flow", "10"])
+    assert result.exit_code == 1
+    assert "[implausible-count]" in result.output and "10 veh/h per lane" in result.output
+    result = runner.invoke(cli, ["counts", "check", good, "--network", NET, "--sat-flow-per-lane", "10"])
+    assert result.exit_code == 2 and "No such option" in result.output
+
+
 def test_check_missing_network_exits_2(runner, tmp_path):
     result = runner.invoke(cli, ["counts", "check", str(DATA / "good_counts.csv"), "--network", str(tmp_path / "no.net.xml")])
     assert result.exit_code == 2

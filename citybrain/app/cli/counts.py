@@ -23,15 +23,21 @@ def counts() -> None:
 @click.argument("counts_file", metavar="COUNTS", type=click.Path(path_type=Path))
 @network_options(dest="network")
 @click.option("--registry", type=click.Path(path_type=Path), default=None, help="Camera registry (CSV or Parquet).")
-@click.option("--sat-flow-per-lane", default=2000.0, show_default=True, help="Highest plausible flow per lane (veh/h).")
+@click.option(
+    "--max-lane-flow",
+    "max_lane_flow_vph",
+    default=2000.0,
+    show_default=True,
+    help="Plausibility ceiling: the highest flow per lane (veh/h) a count may imply.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @click.pass_context
-def check(ctx: click.Context, counts_file: Path, network: RoadNetwork, registry: Path | None, sat_flow_per_lane: float, as_json: bool) -> None:
+def check(ctx: click.Context, counts_file: Path, network: RoadNetwork, registry: Path | None, max_lane_flow_vph: float, as_json: bool) -> None:
     """Validate COUNTS (CSV or Parquet) and print every problem with its rows.
 
     Exit code 0 when clean, 1 when problems were found, 2 when the file cannot be used at all.
     """
-    report = check_counts(counts_file, network, registry=registry, sat_flow_per_lane_vph=sat_flow_per_lane)
+    report = check_counts(counts_file, network, registry=registry, max_lane_flow_vph=max_lane_flow_vph)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:

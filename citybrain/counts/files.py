@@ -1,0 +1,114 @@
+"""Count and registry files on disk: CSV (optionally compressed) and Parquet, read as text cells."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import BackendUnavailableError, ValidationError
+from .schema import COUNT_COLUMNS, CountTable
+
+__all__ = ["read_count_frame", "cells_as_text", "write_counts"]
+
+
+def read_count_frame(path: str | Path) -> pd.DataFrame:
+    """Read a count or registry file (CSV or Parquet) as strings, without validating it.
+
+    Every column is read as text (``""`` for empty cells) so that validation can report
+    mistyped values by row.
+
+    Raises
+    ------
+    ValidationError
+        If the file is missing, unreadable or has no rows.
+    """
+    path = Path(path)
+    if not path.exists() or path.is_dir():
+        msg = f"{path}: no such file."
+        raise ValidationError(msg)
+    suffix = "".join(path.suffixes[-2:]).lower()
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            frame = _read_parquet(path)
+        else:
+            frame = pd.read_csv(
+                path,
+                dtype=str,
+                keep_default_na=False,
+                skipinitialspace=True,
+                compression="infer",
+            )
+    except ValidationError:
+        raise
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        msg = f"{path}: cannot read as {'Parquet' if 'parquet' in suffix else 'CSV'}: {detail}."
+        raise ValidationError(msg) from exc
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        msg = f"{path}: reading Parquet needs pyarrow. Install it with: pip install 'pyarrow==23.*'"
+        raise BackendUnavailableError(msg) from exc
+    frame = pd.read_parquet(path)
+    out = pd.DataFrame(index=frame.index)
+    for col in frame.columns:
+        values = frame[col]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            text = values.dt.strftime("%Y-%m-%dT%H:%M:%S")
+        else:
+            text = cells_as_text(values)
+        out[str(col)] = text.fillna("").astype(str)
+    return out
+
+
+def _cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        return repr(value)
+    return str(value)
+
+
+def cells_as_text(values: pd.Series) -> pd.Series:
+    """Every cell as text, as validation reads it (``""`` for None, ``"nan"`` for NaN), vectorised for typed columns."""
+    if pd.api.types.is_float_dtype(values.dtype) and isinstance(values.dtype, np.dtype):
+        return pd.Series(values.to_numpy().astype(str), index=values.index, dtype=object)  # numpy's repr text
+    if (pd.api.types.is_integer_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype)) and isinstance(
+        values.dtype, np.dtype
+    ):
+        return pd.Series(values.to_numpy().astype(str), index=values.index, dtype=object)
+    if pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(values.dtype):
+        return values.fillna("nan")  # a missing text cell reads as NaN, as _cell_text renders it
+    return values.astype(object).map(_cell_text)
+
+
+def write_counts(table: CountTable | pd.DataFrame, path: str | Path) -> Path:
+    """Write counts in the count schema to CSV or Parquet (by the file suffix).
+
+    Returns
+    -------
+    pathlib.Path
+        The written path.
+    """
+    path = Path(path)
+    frame = table.frame if isinstance(table, CountTable) else table
+    out = frame[list(COUNT_COLUMNS)].copy()
+    if isinstance(table, CountTable) and table.origin is not None:
+        out["interval_start"] = [
+            (table.origin + pd.Timedelta(seconds=float(s))).isoformat() for s in out["interval_start"]
+        ]
+    if path.suffix.lower() in (".parquet", ".pq"):
+        out.to_parquet(path, index=False)
+    else:
+        out.to_csv(path, index=False)
+    return path
