@@ -22,7 +22,7 @@ from citybrain.plans import (
 from citybrain.plans.formats import ALL_RED_NAME, sumo_phases
 from citybrain.plans.safety import apply_clearances
 
-from .conftest import NETWORKS, REAL_NETS, real_path
+from ..conftest import NETWORKS, REAL_NETS, real_path
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +75,7 @@ def test_schedule_becomes_a_waut(ped_net, tmp_path):
     assert back.schedule == plan.schedule
 
 
+@pytest.mark.sumo
 def test_written_programs_load_in_sumo(ped_net, tmp_path):
     from citybrain.sumo_tools import run_sumo_program
 

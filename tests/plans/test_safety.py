@@ -19,8 +19,8 @@ from citybrain.plans.safety import (
     required_yellow_s,
 )
 
-from . import invariants
-from .conftest import NETWORKS, REAL_NETS, real_path
+from .. import invariants
+from ..conftest import NETWORKS, REAL_NETS, real_path
 
 GRID = graph_from_sumo_net(NETWORKS / "grid4x4.net.xml")
 PED = graph_from_sumo_net(NETWORKS / "grid2x2_ped.net.xml")
@@ -185,10 +185,7 @@ def test_one_phase_plan_needs_no_yellow():
 
 
 def test_crossing_length_is_the_crossing_lane_not_lanes_times_width():
-    from citybrain.network import graph_from_sumo_net
     from citybrain.plans.safety import crossing_length_m
-
-    from .conftest import NETWORKS
 
     net = graph_from_sumo_net(NETWORKS / "grid2x2_ped.net.xml")
     crossings = [i for i, m in enumerate(net.movements) if m.turn == "crossing"]
