@@ -25,19 +25,12 @@ if TYPE_CHECKING:
     from ..model import NetworkPlan
 
 __all__ = [
-    "SCHEMA",
-    "SCHEMA_VERSION",
-    "plans_to_dict",
-    "plans_from_dict",
-    "write_plans_json",
-    "read_plans_json",
-    "plan_from_program",
-    "plans_from_network",
-    "sumo_phases",
-    "YELLOW_NAME",
-    "ALL_RED_NAME",
-    "write_sumo_additional",
-    "read_sumo_additional",
+    # the JSON schema
+    "SCHEMA", "SCHEMA_VERSION", "plans_to_dict", "plans_from_dict", "write_plans_json", "read_plans_json",
+    # SUMO tlLogic and programs
+    "plan_from_program", "plans_from_network", "sumo_phases", "YELLOW_NAME", "ALL_RED_NAME",
+    "write_sumo_additional", "read_sumo_additional",
+    # either
     "read_plans",
 ]
 
