@@ -55,7 +55,7 @@ def test_unusable_input_exits_2(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"schema": "citybrain.plans", "version": 2, "periods": []}')
     result = run("plans", "check", bad, "--network", net)
-    assert result.exit_code == 2 and "version: expected 1" in result.output
+    assert result.exit_code == 2 and "'version': must be 1, got 2" in result.output
 
 
 @pytest.mark.parametrize("name", ["hangzhou_bc-tyc", "atlanta"])

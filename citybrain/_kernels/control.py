@@ -45,9 +45,8 @@ def _phase_pressures(tls_phase_ptr, phase_mov_ptr, phase_mov, sat_flow_vph, upst
     """Numba kernel for the max-pressure of every phase of every traffic light.
 
     Pressure of phase ``k`` = sum over its movements ``m`` of ``sat_flow_vph[m] / 3600 *
-    (upstream[m] - downstream[m])`` (Varaiya 2013). Serial on purpose: it runs once per
-    simulated second on a few thousand numbers, where a thread pool's wake-up (measured 7 ms
-    per call on 2 cores) costs far more than the loop. Public wrapper:
+    (upstream[m] - downstream[m])`` (Varaiya 2013). Serial: it runs once per decision step on a
+    few thousand numbers, where waking a thread pool costs more than the loop. Public wrapper:
     :func:`citybrain.control.maxpressure.phase_pressures`.
     """
     n_tls = tls_phase_ptr.shape[0] - 1

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .base import APPROACH_REACH_M, Observation, register_controller
+from .base import APPROACH_REACH_M, Observation, green_phase_movements, lane_positions, phases_after, register_controller
 
 if TYPE_CHECKING:
     from citybrain.network import RoadNetwork
@@ -53,10 +53,8 @@ class ActuatedController:
 
     Parameters
     ----------
-    network
-        The road network.
-    tls
-        SUMO traffic-light id.
+    network, tls
+        The road network and the SUMO id of the light.
     gap_s
         Passage time (s).
     max_green_s
@@ -80,8 +78,7 @@ class ActuatedController:
 
     def _phase_positions(self, observation: Observation) -> dict[int, list[int]]:
         if self._positions is None:
-            index = {lane: i for i, lane in enumerate(observation.lanes)}
-            self._positions = {k: [index[x] for x in lanes if x in index] for k, lanes in self.lanes.items()}
+            self._positions = lane_positions(self.lanes, observation.lanes)
         return self._positions
 
     def extends(self, observation: Observation) -> bool:
@@ -99,9 +96,7 @@ class ActuatedController:
             return None
         pos = self._phase_positions(observation)
         vehicles = observation.lane_vehicles
-        order = list(observation.green_phases)
-        start = order.index(current) if current in order else -1
-        for k in order[start + 1 :] + order[: start + 1]:
+        for k in phases_after(observation):
             if k != current and any(vehicles[i] > 0 for i in pos.get(k, ())):
                 return k
         return None
@@ -116,21 +111,14 @@ class PressureActuatedController(ActuatedController):
     movements have the highest local
     pressure (saturation flow x (vehicles on the approach - vehicles on the exit lanes),
     Varaiya 2013). Demand-responsive like an actuated
-    controller, queue-balancing like max-pressure, and acyclic. Our recommended adaptive
-    controller (see ``benchmarks/bench_control.py``).
+    controller, queue-balancing like max-pressure, and acyclic.
     """
 
     name = "actuated-pressure"
 
     def __init__(self, network: RoadNetwork, tls: str, **kwargs) -> None:
         super().__init__(network, tls, **kwargs)
-        program = network.programs[tls]
-        link_movs = program.link_movements()
-        self._phase_movs = {
-            k: sorted({m for i, c in enumerate(program.phases[k].state) if c in "Gg" for m in link_movs.get(i, ())
-                       if network.movements[m].turn != "crossing"})
-            for k in self.lanes
-        }
+        self._phase_movs = green_phase_movements(network, tls)
         self._sat = {m: network.movements[m].sat_flow_vph for ms in self._phase_movs.values() for m in ms}
 
     def decide(self, observation: Observation) -> int | None:

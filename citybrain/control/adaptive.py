@@ -16,7 +16,7 @@ import math
 from typing import TYPE_CHECKING
 
 from .actuated import DEFAULT_GAP_S, phase_lanes
-from .base import DEFAULT_MIN_GREEN_S, Observation, register_controller
+from .base import DEFAULT_MIN_GREEN_S, Observation, lane_positions, register_controller
 
 if TYPE_CHECKING:
     from citybrain.network import RoadNetwork
@@ -56,10 +56,8 @@ class AdaptivePlanController:
 
     Parameters
     ----------
-    network
-        The road network.
-    tls
-        SUMO traffic-light id.
+    network, tls
+        The road network and the SUMO id of the light.
     plan
         The coordinated plan of this light (cycle, offset, greens per program phase); the
         network's own program when ``None``.
@@ -130,8 +128,7 @@ class AdaptivePlanController:
         if k is None or k not in self._seen or dt <= 0:
             return
         if self._positions is None:
-            index = {lane: i for i, lane in enumerate(observation.lanes)}
-            self._positions = {p: [index[x] for x in lanes if x in index] for p, lanes in self.lanes.items()}
+            self._positions = lane_positions(self.lanes, observation.lanes)
         self._seen[k] += dt
         used = self._used[k]
         for j, i in enumerate(self._positions.get(k, [])):

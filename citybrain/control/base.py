@@ -24,7 +24,7 @@ own program running: the twin still observes it but never sets the light.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -46,6 +46,9 @@ __all__ = [
     "register_controller",
     "make_controller",
     "get_protocol",
+    "green_phase_movements",
+    "lane_positions",
+    "phases_after",
 ]
 
 #: Minimum green (seconds) under the native protocol when a phase has no ``minDur``.
@@ -219,3 +222,28 @@ def make_controller(name: str, network: RoadNetwork, tls: str) -> Controller:
         msg = f"Traffic light {tls!r} is not in network {network.path}."
         raise ValueError(msg)
     return CONTROLLERS[name](network, tls)
+
+
+# -- what several controllers read of a program and an observation --------------------
+def green_phase_movements(network: RoadNetwork, tls: str) -> dict[int, list[int]]:
+    """Vehicle movements (indices into ``network.movements``) served, ``G`` or ``g``, by each green phase."""
+    program = network.programs[tls]
+    link_movs = program.link_movements()
+    return {
+        k: sorted({m for i, c in enumerate(program.phases[k].state) if c in "Gg" for m in link_movs.get(i, ())
+                   if network.movements[m].turn != "crossing"})
+        for k in program.green_phases()
+    }
+
+
+def lane_positions(lanes: Mapping[int, Sequence[str]], observed: Sequence[str]) -> dict[int, list[int]]:
+    """Per phase, the positions in ``observed`` (``Observation.lanes``) of its lanes; unobserved lanes are left out."""
+    index = {lane: i for i, lane in enumerate(observed)}
+    return {k: [index[x] for x in phase_lanes if x in index] for k, phase_lanes in lanes.items()}
+
+
+def phases_after(observation: Observation) -> list[int]:
+    """The green phases in program order after the current green, ending with it (all of them from the first)."""
+    order = list(observation.green_phases)
+    start = order.index(observation.green) if observation.green in order else -1
+    return order[start + 1 :] + order[: start + 1]

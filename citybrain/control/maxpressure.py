@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._kernels.control import _downstream_queues, _phase_pressures
-from .base import Observation, register_controller
+from .base import Observation, green_phase_movements, phases_after, register_controller
 
 if TYPE_CHECKING:
     from citybrain.network import RoadNetwork
@@ -117,13 +117,7 @@ class PressureModel:
         self._tls_pos = {t: i for i, t in enumerate(self.tls_ids)}
         tls_ptr, phase_ptr, phase_mov, phase_index = [0], [0], [], []
         for tls in self.tls_ids:
-            prog = network.programs[tls]
-            link_movs = prog.link_movements()
-            for k in prog.green_phases():
-                served = sorted(
-                    {m for i, c in enumerate(prog.phases[k].state) if c in "Gg" for m in link_movs.get(i, ())
-                     if network.movements[m].turn != "crossing"}
-                )
+            for k, served in green_phase_movements(network, tls).items():
                 phase_mov.extend(served)
                 phase_ptr.append(len(phase_mov))
                 phase_index.append(k)
@@ -185,9 +179,7 @@ def choose_phase(pressure: Mapping[int, float], observation: Observation, *, cyc
         return None
     if not cyclic or current is None:
         return max(pressure, key=lambda k: (pressure[k], -k))
-    order = list(observation.green_phases)
-    start = order.index(current) if current in order else -1
-    following = order[start + 1 :] + order[: start + 1]
+    following = phases_after(observation)
     return next((k for k in following if pressure.get(k, 0.0) > 0), following[0])
 
 
@@ -224,10 +216,8 @@ class MaxPressureController:
 
     Parameters
     ----------
-    network
-        The road network.
-    tls
-        SUMO traffic-light id.
+    network, tls
+        The road network and the SUMO id of the light.
     cyclic
         Serve phases in program order (skipping phases without pressure) instead of any order.
     """

@@ -2,7 +2,7 @@
 
 See :mod:`citybrain.plans.model` (``SignalPlan``, ``NetworkPlan`` and the schedule),
 :mod:`citybrain.plans.safety` (hard rules and profiles) and :mod:`citybrain.plans.formats`
-(JSON schema, SUMO ``tlLogic``).
+(the JSON schema, SUMO ``tlLogic``).
 """
 
 from __future__ import annotations

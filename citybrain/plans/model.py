@@ -30,7 +30,7 @@ import bisect
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from ..exceptions import ValidationError
+from .._validate import Problems
 
 if TYPE_CHECKING:
     from ..network import RoadNetwork
@@ -44,12 +44,14 @@ __all__ = [
     "NetworkPlan",
     "transition_states",
     "phase_movements",
+    "network_plan_problems",
     "DAY_S",
 ]
 
 #: SUMO state characters meaning green (protected, permissive).
 GREEN = frozenset("Gg")
-_STATE_CHARS = frozenset("GgrysoOu")
+_STATE_CHARS_TEXT = "GgrysoOu"
+_STATE_CHARS = frozenset(_STATE_CHARS_TEXT)
 DAY_S = 86400.0
 
 
@@ -229,6 +231,11 @@ class NetworkPlan:
         When each period runs; empty means the first period runs all day.
     meta : dict
         Free provenance (network file, flows, method, parameters).
+
+    Raises
+    ------
+    ValidationError
+        Listing every structural problem (:func:`network_plan_problems`).
     """
 
     periods: tuple[PlanPeriod, ...]
@@ -236,29 +243,9 @@ class NetworkPlan:
     meta: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
-        problems = []
-        names = [p.name for p in self.periods]
-        if not self.periods:
-            problems.append("periods: expected at least one period, got none.")
-        if len(set(names)) != len(names):
-            problems.append(f"periods: names must be unique, got {names}.")
-        for p in self.periods:
-            tls = [plan.tls for plan in p.plans]
-            if len(set(tls)) != len(tls):
-                problems.append(f"periods[{p.name}]: one plan per traffic light expected, got {sorted(tls)}.")
-            for plan in p.plans:
-                problems.extend(_plan_shape_problems(plan, f"periods[{p.name}].{plan.tls}"))
-        for i, e in enumerate(self.schedule):
-            if e.period not in names:
-                problems.append(f"schedule[{i}].period: expected one of {names}, got {e.period!r}.")
-            if not 0 <= e.start_s < DAY_S:
-                problems.append(f"schedule[{i}].start_s: expected in [0, 86400), got {e.start_s}.")
-        starts = [e.start_s for e in self.schedule]
-        if starts != sorted(starts) or len(set(starts)) != len(starts):
-            problems.append(f"schedule: start_s must be strictly increasing, got {starts}.")
-        if problems:
-            msg = f"Invalid NetworkPlan: {len(problems)} problem(s):\n" + "\n".join(problems)
-            raise ValidationError(msg, problems)
+        problems = Problems("NetworkPlan")
+        network_plan_problems(self.periods, self.schedule, problems, "NetworkPlan")
+        problems.raise_if_any("network plan")
 
     @classmethod
     def single(cls, plans, *, name: str = "all-day", meta: dict | None = None) -> NetworkPlan:
@@ -303,26 +290,58 @@ class NetworkPlan:
                 yield p.name, plan
 
 
-def _plan_shape_problems(plan: SignalPlan, where: str) -> list[str]:
-    """Structural problems that make a plan unusable (not safety rules)."""
-    problems = []
+def network_plan_problems(periods, schedule, problems: Problems, where: str) -> None:
+    """Record what makes periods and a schedule unusable as a :class:`NetworkPlan` (not safety rules).
+
+    Parameters
+    ----------
+    periods, schedule
+        As in :class:`NetworkPlan`.
+    problems
+        Where the problems go, each placed ``{where}: periods[i]: plans[k]: ...``.
+    where
+        The plan's place (a file name, ``"NetworkPlan"``).
+    """
+    names = [p.name for p in periods]
+    if not periods:
+        problems.add(f"{where}: 'periods': expected at least one period, got none")
+    if len(set(names)) != len(names):
+        problems.add(f"{where}: 'periods': names must be unique, got {names}")
+    for i, period in enumerate(periods):
+        tls = [plan.tls for plan in period.plans]
+        if len(set(tls)) != len(tls):
+            problems.add(f"{where}: periods[{i}]: 'plans': one plan per traffic light expected, got {sorted(tls)}")
+        for k, plan in enumerate(period.plans):
+            _plan_shape_problems(plan, f"{where}: periods[{i}]: plans[{k}]", problems)
+    for i, entry in enumerate(schedule):
+        if entry.period not in names:
+            problems.add(f"{where}: schedule[{i}]: 'period': expected one of {names}, got {entry.period!r}")
+        if not 0 <= entry.start_s < DAY_S:
+            problems.add(f"{where}: schedule[{i}]: 'start': {entry.start_s:g} s after midnight, expected in [0, 86400)")
+    starts = [e.start_s for e in schedule]
+    if starts != sorted(starts) or len(set(starts)) != len(starts):
+        problems.add(f"{where}: 'schedule': starts must be strictly increasing, got {starts} (s after midnight)")
+
+
+def _plan_shape_problems(plan: SignalPlan, where: str, problems: Problems) -> None:
+    """Record the structural problems that make one plan unusable."""
     if not plan.phases:
-        problems.append(f"{where}.phases: expected at least one phase, got none.")
-        return problems
+        problems.add(f"{where}: 'phases': expected at least one phase, got none")
+        return
     n = len(plan.phases[0].state)
     for k, p in enumerate(plan.phases):
         if len(p.state) != n:
-            problems.append(f"{where}.phases[{k}].state: expected {n} characters like phase 0, got {len(p.state)}.")
+            problems.add(f"{where}: phases[{k}]: 'state': expected {n} characters like phase 0, got {len(p.state)}")
         bad = sorted(set(p.state) - _STATE_CHARS)
         if bad:
-            problems.append(f"{where}.phases[{k}].state: expected characters of 'GgrsoO', got {bad}.")
+            problems.add(f"{where}: phases[{k}]: 'state': expected SUMO state characters ({_STATE_CHARS_TEXT}), "
+                         f"got {bad}")
         for name in ("green_s", "yellow_s", "all_red_s", "walk_s", "ped_clearance_s"):
             v = getattr(p, name)
             if not (isinstance(v, (int, float)) and v == v and v >= 0):
-                problems.append(f"{where}.phases[{k}].{name}: expected a number >= 0, got {v!r}.")
+                problems.add(f"{where}: phases[{k}]: {name!r}: expected a number >= 0, got {v!r}")
     if not 0 <= plan.reference_phase < len(plan.phases):
-        problems.append(f"{where}.reference_phase: expected in [0, {len(plan.phases)}), got {plan.reference_phase}.")
-    return problems
+        problems.add(f"{where}: 'reference_phase': expected in [0, {len(plan.phases)}), got {plan.reference_phase}")
 
 
 def transition_states(prev: str, nxt: str) -> tuple[str, str]:

@@ -1,7 +1,9 @@
 """Safety checks for signal plans: hard rules and per-profile policy.
 
-Every plan runs through :func:`check_plan` (or :func:`check_network_plan`) before it is stored
-or pushed; it returns *every* :class:`Violation`, each with a rule name and a severity.
+:func:`check_plan` (one light) and :func:`check_network_plan` (every period) return *every*
+:class:`Violation`, each with a rule name and a severity. :func:`require_safe` is the one gate
+on every path to a signal (stored, pushed, simulated): it runs them and refuses a plan with
+any ``"error"``, listing them all.
 
 Hard rules (always ``"error"``; the movement conflict classes come from
 :mod:`citybrain.conflicts`):
@@ -51,7 +53,8 @@ MUTCD 2009 sections 4D.26 and 4E.06; FGSV, *RiLSA* (2015) for the European profi
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -233,8 +236,6 @@ _CROSSING_LENGTHS: dict[str, dict[str, float]] = {}
 
 def crossing_lane_lengths(network: RoadNetwork) -> dict[str, float]:
     """Length (m) of every pedestrian-crossing lane of the network file, by lane id (cached per file)."""
-    import xml.etree.ElementTree as ET
-
     path = str(getattr(network, "path", "") or "")
     if path in _CROSSING_LENGTHS:
         return _CROSSING_LENGTHS[path]
@@ -348,38 +349,6 @@ def check_network_plan(plan: NetworkPlan, network: RoadNetwork,
     return out
 
 
-def require_safe(plan: NetworkPlan | SignalPlan, network: RoadNetwork,
-                 profile: str | SafetyProfile | None = None, *, source: str = "The plan") -> list[Violation]:
-    """Refuse a plan that breaks a hard rule: the one gate on every path to a signal.
-
-    Parameters
-    ----------
-    plan
-        A network plan (every period is checked) or one light's plan.
-    source
-        What the plan is, for the message (a file name, "the optimised plan").
-
-    Returns
-    -------
-    list of Violation
-        The warnings, when no rule is broken.
-
-    Raises
-    ------
-    UnsafePlanError
-        Listing every error.
-    """
-    if isinstance(plan, SignalPlan):
-        found = check_plan(plan, network, profile)
-    else:
-        found = check_network_plan(plan, network, profile)
-    errors = [str(v) for v in found if v.severity == "error"]
-    if errors:
-        msg = f"{source} is unsafe and will not run ({len(errors)} error(s)):\n" + "\n".join(errors)
-        raise UnsafePlanError(msg, errors)
-    return found
-
-
 def check_plan(plan: SignalPlan, network: RoadNetwork, profile: str | SafetyProfile | None = None, *,
                period: str = "", _geometry: dict | None = None) -> list[Violation]:
     """Check one plan against the hard rules and a profile (see the module docstring).
@@ -478,6 +447,44 @@ def check_plan(plan: SignalPlan, network: RoadNetwork, profile: str | SafetyProf
     return out
 
 
+def require_safe(plan: NetworkPlan | SignalPlan, network: RoadNetwork,
+                 profile: str | SafetyProfile | None = None, *, source: str = "The plan") -> list[Violation]:
+    """Check a plan and refuse it on any error: the one gate on every path to a signal.
+
+    An error is a broken hard rule, or a profile rule the profile makes an error (see the
+    module docstring).
+
+    Parameters
+    ----------
+    plan
+        A network plan (every period checked, :func:`check_network_plan`) or one light's plan
+        (:func:`check_plan`).
+    network, profile
+        As in :func:`check_plan`.
+    source
+        What the plan is, for the message (a file name, "the optimised plan").
+
+    Returns
+    -------
+    list of Violation
+        The warnings (empty when there are none), when there is no error.
+
+    Raises
+    ------
+    UnsafePlanError
+        Listing every error.
+    """
+    if isinstance(plan, SignalPlan):
+        found = check_plan(plan, network, profile)
+    else:
+        found = check_network_plan(plan, network, profile)
+    errors = [str(v) for v in found if v.severity == "error"]
+    if errors:
+        msg = f"{source} is unsafe and will not run ({len(errors)} error(s)):\n" + "\n".join(errors)
+        raise UnsafePlanError(msg, errors)
+    return found
+
+
 def _fmt_links(links) -> str:
     links = list(links)
     return ",".join(str(i) for i in links[:8]) + ("..." if len(links) > 8 else "")
@@ -555,8 +562,6 @@ def apply_clearances(plan: SignalPlan, network: RoadNetwork, profile: str | Safe
     ``keep_greens``, nothing else changes. The cycle is recomputed from the splits and the
     offset wrapped into it.
     """
-    from dataclasses import replace
-
     p = get_profile(profile)
     geo = LightGeometry.of(network, plan.tls)
     n = len(plan.phases)

@@ -11,8 +11,8 @@ from citybrain.network import graph_from_sumo_net
 from citybrain.plans import NetworkPlan, PlanPeriod, ScheduleEntry
 from citybrain.timing import optimise_plan
 
-from .conftest import NETWORKS
-from .test_timing_webster import make_flows
+from ..conftest import NETWORKS
+from ..test_timing_webster import make_flows
 
 NET = graph_from_sumo_net(NETWORKS / "grid4x4.net.xml")
 

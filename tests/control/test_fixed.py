@@ -18,7 +18,7 @@ from citybrain.network import graph_from_sumo_net
 from simulation.backend import SetState, StepData
 from simulation.twin import _Layout, _Signal, safe_transition
 
-from .conftest import NETWORKS
+from ..conftest import NETWORKS
 
 GRID = NETWORKS / "grid4x4.net.xml"
 

@@ -22,7 +22,7 @@ from citybrain.plans import (
 from citybrain.plans.formats import ALL_RED_NAME, sumo_phases
 from citybrain.plans.safety import apply_clearances
 
-from .conftest import NETWORKS, REAL_NETS, real_path
+from ..conftest import NETWORKS, REAL_NETS, real_path
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +75,7 @@ def test_schedule_becomes_a_waut(ped_net, tmp_path):
     assert back.schedule == plan.schedule
 
 
+@pytest.mark.sumo
 def test_written_programs_load_in_sumo(ped_net, tmp_path):
     from citybrain.sumo_tools import run_sumo_program
 
@@ -92,11 +93,39 @@ def test_json_schema_errors_are_collected(tmp_path):
         "schedule": [{"start": "25h", "period": 3}]}))
     with pytest.raises(ValidationError) as info:
         read_plans_json(path)
-    text = str(info.value)
-    for fragment in ("schema: expected 'citybrain.plans'", "version: expected 1", "name: expected a non-empty string",
-                     "tls: expected a traffic-light id", "cycle_s: expected a finite number",
-                     "state: expected a SUMO state string", "green_s: expected a finite number", "schedule[0]"):
-        assert fragment in text
+    assert str(info.value).startswith(f"{path}: 9 problem(s) in the plan file:")
+    assert [m.removeprefix(f"{path}: ") for m in info.value.problems] == [
+        "'schema': must be 'citybrain.plans', got 'other'",
+        "'version': must be 1, got 9",
+        "periods[0]: 'name': must be a non-empty string, got ''",
+        "periods[0]: plans[0]: 'tls': must be a non-empty string, got ''",
+        "periods[0]: plans[0]: phases[0]: 'state': must be a non-empty string, got ''",
+        "periods[0]: plans[0]: phases[0]: 'green_s': must be a finite number, got None",
+        "periods[0]: plans[0]: 'cycle_s': must be a finite number, got 'x'",
+        "schedule[0]: 'period': must be a non-empty string, got 3",
+        "schedule[0]: 'start': must be HH:MM[:SS] or seconds after midnight, got '25h'",
+    ]
+
+
+def test_json_plan_problems_name_the_file(tmp_path):
+    """What makes the plan unusable (not the schema) is placed in the file too."""
+    phase = {"state": "GGrr", "green_s": 25.0}
+    plan = {"tls": "A0", "cycle_s": 60.0, "phases": [phase, {**phase, "state": "rrG"}], "reference_phase": 4}
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"schema": "citybrain.plans", "version": 1, "periods": [
+        {"name": "am", "plans": [plan, plan, 7]}], "schedule": [{"start": "07:00", "period": "pm"}]}))
+    with pytest.raises(ValidationError) as info:
+        read_plans(path)
+    assert info.value.problems == [f"{path}: periods[0]: plans[2]: expected a table of fields, got 7"]
+    path.write_text(json.dumps({"schema": "citybrain.plans", "version": 1, "periods": [
+        {"name": "am", "plans": [plan, plan]}], "schedule": [{"start": "07:00", "period": "pm"}]}))
+    with pytest.raises(ValidationError) as info:
+        read_plans(path)
+    problems = [m.removeprefix(f"{path}: ") for m in info.value.problems]
+    assert problems[0] == "periods[0]: 'plans': one plan per traffic light expected, got ['A0', 'A0']"
+    assert "periods[0]: plans[1]: phases[1]: 'state': expected 4 characters like phase 0, got 3" in problems
+    assert "periods[0]: plans[0]: 'reference_phase': expected in [0, 2), got 4" in problems
+    assert problems[-1] == "schedule[0]: 'period': expected one of ['am'], got 'pm'"
 
 
 def test_unreadable_files(tmp_path):
@@ -108,6 +137,24 @@ def test_unreadable_files(tmp_path):
         read_plans(tmp_path / "x.xml")
     with pytest.raises(ValidationError, match="no such plan file"):
         read_plans(tmp_path / "missing.json")
+
+
+def test_sumo_program_problems_are_collected(tmp_path):
+    path = tmp_path / "bad.add.xml"
+    path.write_text('<additional><tlLogic id="A0" programID="x"><phase state="GGrr"/>'
+                    '<phase duration="5" state="rrGG" minDur="soon"/><phase duration="30" state="GGrr"/></tlLogic>'
+                    '<tlLogic id="B0" programID="x" offset="late"><phase duration="5" state="Gr"/></tlLogic>'
+                    '</additional>')
+    with pytest.raises(ValidationError) as info:
+        read_sumo_additional(path)
+    assert str(info.value).startswith(f"{path}: 3 problem(s) in the SUMO programs:")
+    assert [m.split(": ", 2)[1:] for m in info.value.problems] == [
+        ["tlLogic[0] id='A0' phase[0]", "expected duration (s) and state (and numeric minDur/maxDur where given), "
+                                        "got {'state': 'GGrr'}."],
+        ["tlLogic[0] id='A0' phase[1]", "expected duration (s) and state (and numeric minDur/maxDur where given), "
+                                        "got {'duration': '5', 'state': 'rrGG', 'minDur': 'soon'}."],
+        ["tlLogic[1] id='B0'", "offset must be a number, got 'late'."],
+    ]
 
 
 @pytest.mark.parametrize("name", ["cologne3", "atlanta"])

@@ -10,8 +10,8 @@ from citybrain._kernels.control import _downstream_queues, _phase_pressures
 from citybrain.control.maxpressure import default_turn_ratios
 from citybrain.network import graph_from_sumo_net
 
-from .conftest import NETWORKS
-from .naive import control as naive
+from ..conftest import NETWORKS
+from ..naive import control as naive
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from citybrain.exceptions import UnsafePlanError, ValidationError
 from citybrain.network import graph_from_sumo_net
-from citybrain.plans import NetworkPlan, PlanPhase, SignalPlan, check_plan, plans_from_network
+from citybrain.plans import NetworkPlan, PlanPhase, SignalPlan, check_plan, plans_from_network, require_safe
 from citybrain.plans.safety import (
     EU_RILSA,
     apply_clearances,
@@ -19,11 +20,12 @@ from citybrain.plans.safety import (
     required_yellow_s,
 )
 
-from . import invariants
-from .conftest import NETWORKS, REAL_NETS, real_path
+from .. import invariants
+from ..conftest import NETWORKS, REAL_NETS, real_path
 
 GRID = graph_from_sumo_net(NETWORKS / "grid4x4.net.xml")
 PED = graph_from_sumo_net(NETWORKS / "grid2x2_ped.net.xml")
+ARTERIAL = graph_from_sumo_net(NETWORKS / "arterial5.net.xml")
 
 
 def _safe(network, tls):
@@ -185,10 +187,7 @@ def test_one_phase_plan_needs_no_yellow():
 
 
 def test_crossing_length_is_the_crossing_lane_not_lanes_times_width():
-    from citybrain.network import graph_from_sumo_net
     from citybrain.plans.safety import crossing_length_m
-
-    from .conftest import NETWORKS
 
     net = graph_from_sumo_net(NETWORKS / "grid2x2_ped.net.xml")
     crossings = [i for i, m in enumerate(net.movements) if m.turn == "crossing"]
@@ -212,3 +211,27 @@ def test_all_red_only_when_a_link_gains_green():
     swapped = "".join("G" if c == "r" else "r" for c in state)
     y2, ar2 = clearance_times(state, swapped, geo)
     assert y2 >= 3.0 and ar2 > 0.0
+
+
+def test_require_safe_returns_the_warnings_of_a_safe_plan():
+    plan = plans_from_network(ARTERIAL)  # arterial5's own programs: safe, with clearance warnings
+    warnings = require_safe(plan, ARTERIAL)
+    assert warnings == check_network_plan(plan, ARTERIAL)
+    assert warnings and {v.severity for v in warnings} == {"warning"}
+    one = plan.periods[0].by_tls["J1"]
+    assert require_safe(one, ARTERIAL, "eu") == check_plan(one, ARTERIAL, "eu")
+
+
+def test_require_safe_refuses_an_unsafe_plan_listing_every_error():
+    plan = plans_from_network(ARTERIAL)
+    j1 = plan.periods[0].by_tls["J1"]
+    all_green = replace(j1, phases=tuple(replace(p, state="G" * len(p.state)) for p in j1.phases))
+    unsafe = NetworkPlan.single([all_green, *(p for p in plan.periods[0].plans if p.tls != "J1")])
+    errors = [str(v) for v in check_network_plan(unsafe, ARTERIAL) if v.severity == "error"]
+    assert {e.split(": ")[2] for e in errors} >= {"conflict", "merge"}
+    for target in (unsafe, all_green):  # a NetworkPlan and one light's SignalPlan
+        with pytest.raises(UnsafePlanError) as info:
+            require_safe(target, ARTERIAL, source="plan.json")
+        assert isinstance(info.value, ValidationError)
+        assert info.value.problems == errors
+        assert str(info.value) == "\n".join([f"plan.json is unsafe and will not run ({len(errors)} error(s)):", *errors])
