@@ -6,7 +6,7 @@ on every path to a signal (stored, pushed, simulated): it runs them and refuses 
 any ``"error"``, listing them all.
 
 Hard rules (always ``"error"``; the movement conflict classes come from
-:mod:`citybrain.conflicts`):
+:mod:`citybrain.network.conflicts`):
 
 ``conflict``
     two movements that may never be green together (``NEVER``) are green at the same time,
