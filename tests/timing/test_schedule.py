@@ -7,9 +7,9 @@ import pandas as pd
 from citybrain.network import graph_from_sumo_net
 from citybrain.timing.schedule import split_periods, time_of_day_plan
 
-from . import invariants
-from .conftest import NETWORKS
-from .test_timing_webster import make_flows
+from .. import invariants
+from ..conftest import NETWORKS
+from .helpers import make_flows
 
 
 def day_flows(network):
