@@ -25,8 +25,7 @@ def sanitise_state(state: str, network, tls: str, prefer=(), *, flows_vph=None, 
     yield to the new one becomes ``g``, unless (with flows) the new stream is in
     ``optional`` (served in another phase): then it goes red here and the heavier stream
     keeps its protection. So a right turn that the own program shows green in every phase
-    does not make a heavy through permissive (atlanta 69421277: a 225 veh/h through merging
-    with a 68 veh/h right turn). Two protected links from different lanes into one lane:
+    does not make a heavy through permissive. Two protected links from different lanes into one lane:
     the minor becomes ``g``.
     """
     prog = network.programs[tls]

@@ -37,7 +37,7 @@ __all__ = [
 
 #: Approach edges shorter than this (metres; less than one car) hold no queued vehicle: a
 #: stop-line camera there sees only the vehicles that happen to stand on it at a step's
-#: end, so its counts are far too low (ingolstadt7: 52 counted of 655 veh/h).
+#: end, so its counts are far too low.
 SHORT_APPROACH_M = 5.0
 
 
