@@ -20,7 +20,7 @@ def hcm_cycle_s(lost_s: float, critical_ratio: float, *, target_vc: float = 0.9,
     Examples
     --------
     >>> round(hcm_cycle_s(10.0, 0.5), 1)
-    24.7
+    24.1
     """
     vc = critical_ratio * lane_sat_vph
     ratio = vc / (reference_sum_vph * target_vc)
@@ -49,12 +49,8 @@ def hcm(network, flows, options: TimingOptions = TimingOptions(), *, target_vc: 
 
     Raises
     ------
-    ValidationError
-        If the flows or arguments are invalid.
-    InfeasiblePlanError
-        If the minimum greens do not fit a cycle.
-    UnsafePlanError
-        If a plan breaks a hard safety rule.
+    ValidationError, InfeasiblePlanError, UnsafePlanError
+        As for :func:`citybrain.timing.webster.webster`.
 
     Notes
     -----

@@ -317,12 +317,9 @@ def isolated_plans(network, flows, options: TimingOptions, method: str,
 
     Raises
     ------
-    ValidationError
-        If the flows or lights are invalid (every problem listed).
-    InfeasiblePlanError
-        If the minimum greens do not fit a cycle.
-    UnsafePlanError
-        If a plan breaks a hard safety rule (:func:`citybrain.plans.safety.require_safe`).
+    ValidationError, InfeasiblePlanError, UnsafePlanError
+        As for :func:`citybrain.timing.webster.webster` (the last from
+        :func:`citybrain.plans.safety.require_safe`).
     """
     bounds = options.cycle_bounds_s
     q = movement_flows(network, flows, aggregate=options.aggregate)
