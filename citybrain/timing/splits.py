@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.optimize import linprog
 
 from ..exceptions import InfeasiblePlanError
 from ..plans.model import NetworkPlan, SignalPlan
@@ -52,6 +51,8 @@ def critical_ratio(y: np.ndarray, service: np.ndarray) -> float:
     y, service = y[rows], service[rows]
     if not len(y) or y.max() <= 0:
         return 0.0
+    from scipy.optimize import linprog  # on first use: it costs more than the CLI's start-up
+
     n_p = service.shape[1]
     res = linprog(np.ones(n_p), A_ub=-service, b_ub=-y, bounds=[(0, None)] * n_p, method="highs")
     if res.status != 0:  # pragma: no cover - always feasible with y finite
@@ -91,6 +92,8 @@ def equal_saturation_greens(y: np.ndarray, service: np.ndarray, cycle_s: float, 
     ys, sv = y[rows], service[rows]
     if max_green_s is None and np.all((sv > 0).sum(axis=1) == 1):
         return _single_service_greens(ys, sv, cycle_s, effective, np.asarray(min_green_s, dtype=float))
+    from scipy.optimize import linprog  # on first use: it costs more than the CLI's start-up
+
     a_ub = np.hstack([-sv, (ys * cycle_s)[:, None]])
     c = np.zeros(n_p + 1)
     c[-1] = -1.0
