@@ -13,7 +13,7 @@ Rows, each run as a static program in the twin (controller ``fixed``, as ``bench
   ``+yellow`` inserts 3 s of yellow after every green a link loses (cycle lengthened, offsets
   kept); ``-never`` reddens the lighter of two never-together streams; ``-conflicts`` also
   shows every stream that must give way as permissive ``g`` (what
-  :func:`citybrain.timing._common.sanitise_state` does without flows); ``-conflicts+yellow``
+  :func:`citybrain.timing.phases.sanitise_state` does without flows); ``-conflicts+yellow``
   both.
 * ``safe C=...``: :func:`citybrain.timing.optimise_plan` (``method="coordinated"``, true flows,
   not clipped to the own programs' capacity) at a fixed common cycle without half-cycle
@@ -120,7 +120,7 @@ def with_yellow(programs: dict[str, dict], yellow_s: float = 3.0) -> dict[str, d
 
 def without_conflicts(programs: dict[str, dict], network, *, permissive: bool) -> dict[str, dict]:
     """Redden the lighter of never-together streams; with ``permissive`` also show yielding streams ``g``."""
-    from citybrain.timing._common import sanitise_state
+    from citybrain.timing.phases import sanitise_state
 
     def fix(state, t):
         s = sanitise_state(state, network, t)
@@ -132,9 +132,9 @@ def without_conflicts(programs: dict[str, dict], network, *, permissive: bool) -
 
 def safe_plan(network, flows, path: Path, **kwargs) -> tuple[Path, dict]:
     """Coordinated plan from ``flows``, checked, written; returns the file and the ``{tls: SignalPlan}``."""
-    from citybrain.timing import optimise_plan
+    from citybrain.timing import TimingOptions, optimise_plan
 
-    plan = optimise_plan(network, flows, method="coordinated", seed=0, profile=PROFILE, clip_to_program=False,
+    plan = optimise_plan(network, flows, "coordinated", TimingOptions(profile=PROFILE, seed=0), clip_to_program=False,
                          **kwargs)
     plans = dict(plan.periods[0].by_tls)
     return write_safe(plans, network, path), plans

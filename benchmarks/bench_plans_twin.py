@@ -141,15 +141,13 @@ def estimated_flows(network, counts: pd.DataFrame) -> pd.DataFrame:
     return estimate_flows(network, table).flows
 
 
-def our_plan(network, flows: pd.DataFrame, method: str, out: Path, **kwargs) -> tuple[Path, dict]:
+def our_plan(network, flows: pd.DataFrame, method: str, out: Path, *, profile=None) -> tuple[Path, dict]:
     """Optimise, check and write our plan as a SUMO additional file; return it and facts."""
     from citybrain.plans import check_network_plan
     from citybrain.plans.formats import read_sumo_additional, write_plans_json, write_sumo_additional
-    from citybrain.timing import optimise_plan
+    from citybrain.timing import TimingOptions, optimise_plan
 
-    profile = kwargs.get("profile")
-    plan = optimise_plan(network, flows, method=method, seed=0, **kwargs) if method == "coordinated" else \
-        optimise_plan(network, flows, method=method, **kwargs)
+    plan = optimise_plan(network, flows, method, TimingOptions(profile=profile, seed=0))
     errors = [v for v in check_network_plan(plan, network, profile) if v.severity == "error"]
     if errors:
         msg = f"our {method} plan is unsafe: " + "; ".join(str(v) for v in errors[:5])

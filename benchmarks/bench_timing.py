@@ -27,9 +27,10 @@ sys.path.insert(0, str(ROOT))
 from citybrain._kernels.timing import _network_delay  # noqa: E402
 from citybrain.generate import generate_grid  # noqa: E402
 from citybrain.network import graph_from_sumo_net  # noqa: E402
-from citybrain.timing import optimise_plan  # noqa: E402
-from citybrain.timing._common import FLOW_COLUMNS, movement_flows  # noqa: E402
-from citybrain.timing.coordination import _offsets_of, delay_model  # noqa: E402
+from citybrain.estimation import FLOW_COLUMNS  # noqa: E402
+from citybrain.timing import TimingOptions, optimise_plan  # noqa: E402
+from citybrain.timing.delay_model import delay_model, offsets_of  # noqa: E402
+from citybrain.timing.flows import movement_flows  # noqa: E402
 from tests.naive import timing as naive  # noqa: E402
 
 
@@ -51,16 +52,16 @@ def main() -> None:
         net_path = generate_grid(Path(tmp) / "grid.net.xml", rows, cols)
         network = graph_from_sumo_net(net_path)
     flows = flows_for(network)
-    optimise_plan(network, flows, method="coordinated", n_restarts=1, n_passes=1, seed=0)  # JIT warm-up
+    optimise_plan(network, flows, "coordinated", TimingOptions(seed=0), n_restarts=1, n_passes=1)  # JIT warm-up
     load_before = os.getloadavg()
     t0 = time.perf_counter()
-    plan = optimise_plan(network, flows, method="coordinated", seed=0)
+    plan = optimise_plan(network, flows, "coordinated", TimingOptions(seed=0))
     t_offsets = time.perf_counter() - t0
 
     q = movement_flows(network, flows)
     plans = plan.periods[0].by_tls
     model = delay_model(network, plans, q)
-    offsets = _offsets_of(model, plans)
+    offsets = offsets_of(model, plans)
     n, c = len(model.movements), model.cycle_s
     dep, delay = np.empty((n, c)), np.empty(n)
     args_k = (offsets, model.cap_local, model.light, model.q, model.up_ptr, model.up_mov, model.shift, model.factor, 3)

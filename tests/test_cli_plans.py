@@ -69,7 +69,7 @@ def test_real_programs_without_yellow_are_flagged(name):
 def test_optimise_writes_safe_plans(tmp_path):
     from citybrain.network import graph_from_sumo_net
 
-    from .test_timing_webster import make_flows
+    from .timing.helpers import make_flows
 
     net_path = NETWORKS / "arterial5.net.xml"
     flows = tmp_path / "flows.csv"

@@ -13,7 +13,7 @@ from citybrain.app.cli.plans import plans
 from citybrain.app.cli.run import run
 from citybrain.network import graph_from_sumo_net
 from citybrain.plans import check_network_plan, read_plans
-from citybrain.app.runner.job import choose_method, make_plans
+from citybrain.app.runner.job import make_plans
 
 from .conftest import ROOT
 
@@ -73,10 +73,6 @@ def test_run_rejects_unknown_strategy(tmp_path):
     result = CliRunner().invoke(run, [DEMO, "--out", str(tmp_path), "--strategies", "existing,nonsense"])
     assert result.exit_code != 0
     assert "nonsense" in str(result.exception)
-
-
-def test_choose_method_coordinates_close_signals():
-    assert choose_method(graph_from_sumo_net("networks/arterial5.net.xml")) == "coordinated"
 
 
 def test_make_plans_time_of_day_periods():

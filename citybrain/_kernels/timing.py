@@ -1,7 +1,7 @@
 """numba kernels of signal timing: the TRANSYT-style delay model and the offset search.
 
-Public wrappers: :func:`citybrain.timing.coordination.network_delay` and
-:func:`citybrain.timing.coordination.coordinated`. Pure-numpy references:
+Public wrappers: :func:`citybrain.timing.delay_model.cyclic_delay`,
+:class:`citybrain.timing.delay_model.LocalDelay` and :func:`citybrain.timing.coordination.coordinated`. Pure-numpy references:
 ``tests/naive/timing.py``.
 
 Time runs in 1 s steps over one common cycle of ``C`` steps. Per movement ``m``:
@@ -30,7 +30,7 @@ def _disperse_profile(inflow, shift, factor, out):
     """Numba kernel for Robertson's platoon dispersion over one cycle (cyclic steady state).
 
     ``out[t + shift] = F inflow[t] + (1 - F) out[t + shift - 1]``, run two cycles from the
-    mean so the cyclic profile settles. Wrapper: :func:`citybrain.timing.coordination.network_delay`.
+    mean so the cyclic profile settles. Wrapper: :func:`citybrain.timing.delay_model.cyclic_delay`.
     """
     c = inflow.shape[0]
     mean = 0.0
@@ -119,7 +119,7 @@ def _network_delay(offsets, cap_local, light, q, up_ptr, up_mov, shift, factor, 
 
     Sweeps the movements ``n_sweeps`` times (departures feed downstream arrivals), writing
     each movement's departures ``dep`` and delay ``delay``. Wrapper:
-    :func:`citybrain.timing.coordination.network_delay`.
+    :func:`citybrain.timing.delay_model.cyclic_delay`.
     """
     n, c = cap_local.shape
     inflow = np.empty(c)
@@ -148,8 +148,8 @@ def _delay_state(offsets, cap_local, light, q, up_ptr, up_mov, shift, factor, de
     """Numba kernel: departures, delays and stored arrivals of every movement at ``offsets``.
 
     The state :func:`_local_delay` updates one light at a time (two sweeps, as each pass of
-    :func:`_search_offsets`); returns the network delay (veh*s per cycle). Wrapper: the split
-    re-balancing of :func:`citybrain.timing.coordination.coordinated`.
+    :func:`_search_offsets`); returns the network delay (veh*s per cycle). Wrapper:
+    :class:`citybrain.timing.delay_model.LocalDelay`.
     """
     n, c = cap_local.shape
     total = _network_delay(offsets, cap_local, light, q, up_ptr, up_mov, shift, factor, 2, dep, delay)
@@ -251,19 +251,19 @@ def _search_offsets(init, step, cap_local, light, q, up_ptr, up_mov, shift, fact
                 best_o = offsets[l]
                 best_d = cur
                 wide = step * coarse
-                for o in range(0, c, wide):
-                    d = _local_delay(l, o, offsets, cap_local, light, q, up_ptr, up_mov, shift, factor,
-                                     light_ptr, light_mov, down_ptr, down_mov, dep, arr_store, tmp_dep, tmp_pos,
-                                     inflow, disp, arr, cap, False, delay)
-                    if d < best_d - 1e-9 * (1.0 + abs(best_d)):
-                        best_d = d
-                        best_o = o
-                if coarse > 1:
-                    centre = best_o - best_o % step
-                    for k in range(-(coarse - 1), coarse):
-                        o = (centre + k * step) % c
-                        if o % wide == 0 or o % step != 0:
-                            continue
+                centre = 0
+                # level 0: every ``wide`` seconds; level 1: every ``step`` near the best of level 0
+                for level in range(2 if coarse > 1 else 1):
+                    if level == 1:
+                        centre = best_o - best_o % step
+                    n_try = (c + wide - 1) // wide if level == 0 else 2 * coarse - 1
+                    for j in range(n_try):
+                        if level == 0:
+                            o = j * wide
+                        else:
+                            o = (centre + (j - (coarse - 1)) * step) % c
+                            if o % wide == 0 or o % step != 0:
+                                continue
                         d = _local_delay(l, o, offsets, cap_local, light, q, up_ptr, up_mov, shift, factor,
                                          light_ptr, light_mov, down_ptr, down_mov, dep, arr_store, tmp_dep, tmp_pos,
                                          inflow, disp, arr, cap, False, delay)

@@ -3,15 +3,8 @@
 from __future__ import annotations
 
 from ..plans.model import NetworkPlan
-from ._common import (
-    assert_produced_plans_safe,
-    check_bounds,
-    clamp_cycle,
-    finish_plan,
-    isolated_timing,
-    movement_flows,
-    select_lights,
-)
+from .options import TimingOptions
+from .splits import isolated_plans
 
 __all__ = ["hcm", "hcm_cycle_s"]
 
@@ -27,7 +20,7 @@ def hcm_cycle_s(lost_s: float, critical_ratio: float, *, target_vc: float = 0.9,
     Examples
     --------
     >>> round(hcm_cycle_s(10.0, 0.5), 1)
-    24.7
+    24.1
     """
     vc = critical_ratio * lane_sat_vph
     ratio = vc / (reference_sum_vph * target_vc)
@@ -36,14 +29,13 @@ def hcm_cycle_s(lost_s: float, critical_ratio: float, *, target_vc: float = 0.9,
     return float(min(lost_s / (1.0 - ratio), max_cycle_s))
 
 
-def hcm(network, flows, *, tls=None, profile=None, cycle_bounds=(30.0, 180.0), permissive_factor: float = 0.5,
-        aggregate: str = "mean", target_vc: float = 0.9, reference_sum_vph: float = 1710.0,
-        min_green_s: float | None = None) -> NetworkPlan:
+def hcm(network, flows, options: TimingOptions = TimingOptions(), *, target_vc: float = 0.9,
+        reference_sum_vph: float = 1710.0) -> NetworkPlan:
     """Return isolated plans (seconds) by the HCM critical-movement method (offsets 0).
 
     Parameters
     ----------
-    network, flows, tls, profile, cycle_bounds, permissive_factor, aggregate, min_green_s
+    network, flows, options
         As for :func:`citybrain.timing.webster.webster`.
     target_vc
         Target critical degree of saturation ``Xc``.
@@ -57,10 +49,8 @@ def hcm(network, flows, *, tls=None, profile=None, cycle_bounds=(30.0, 180.0), p
 
     Raises
     ------
-    ValidationError
-        If the flows or arguments are invalid.
-    InfeasiblePlanError
-        If no safe plan fits the cycle bounds.
+    ValidationError, InfeasiblePlanError, UnsafePlanError
+        As for :func:`citybrain.timing.webster.webster`.
 
     Notes
     -----
@@ -69,15 +59,8 @@ def hcm(network, flows, *, tls=None, profile=None, cycle_bounds=(30.0, 180.0), p
     factors as HCM Exh. 19-13); cycle from the critical sum and a target v/c; greens in
     proportion to the critical lane volumes (equal degree of saturation).
     """
-    bounds = check_bounds(cycle_bounds)
-    q = movement_flows(network, flows, aggregate=aggregate)
-    plans = []
-    for t in select_lights(network, tls):
-        timing = isolated_timing(network, t, q, profile=profile, permissive_factor=permissive_factor,
-                                 min_green_s=min_green_s)
-        cycle = clamp_cycle(hcm_cycle_s(timing.lost_s, timing.Y, target_vc=target_vc,
-                                        reference_sum_vph=reference_sum_vph, max_cycle_s=bounds[1]), timing, bounds)
-        plans.append(finish_plan(timing, cycle, method="hcm"))
-    result = NetworkPlan.single(plans, meta={"method": "hcm", "network": str(network.path)})
-    assert_produced_plans_safe(result, network, profile)
-    return result
+    def cycle(timing, max_cycle_s):
+        return hcm_cycle_s(timing.lost_s, timing.Y, target_vc=target_vc, reference_sum_vph=reference_sum_vph,
+                           max_cycle_s=max_cycle_s)
+
+    return isolated_plans(network, flows, options, "hcm", cycle)

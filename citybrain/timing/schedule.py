@@ -15,7 +15,8 @@ import pandas as pd
 
 from ..exceptions import ValidationError
 from ..plans.model import DAY_S, NetworkPlan, PlanPeriod, ScheduleEntry
-from ._common import FLOW_COLUMNS
+from ..estimation import FLOW_COLUMNS
+from .options import TimingOptions
 
 __all__ = ["split_periods", "time_of_day_plan"]
 
@@ -65,8 +66,8 @@ def split_periods(flows: pd.DataFrame, n_periods: int = 3) -> list[tuple[float, 
     return cuts[::-1]
 
 
-def time_of_day_plan(network, flows: pd.DataFrame, *, n_periods: int = 3, method=None, aggregate: str = "max",
-                     **kwargs) -> NetworkPlan:
+def time_of_day_plan(network, flows: pd.DataFrame, *, n_periods: int = 3, method=None,
+                     options: TimingOptions | None = None, **method_kwargs) -> NetworkPlan:
     """Return a :class:`NetworkPlan` with one period per homogeneous stretch of the day.
 
     Parameters
@@ -79,25 +80,29 @@ def time_of_day_plan(network, flows: pd.DataFrame, *, n_periods: int = 3, method
         Number of periods.
     method
         Timing method (name or callable, as :func:`citybrain.timing.optimise_plan`).
-    aggregate
-        How a period's intervals combine per movement (default its busiest interval).
-    **kwargs
+    options
+        Options of the method (:class:`~citybrain.timing.options.TimingOptions`); default
+        ``TimingOptions(aggregate="max")``: each period is timed for the busiest interval of
+        each movement.
+    **method_kwargs
         Passed to the method.
 
     Returns
     -------
     NetworkPlan
-        Periods named ``P1_HHMM`` ..., scheduled at their starts.
+        Periods named ``P1_HHMM`` ..., scheduled at their starts; ``meta`` holds the options.
     """
     from .optimise import optimise_plan
 
+    options = TimingOptions(aggregate="max") if options is None else options
     periods, schedule = [], []
     for k, (start, end) in enumerate(split_periods(flows, n_periods)):
         part = flows[(flows["interval_start"] >= start) & (flows["interval_start"] < end)]
-        plan = optimise_plan(network, part, method=method, aggregate=aggregate, **kwargs)
+        plan = optimise_plan(network, part, method, options, **method_kwargs)
         s = int(start % DAY_S)
         name = f"P{k + 1}_{s // 3600:02d}{(s % 3600) // 60:02d}"
         periods.append(PlanPeriod(name, plan.periods[0].plans))
         schedule.append(ScheduleEntry(float(start % DAY_S), name))
     schedule.sort(key=lambda e: e.start_s)
-    return NetworkPlan(tuple(periods), tuple(schedule), {"method": "time-of-day", "periods": len(periods)})
+    return NetworkPlan(tuple(periods), tuple(schedule),
+                       {"method": "time-of-day", "periods": len(periods), "options": options.to_dict()})

@@ -3,15 +3,8 @@
 from __future__ import annotations
 
 from ..plans.model import NetworkPlan
-from ._common import (
-    assert_produced_plans_safe,
-    check_bounds,
-    clamp_cycle,
-    finish_plan,
-    isolated_timing,
-    movement_flows,
-    select_lights,
-)
+from .options import TimingOptions
+from .splits import isolated_plans
 
 __all__ = ["webster", "webster_cycle_s"]
 
@@ -35,8 +28,7 @@ def webster_cycle_s(lost_s: float, critical_ratio: float, *, max_flow_ratio: flo
     return float(min((1.5 * lost_s + 5.0) / (1.0 - critical_ratio), max_cycle_s))
 
 
-def webster(network, flows, *, tls=None, profile=None, cycle_bounds=(30.0, 180.0), permissive_factor: float = 0.5,
-            aggregate: str = "mean", max_flow_ratio: float = 0.95, min_green_s: float | None = None) -> NetworkPlan:
+def webster(network, flows, options: TimingOptions = TimingOptions(), *, max_flow_ratio: float = 0.95) -> NetworkPlan:
     """Return isolated Webster plans (seconds) for every light (offsets 0).
 
     Parameters
@@ -45,22 +37,13 @@ def webster(network, flows, *, tls=None, profile=None, cycle_bounds=(30.0, 180.0
         The road network; each light keeps its own phase sequence, with green states made
         safe and clearances from the profile.
     flows
-        Flow table (``interval_start, interval_s, junction, from_edge, to_edge, flow_vph,
-        se_vph``), combined over intervals by ``aggregate``.
-    tls
-        Lights to time (default all).
-    profile
-        Safety profile for yellow, all-red, walk and minimum green (``"us"``, ``"eu"``).
-    cycle_bounds
-        ``(min, max)`` cycle (seconds).
-    permissive_factor
-        Share of saturation flow a permissive (``g``) movement gets.
-    aggregate
-        How intervals combine: ``"mean"``, ``"max"``, ``"median"``.
+        Flow table (:data:`citybrain.estimation.FLOW_COLUMNS`), combined over intervals by
+        ``options.aggregate``.
+    options
+        Lights, safety profile, cycle bounds, permissive factor, aggregation and minimum
+        green (:class:`~citybrain.timing.options.TimingOptions`).
     max_flow_ratio
         ``Y`` at and above which the cycle is the maximum.
-    min_green_s
-        Minimum green override (default: the profile's).
 
     Returns
     -------
@@ -72,7 +55,9 @@ def webster(network, flows, *, tls=None, profile=None, cycle_bounds=(30.0, 180.0
     ValidationError
         If the flows or arguments are invalid (every problem listed).
     InfeasiblePlanError
-        If no safe plan fits the cycle bounds.
+        If the minimum greens do not fit a cycle.
+    UnsafePlanError
+        If a plan breaks a hard safety rule.
 
     Notes
     -----
@@ -83,15 +68,7 @@ def webster(network, flows, *, tls=None, profile=None, cycle_bounds=(30.0, 180.0
     (start-up loss and end-of-green extension of 2 s each cancel, HCM 2016 ch. 19), so displayed and
     effective greens coincide.
     """
-    bounds = check_bounds(cycle_bounds)
-    q = movement_flows(network, flows, aggregate=aggregate)
-    plans = []
-    for t in select_lights(network, tls):
-        timing = isolated_timing(network, t, q, profile=profile, permissive_factor=permissive_factor,
-                                 min_green_s=min_green_s)
-        cycle = clamp_cycle(webster_cycle_s(timing.lost_s, timing.Y, max_flow_ratio=max_flow_ratio,
-                                            max_cycle_s=bounds[1]), timing, bounds)
-        plans.append(finish_plan(timing, cycle, method="webster"))
-    result = NetworkPlan.single(plans, meta={"method": "webster", "network": str(network.path)})
-    assert_produced_plans_safe(result, network, profile)
-    return result
+    def cycle(timing, max_cycle_s):
+        return webster_cycle_s(timing.lost_s, timing.Y, max_flow_ratio=max_flow_ratio, max_cycle_s=max_cycle_s)
+
+    return isolated_plans(network, flows, options, "webster", cycle)

@@ -12,7 +12,7 @@ from citybrain.plans import NetworkPlan, PlanPeriod, ScheduleEntry
 from citybrain.timing import optimise_plan
 
 from ..conftest import NETWORKS
-from ..test_timing_webster import make_flows
+from ..timing.helpers import make_flows
 
 NET = graph_from_sumo_net(NETWORKS / "grid4x4.net.xml")
 

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import click
 
-from citybrain.exceptions import CityBrainError, ValidationError
+from citybrain.exceptions import ValidationError
 from citybrain.network import RoadNetwork
 from citybrain.plans import check_network_plan, write_plans_json, write_sumo_additional
+from citybrain.timing import METHODS, TimingOptions, optimise_plan
 from .options import network_options
 
 __all__ = ["optimise"]
@@ -25,12 +26,8 @@ def _read_flows(path: Path):
 
 
 def _flows_from_counts(network, counts: Path):
-    try:
-        from citybrain import counts as counts_mod
-        from citybrain.estimation import estimate_flows as estimate
-    except ImportError as exc:
-        msg = f"--counts needs the flow estimator (citybrain.estimation), which is not available ({exc}); use --flows."
-        raise CityBrainError(msg) from exc
+    from citybrain import counts as counts_mod
+    from citybrain.estimation import estimate_flows as estimate
 
     table = counts_mod.read_counts(counts, network)
     return estimate(network, table).flows
@@ -40,7 +37,8 @@ def _flows_from_counts(network, counts: Path):
 @network_options()
 @click.option("--flows", "flows_path", type=click.Path(path_type=Path), help="Flow table CSV (flows.csv).")
 @click.option("--counts", "counts_path", type=click.Path(path_type=Path), help="Camera counts (estimated first).")
-@click.option("--method", type=click.Choice(["webster", "hcm", "coordinated"]), default="webster", show_default=True)
+@click.option("--method", type=click.Choice(list(METHODS)), default="webster", show_default=True,
+              help="Timing method (auto: coordinated when signals interact).")
 @click.option("--profile", type=click.Choice(["us", "eu"]), default="us", show_default=True, help="Safety profile.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Plan JSON to write.")
 @click.option("--sumo-out", type=click.Path(dir_okay=False, path_type=Path), help="Also write a SUMO tlLogic file.")
@@ -48,15 +46,10 @@ def _flows_from_counts(network, counts: Path):
 def optimise(road: RoadNetwork, flows_path: Path | None, counts_path: Path | None, method: str, profile: str, out: Path,
              sumo_out: Path | None, seed: int) -> None:
     """Optimise signal plans for NET from flows (or counts) and write them."""
-    from citybrain.timing import optimise_plan
-
     if (flows_path is None) == (counts_path is None):
         raise click.UsageError("Give exactly one of --flows and --counts.")
     flows = _read_flows(flows_path) if flows_path is not None else _flows_from_counts(road, counts_path)
-    kwargs = {"profile": profile}
-    if method == "coordinated":
-        kwargs["seed"] = seed
-    plan = optimise_plan(road, flows, method=method, **kwargs)
+    plan = optimise_plan(road, flows, method, TimingOptions(profile=profile, seed=seed))
     found = check_network_plan(plan, road, profile)
     write_plans_json(plan, out)
     click.echo(f"wrote {out}: {len(plan.tls_ids)} plan(s) by {method}, "

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from citybrain.timing import METHODS
+
 __all__ = ["run"]
 
 
@@ -17,7 +19,7 @@ __all__ = ["run"]
 @click.option("--strategies", default=None,
               help="Comma-separated strategies to compare: existing, plan and registered controllers "
                    "(default: existing,plan,maxpressure,sumo-actuated).")
-@click.option("--method", type=click.Choice(["auto", "webster", "hcm", "coordinated"]), default="auto",
+@click.option("--method", type=click.Choice(list(METHODS)), default="auto",
               show_default=True, help="Timing method (auto: coordinated when signals interact).")
 @click.option("--replan-every", "replan_every", type=click.FloatRange(min=1), default=None,
               help="Closed loop: re-estimate and push new plans into the running twin every MIN minutes, "

@@ -30,21 +30,19 @@ import pandas as pd
 
 from citybrain.counts import check_counts, read_counts
 from citybrain.estimation import estimate_flows, write_flows
-from citybrain.exceptions import InfeasiblePlanError, SimulationError, ValidationError
+from citybrain.exceptions import SimulationError, ValidationError
 from citybrain.network import RoadNetwork, graph_from_sumo_net
 from citybrain.plans import check_network_plan, write_plans_json, write_sumo_additional
 from citybrain.plans.model import NetworkPlan
 from citybrain.app.report import ReportData, write_report
 from citybrain.app.report.data import RUN_COLUMNS
 
-__all__ = ["DEFAULT_STRATEGIES", "COUNT_SEED", "JobResult", "Progress", "run_job", "choose_method", "make_plans"]
+__all__ = ["DEFAULT_STRATEGIES", "COUNT_SEED", "JobResult", "Progress", "run_job", "make_plans"]
 
 #: Strategies compared when none are named: existing programs, new plans, adaptive controllers.
 DEFAULT_STRATEGIES: tuple[str, ...] = ("existing", "plan", "maxpressure", "sumo-actuated")
 #: Seed of the counting run (kept apart from the validation seeds 0..N-1).
 COUNT_SEED = 1000
-#: Signals whose linking road takes at most this long to drive (s) are coordinated.
-COORDINATION_TRAVEL_S = 60.0
 #: Period (s) of the per-lane queue output.
 QUEUE_PERIOD_S = 60
 
@@ -93,17 +91,6 @@ class JobResult:
     plan: NetworkPlan | None = None
 
 
-def choose_method(network: RoadNetwork, travel_s: float = COORDINATION_TRAVEL_S) -> str:
-    """Return ``"coordinated"`` when two signals are linked by a road under ``travel_s`` to drive, else ``"webster"``."""
-    g = network.graph
-    for u, v, d in g.edges(data=True):
-        if u != v and g.nodes[u].get("tls") and g.nodes[v].get("tls"):
-            speed = d.get("speed_mps") or 13.9
-            if d.get("length_m", math.inf) / speed <= travel_s:
-                return "coordinated"
-    return "webster"
-
-
 def make_plans(network: RoadNetwork, flows: pd.DataFrame, *, duration_s: float, begin_s: float = 0.0,
                method: str = "auto", seed: int = 0, n_periods: int | None = None) -> tuple[NetworkPlan, str]:
     """Optimise plans from estimated flows; return the plans and a description of how.
@@ -119,7 +106,8 @@ def make_plans(network: RoadNetwork, flows: pd.DataFrame, *, duration_s: float, 
     begin_s
         The scenario's begin (s): the schedule is in simulation time.
     method
-        ``"auto"`` (:func:`choose_method`), ``"webster"``, ``"hcm"`` or ``"coordinated"``.
+        A name of :data:`citybrain.timing.METHODS` (``"auto"``:
+        :func:`citybrain.timing.choose_method`).
     seed
         Seed of the coordinated search.
     n_periods
@@ -127,30 +115,28 @@ def make_plans(network: RoadNetwork, flows: pd.DataFrame, *, duration_s: float, 
 
     Raises
     ------
-    InfeasiblePlanError
+    UnsafePlanError
         If the plans break a safety rule.
     """
-    from citybrain.timing import optimise_plan
+    from citybrain.plans import require_safe
+    from citybrain.timing import TimingOptions, choose_method, optimise_plan
     from citybrain.timing.schedule import time_of_day_plan
 
     chosen = choose_method(network) if method == "auto" else method
-    kwargs: dict = {"seed": seed} if chosen == "coordinated" else {}
     shifted = flows.assign(interval_start=pd.to_numeric(flows["interval_start"]) + begin_s)
     periods = n_periods if n_periods is not None else max(1, min(4, int(duration_s // 7200)))
     n_int = shifted["interval_start"].nunique()
     periods = max(1, min(periods, n_int))
     if periods > 1:
-        plan = time_of_day_plan(network, shifted, n_periods=periods, method=chosen, **kwargs)
+        plan = time_of_day_plan(network, shifted, n_periods=periods, method=chosen,
+                                options=TimingOptions(aggregate="max", seed=seed))
         how = f"{chosen}, {periods} time-of-day periods (optimal segmentation of the flows)"
     else:
-        plan = optimise_plan(network, shifted, method=chosen, **kwargs)
+        plan = optimise_plan(network, shifted, chosen, TimingOptions(seed=seed))
         how = f"{chosen}, one plan for the window"
     if chosen == "coordinated":
         how += "; common cycle and offsets (TRANSYT-style delay model)"
-    errors = [str(v) for v in check_network_plan(plan, network) if v.severity == "error"]
-    if errors:
-        msg = f"The new plans break {len(errors)} safety rule(s):\n" + "\n".join(errors)
-        raise InfeasiblePlanError(msg)
+    require_safe(plan, network, source="The new plan")
     return plan, how
 
 

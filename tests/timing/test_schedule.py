@@ -5,11 +5,12 @@ from __future__ import annotations
 import pandas as pd
 
 from citybrain.network import graph_from_sumo_net
+from citybrain.timing import TimingOptions
 from citybrain.timing.schedule import split_periods, time_of_day_plan
 
-from . import invariants
-from .conftest import NETWORKS
-from .test_timing_webster import make_flows
+from .. import invariants
+from ..conftest import NETWORKS
+from .helpers import make_flows
 
 
 def day_flows(network):
@@ -39,3 +40,15 @@ def test_time_of_day_plan_schedules_every_period():
     night = plan.period_at(3 * 3600).by_tls["J1"]
     assert am.cycle_s >= night.cycle_s
     invariants.assert_safe_network_plan(plan, net)
+
+
+def test_periods_are_timed_for_their_busiest_interval_by_default():
+    net = graph_from_sumo_net(NETWORKS / "arterial5.net.xml")
+    flows = day_flows(net)
+    busiest = time_of_day_plan(net, flows, n_periods=2)
+    assert busiest.meta["options"]["aggregate"] == "max"
+    mean = time_of_day_plan(net, flows, n_periods=2, options=TimingOptions(aggregate="mean"))
+    assert mean.meta["options"]["aggregate"] == "mean"
+    cycles = [(b.cycle_s, m.cycle_s) for pb, pm in zip(busiest.periods, mean.periods, strict=True)
+              for b, m in zip(pb.plans, pm.plans, strict=True)]
+    assert all(b >= m for b, m in cycles) and any(b > m for b, m in cycles)

@@ -15,7 +15,7 @@ from citybrain._kernels.timing import (
     _search_offsets,
 )
 
-from .naive import timing as naive
+from ..naive import timing as naive
 
 
 def random_model(rng, n_light=3, per_light=3, c=40):

@@ -8,9 +8,9 @@ from citybrain.network import graph_from_sumo_net
 from citybrain.timing import optimise_plan
 from citybrain.timing.hcm import hcm_cycle_s
 
-from . import invariants
-from .conftest import NETWORKS, REAL_NETS, real_path
-from .test_timing_webster import make_flows
+from .. import invariants
+from ..conftest import NETWORKS, REAL_NETS, real_path
+from .helpers import make_flows
 
 
 def test_cycle_formula_by_hand():

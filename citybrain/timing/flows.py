@@ -1,0 +1,122 @@
+"""Movement flows (veh/h) for timing, from a flow table (:data:`citybrain.estimation.FLOW_COLUMNS`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..estimation import FLOW_COLUMNS
+from ..exceptions import ValidationError
+from ..plans.formats import plan_from_program
+from .phases import lane_groups, service_matrix
+
+__all__ = ["movement_flows", "clip_to_program_capacity", "select_lights"]
+
+
+def movement_flows(network, flows: pd.DataFrame, *, aggregate: str = "mean") -> np.ndarray:
+    """Return the flow (veh/h) of every movement of ``network`` from a flow table.
+
+    Parameters
+    ----------
+    network
+        The road network.
+    flows
+        Flow table with columns :data:`FLOW_COLUMNS`; several intervals per movement are
+        combined by ``aggregate``.
+    aggregate
+        ``"mean"``, ``"max"`` or ``"median"`` over intervals.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_movements,)`` veh/h, 0 for movements absent from the table (and crossings).
+
+    Raises
+    ------
+    ValidationError
+        Listing every problem: missing columns, negative or non-numeric flows, movements
+        that are not in the network.
+    """
+    problems = []
+    if not isinstance(flows, pd.DataFrame):
+        msg = f"The 'flows' must be a pandas DataFrame with columns {list(FLOW_COLUMNS)}. Got {type(flows).__name__}."
+        raise ValidationError(msg)
+    missing = [c for c in FLOW_COLUMNS if c not in flows.columns]
+    if missing:
+        msg = f"The flow table lacks column(s) {missing}; expected exactly {list(FLOW_COLUMNS)}."
+        raise ValidationError(msg)
+    if aggregate not in ("mean", "max", "median"):
+        msg = f"The 'aggregate' must be one of ['max', 'mean', 'median']. Got {aggregate!r} instead."
+        raise ValidationError(msg)
+    vph = pd.to_numeric(flows["flow_vph"], errors="coerce")
+    for i in np.flatnonzero(vph.isna().to_numpy() | (vph.to_numpy() < 0)):
+        problems.append(f"row {i}: flow_vph must be a number >= 0, got {flows['flow_vph'].iloc[i]!r}.")
+    keys = list(zip(flows["junction"].astype(str), flows["from_edge"].astype(str), flows["to_edge"].astype(str)))
+    unknown = sorted({k for k in keys if not network.has_movement(*k)})
+    for k in unknown[:50]:
+        problems.append(f"movement {k[0]}:{k[1]}->{k[2]} is not a movement of network {network.path.name}.")
+    if len(unknown) > 50:
+        problems.append(f"... and {len(unknown) - 50} more unknown movements.")
+    if problems:
+        msg = f"The flow table has {len(problems)} problem(s):\n" + "\n".join(problems)
+        raise ValidationError(msg, problems)
+    frame = pd.DataFrame({"key": keys, "vph": vph.to_numpy(dtype=float)})
+    agg = frame.groupby("key")["vph"].agg(aggregate)
+    out = np.zeros(len(network.movements))
+    for key, value in agg.items():
+        out[network.movement_index(*key)] = float(value)
+    return out
+
+
+def clip_to_program_capacity(network, q_vph: np.ndarray, tls_ids) -> np.ndarray:
+    """Flows no higher than what the network's own programs can discharge.
+
+    Counts taken under the own programs cannot exceed their discharge capacity: per lane
+    group of each light, the flow is scaled down to at most the group's saturation flow
+    times its green share in the own program (permissive green counted in full, so this is
+    an upper bound). An estimate above it is an estimation error (a removed camera), and
+    timing would give that approach green it does not need.
+    """
+    out = np.asarray(q_vph, dtype=float).copy()
+    for t in tls_ids:
+        prog = network.programs[t]
+        cycle = float(sum(ph.duration_s for ph in prog.phases))
+        if cycle <= 0:
+            continue
+        plan = plan_from_program(prog.phases, tls=t, junctions=prog.junctions, network=network)
+        movs = sorted({link.movement for link in prog.links if network.movements[link.movement].turn != "crossing"})
+        if not movs:
+            continue
+        service = service_matrix(plan, network, movs, 1.0)
+        greens = np.array([ph.green_s for ph in plan.phases])
+        share = np.minimum(service @ greens / cycle, 1.0)
+        for g in lane_groups(network, movs):
+            ms = [movs[i] for i in g]
+            sat = sum(network.movements[m].sat_flow_vph for m in ms)
+            cap = sat * max(share[i] for i in g)
+            total = float(out[ms].sum())
+            if total > cap > 0:
+                out[ms] *= cap / total
+    return out
+
+
+def select_lights(network, tls) -> list[str]:
+    """Normalise a ``tls`` argument (None, one id or ids) to a sorted list of known lights.
+
+    Raises
+    ------
+    ValidationError
+        If a light is not in the network, or the network has none.
+    """
+    if tls is None:
+        ids = sorted(network.programs)
+    elif isinstance(tls, str):
+        ids = [tls]
+    else:
+        ids = sorted(tls)
+    unknown = [t for t in ids if t not in network.programs]
+    if unknown or not ids:
+        msg = f"The 'tls' must name traffic lights of {network.path.name} (e.g. {sorted(network.programs)[:5]}). Got {unknown or ids}."
+        raise ValidationError(msg)
+    return ids
+

@@ -1,0 +1,54 @@
+"""Tests of movement flows from a flow table (citybrain.timing.flows)."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.testing as npt
+import pytest
+
+from citybrain.exceptions import ValidationError
+from citybrain.network import graph_from_sumo_net
+from citybrain.timing.flows import clip_to_program_capacity, movement_flows, select_lights
+
+from ..conftest import NETWORKS
+from .helpers import make_flows
+
+GRID = graph_from_sumo_net(NETWORKS / "grid4x4.net.xml")
+
+
+def test_flow_table_problems_are_collected():
+    bad = make_flows(GRID).head(3).copy()
+    bad.loc[0, "flow_vph"] = -5.0
+    bad.loc[1, "to_edge"] = "nowhere"
+    with pytest.raises(ValidationError) as info:
+        movement_flows(GRID, bad)
+    assert "flow_vph must be a number >= 0" in str(info.value) and "nowhere is not a movement" in str(info.value)
+    assert len(info.value.problems) == 2
+    with pytest.raises(ValidationError, match="lacks column"):
+        movement_flows(GRID, bad.drop(columns=["se_vph"]))
+
+
+def test_intervals_are_aggregated():
+    flows = make_flows(GRID, intervals=3)
+    q_mean = movement_flows(GRID, flows)
+    q_max = movement_flows(GRID, flows, aggregate="max")
+    assert (q_max >= q_mean - 1e-9).all() and q_mean.sum() > 0
+
+
+def test_unknown_lights_are_refused():
+    assert select_lights(GRID, "A0") == ["A0"]
+    assert select_lights(GRID, None) == sorted(GRID.programs)
+    with pytest.raises(ValidationError, match="'tls' must name traffic lights"):
+        select_lights(GRID, ["A0", "nosuch"])
+
+
+def test_clip_to_program_capacity():
+    ids = sorted(GRID.programs)
+    light = movement_flows(GRID, make_flows(GRID, share=0.05))
+    npt.assert_allclose(clip_to_program_capacity(GRID, light, ids), light)  # well under capacity: unchanged
+    heavy = movement_flows(GRID, make_flows(GRID, share=3.0))
+    clipped = clip_to_program_capacity(GRID, heavy, ids)
+    assert np.all(clipped <= heavy + 1e-9) and np.any(clipped < heavy)
+    sat = np.array([m.sat_flow_vph for m in GRID.movements])
+    signalised = [i for i, m in enumerate(GRID.movements) if m.tls and m.turn != "crossing"]
+    assert np.all(clipped[signalised] <= sat[signalised] * 2 + 1e-9)
