@@ -210,7 +210,7 @@ def run_many(
         if len(folders) != len(tasks):
             msg = f"run_many: {len(folders)} folder(s) given for {len(tasks)} run(s); give one per run."
             raise ValidationError(msg)
-    bar = _progress_bar(specs, tasks) if progress else None
+    bar = _progress_bar(tasks) if progress else None
     ctx = mp.get_context("spawn")
     done_s = [0.0] * len(tasks)
     results: dict[int, Any] = {}
@@ -268,11 +268,11 @@ def run_many(
     return [results[i] for i in range(len(tasks))]
 
 
-def _progress_bar(specs: Sequence, tasks: list[Task]):
+def _progress_bar(tasks: list[Task]):
     """A tqdm bar over the runs' simulated seconds, named after their scenario and controller."""
     from tqdm import tqdm
 
-    names = {f"{s.scenario.name}/{s.controller}" if isinstance(t, _TwinRun) else "" for s, t in zip(specs, tasks)}
+    names = {f"{t.spec.scenario.name}/{t.spec.controller}" if isinstance(t, _TwinRun) else "" for t in tasks}
     desc = names.pop() if len(names) == 1 and "" not in names else f"{len(tasks)} runs"
     return tqdm(total=sum(t.duration_s for t in tasks), unit="sim-s", desc=desc, leave=False)
 
