@@ -60,7 +60,7 @@ def main(argv=None) -> int:
     for line in res.lines:
         print(line)
     ok = [r for r in res.runs if r.error is None]
-    by = {v: [r.delay_s for r in ok if r.variant == v] for v in ("plans-once", "closed-loop")}
+    by = {v: [r.result.delay_s for r in ok if r.variant == v] for v in ("plans-once", "closed-loop")}
     mean = {v: (sum(x) / len(x) if x else float("nan")) for v, x in by.items()}
     margin = mean["plans-once"] - mean["closed-loop"]
     print(f"wall time {wall:.0f} s")
