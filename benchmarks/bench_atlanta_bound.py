@@ -48,7 +48,6 @@ import tempfile
 import time
 import xml.etree.ElementTree as ET
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -172,13 +171,18 @@ def network_errors(network) -> int:
 
 
 def run_rows(scenario, rows: dict[str, list[Path]], seeds, workdir: Path, workers: int) -> dict[str, list]:
-    """Run each row's additional files on ``seeds``, ``workers`` SUMO runs at a time."""
-    def one(item):
-        name, adds = item
-        return name, twin.run_strategy(scenario, adds, list(seeds), workdir / name, workers=1)
+    """Run each row's additional files on ``seeds`` (one pool, ``workers`` SUMO runs at a time)."""
+    from simulation import RunSpec
+    from simulation.runner import run_many
 
-    with ThreadPoolExecutor(workers) as pool:
-        return dict(pool.map(one, rows.items()))
+    jobs = [(name, k) for name in rows for k in seeds]
+    specs = [RunSpec(replace(scenario, additional=(*scenario.additional, *rows[name])), controller="fixed", seed=k)
+             for name, k in jobs]
+    results = run_many(specs, [workdir / name / f"seed{k}" for name, k in jobs], workers=workers)
+    out: dict[str, list] = {name: [] for name in rows}
+    for (name, _), r in zip(jobs, results, strict=True):
+        out[name].append(r)
+    return out
 
 
 def no_all_red(plans: dict) -> dict:

@@ -14,15 +14,19 @@ may be degraded by
 - outages: a camera reports nothing for an interval, at random (``outage_rate``) or as
   scheduled.
 
-Tables (pandas DataFrames, the project's count schema; times in seconds from the scenario's
-begin, ``to_edge`` empty for an approach total):
+Tables (pandas DataFrames; times in seconds from the scenario's begin, ``to_edge`` empty
+for an approach total):
 
 counts
-    ``interval_start, interval_s, camera_id, junction, from_edge, to_edge, count``
+    the count schema, :data:`citybrain.counts.COUNT_COLUMNS`
 truth
     ``interval_start, interval_s, junction, from_edge, to_edge, count``
 registry
-    ``camera_id, junction, from_edge, to_edge, lanes`` (lane ids, space-separated)
+    the registry schema, :data:`citybrain.counts.REGISTRY_COLUMNS` (``lanes``: the lane ids,
+    space-separated)
+
+:meth:`CameraCounts.count_table` hands the counts to the engine as a validated
+:class:`citybrain.counts.CountTable`, without a file in between.
 """
 
 from __future__ import annotations
@@ -37,14 +41,13 @@ import numpy as np
 import pandas as pd
 
 from citybrain.control import APPROACH_REACH_M
+from citybrain.counts import COUNT_COLUMNS, REGISTRY_COLUMNS, CountTable, counts_from_frame
 from citybrain.network import RoadNetwork
 
 from .scenario import CameraConfig
 
 __all__ = [
-    "COUNT_COLUMNS",
     "TRUTH_COLUMNS",
-    "REGISTRY_COLUMNS",
     "Camera",
     "CameraCounts",
     "cameras_for_network",
@@ -52,9 +55,8 @@ __all__ = [
     "write_camera_tables",
 ]
 
-COUNT_COLUMNS = ["interval_start", "interval_s", "camera_id", "junction", "from_edge", "to_edge", "count"]
+#: Columns of the true counts (what the cameras would report if perfect; no camera id).
 TRUTH_COLUMNS = ["interval_start", "interval_s", "junction", "from_edge", "to_edge", "count"]
-REGISTRY_COLUMNS = ["camera_id", "junction", "from_edge", "to_edge", "lanes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,51 @@ class CameraCounts:
     counts: pd.DataFrame
     truth: pd.DataFrame
     registry: pd.DataFrame
+
+    def between(self, start_s: float, end_s: float) -> CameraCounts:
+        """Return the counts and true counts of the intervals within ``[start_s, end_s]``.
+
+        Parameters
+        ----------
+        start_s, end_s : float
+            Seconds from the scenario's begin; an interval is kept when it starts at or after
+            ``start_s`` and ends at or before ``end_s``.
+        """
+
+        def within(frame: pd.DataFrame) -> pd.DataFrame:
+            start = frame["interval_start"]
+            keep = (start >= start_s - 1e-9) & (start + frame["interval_s"] <= end_s + 1e-9)
+            return frame[keep].reset_index(drop=True)
+
+        return CameraCounts(counts=within(self.counts), truth=within(self.truth), registry=self.registry)
+
+    def count_table(
+        self, network: RoadNetwork | None = None, *, strict: bool = True, source: str = "the twin's cameras"
+    ) -> CountTable:
+        """Validate the counts once and return them as a :class:`~citybrain.counts.CountTable`.
+
+        The counts are checked against the cameras' registry and, when given, the network
+        (:func:`citybrain.counts.counts_from_frame`); the table's ``report`` is the full
+        validation report.
+
+        Parameters
+        ----------
+        network : RoadNetwork or None
+            The scenario's network.
+        strict : bool
+            Raise on any problem (``True``), or drop the rows with problems and keep the
+            report in the table (``False``).
+        source : str
+            Name of the counts in the report's messages.
+
+        Raises
+        ------
+        ValidationError
+            With every problem listed: in strict mode for any problem, else when no count is
+            usable (e.g. every camera was out).
+        """
+        registry = self.registry.assign(lanes=self.registry["lanes"].str.split().str.len())
+        return counts_from_frame(self.counts, network, strict=strict, registry=registry, source=source)
 
 
 def cameras_for_network(network: RoadNetwork) -> tuple[Camera, ...]:
@@ -252,9 +299,9 @@ class CameraCounter:
                 row = (start, length, cam.camera_id, cam.junction, cam.from_edge, "")
                 count_rows.append((*row, self._noisy(sum(seen), rng)))
         return CameraCounts(
-            counts=pd.DataFrame(count_rows, columns=COUNT_COLUMNS),
+            counts=pd.DataFrame(count_rows, columns=list(COUNT_COLUMNS)),
             truth=pd.DataFrame(truth_rows, columns=TRUTH_COLUMNS),
-            registry=pd.DataFrame(reg_rows, columns=REGISTRY_COLUMNS),
+            registry=pd.DataFrame(reg_rows, columns=list(REGISTRY_COLUMNS)),
         )
 
     def _noisy(self, n: int, rng: np.random.Generator) -> int:

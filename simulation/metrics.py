@@ -21,6 +21,9 @@ arrived, loaded, teleports, never_inserted
 junction_delay_s, junction_queue_veh
     Per signalised junction: time loss on its approach edges per vehicle that used them
     (from SUMO's edge data), and the mean number of halting vehicles on its approach lanes.
+
+Lane queues over time (the main job's queue figures) come from a SUMO ``laneData`` output
+on the signalised approaches (:func:`lane_queue_additional`, :func:`read_lane_queues`).
 """
 
 from __future__ import annotations
@@ -31,9 +34,24 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from citybrain.exceptions import SimulationError
+import pandas as pd
 
-__all__ = ["TripStats", "read_tripinfo", "read_edge_data", "junction_delay", "summarise"]
+from citybrain.exceptions import SimulationError
+from citybrain.network import RoadNetwork
+
+__all__ = [
+    "QUEUE_PERIOD_S",
+    "TripStats",
+    "read_tripinfo",
+    "read_edge_data",
+    "junction_delay",
+    "lane_queue_additional",
+    "read_lane_queues",
+    "summarise",
+]
+
+#: Period (s) of the per-lane queue output.
+QUEUE_PERIOD_S = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +183,51 @@ def junction_delay(
         seen = sum(edge_data.get(e, (0.0, 0))[1] for e in edges)
         out[junction] = loss / seen if seen else 0.0
     return out
+
+
+def lane_queue_additional(folder: str | Path, network: RoadNetwork) -> tuple[Path, Path]:
+    """Write a laneData definition: queues per signalised approach lane every :data:`QUEUE_PERIOD_S`.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The run's folder (created).
+    network : RoadNetwork
+        The scenario's network (its signalised approach edges are watched).
+
+    Returns
+    -------
+    additional, output : Path
+        The additional file to give SUMO and the laneData file SUMO will write.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    edges = sorted({mv.from_edge for mv in network.movements if mv.tls is not None and mv.turn != "crossing"})
+    out = folder / "lanes.xml"
+    add = folder / "lanes.add.xml"
+    # absolute: SUMO reads a path in an additional file relative to that file's folder
+    add.write_text(f'<additional><laneData id="citybrain_queues" file="{out.absolute()}" period="{QUEUE_PERIOD_S}" '
+                   f'edges="{" ".join(edges)}" excludeEmpty="true"/></additional>\n')
+    return add, out
+
+
+def read_lane_queues(path: str | Path) -> pd.DataFrame:
+    """Return ``time_s, lane, queue_veh`` (mean halting vehicles per interval) from laneData output.
+
+    An empty frame when SUMO wrote no file (a failed run).
+    """
+    path = Path(path)
+    rows = []
+    if not path.is_file():
+        return pd.DataFrame(columns=["time_s", "lane", "queue_veh"])
+    for _, elem in ET.iterparse(path):
+        if elem.tag == "interval":
+            b, e = float(elem.get("begin", 0)), float(elem.get("end", 0))
+            span = max(e - b, 1e-9)
+            for lane in elem.iter("lane"):
+                rows.append((b, lane.get("id"), float(lane.get("waitingTime", 0.0)) / span))
+            elem.clear()
+    return pd.DataFrame(rows, columns=["time_s", "lane", "queue_veh"])
 
 
 def summarise(values: list[float]) -> dict[str, float]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -11,6 +12,8 @@ from click.testing import CliRunner
 
 from citybrain.app.cli.plans import plans
 from citybrain.app.cli.run import run
+from citybrain.counts import CountTable
+from citybrain.estimation import estimate_flows
 from citybrain.network import graph_from_sumo_net
 from citybrain.plans import check_network_plan, read_plans
 from citybrain.app.runner.job import make_plans
@@ -22,21 +25,48 @@ DEMO = "scenarios/demo.toml"
 
 @pytest.fixture(scope="module")
 def job(tmp_path_factory):
-    """The job as the README runs it: a relative ``--out`` folder."""
+    """The job as the README runs it: a relative ``--out`` folder; what the estimator receives is kept."""
+    import citybrain.app.runner.job as job_module
+
     where = tmp_path_factory.mktemp("demo")
+    received = []
+
+    def estimator(network, counts, *args, **kwargs):
+        received.append(counts)
+        return estimate_flows(network, counts, *args, **kwargs)
+
+    def no_file_reading(path, *args, **kwargs):
+        msg = f"the job read {path} back"
+        raise AssertionError(msg)
+
     cwd = os.getcwd()
     os.chdir(where)
     try:
-        result = CliRunner().invoke(run, [str(ROOT / DEMO), "--out", "report", "--seeds", "1", "--strategies",
-                                          "existing,plan", "--duration", "900"])
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(job_module, "estimate_flows", estimator)
+            mp.setattr(pd, "read_csv", no_file_reading)  # in this process: the runs' children are apart
+            result = CliRunner().invoke(run, [str(ROOT / DEMO), "--out", "report", "--seeds", "1", "--strategies",
+                                              "existing,plan", "--duration", "900"])
     finally:
         os.chdir(cwd)
     assert result.exit_code == 0, result.output + str(result.exception)
-    return where / "report", result
+    return where / "report", result, received
 
 
+@pytest.mark.sumo
+def test_the_estimator_gets_the_cameras_table_not_a_file_read_back(job):
+    out, _, received = job
+    (table,) = received
+    assert isinstance(table, CountTable) and table.report.ok
+    assert table.report.source == str(Path("report") / "counts" / "counts.csv")  # the file the report names
+    written = pd.read_csv(out / "counts" / "counts.csv", keep_default_na=False)
+    assert len(table) == len(written)
+    assert table.frame["count"].tolist() == written["count"].astype(float).tolist()
+
+
+@pytest.mark.sumo
 def test_run_writes_report_plans_and_flows(job):
-    out, result = job
+    out, result, _ = job
     for name in ("report.md", "report.html", "plan.json", "plan.add.xml", "flows.csv", "runs.csv",
                  "counts/counts.csv", "counts/truth.csv", "counts/cameras.csv"):
         assert (out / name).is_file(), name
@@ -45,8 +75,9 @@ def test_run_writes_report_plans_and_flows(job):
     assert "new plans (citybrain): delay" in result.output
 
 
+@pytest.mark.sumo
 def test_run_plans_are_safe_and_beat_existing(job):
-    out, _ = job
+    out, _, _ = job
     network = graph_from_sumo_net("networks/arterial5.net.xml")
     for path in (out / "plan.json", out / "plan.add.xml"):
         plan = read_plans(path, network=network)
@@ -59,8 +90,9 @@ def test_run_plans_are_safe_and_beat_existing(job):
     assert delay["plan"] < delay["existing"]
 
 
+@pytest.mark.sumo
 def test_run_is_reproducible(job, tmp_path):
-    out, _ = job
+    out, _, _ = job
     again = CliRunner().invoke(run, [DEMO, "--out", str(tmp_path), "--seeds", "1", "--strategies", "existing,plan",
                                      "--duration", "900", "--quiet"])
     assert again.exit_code == 0, again.output

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import pickle
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from citybrain.app.cli.run import run
+from citybrain.app.runner.closed_loop import LoopRun, LoopSpec, run_closed_loop
 from citybrain.exceptions import ValidationError
-from citybrain.app.runner.closed_loop import run_variant
+from simulation import load_scenario
 
 
+@pytest.mark.sumo
 def test_closed_loop_replans_and_beats_plans_once(tmp_path):
     # 1 h of counting under the existing programs, then the first 45 min of the morning peak
     result = CliRunner().invoke(run, ["scenarios/day.toml", "--out", str(tmp_path), "--replan-every", "15",
@@ -27,7 +32,38 @@ def test_closed_loop_replans_and_beats_plans_once(tmp_path):
 
 
 def test_closed_loop_needs_a_window_longer_than_the_counting_hour(tmp_path):
+    day = load_scenario("scenarios/day.toml")
     with pytest.raises(ValidationError, match="longer than its first 3600 s"):
-        run_variant("scenarios/day.toml", "closed-loop", 0, str(tmp_path), duration_s=1800)
+        LoopSpec(replace(day, end_s=day.begin_s + 1800.0), "closed-loop", 0)
     with pytest.raises(ValidationError, match="Unknown closed-loop variant"):
-        run_variant("scenarios/day.toml", "sometimes", 0, str(tmp_path))
+        LoopSpec(day, "sometimes", 0)
+    with pytest.raises(ValidationError, match="longer than its first 3600 s"):  # refused before any run
+        run_closed_loop("scenarios/day.toml", tmp_path, seeds=1, duration_s=1800)
+
+
+def test_closed_loop_runs_its_variants_on_the_one_pool(tmp_path, monkeypatch):
+    """Every variant and seed is one picklable LoopSpec handed to run_many; its results make the files."""
+    import simulation.runner
+
+    calls = []
+
+    def fake_run_many(specs, workdir, **kwargs):
+        calls.append((specs, workdir, kwargs))
+        for s in specs:
+            pickle.loads(pickle.dumps(s))  # it travels to a child process
+        return [s.failed("not run in this test", 0.0) for s in specs]
+
+    monkeypatch.setattr(simulation.runner, "run_many", fake_run_many)
+    res = run_closed_loop("scenarios/day.toml", tmp_path, seeds=2, workers=1, duration_s=5400,
+                          replan_every_min=20)
+    ((specs, folders, kwargs),) = calls
+    assert [(s.variant, s.seed) for s in specs] == [("plans-once", 0), ("closed-loop", 0), ("plans-once", 1),
+                                                     ("closed-loop", 1)]
+    assert all(isinstance(s, LoopSpec) and s.replan_every_s == 1200.0 and s.duration_s == 5400.0 for s in specs)
+    assert folders[1] == (tmp_path / "runs" / "closed-loop" / "seed0").resolve()
+    assert kwargs["workers"] == 1 and callable(kwargs["on_result"])
+    assert all(isinstance(r, LoopRun) and r.error == "not run in this test" for r in res.runs)
+    frame = pd.read_csv(tmp_path / "closed_loop_runs.csv")
+    assert list(frame.columns) == ["variant", "seed", "delay_s", "delay_all_s", "trip_time_s", "waiting_s",
+                                   "queue_veh", "arrived", "wall_s", "error", "plans_pushed"]
+    assert "  FAILED closed-loop seed 1: not run in this test" in res.lines

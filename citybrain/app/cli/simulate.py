@@ -67,7 +67,7 @@ def simulate(
     Exit code 0 when every run finished, 1 when a run failed, hung or gridlocked (the other
     runs are still reported), 2 for unusable input.
     """
-    from simulation import RunSpec, load_scenario, run_seeds, seeds_from, summarise, write_camera_tables
+    from simulation import RunSpec, load_scenario, seeds_from, summarise, write_camera_tables
 
     if controller not in CONTROLLERS and plan is None:
         msg = f"unknown controller {controller!r}; registered: {', '.join(sorted(CONTROLLERS))}"
@@ -108,7 +108,11 @@ def simulate(
     )
     if serve is not None:
         click.echo(f"Accepting plans on http://127.0.0.1:{serve}/plans", err=True)
-    results = run_seeds(spec, run_list, progress=sys.stderr.isatty() or not as_json)
+    from dataclasses import replace
+
+    from simulation.runner import run_many
+
+    results = run_many([replace(spec, seed=k) for k in run_list], progress=sys.stderr.isatty() or not as_json)
     if cameras_out is not None:
         for r in results:
             if r.cameras is not None:

@@ -21,14 +21,12 @@ import math
 import os
 import sys
 import time
-import xml.etree.ElementTree as ET
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
 
-from citybrain.counts import check_counts, read_counts
+from citybrain.counts import CountTable
 from citybrain.estimation import estimate_flows, write_flows
 from citybrain.exceptions import SimulationError, ValidationError
 from citybrain.network import RoadNetwork, graph_from_sumo_net
@@ -43,8 +41,6 @@ __all__ = ["DEFAULT_STRATEGIES", "COUNT_SEED", "JobResult", "Progress", "run_job
 DEFAULT_STRATEGIES: tuple[str, ...] = ("existing", "plan", "maxpressure", "sumo-actuated")
 #: Seed of the counting run (kept apart from the validation seeds 0..N-1).
 COUNT_SEED = 1000
-#: Period (s) of the per-lane queue output.
-QUEUE_PERIOD_S = 60
 
 
 class Progress:
@@ -140,33 +136,6 @@ def make_plans(network: RoadNetwork, flows: pd.DataFrame, *, duration_s: float, 
     return plan, how
 
 
-def _queue_additional(folder: Path, network: RoadNetwork) -> tuple[Path, Path]:
-    """Write a laneData definition (queues per approach lane per minute); return it and its output."""
-    folder.mkdir(parents=True, exist_ok=True)
-    edges = sorted({mv.from_edge for mv in network.movements if mv.tls is not None and mv.turn != "crossing"})
-    out = folder / "lanes.xml"
-    add = folder / "lanes.add.xml"
-    # absolute: SUMO reads a path in an additional file relative to that file's folder
-    add.write_text(f'<additional><laneData id="citybrain_queues" file="{out.absolute()}" period="{QUEUE_PERIOD_S}" '
-                   f'edges="{" ".join(edges)}" excludeEmpty="true"/></additional>\n')
-    return add, out
-
-
-def _read_lane_queues(path: Path) -> pd.DataFrame:
-    """``time_s, lane, queue_veh`` (mean halting vehicles per interval) from laneData output."""
-    rows = []
-    if not path.is_file():
-        return pd.DataFrame(columns=["time_s", "lane", "queue_veh"])
-    for _, elem in ET.iterparse(path):
-        if elem.tag == "interval":
-            b, e = float(elem.get("begin", 0)), float(elem.get("end", 0))
-            span = max(e - b, 1e-9)
-            for lane in elem.iter("lane"):
-                rows.append((b, lane.get("id"), float(lane.get("waitingTime", 0.0)) / span))
-            elem.clear()
-    return pd.DataFrame(rows, columns=["time_s", "lane", "queue_veh"])
-
-
 def _spec_for(strategy: str, base_spec, plan_path: Path):
     if strategy == "existing":
         return replace(base_spec, controller="fixed")
@@ -232,8 +201,9 @@ def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, 
     SimulationError
         If the counting run fails.
     """
-    from simulation import RunSpec, Scenario, load_scenario, run_seeds, write_camera_tables
-    from simulation.runner import seeds_from
+    from simulation import RunSpec, Scenario, load_scenario, write_camera_tables
+    from simulation.metrics import lane_queue_additional
+    from simulation.runner import run_many, seeds_from
 
     progress = progress or Progress()
     timings: dict[str, float] = {}
@@ -254,8 +224,8 @@ def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, 
     # 1. counts
     t = time.perf_counter()
     progress(f"step 1/7: counting run: {sc.name} under its existing programs, cameras on (seed {count_seed})")
-    spec = RunSpec(scenario=sc, controller="fixed", cameras=True)
-    counted = run_seeds(spec, [count_seed], workers=1, workdir=out / "runs" / "counting")[0]
+    spec = RunSpec(scenario=sc, controller="fixed", seed=count_seed, cameras=True)
+    (counted,) = run_many([spec], [out / "runs" / "counting" / f"seed{count_seed}"], workers=1)
     if not counted.ok or counted.cameras is None:
         msg = f"The counting run of {sc.name} failed: {counted.error}"
         raise SimulationError(msg)
@@ -265,12 +235,7 @@ def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, 
     # 2. check counts
     t = time.perf_counter()
     progress("step 2/7: checking the counts")
-    report = check_counts(count_files[0], network, registry=count_files[2])
-    if not report.ok:
-        (out / "counts_report.txt").write_text(report.format() + "\n")
-        msg = f"The counts have problems; the plan is not made. Report in {out / 'counts_report.txt'}:\n{report.format()}"
-        raise ValidationError(msg, report.lines())
-    table = read_counts(count_files[0], network, registry=count_files[2])
+    table = _checked_counts(counted.cameras, network, count_files[0], out / "counts_report.txt")
     timings["2 count check"] = time.perf_counter() - t
 
     # 3. estimate
@@ -297,25 +262,22 @@ def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, 
     jobs = [(s, k) for s in strategies for k in seed_list]
     progress(f"step 5/7: validating {len(strategies)} strategies x {len(seed_list)} seeds = {len(jobs)} runs, "
              f"{workers} at a time")
-    results: dict[tuple[str, int], object] = {}
+    folders = [out / "runs" / s / f"seed{k}" for s, k in jobs]
     lane_files: dict[tuple[str, int], Path] = {}
+    specs = []
+    for (strategy, seed), folder in zip(jobs, folders, strict=True):
+        add, lane_files[(strategy, seed)] = lane_queue_additional(folder, network)
+        base = RunSpec(scenario=replace(sc, additional=(*sc.additional, add)), seed=seed)
+        specs.append(_spec_for(strategy, base, plan_path))
+    finished = []
 
-    def one(strategy: str, seed: int):
-        folder = out / "runs" / strategy
-        add, lanes = _queue_additional(folder / f"seed{seed}", network)
-        s = _spec_for(strategy, RunSpec(scenario=replace(sc, additional=(*sc.additional, add))), plan_path)
-        return strategy, seed, lanes, run_seeds(s, [seed], workers=1, workdir=folder)[0]
+    def report_run(index: int, r) -> None:
+        finished.append(index)
+        strategy, seed = jobs[index]
+        what = f"delay {r.delay_s:.1f} s/veh" if r.ok else f"FAILED: {str(r.error).splitlines()[0]}"
+        progress(f"  run {len(finished)}/{len(jobs)}: {strategy} seed {seed}: {what} ({r.wall_s:.0f} s)")
 
-    done = 0
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(one, s, k) for s, k in jobs]
-        for fut in as_completed(futures):
-            strategy, seed, lanes, r = fut.result()
-            results[(strategy, seed)] = r
-            lane_files[(strategy, seed)] = lanes
-            done += 1
-            what = f"delay {r.delay_s:.1f} s/veh" if r.ok else f"FAILED: {str(r.error).splitlines()[0]}"
-            progress(f"  run {done}/{len(jobs)}: {strategy} seed {seed}: {what} ({r.wall_s:.0f} s)")
+    results = dict(zip(jobs, run_many(specs, folders, workers=workers, on_result=report_run), strict=True))
     timings["5 validation runs"] = time.perf_counter() - t
 
     # 6. report
@@ -335,8 +297,36 @@ def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, 
     return JobResult(out=out, data=data, paths=paths, plan=plan)
 
 
+def _checked_counts(cameras, network: RoadNetwork, count_file: Path, report_file: Path) -> CountTable:
+    """Validate the counting run's counts once; on any problem write the report and raise.
+
+    The report names ``count_file`` (the counts as written to the output folder), whose rows
+    are the table's rows.
+
+    Raises
+    ------
+    ValidationError
+        Listing every problem, after writing them to ``report_file``.
+    """
+    try:
+        table = cameras.count_table(network, strict=False, source=str(count_file))
+    except ValidationError as exc:  # no usable count at all: the report is the message
+        report_text = str(exc)
+        problems = exc.problems
+    else:
+        report = table.report
+        if report.ok:
+            return table
+        report_text, problems = report.format(), report.lines()
+    report_file.write_text(report_text + "\n")
+    msg = f"The counts have problems; the plan is not made. Report in {report_file}:\n{report_text}"
+    raise ValidationError(msg, problems)
+
+
 def _report_data(sc, network, strategies, seeds, results, lane_files, flows, counted, fit, plan, how,
                  count_seed) -> ReportData:
+    from simulation.metrics import read_lane_queues
+
     run_rows, j_rows, q_rows, l_rows = [], [], [], []
     lane_junction = {}
     for mv in network.movements:
@@ -357,7 +347,7 @@ def _report_data(sc, network, strategies, seeds, results, lane_files, flows, cou
         for j, d in r.junction_delay_s.items():
             j_rows.append({"strategy": s, "seed": k, "junction": j, "delay_s": d,
                            "queue_veh": r.junction_queue_veh.get(j, math.nan)})
-        lq = _read_lane_queues(lane_files[(s, k)])
+        lq = read_lane_queues(lane_files[(s, k)])
         if len(lq):
             lq = lq[lq["lane"].isin(lane_junction.keys())]
             ts = lq.groupby("time_s", as_index=False)["queue_veh"].sum()

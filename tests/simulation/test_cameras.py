@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pandas as pd
 import pytest
 
-from simulation.cameras import (
-    COUNT_COLUMNS,
-    REGISTRY_COLUMNS,
-    TRUTH_COLUMNS,
-    cameras_for_network,
-    write_camera_tables,
-)
+from citybrain.counts import COUNT_COLUMNS, REGISTRY_COLUMNS, CountTable, read_counts
+from citybrain.exceptions import ValidationError
+from citybrain.network import graph_from_sumo_net
+from simulation import RunSpec
+from simulation.cameras import TRUTH_COLUMNS, cameras_for_network, write_camera_tables
 from simulation.runner import run_seeds
 from simulation.scenario import CameraConfig, Outage, load_scenario
-from simulation.twin import RunSpec
 
-from .conftest import ROOT
+from ..conftest import ROOT
+
+pytestmark = pytest.mark.sumo
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +44,9 @@ def grid_runs():
 
 def test_perfect_cameras_equal_true_movement_counts(grid_runs):
     tables = grid_runs["perfect"].cameras
-    assert list(tables.counts.columns) == COUNT_COLUMNS
+    assert list(tables.counts.columns) == list(COUNT_COLUMNS)
     assert list(tables.truth.columns) == TRUTH_COLUMNS
-    assert list(tables.registry.columns) == REGISTRY_COLUMNS
+    assert list(tables.registry.columns) == list(REGISTRY_COLUMNS)
     keys = ["interval_start", "interval_s", "junction", "from_edge", "to_edge"]
     cams = tables.counts.drop(columns="camera_id").sort_values(keys).reset_index(drop=True)
     truth = tables.truth.sort_values(keys).reset_index(drop=True)
@@ -61,8 +61,6 @@ def test_perfect_cameras_equal_true_movement_counts(grid_runs):
 
 
 def test_every_signalised_approach_has_a_camera(grid_runs):
-    from citybrain.network import graph_from_sumo_net
-
     net = graph_from_sumo_net(ROOT / "networks" / "grid4x4.net.xml")
     cams = cameras_for_network(net)
     approaches = {(j, e) for j in net.signalised_junctions for e in net.approach_edges(j)}
@@ -84,16 +82,43 @@ def test_degraded_cameras_miss_vehicles_and_go_down(grid_runs, tmp_path):
     assert files[0].read_text().splitlines()[0] == ",".join(COUNT_COLUMNS)
 
 
+def test_count_table_is_the_validated_file_without_the_file(grid_runs, tmp_path):
+    """The table the cameras hand over equals what reading their files gives: same rows, same report."""
+    net = graph_from_sumo_net(ROOT / "networks" / "grid4x4.net.xml")
+    tables = grid_runs["perfect"].cameras
+    counts, _, registry = write_camera_tables(tables, tmp_path, "")
+    table = tables.count_table(net, source=str(counts))
+    assert isinstance(table, CountTable) and table.report.ok and len(table) == len(tables.counts)
+    from_file = read_counts(counts, net, registry=registry)
+    pd.testing.assert_frame_equal(table.frame, from_file.frame)
+    assert (table.origin, table.interval_s) == (from_file.origin, from_file.interval_s) == (None, 300.0)
+    assert table.report.format() == from_file.report.format()
+
+
+def test_count_table_reports_a_camera_that_was_down(grid_runs):
+    net = graph_from_sumo_net(ROOT / "networks" / "grid4x4.net.xml")
+    tables = grid_runs["degraded"].cameras
+    lenient = tables.count_table(net, strict=False, source="grid cameras")
+    assert [p.code for p in lenient.report.problems] == ["camera-gap"]
+    assert "grid cameras" in lenient.report.format() and "'cam_B1_A1B1'" in lenient.report.format()
+    with pytest.raises(ValidationError, match="camera 'cam_B1_A1B1' has no counts"):
+        tables.count_table(net)
+    # the counts after the outage are complete
+    later = tables.between(300.0, 900.0)
+    assert later.counts["interval_start"].min() == 300.0 and later.truth["interval_start"].min() == 300.0
+    assert later.count_table(net).report.ok
+    assert len(tables.between(300.0, 599.0).counts) == 0  # only whole intervals
+
+
 
 def test_cameras_count_vehicles_that_cross_short_approach_edges_between_steps(tmp_path):
     """On ingolstadt7 some approach edges are shorter than a car travels in a step: every
     vehicle that leaves an approach edge (SUMO's own edge data) is counted all the same."""
     import xml.etree.ElementTree as ET
 
-    from citybrain.network import graph_from_sumo_net
-    from simulation.twin import Twin
+    from simulation import Twin
 
-    from .conftest import real_path
+    from ..conftest import real_path
 
     sc = load_scenario(real_path("resco/ingolstadt7/ingolstadt7.sumocfg"))
     sc = replace(sc, end_s=sc.begin_s + 900.0, cameras=CameraConfig(interval_s=300.0))

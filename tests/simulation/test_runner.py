@@ -1,17 +1,74 @@
-"""The runner: per-seed processes, failures kept apart, wall-clock limit, live plan changes."""
+"""The one pool: a process per run, failures kept apart, wall-clock limit; live plan changes."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import pytest
 
+from citybrain.exceptions import ValidationError
+from simulation import PlanUpdate, RunSpec, Twin
 from simulation.live import PlanServer, push_plan_http, status_http
-from simulation.runner import run_seeds, seeds_from
+from simulation.runner import run_many, run_seeds, seeds_from
 from simulation.scenario import load_scenario
-from simulation.twin import PlanUpdate, RunSpec, Twin
 
-from .conftest import ROOT, real_path
+from ..conftest import ROOT, real_path
+
+
+@dataclass(frozen=True)
+class FakeTask:
+    """A unit of work for run_many that behaves as told, without SUMO."""
+
+    behaviour: str
+    duration_s: float = 60.0
+
+    def run(self, workdir: Path, on_progress) -> tuple:
+        on_progress(30.0)
+        if self.behaviour == "raise":
+            raise RuntimeError("the controller broke")
+        if self.behaviour == "invalid":
+            raise ValidationError("counts.csv: 3 problem(s)")
+        if self.behaviour == "die":
+            os._exit(3)
+        if self.behaviour == "hang":
+            time.sleep(600)
+        return ("ok", self.behaviour, str(workdir), os.getpid())
+
+    def failed(self, error: str, wall_s: float) -> tuple:
+        return ("failed", self.behaviour, error)
+
+
+def test_run_many_keeps_crashed_runs_apart(tmp_path):
+    tasks = [FakeTask("fine"), FakeTask("raise"), FakeTask("die"), FakeTask("invalid")]
+    folders = [tmp_path / "fine" / "seed0", tmp_path / "raise", tmp_path / "die", tmp_path / "invalid"]
+    ended = []
+    results = run_many(tasks, folders, workers=len(tasks), on_result=lambda i, r: ended.append(i))
+    fine, raised, died, invalid = results
+    assert fine[:3] == ("ok", "fine", str(folders[0]))
+    assert fine[3] != os.getpid()  # it ran in a child process
+    assert raised[0] == "failed" and raised[2].startswith("RuntimeError: the controller broke")
+    assert "Traceback" in raised[2]
+    assert died == ("failed", "die", "the run's process died (exit code 3)")
+    assert invalid == ("failed", "invalid", "counts.csv: 3 problem(s)")  # a user error: its message, no traceback
+    assert sorted(ended) == [0, 1, 2, 3]
+    assert (folders[0] / "sumo-messages.log").is_file()
+    with pytest.raises(ValidationError, match="1 folder"):
+        run_many(tasks, folders[:1])
+    assert run_many([], tmp_path) == []
+
+
+def test_run_many_stops_a_hung_run_at_its_wall_clock_limit(tmp_path):
+    ended = []
+    started = time.monotonic()
+    hung, fine = run_many([FakeTask("hang"), FakeTask("fine")], tmp_path, workers=2, timeout_s=12.0,
+                          on_result=lambda i, r: ended.append(i))
+    assert time.monotonic() - started < 60.0  # stopped, not waited for
+    assert hung[0] == "failed" and "wall-clock limit of 12 s" in hung[2]
+    assert fine[:3] == ("ok", "fine", str(tmp_path / "run1"))
+    assert ended == [1, 0]
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +78,6 @@ def short_grid():
 
 
 def test_seed_selection(short_grid):
-    from citybrain.exceptions import ValidationError
-
     assert seeds_from(short_grid) == [0, 1, 2]
     assert seeds_from(short_grid, seeds=2) == [0, 1]
     assert seeds_from(short_grid, seed=7) == [7]
@@ -30,6 +85,7 @@ def test_seed_selection(short_grid):
         seeds_from(short_grid, seeds=2, seed=1)
 
 
+@pytest.mark.sumo
 def test_a_failing_seed_keeps_the_others(short_grid):
     results = run_seeds(RunSpec(short_grid), [0, 99_999_999_999], workers=2)
     good, bad = results
@@ -38,6 +94,7 @@ def test_a_failing_seed_keeps_the_others(short_grid):
     assert "could not start" in bad.error
 
 
+@pytest.mark.sumo
 def test_hung_run_is_stopped_at_the_wall_clock_limit():
     real_path("resco/cologne1/cologne1.sumocfg")
     sc = load_scenario(ROOT / "scenarios" / "resco_cologne1.toml")
@@ -55,6 +112,7 @@ def _new_program(twin: Twin, tls: str) -> PlanUpdate:
     return PlanUpdate(tls, tuple(phases), "pushed")
 
 
+@pytest.mark.sumo
 def test_live_plan_switches_at_the_next_cycle_boundary(short_grid, tmp_path):
     pushed = {}
 
@@ -85,6 +143,7 @@ def test_live_plan_switches_at_the_next_cycle_boundary(short_grid, tmp_path):
     assert pushed["program"] == "pushed"
 
 
+@pytest.mark.sumo
 def test_plans_over_http_are_validated_and_applied(short_grid, tmp_path):
     answers = {}
 
@@ -105,8 +164,6 @@ def test_plans_over_http_are_validated_and_applied(short_grid, tmp_path):
     with PlanServer(twin, 0) as server:
         answers["port"] = server.port
         res = twin.run()
-    from citybrain.exceptions import ValidationError
-
     assert isinstance(answers["bad"], ValidationError)
     assert "phase 0 state must be 16 characters" in str(answers["bad"])
     assert answers["good"]["accepted"] is True
@@ -114,6 +171,7 @@ def test_plans_over_http_are_validated_and_applied(short_grid, tmp_path):
     assert [t for t, _ in res.plans_applied] == ["B1"]
 
 
+@pytest.mark.sumo
 def test_a_relative_run_folder_works(short_grid, tmp_path, monkeypatch):
     """``citybrain run ... --out demo-report`` gives the twin a relative folder: SUMO reads the
     paths inside the twin's additional files relative to those files, so they must be absolute."""
