@@ -110,7 +110,8 @@ def _hourly_share(network, problem, x, truth) -> float:
 
 
 def ratio_benchmark(n_intervals: int, repeat: int = 5) -> dict:
-    from citybrain.estimation import _solve_coordinate_descent, _solve_direct, _solve_lsq_linear, build_problem
+    from citybrain.estimation import build_problem
+    from citybrain.estimation.solvers import _solve_coordinate_descent, _solve_direct, _solve_lsq_linear
 
     net = _network("grid4x4")
     truth, table = _inputs(net, n_intervals)
@@ -149,7 +150,8 @@ def ratio_benchmark(n_intervals: int, repeat: int = 5) -> dict:
 
 
 def city_benchmark(size: int, n_intervals: int) -> dict:
-    from citybrain.estimation import _solve_direct, _standard_errors, build_problem, estimate_flows
+    from citybrain.estimation import build_problem, estimate_flows
+    from citybrain.estimation.solvers import _solve_direct, _standard_errors
 
     t0 = time.perf_counter()
     net = _network("grid", size)

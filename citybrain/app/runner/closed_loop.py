@@ -71,7 +71,7 @@ class ClosedLoopResult:
 
 def _plan_from_counts(network, counts: pd.DataFrame, registry: pd.DataFrame, folder: Path, tag: str, method: str):
     from citybrain.counts import read_counts
-    from citybrain.estimation import estimate_flows
+    from citybrain.estimation import EstimationSettings, estimate_flows
     from .job import make_plans
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -79,7 +79,7 @@ def _plan_from_counts(network, counts: pd.DataFrame, registry: pd.DataFrame, fol
     counts.to_csv(cpath, index=False)
     registry.to_csv(rpath, index=False)
     table = read_counts(cpath, network, registry=rpath)
-    flows = estimate_flows(network, table, standard_errors=False).flows
+    flows = estimate_flows(network, table, EstimationSettings(standard_errors=False)).flows
     plan, _ = make_plans(network, flows, duration_s=float(flows["interval_s"].iloc[0]), method=method, n_periods=1)
     return plan
 
