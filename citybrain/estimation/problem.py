@@ -182,7 +182,7 @@ def build_problem(
         If a count names a movement or approach the network does not have.
     """
     settings = EstimationSettings() if settings is None else settings
-    from .._kernels.estimation.tables import _count_rates, _order_by_pairs
+    from .._kernels.estimation.tables import _count_rates
 
     arrays = network.to_arrays()
     n_mov = len(network.movements)
@@ -366,39 +366,33 @@ def build_problem(
     rows_all = np.concatenate(c_rows + [x + n_count for x in s_rows])
     vars_all = np.concatenate(c_vars + s_vars)
     coef_all = np.concatenate([np.ones(len(v)) for v in c_vars] + s_coef)
-    n_rows = n_count + r
-    # CSR and CSC by counting sorts (entries of a row by variable, of a column by row)
-    order = _order_by_pairs(rows_all, vars_all, np.int64(n_rows), np.int64(n_var))
-    row_var = vars_all[order].astype(np.int64)
-    row_coef = coef_all[order].astype(np.float64)
-    row_ptr = np.concatenate([[0], np.cumsum(np.bincount(rows_all, minlength=n_rows))]).astype(np.int64)
-    corder = _order_by_pairs(vars_all, rows_all, np.int64(n_var), np.int64(n_rows))
-    col_row = rows_all[corder].astype(np.int64)
-    col_coef = coef_all[corder].astype(np.float64)
-    col_ptr = np.concatenate([[0], np.cumsum(np.bincount(vars_all, minlength=n_var))]).astype(np.int64)
+    matrix = _by_row_and_column(rows_all, vars_all, coef_all, n_count + r, n_var)
 
     # starting point: the level prior
     x0 = np.broadcast_to(np.clip(x_level, lo, hi), (n_slots, n_var))  # read-only, one row in memory
     return EstimationProblem(
-        mov=mov,
-        block_ptr=block_ptr,
-        row_ptr=row_ptr,
-        row_var=row_var,
-        row_coef=row_coef,
-        col_ptr=col_ptr,
-        col_row=col_row,
-        col_coef=col_coef,
-        n_count=n_count,
-        count_w=np.ascontiguousarray(count_w),
-        count_y=np.ascontiguousarray(count_y),
-        static_w=static_w,
-        static_y=static_y,
-        lo=lo,
-        hi=hi,
-        x0=x0,
-        row_kind=row_kind,
-        count_keys=keys,
-        intervals=intervals,
-        interval_s=interval_s,
-        conservation_edges=np.array(cons_edges, dtype=np.int64),
+        mov=mov, block_ptr=block_ptr, **matrix, n_count=n_count,
+        count_w=np.ascontiguousarray(count_w), count_y=np.ascontiguousarray(count_y), static_w=static_w,
+        static_y=static_y, lo=lo, hi=hi, x0=x0, row_kind=row_kind, count_keys=keys, intervals=intervals,
+        interval_s=interval_s, conservation_edges=np.array(cons_edges, dtype=np.int64),
     )
+
+
+def _by_row_and_column(rows: np.ndarray, cols: np.ndarray, coef: np.ndarray, n_rows: int, n_var: int) -> dict:
+    """The matrix of entries ``(rows, cols, coef)`` in CSR and CSC form (:class:`EstimationProblem`'s fields).
+
+    Two counting sorts (kernel ``_order_by_pairs``): entries of a row by variable, of a column
+    by row, ties in input order.
+    """
+    from .._kernels.estimation.tables import _order_by_pairs
+
+    order = _order_by_pairs(rows, cols, np.int64(n_rows), np.int64(n_var))
+    corder = _order_by_pairs(cols, rows, np.int64(n_var), np.int64(n_rows))
+    return {
+        "row_ptr": np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_rows))]).astype(np.int64),
+        "row_var": cols[order].astype(np.int64),
+        "row_coef": coef[order].astype(np.float64),
+        "col_ptr": np.concatenate([[0], np.cumsum(np.bincount(cols, minlength=n_var))]).astype(np.int64),
+        "col_row": rows[corder].astype(np.int64),
+        "col_coef": coef[corder].astype(np.float64),
+    }

@@ -295,16 +295,8 @@ def package_estimate(
         copy=False,
     )
     return FlowEstimate(
-        flows=flows,
-        fit=fit,
-        interval_s=p.interval_s,
-        origin=counts.origin,
-        sweeps=np.asarray(sweeps),
-        settings=settings,
-        turning_ratio_prior=turning_ratio_prior,
-        _x=x,
-        _problem=p,
-        _network=network,
+        flows=flows, fit=fit, interval_s=p.interval_s, origin=counts.origin, sweeps=np.asarray(sweeps),
+        settings=settings, turning_ratio_prior=turning_ratio_prior, _x=x, _problem=p, _network=network,
     )
 
 

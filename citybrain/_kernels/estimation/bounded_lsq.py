@@ -76,22 +76,8 @@ def _start_interval(t, row_ptr, row_var, row_coef, col_ptr, col_row, col_coef, n
 # "(i8[:], i8[:], f8[:], i8[:], i8[:], f8[:], i8, f8[:, :], f8[:, :], f8[:], f8[:], f8[:], f8[:], f8[:, :], i8, f8)"
 @njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS, parallel=True)
 def _solve_bounded_lsq(
-    row_ptr,
-    row_var,
-    row_coef,
-    col_ptr,
-    col_row,
-    col_coef,
-    n_count,
-    count_w,
-    count_y,
-    static_w,
-    static_y,
-    lo,
-    hi,
-    x0,
-    max_sweeps,
-    tol,
+    row_ptr, row_var, row_coef, col_ptr, col_row, col_coef, n_count, count_w, count_y, static_w, static_y, lo, hi, x0,
+    max_sweeps, tol,
 ):
     """Numba kernel for :func:`citybrain.estimation.estimate_flows`: cyclic coordinate descent.
 
@@ -218,23 +204,8 @@ def _queue_row_neighbours(
 # "(i8[:], i8[:], f8[:], i8[:], i8[:], f8[:], i8, f8[:, :], f8[:, :], f8[:], f8[:], f8[:], f8[:], f8[:, :], b1[:], i8, f8)"
 @njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS, parallel=True)
 def _polish_bounded_lsq(
-    row_ptr,
-    row_var,
-    row_coef,
-    col_ptr,
-    col_row,
-    col_coef,
-    n_count,
-    count_w,
-    count_y,
-    static_w,
-    static_y,
-    lo,
-    hi,
-    x,
-    seeded,
-    max_updates,
-    tol,
+    row_ptr, row_var, row_coef, col_ptr, col_row, col_coef, n_count, count_w, count_y, static_w, static_y, lo, hi, x,
+    seeded, max_updates, tol,
 ):
     """Numba kernel for the bound step of :func:`citybrain.estimation.estimate_flows`.
 

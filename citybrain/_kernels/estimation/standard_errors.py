@@ -16,21 +16,9 @@ __all__ = ["_block_standard_errors"]
 
 
 # "(i8[:], i8[:], f8[:], i8[:], i8[:], f8[:], i8, f8[:, :], f8[:, :], f8[:], i8[:])"
-
-
 @njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS, parallel=True)
 def _block_standard_errors(
-    row_ptr,
-    row_var,
-    row_coef,
-    col_ptr,
-    col_row,
-    col_coef,
-    n_count,
-    count_w,
-    count_y,
-    static_w,
-    block_ptr,
+    row_ptr, row_var, row_coef, col_ptr, col_row, col_coef, n_count, count_w, count_y, static_w, block_ptr
 ):
     """Numba kernel for the ``se_vph`` of :func:`citybrain.estimation.estimate_flows`.
 
