@@ -213,7 +213,7 @@ def _flow_turn_variance(x_level: np.ndarray, turn_prior_sd_vph: float) -> np.nda
 
     ``turn_prior_sd_vph^2 * max(x0, 1) / median(x0 > 0)``: a movement at the median prior flow
     keeps ``turn_prior_sd_vph``; a rare movement (a U-turn, a minor right turn) is held close to
-    its small share, a major one may move further (see the module docstring).
+    its small share, a major one may move further (see :mod:`citybrain.estimation`).
     """
     positive = x_level[x_level > 0]
     scale = float(np.median(positive)) if len(positive) else 1.0

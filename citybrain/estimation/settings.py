@@ -33,7 +33,7 @@ _CHOICES = {"method": METHODS, "count_sd_from": COUNT_SD_FROM, "turn_prior_varia
 
 @dataclass(frozen=True)
 class EstimationSettings:
-    """Options of :func:`~citybrain.estimation.estimate_flows` (the model is in its module docstring).
+    """Options of :func:`~citybrain.estimation.estimate_flows` (the model: :mod:`citybrain.estimation`).
 
     Validated once, when made: a bad value raises before any work. The estimate keeps the
     settings it used (:attr:`FlowEstimate.settings <citybrain.estimation.FlowEstimate>`).
@@ -82,10 +82,11 @@ class EstimationSettings:
     standard_errors
         Compute ``se_vph`` (veh/h); NaN when ``False``.
     max_sweeps
-        Coordinate descent stops after ``max_sweeps`` sweeps (the direct solver's bound step:
-        ``max_sweeps * n_flows`` updates); an integer ``>= 1``.
+        Most coordinate-descent sweeps (the direct solver's bound step: ``max_sweeps * n_flows``
+        updates); an integer ``>= 1``.
     tol_vph
-        ... or when no flow moved more than ``tol_vph`` (veh/h) in a sweep; ``> 0``.
+        Coordinate descent stops when no flow moved more than ``tol_vph`` (veh/h) in a sweep (a
+        flow that moves less does not wake its neighbours in the bound step); ``> 0``.
     raise_on_nonconvergence
         Raise :class:`~citybrain.exceptions.ConvergenceError` when an interval used every sweep.
 

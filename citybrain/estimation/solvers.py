@@ -96,7 +96,6 @@ def _solve_coordinate_descent(p: EstimationProblem, max_sweeps: int, tol_vph: fl
     return _solve_bounded_lsq(*p.system(), p.lo, p.hi, p.x0, np.int64(max_sweeps), np.float64(tol_vph))
 
 
-
 @_threads_by_size
 def _solve_direct(p: EstimationProblem, max_sweeps: int, tol_vph: float) -> tuple[np.ndarray, np.ndarray]:
     """Solve every interval by one sparse factorisation, then polish the bounds.

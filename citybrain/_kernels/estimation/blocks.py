@@ -18,7 +18,10 @@ __all__ = ["_invert_blocks", "_block_multiply", "_block_multiply_transposed", "_
 
 @njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS)
 def _cholesky(hmat, low, m):
-    """Lower Cholesky factor of ``hmat[:m, :m]`` into ``low[:m, :m]``; False if not positive definite."""
+    """Numba kernel for the junction blocks of :func:`citybrain.estimation.estimate_flows`: Cholesky factor.
+
+    The lower factor of ``hmat[:m, :m]`` into ``low[:m, :m]``; ``False`` if not positive definite.
+    """
     for p in range(m):
         for q in range(p + 1):
             acc = hmat[p, q]
@@ -35,7 +38,10 @@ def _cholesky(hmat, low, m):
 
 @njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS)
 def _invert_lower(low, linv, m):
-    """Lower triangle of ``L^-1`` into ``linv[:m, :m]`` for the lower triangular ``low[:m, :m]``."""
+    """Numba kernel for the junction blocks of :func:`citybrain.estimation.estimate_flows`: inverse of a triangular factor.
+
+    The lower triangle of ``L^-1`` into ``linv[:m, :m]`` for the lower triangular ``low[:m, :m]``.
+    """
     for q in range(m):
         for p in range(q, m):
             acc = 1.0 if p == q else 0.0
@@ -127,7 +133,10 @@ def _invert_blocks(row_ptr, row_var, row_coef, w, block_ptr, inv_ptr):
 
 @njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS, inline="always")
 def _add_block_product(inv, base, m, b, s, out):
-    # out += inv_b @ b[s:s+m] for the m x m row-major block of inv starting at base
+    """Numba kernel for the direct solver of :func:`citybrain.estimation.estimate_flows`: one block product.
+
+    ``out += inv_b @ b[s:s+m]`` for the ``m x m`` row-major block of ``inv`` starting at ``base``.
+    """
     n_rhs = b.shape[1]
     for p in range(m):
         for q in range(m):

@@ -155,7 +155,7 @@ def _solve_bounded_lsq(
 
 @njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS)
 def _ring_slot(k, n):
-    # position k (< 2 n) of a ring buffer of length n, without an integer division
+    """Numba kernel for the work list of :func:`citybrain.estimation.estimate_flows`: position ``k`` (< 2 n) of a ring of length ``n``."""
     return k - n if k >= n else k
 
 
@@ -164,8 +164,11 @@ def _axis_optimum(
     j, t, xt, r, known, h, lo, hi, col_ptr, col_row, col_coef, row_ptr, row_var, row_coef,
     n_count, count_w, count_y, static_w, static_y,
 ):
-    # the exact minimiser (veh/h) of interval t's objective along variable j, clipped to its
-    # bounds; residuals r of j's rows are computed when first needed (known)
+    """Numba kernel for the bound step of :func:`citybrain.estimation.estimate_flows`: the best value of one flow.
+
+    The exact minimiser (veh/h) of interval ``t``'s objective along variable ``j``, clipped to
+    its bounds; the residuals ``r`` of ``j``'s rows are computed when first needed (``known``).
+    """
     g = 0.0
     for k in range(col_ptr[j], col_ptr[j + 1]):
         i = col_row[k]
@@ -185,8 +188,11 @@ def _axis_optimum(
 def _queue_row_neighbours(
     j, t, queue, queued, head, size, h, col_ptr, col_row, row_ptr, row_var, n_count, count_w, count_y, static_w
 ):
-    # append to the ring buffer every free variable not yet queued that shares a weighted row
-    # of interval t with variable j; returns the new queue size
+    """Numba kernel for the bound step of :func:`citybrain.estimation.estimate_flows`: wake the neighbours of one flow.
+
+    Appends to the ring buffer every free variable not yet queued that shares a weighted row
+    of interval ``t`` with variable ``j``; returns the new queue size.
+    """
     n_var = queue.shape[0]
     for k in range(col_ptr[j], col_ptr[j + 1]):
         i = col_row[k]

@@ -49,7 +49,7 @@ def _row_hashes(offsets, data):
 
 @njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS)
 def _same_value(off, col, r, q):
-    # rows r and q hold the same bytes in this column
+    """Numba kernel for the count keys of :func:`citybrain.estimation.build_problem`: rows ``r`` and ``q`` hold the same bytes in this column."""
     a = off[r]
     b = off[q]
     m = off[r + 1] - a
@@ -63,7 +63,7 @@ def _same_value(off, col, r, q):
 
 @njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS)
 def _same_row(offsets, data, r, q):
-    # rows r and q hold the same bytes in every column
+    """Numba kernel for the count keys of :func:`citybrain.estimation.build_problem`: rows ``r`` and ``q`` hold the same bytes in every column."""
     for c in range(len(offsets)):
         if not _same_value(offsets[c], data[c], r, q):
             return False

@@ -18,7 +18,7 @@ __all__ = ["_row_weight", "_row_target", "_row_residual"]
 
 @njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS)
 def _row_weight(i, t, n_count, count_w, count_y, static_w):
-    # weight of row i in interval t, 0 when the count is missing
+    """Numba kernel for the solvers of :func:`citybrain.estimation.estimate_flows`: weight of row ``i`` in interval ``t`` (0: count missing)."""
     if i < n_count:
         w = count_w[t, i]
         y = count_y[t, i]
@@ -30,6 +30,7 @@ def _row_weight(i, t, n_count, count_w, count_y, static_w):
 
 @njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS)
 def _row_target(i, t, n_count, count_y, static_y):
+    """Numba kernel for the solvers of :func:`citybrain.estimation.estimate_flows`: target (veh/h) of row ``i`` in interval ``t`` (0: missing)."""
     if i < n_count:
         y = count_y[t, i]
         if np.isnan(y):
@@ -40,7 +41,7 @@ def _row_target(i, t, n_count, count_y, static_y):
 
 @njit(cache=config.NUMBA_CACHE, fastmath=config.FASTMATH_FLAGS)
 def _row_residual(i, t, x, row_ptr, row_var, row_coef, n_count, count_y, static_y):
-    # residual a_i . x - y_ti of row i in interval t (x: that interval's flows)
+    """Numba kernel for the solvers of :func:`citybrain.estimation.estimate_flows`: residual ``a_i . x - y_ti`` of row ``i`` (``x``: interval ``t``'s flows)."""
     s = 0.0
     for k in range(row_ptr[i], row_ptr[i + 1]):
         s += row_coef[k] * x[row_var[k]]
