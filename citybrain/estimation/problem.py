@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -181,24 +182,126 @@ def build_problem(
     ValidationError
         If a count names a movement or approach the network does not have.
     """
-    settings = EstimationSettings() if settings is None else settings
     from .._kernels.estimation.tables import _count_rates
 
+    settings = EstimationSettings() if settings is None else settings
     arrays = network.to_arrays()
-    n_mov = len(network.movements)
+    v = _flows(network, arrays)
+    n_var = len(v.mov)
+    hi = v.lanes * settings.max_lane_flow_vph
+    lo = np.zeros(n_var)
+
+    # ---- count rows: one per count key, over the key's movement or the approach's movements
+    frame = counts.frame
+    rowi, keys = _count_keys(frame)
+    interval_s = float(counts.interval_s)
+    start_s = frame["interval_start"].to_numpy(dtype=np.float64)
+    t0 = float(start_s.min())
+    n_slots = int(np.rint((start_s.max() - t0) / interval_s)) + 1
+    intervals = t0 + interval_s * np.arange(n_slots)
+    seg, var, is_move = _count_targets(keys, arrays, v)
+    n_count = len(keys)
+    size = np.where(is_move, 1, (v.seg_end - v.seg_start)[seg])
+    c_rows = np.repeat(np.arange(n_count, dtype=np.int64), size)
+    within = np.arange(int(size.sum())) - np.repeat(np.cumsum(size) - size, size)
+    c_vars = np.where(np.repeat(is_move, size), np.repeat(var, size), np.repeat(v.seg_start[seg], size) + within)
+    seg_max_lanes = np.maximum.reduceat(v.lanes, v.seg_start)
+    c_lanes = np.where(is_move, v.lanes[var], seg_max_lanes[seg])
+    count = frame["count"].to_numpy(dtype=np.float64)
+    count_y = _count_rates(start_s, t0, interval_s, rowi, count, np.int64(n_slots), np.int64(n_count))
+    count_w = _count_weights(count_y, interval_s, settings)
+
+    # ---- turning-ratio prior shares: history, or lane use with turn-type and exit factors
+    n_e = len(arrays.edge_ids)
+    turn_factors = None
+    if settings.learn_turn_factors:
+        counted = _counted_movement_totals(np.bincount(rowi, weights=count, minlength=n_count), var, is_move, n_var)
+        turn_factors = _learn_turn_factors(arrays, v.mov, counted, v.seg_start, v.seg_end, settings.uturn_prior_factor)
+    ratio = prior_turning_ratios(
+        network, turning_ratios, uturn_prior_factor=settings.uturn_prior_factor, turn_factors=turn_factors
+    )[v.mov]
+    if turn_factors is not None and turning_ratios is None:
+        # exit factors only on top of fitted turn-type factors: without them an exit's factor
+        # would absorb the difference between the turn types that reach it (on a lone
+        # junction each exit is reached by one movement of each approach, all of other types)
+        ratio = _apply_exit_factors(counted, ratio, v.vto, v.seg_start, v.seg_end, n_e)
+
+    # ---- level of flow: median observed flow per lane, per road class
+    approach_rows = (keys["to_edge"] == "").to_numpy()
+    with np.errstate(invalid="ignore"):
+        per_lane = count_y[:, approach_rows] / c_lanes[approach_rows]
+    q_seg = _level_per_lane(arrays, v.vfrom[v.seg_start], seg[approach_rows], per_lane)
+    x_level = ratio * np.repeat(q_seg * seg_max_lanes, v.seg_end - v.seg_start)
+
+    # ---- fixed rows: conservation, then turning-ratio priors, then levels
+    cons_rows, cons_vars, cons_coef, cons_edges = _conservation_rows(arrays, v.var_of_mov)
+    n_cons = len(cons_edges)
+    turn_rows, turn_vars, turn_coef, turn_self = _turn_rows(v.seg_start, v.seg_end, ratio)
+    n_turn = len(turn_self)
+    if settings.turn_prior_variance == "flow":
+        turn_var = _flow_turn_variance(x_level, settings.turn_prior_sd_vph)[turn_self]
+    else:
+        turn_var = np.full(n_turn, settings.turn_prior_sd_vph**2)
+    # uncounted entry approaches: no conservation row on their edge, no count
+    cons_row = np.full(n_e, -1, dtype=np.int64)
+    cons_row[cons_edges] = np.arange(n_cons)
+    seg_counted = np.zeros(len(v.seg_start), dtype=bool)
+    seg_counted[seg] = True
+    entry = np.repeat((cons_row[v.vfrom[v.seg_start]] < 0) & ~seg_counted, v.seg_end - v.seg_start)
+    static_w = np.concatenate(
+        [
+            np.full(n_cons, 1.0 / settings.conservation_sd_vph**2),
+            1.0 / turn_var,
+            np.where(entry, 1.0 / settings.entry_level_sd_vph**2, 1.0 / settings.level_prior_sd_vph**2),
+        ]
+    )
+    static_y = np.concatenate([np.zeros(n_cons + n_turn), x_level])
+    row_kind = np.array(
+        ["count"] * n_count + ["conservation"] * n_cons + ["turn"] * n_turn + ["level"] * n_var, dtype=object
+    )
+    level_rows = np.arange(n_cons + n_turn, n_cons + n_turn + n_var, dtype=np.int64)
+    rows_all = np.concatenate([c_rows, cons_rows + n_count, turn_rows + n_cons + n_count, level_rows + n_count])
+    vars_all = np.concatenate([c_vars, cons_vars, turn_vars, np.arange(n_var, dtype=np.int64)])
+    coef_all = np.concatenate([np.ones(len(c_vars)), cons_coef, turn_coef, np.ones(n_var)])
+    matrix = _by_row_and_column(rows_all, vars_all, coef_all, n_count + n_cons + n_turn + n_var, n_var)
+
+    # starting point: the level prior
+    x0 = np.broadcast_to(np.clip(x_level, lo, hi), (n_slots, n_var))  # read-only, one row in memory
+    return EstimationProblem(
+        mov=v.mov, block_ptr=v.block_ptr, **matrix, n_count=n_count,
+        count_w=np.ascontiguousarray(count_w), count_y=np.ascontiguousarray(count_y), static_w=static_w,
+        static_y=static_y, lo=lo, hi=hi, x0=x0, row_kind=row_kind, count_keys=keys, intervals=intervals,
+        interval_s=interval_s, conservation_edges=np.array(cons_edges, dtype=np.int64),
+    )
+
+
+class _Flows(NamedTuple):
+    """The unknowns: vehicle movements, by junction (blocks) and by approach (segments)."""
+
+    mov: np.ndarray  # index into network.movements of each flow
+    var_of_mov: np.ndarray  # flow of each movement (-1: not estimated)
+    vjunc: np.ndarray  # junction, from edge and to edge of each flow
+    vfrom: np.ndarray
+    vto: np.ndarray
+    block_ptr: np.ndarray  # flows of junction k: block_ptr[k] .. block_ptr[k + 1]
+    seg_start: np.ndarray  # flows of approach k: seg_start[k] .. seg_end[k]
+    seg_end: np.ndarray
+    lanes: np.ndarray  # lanes each flow uses (at least 1)
+
+
+def _flows(network: RoadNetwork, arrays) -> _Flows:
+    """Number the flows to estimate: every vehicle movement (not crossings) of every junction."""
     vehicle = (arrays.mov_turn != CROSSING) & (arrays.mov_from_edge >= 0) & (arrays.mov_to_edge >= 0)
     mov = np.flatnonzero(vehicle).astype(np.int64)
     n_var = len(mov)
     if n_var == 0:
         msg = f"{network.path}: the network has no vehicle movements to estimate."
         raise ValidationError(msg)
-    var_of_mov = np.full(n_mov, -1, dtype=np.int64)
+    var_of_mov = np.full(len(network.movements), -1, dtype=np.int64)
     var_of_mov[mov] = np.arange(n_var)
     vjunc = arrays.mov_junction[mov]
     vfrom = arrays.mov_from_edge[mov]
-    vto = arrays.mov_to_edge[mov]
     block_ptr = np.searchsorted(vjunc, np.arange(len(arrays.junction_ids) + 1)).astype(np.int64)
-
     # approach segments: movements are sorted by (junction, from_edge, to_edge) so one
     # approach's variables are consecutive
     change = np.flatnonzero(np.diff(vfrom) != 0) + 1
@@ -207,30 +310,30 @@ def build_problem(
     if len(np.unique(vfrom[seg_start])) != len(seg_start):  # pragma: no cover - guaranteed by the sort order
         msg = "movements of one approach are not consecutive"
         raise ValidationError(msg)
-
-    frame = counts.frame
-    coded = _count_keys(frame)
     lanes = np.maximum(arrays.mov_lanes[mov], 1).astype(np.float64)
-    hi = lanes * settings.max_lane_flow_vph
-    lo = np.zeros(n_var)
+    return _Flows(mov, var_of_mov, vjunc, vfrom, arrays.mov_to_edge[mov], block_ptr, seg_start, seg_end, lanes)
 
-    # ---- count rows
-    interval_s = float(counts.interval_s)
-    start_s = frame["interval_start"].to_numpy(dtype=np.float64)
-    t0 = float(start_s.min())
-    n_slots = int(np.rint((start_s.max() - t0) / interval_s)) + 1
-    intervals = t0 + interval_s * np.arange(n_slots)
-    rowi, keys = coded
-    # each key's variables, looked up by integer keys (no loop over counts)
+
+def _count_targets(keys: pd.DataFrame, arrays, v: _Flows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What each count key counts: its approach segment, its flow, and whether it counts one movement.
+
+    Looked up by integer keys (no loop over counts).
+
+    Raises
+    ------
+    ValidationError
+        Listing every key whose approach or movement the network does not have.
+    """
     n_e = len(arrays.edge_ids)
+    n_var = len(v.mov)
     fe = _positions(keys["from_edge"], arrays.edge_ids)
     te = np.where((keys["to_edge"] == "").to_numpy(), -1, _positions(keys["to_edge"], arrays.edge_ids))
     je = _positions(keys["junction"], arrays.junction_ids)
     seg_of = np.full(n_e + 1, -1, dtype=np.int64)
-    seg_of[vfrom[seg_start]] = np.arange(len(seg_start))
+    seg_of[v.vfrom[v.seg_start]] = np.arange(len(v.seg_start))
     seg = seg_of[fe]  # fe == -1 reads the sentinel slot
-    approach_ok = (seg >= 0) & (vjunc[seg_start[np.maximum(seg, 0)]] == je)
-    pair = vfrom.astype(np.int64) * n_e + vto
+    approach_ok = (seg >= 0) & (v.vjunc[v.seg_start[np.maximum(seg, 0)]] == je)
+    pair = v.vfrom.astype(np.int64) * n_e + v.vto
     pair_order = np.argsort(pair, kind="stable")
     want = fe.astype(np.int64) * n_e + te
     pos = np.minimum(np.searchsorted(pair[pair_order], want), n_var - 1)
@@ -247,29 +350,11 @@ def build_problem(
     if problems:
         msg = "Counts do not fit the network: " + "; ".join(problems[:10])
         raise ValidationError(msg, problems)
-    n_count = len(keys)
-    size = np.where(is_move, 1, (seg_end - seg_start)[seg])
-    c_rows = [np.repeat(np.arange(n_count, dtype=np.int64), size)]
-    within = np.arange(int(size.sum())) - np.repeat(np.cumsum(size) - size, size)
-    c_vars = [np.where(np.repeat(is_move, size), np.repeat(var, size), np.repeat(seg_start[seg], size) + within)]
-    seg_max_lanes = np.maximum.reduceat(lanes, seg_start)
-    c_lanes = np.where(is_move, lanes[var], seg_max_lanes[seg])
-    count = frame["count"].to_numpy(dtype=np.float64)
-    count_y = _count_rates(start_s, t0, interval_s, rowi, count, np.int64(n_slots), np.int64(n_count))
+    return seg, var, is_move
 
-    # ---- turning-ratio prior shares: history, or lane use with turn-type and exit factors
-    turn_factors = None
-    if settings.learn_turn_factors:
-        counted = _counted_movement_totals(np.bincount(rowi, weights=count, minlength=n_count), var, is_move, n_var)
-        turn_factors = _learn_turn_factors(arrays, mov, counted, seg_start, seg_end, settings.uturn_prior_factor)
-    ratio = prior_turning_ratios(
-        network, turning_ratios, uturn_prior_factor=settings.uturn_prior_factor, turn_factors=turn_factors
-    )[mov]
-    if turn_factors is not None and turning_ratios is None:
-        # exit factors only on top of fitted turn-type factors: without them an exit's factor
-        # would absorb the difference between the turn types that reach it (on a lone
-        # junction each exit is reached by one movement of each approach, all of other types)
-        ratio = _apply_exit_factors(counted, ratio, vto, seg_start, seg_end, n_e)
+
+def _count_weights(count_y: np.ndarray, interval_s: float, settings: EstimationSettings) -> np.ndarray:
+    """Weight (1 / variance, (h/veh)^2) of every count, ``(n_t, n_count)``; 0 where missing."""
     with np.errstate(invalid="ignore"):
         seen = ~np.isnan(count_y)
         if settings.count_sd_from == "camera":
@@ -282,16 +367,16 @@ def build_problem(
         var_y = (settings.noise_rel * yy) ** 2 + settings.count_sd_floor_vph**2
         if settings.count_poisson:
             var_y = var_y + yy * (3600.0 / interval_s)
-        count_w = np.where(seen, 1.0 / var_y, 0.0)
+        return np.where(seen, 1.0 / var_y, 0.0)
 
-    # ---- level of flow: median observed flow per lane, per road class
-    approach_rows = (keys["to_edge"] == "").to_numpy()
-    with np.errstate(invalid="ignore"):
-        per_lane = count_y[:, approach_rows] / c_lanes[approach_rows]
-    q_seg = _level_per_lane(arrays, vfrom[seg_start], seg[approach_rows], per_lane)
-    x_level = ratio * np.repeat(q_seg * seg_max_lanes, seg_end - seg_start)
 
-    # ---- conservation rows (vectorised over the CSR lists of movements into / out of edges)
+def _conservation_rows(arrays, var_of_mov: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One row per link with modelled movements at both ends: flow in minus flow out.
+
+    Vectorised over the CSR lists of movements into / out of edges. Returns the entries'
+    rows, flows and coefficients (+1 in, -1 out) and the links (edge indices) of the rows.
+    """
+    n_e = len(arrays.edge_ids)
 
     def members(ptr, mov_list):
         owner = np.repeat(np.arange(n_e), np.diff(ptr))
@@ -306,19 +391,19 @@ def build_problem(
     cons = np.flatnonzero(has_in & has_out)
     cons_row = np.full(n_e, -1, dtype=np.int64)
     cons_row[cons] = np.arange(len(cons))
-    cons_edges = cons
-    s_rows: list[np.ndarray] = []
-    s_vars: list[np.ndarray] = []
-    s_coef: list[np.ndarray] = []
     keep_in = cons_row[in_edge] >= 0
     keep_out = cons_row[out_edge] >= 0
-    s_rows.append(np.concatenate([cons_row[in_edge[keep_in]], cons_row[out_edge[keep_out]]]))
-    s_vars.append(np.concatenate([in_var[keep_in], out_var[keep_out]]).astype(np.int64))
-    s_coef.append(np.concatenate([np.ones(int(keep_in.sum())), -np.ones(int(keep_out.sum()))]))
-    r = len(cons)
-    n_cons = r
+    rows = np.concatenate([cons_row[in_edge[keep_in]], cons_row[out_edge[keep_out]]])
+    flows = np.concatenate([in_var[keep_in], out_var[keep_out]]).astype(np.int64)
+    coef = np.concatenate([np.ones(int(keep_in.sum())), -np.ones(int(keep_out.sum()))])
+    return rows, flows, coef, np.array(cons, dtype=np.int64)
 
-    # ---- turning-ratio prior rows (one per movement of an approach with >= 2 movements)
+
+def _turn_rows(seg_start: np.ndarray, seg_end: np.ndarray, ratio: np.ndarray) -> tuple[np.ndarray, ...]:
+    """One row per movement of an approach with >= 2 movements: ``x_m - r_m sum_approach x``.
+
+    Returns the entries' rows (from 0), flows and coefficients, and each row's own flow ``m``.
+    """
     seg_len = seg_end - seg_start
     multi = seg_len >= 2
     ms, ml = seg_start[multi], seg_len[multi]
@@ -326,56 +411,13 @@ def build_problem(
     row_var_self = (np.arange(int(ml.sum())) - np.repeat(np.cumsum(ml) - ml - ms, ml)).astype(np.int64)  # ms[k] .. ms[k] + ml[k] - 1
     n_turn = len(row_var_self)
     reps = ml[owner]  # entries per prior row
-    turn_rows = np.repeat(np.arange(n_turn), reps) + r
+    rows = np.repeat(np.arange(n_turn), reps).astype(np.int64)
     first = np.repeat(ms[owner], reps)
     within = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
-    turn_vars = (first + within).astype(np.int64)
+    flows = (first + within).astype(np.int64)
     self_var = np.repeat(row_var_self, reps)
-    turn_coef = -ratio[self_var] + (turn_vars == self_var)
-    s_rows.append(turn_rows.astype(np.int64))
-    s_vars.append(turn_vars)
-    s_coef.append(turn_coef)
-    r += n_turn
-
-    # ---- level rows
-    s_rows.append(np.arange(r, r + n_var, dtype=np.int64))
-    s_vars.append(np.arange(n_var, dtype=np.int64))
-    s_coef.append(np.ones(n_var))
-    r += n_var
-
-    if settings.turn_prior_variance == "flow":
-        turn_var = _flow_turn_variance(x_level, settings.turn_prior_sd_vph)[row_var_self]
-    else:
-        turn_var = np.full(n_turn, settings.turn_prior_sd_vph**2)
-    # uncounted entry approaches: no conservation row on their edge, no count
-    counted = np.zeros(len(seg_start), dtype=bool)
-    counted[seg] = True
-    entry = np.repeat((cons_row[vfrom[seg_start]] < 0) & ~counted, seg_end - seg_start)
-    static_w = np.concatenate(
-        [
-            np.full(n_cons, 1.0 / settings.conservation_sd_vph**2),
-            1.0 / turn_var,
-            np.where(entry, 1.0 / settings.entry_level_sd_vph**2, 1.0 / settings.level_prior_sd_vph**2),
-        ]
-    )
-    static_y = np.concatenate([np.zeros(n_cons + n_turn), x_level])
-    row_kind = np.array(
-        ["count"] * n_count + ["conservation"] * n_cons + ["turn"] * n_turn + ["level"] * n_var, dtype=object
-    )
-
-    rows_all = np.concatenate(c_rows + [x + n_count for x in s_rows])
-    vars_all = np.concatenate(c_vars + s_vars)
-    coef_all = np.concatenate([np.ones(len(v)) for v in c_vars] + s_coef)
-    matrix = _by_row_and_column(rows_all, vars_all, coef_all, n_count + r, n_var)
-
-    # starting point: the level prior
-    x0 = np.broadcast_to(np.clip(x_level, lo, hi), (n_slots, n_var))  # read-only, one row in memory
-    return EstimationProblem(
-        mov=mov, block_ptr=block_ptr, **matrix, n_count=n_count,
-        count_w=np.ascontiguousarray(count_w), count_y=np.ascontiguousarray(count_y), static_w=static_w,
-        static_y=static_y, lo=lo, hi=hi, x0=x0, row_kind=row_kind, count_keys=keys, intervals=intervals,
-        interval_s=interval_s, conservation_edges=np.array(cons_edges, dtype=np.int64),
-    )
+    coef = -ratio[self_var] + (flows == self_var)
+    return rows, flows, coef, row_var_self
 
 
 def _by_row_and_column(rows: np.ndarray, cols: np.ndarray, coef: np.ndarray, n_rows: int, n_var: int) -> dict:
