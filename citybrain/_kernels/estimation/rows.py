@@ -1,4 +1,4 @@
-"""Numba helpers for one row of one interval's least-squares problem: weight, target, residual.
+"""Numba kernels for one row of one interval's least-squares problem: weight, target, residual.
 
 Rows ``i < n_count`` are camera counts whose weight and target change with the interval
 (``w = 0`` or ``y = NaN`` marks a missing count); the other rows have fixed weights and
