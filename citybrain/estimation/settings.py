@@ -142,12 +142,13 @@ class EstimationSettings:
             return f"{start} a number >= 0. Got {value!r} instead."
         if name in _FLAGS and not isinstance(value, (bool, np.bool_)):
             return f"{start} True or False. Got {value!r} instead."
-        if name in _CHOICES and value not in _CHOICES[name]:
+        if name in _CHOICES and not (isinstance(value, str) and value in _CHOICES[name]):
             return f"{start} one of {', '.join(_CHOICES[name])}. Got {value!r} instead."
         if name == "max_sweeps" and not (isinstance(value, Integral) and not isinstance(value, bool) and value >= 1):
             return f"{start} an integer >= 1. Got {value!r} instead."
         if name == "junctions" and not (
-            value in _JUNCTIONS or (isinstance(value, tuple) and all(isinstance(j, str) for j in value))
+            (isinstance(value, str) and value in _JUNCTIONS)
+            or (isinstance(value, tuple) and all(isinstance(j, str) for j in value))
         ):
             return f"{start} 'signalised', 'all' or a list of junction ids. Got {value!r} instead."
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
 import pytest
 
 from citybrain.estimation import METHODS, EstimationSettings, estimate_flows
@@ -13,8 +14,10 @@ from citybrain.exceptions import ValidationError
 # one bad value per field, and what the message must say about it
 BAD = [
     ("method", "magic", "one of direct, coordinate-descent, lsq_linear"),
+    ("method", ["direct"], "one of direct, coordinate-descent, lsq_linear"),
     ("junctions", "some", "'signalised', 'all' or a list of junction ids"),
     ("junctions", ["J1", 7], "'signalised', 'all' or a list of junction ids"),
+    ("junctions", np.array([["J1"]]), "'signalised', 'all' or a list of junction ids"),
     ("noise_rel", -0.1, "a number >= 0"),
     ("noise_rel", math.nan, "a number >= 0"),
     ("count_sd_floor_vph", 0.0, r"a positive number \(veh/h\)"),
