@@ -110,23 +110,26 @@ def _hourly_share(network, problem, x, truth) -> float:
 
 
 def ratio_benchmark(n_intervals: int, repeat: int = 5) -> dict:
-    from citybrain.estimation import _solve_coordinate_descent, _solve_direct, _solve_lsq_linear, build_problem
+    from citybrain.estimation import EstimationSettings, build_problem
+    from citybrain.estimation.solvers import solve
+
+    direct, descent = EstimationSettings(), EstimationSettings(method="coordinate-descent")
 
     net = _network("grid4x4")
     truth, table = _inputs(net, n_intervals)
     p = build_problem(net, table)
-    _solve_direct(p, 500, 0.05)  # compile (or load the cache)
-    _solve_coordinate_descent(p, 500, 0.05)
+    solve(p, direct)  # compile (or load the cache)
+    solve(p, descent)
     t_nb, t_cd = [], []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        x_nb, sweeps = _solve_direct(p, 500, 0.05)
+        x_nb, sweeps = solve(p, direct)
         t_nb.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        x_cd, sweeps_cd = _solve_coordinate_descent(p, 500, 0.05)
+        x_cd, sweeps_cd = solve(p, descent)
         t_cd.append(time.perf_counter() - t0)
     t0 = time.perf_counter()
-    x_ref, _ = _solve_lsq_linear(p)
+    x_ref, _ = solve(p, EstimationSettings(method="lsq_linear"))
     t_ref = time.perf_counter() - t0
     return {
         "case": "ratio",
@@ -149,7 +152,8 @@ def ratio_benchmark(n_intervals: int, repeat: int = 5) -> dict:
 
 
 def city_benchmark(size: int, n_intervals: int) -> dict:
-    from citybrain.estimation import _solve_direct, _standard_errors, build_problem, estimate_flows
+    from citybrain.estimation import EstimationSettings, build_problem, estimate_flows
+    from citybrain.estimation.solvers import solve, standard_errors
 
     t0 = time.perf_counter()
     net = _network("grid", size)
@@ -164,10 +168,10 @@ def city_benchmark(size: int, n_intervals: int) -> dict:
     p = build_problem(net, table)
     t_build = time.perf_counter() - t0
     t0 = time.perf_counter()
-    x, sweeps = _solve_direct(p, 500, 0.05)
+    x, sweeps = solve(p, EstimationSettings())
     t_solve = time.perf_counter() - t0
     t0 = time.perf_counter()
-    _standard_errors(p)
+    standard_errors(p, EstimationSettings())
     t_se = time.perf_counter() - t0
     del p, x
     # end to end three times (the machine is shared: report the fastest and the median)

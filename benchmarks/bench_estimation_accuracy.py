@@ -327,7 +327,7 @@ def recoverable_movements(network, problem) -> set[tuple[str, str, str]]:
 def evaluate(name: str, removals: int, interval_s: float, with_route_sampler: bool) -> dict:
     from citybrain.counts import counts_from_frame
     from citybrain.synthetic import sample_camera_counts
-    from citybrain.estimation import build_problem, estimate_flows, geh
+    from citybrain.estimation import EstimationSettings, build_problem, estimate_flows, geh
     from citybrain.network import graph_from_sumo_net
 
     truth, net_path, routes_xml, begin = true_movement_counts(name, interval_s)
@@ -350,7 +350,7 @@ def evaluate(name: str, removals: int, interval_s: float, with_route_sampler: bo
 
     def share_with_history(table, turning_ratios: pd.DataFrame) -> float:
         """GEH < 5 share of the hourly flows estimated from ``table`` with ``turning_ratios`` as history."""
-        est = estimate_flows(network, table, turning_ratios=turning_ratios, standard_errors=False).hourly()
+        est = estimate_flows(network, table, EstimationSettings(standard_errors=False), turning_ratios=turning_ratios).hourly()
         est = est.astype({"junction": str, "from_edge": str, "to_edge": str}).merge(true_h, on=["junction", "from_edge", "to_edge"])
         return float((geh(est["flow_vph"].to_numpy(), est["true"].to_numpy()) < 5).mean())
 

@@ -11,7 +11,7 @@ from citybrain.counts import counts_from_frame
 from citybrain.synthetic import sample_camera_counts
 from citybrain.demand import turn_ratio_xml, write_jtr_demand
 from citybrain.synthetic import synthetic_movement_flows
-from citybrain.estimation import estimate_flows
+from citybrain.estimation import EstimationSettings, estimate_flows
 from citybrain.exceptions import ValidationError
 from citybrain.network import graph_from_sumo_net
 
@@ -38,7 +38,7 @@ def test_synthetic_flows_conserve(grid):
 
 def test_turn_ratio_xml(grid):
     truth = synthetic_movement_flows(grid, n_intervals=1, seed=0)
-    est = estimate_flows(grid, counts_from_frame(sample_camera_counts(truth, grid, seed=0), grid), standard_errors=False)
+    est = estimate_flows(grid, counts_from_frame(sample_camera_counts(truth, grid, seed=0), grid), EstimationSettings(standard_errors=False))
     root = ET.fromstring(turn_ratio_xml(est.flows))
     probs = {}
     for rel in root.iter("edgeRelation"):
@@ -50,7 +50,7 @@ def test_turn_ratio_xml(grid):
 
 def test_write_jtr_demand_routes(grid, tmp_path):
     truth = synthetic_movement_flows(grid, n_intervals=2, seed=4)
-    est = estimate_flows(grid, counts_from_frame(sample_camera_counts(truth, grid, seed=0), grid), standard_errors=False)
+    est = estimate_flows(grid, counts_from_frame(sample_camera_counts(truth, grid, seed=0), grid), EstimationSettings(standard_errors=False))
     paths = write_jtr_demand(est, grid, tmp_path, seed=1)
     vehicles = list(ET.parse(paths["routes"]).getroot().iter("vehicle"))
     entries = est.flows.astype({"from_edge": str, "to_edge": str})

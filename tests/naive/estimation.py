@@ -14,9 +14,9 @@ Same names as the public API and the kernels they check:
 * :func:`estimate_flows` -- the whole estimate, its rows built again with plain loops over the
   network and the counts (reference of ``citybrain.estimation.estimate_flows``);
 * :func:`learn_turn_factors` -- the turn-type factors fitted with a loop over the fully
-  counted approaches (reference of ``citybrain.estimation._learn_turn_factors``);
+  counted approaches (reference of ``citybrain.estimation.priors._learn_turn_factors``);
 * :func:`count_keys` -- distinct count keys numbered with a dict (reference of ``_row_hashes``,
-  ``_number_rows`` and ``_rows_match`` behind ``citybrain.estimation._count_keys``);
+  ``_number_rows`` and ``_rows_match`` behind ``citybrain.estimation.problem._count_keys``);
 * :func:`count_rates` -- the table of counted rates by numpy's fancy assignment (reference of
   ``_count_rates``);
 * :func:`count_fit` and :func:`normal_rhs` -- the fit of every observed count and the
@@ -36,7 +36,8 @@ import itertools
 import numpy as np
 from scipy.optimize import lsq_linear
 
-from citybrain.estimation import _TURN_FACTOR_POOL, prior_turning_ratios
+from citybrain.estimation import EstimationSettings, prior_turning_ratios
+from citybrain.estimation.priors import TURN_FACTOR_POOL
 from citybrain.network import TURN_CODES
 
 
@@ -83,30 +84,19 @@ def block_standard_errors(a, w, y, blocks):
     return se
 
 
-def estimate_flows(
-    network,
-    counts,
-    *,
-    noise_rel=0.1,
-    count_sd_floor_vph=10.0,
-    conservation_sd_vph=60.0,
-    turn_prior_sd_vph=120.0,
-    level_prior_sd_vph=600.0,
-    entry_level_sd_vph=400.0,
-    max_lane_flow_vph=2000.0,
-    uturn_prior_factor=0.05,
-    count_sd_from="camera",
-    turn_prior_variance="flow",
-):
+def estimate_flows(network, counts, settings=None):
     """Return ``{(interval_start, junction, from_edge, to_edge): flow_vph}`` for every vehicle movement.
 
-    Builds every row with loops (no lane-use factor learning) and solves each interval with
-    :func:`solve_bounded_lsq`.
+    Builds every row with loops and solves each interval with :func:`solve_bounded_lsq`.
+    Takes the same :class:`~citybrain.estimation.EstimationSettings` as the estimate; the
+    model options are read from it, except ``learn_turn_factors`` (the reference has no
+    lane-use factor learning: compare with ``learn_turn_factors=False``) and the solver's.
     """
+    s = EstimationSettings() if settings is None else settings
     movs = [i for i, m in enumerate(network.movements) if m.turn != "crossing" and m.from_edge in network.edges and m.to_edge in network.edges]
     var = {i: k for k, i in enumerate(movs)}
     n = len(movs)
-    ratio_all = prior_turning_ratios(network, uturn_prior_factor=uturn_prior_factor)
+    ratio_all = prior_turning_ratios(network, uturn_prior_factor=s.uturn_prior_factor)
     frame = counts.frame
     T = counts.interval_s
     times = np.unique(frame["interval_start"].to_numpy(dtype=float))
@@ -148,7 +138,7 @@ def estimate_flows(
             r[into] += 1.0
             r[out] -= 1.0
             static_rows.append(r)
-            static_w.append(1 / conservation_sd_vph**2)
+            static_w.append(1 / s.conservation_sd_vph**2)
             static_y.append(0.0)
     for ks in approach.values():
         if len(ks) < 2:
@@ -158,10 +148,10 @@ def estimate_flows(
             r[ks] -= ratio_all[movs[k]]
             r[k] += 1.0
             static_rows.append(r)
-            if turn_prior_variance == "flow":  # variance proportional to the prior flow
-                static_w.append(1 / (turn_prior_sd_vph**2 * max(level[k], 1.0) / median_level))
+            if s.turn_prior_variance == "flow":  # variance proportional to the prior flow
+                static_w.append(1 / (s.turn_prior_sd_vph**2 * max(level[k], 1.0) / median_level))
             else:
-                static_w.append(1 / turn_prior_sd_vph**2)
+                static_w.append(1 / s.turn_prior_sd_vph**2)
             static_y.append(0.0)
     counted = {(row.junction, row.from_edge) for row in frame.itertuples()}
     for (j, e), ks in approach.items():
@@ -170,10 +160,10 @@ def estimate_flows(
             r = np.zeros(n)
             r[k] = 1.0
             static_rows.append(r)
-            static_w.append(1 / (entry_level_sd_vph if entry else level_prior_sd_vph) ** 2)
+            static_w.append(1 / (s.entry_level_sd_vph if entry else s.level_prior_sd_vph) ** 2)
             static_y.append(level[k])
     lo = np.zeros(n)
-    hi = lanes * max_lane_flow_vph
+    hi = lanes * s.max_lane_flow_vph
     camera_mean = {}
     for key, g in frame.groupby(["camera_id", "junction", "from_edge", "to_edge"]):
         camera_mean[key] = float(g["count"].mean()) * 3600 / T
@@ -188,10 +178,11 @@ def estimate_flows(
                 r[approach[(row.junction, row.from_edge)]] = 1.0
             yv = row.count * 3600 / T
             # variance from the camera's mean rate over all intervals, or from the count itself
-            ys_var = camera_mean[(row.camera_id, row.junction, row.from_edge, row.to_edge)] if count_sd_from == "camera" else yv
+            ys_var = camera_mean[(row.camera_id, row.junction, row.from_edge, row.to_edge)] if s.count_sd_from == "camera" else yv
             rows.append(r)
             ys.append(yv)
-            ws.append(1 / ((noise_rel * ys_var) ** 2 + ys_var * 3600 / T + count_sd_floor_vph**2))
+            poisson = ys_var * 3600 / T if s.count_poisson else 0.0
+            ws.append(1 / ((s.noise_rel * ys_var) ** 2 + poisson + s.count_sd_floor_vph**2))
         x = solve_bounded_lsq(np.array(rows), np.array(ws), np.array(ys), lo, hi)
         for i, k in var.items():
             m = network.movements[i]
@@ -199,8 +190,9 @@ def estimate_flows(
     return out
 
 
-def learn_turn_factors(network, counts, uturn_prior_factor=0.05):
+def learn_turn_factors(network, counts, settings=None):
     """Turn-type factors of the lane-use prior fitted to the fully counted approaches (loops)."""
+    uturn_prior_factor = (EstimationSettings() if settings is None else settings).uturn_prior_factor
     frame = counts.frame
     per = frame[frame["to_edge"] != ""].groupby(["junction", "from_edge", "to_edge"])["count"].sum()
     approach = {}
@@ -233,13 +225,13 @@ def learn_turn_factors(network, counts, uturn_prior_factor=0.05):
             if modelled[k] > 0:
                 factor[k] *= (observed[k] + 1e-3) / (modelled[k] + 1e-3)
         factor = np.clip(factor / factor[0], 0.05, 20.0)
-    return factor ** (len(groups) / (len(groups) + _TURN_FACTOR_POOL))
+    return factor ** (len(groups) / (len(groups) + TURN_FACTOR_POOL))
 
 
 def count_keys(frame, columns=("camera_id", "junction", "from_edge", "to_edge")):
     """Number the distinct rows of ``frame[columns]`` in order of first appearance with a dict.
 
-    Reference of ``citybrain.estimation._count_keys`` (kernels ``_row_hashes``,
+    Reference of ``citybrain.estimation.problem._count_keys`` (kernels ``_row_hashes``,
     ``_number_rows``, ``_rows_match``): returns every row's key number and each key's first row.
     """
     seen = {}

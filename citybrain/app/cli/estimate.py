@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from citybrain.counts import read_counts
-from citybrain.estimation import estimate_flows, estimate_to_json, write_flows
+from citybrain.estimation import EstimationSettings, estimate_flows, estimate_to_json, write_flows
 from citybrain.network import RoadNetwork
 from .options import network_options
 
@@ -37,7 +37,8 @@ def estimate(
     table = read_counts(counts_file, network, strict=not lenient, registry=registry)
     if lenient and not table.report.ok:
         click.echo(table.report.format(), err=True)
-    result = estimate_flows(network, table, junctions="all" if all_junctions else "signalised")
+    settings = EstimationSettings(junctions="all" if all_junctions else "signalised")
+    result = estimate_flows(network, table, settings)
     flows = result.hourly() if hourly else result.flows
     if out is not None:
         write_flows(flows, out)

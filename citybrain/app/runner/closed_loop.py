@@ -179,7 +179,7 @@ class LoopSpec:
 
 def _plan_from_counts(network, seen: CameraCounts, folder: Path, tag: str, method: str):
     """Plans from the counts a re-plan sees, validated once; the counts are also written to ``folder``."""
-    from citybrain.estimation import estimate_flows
+    from citybrain.estimation import EstimationSettings, estimate_flows
     from .job import make_plans
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -187,7 +187,7 @@ def _plan_from_counts(network, seen: CameraCounts, folder: Path, tag: str, metho
     seen.counts.to_csv(cpath, index=False)  # a record of what the re-plan saw, not read back
     seen.registry.to_csv(folder / f"cameras_{tag}.csv", index=False)
     table = seen.count_table(network, source=str(cpath))
-    flows = estimate_flows(network, table, standard_errors=False).flows
+    flows = estimate_flows(network, table, EstimationSettings(standard_errors=False)).flows
     plan, _ = make_plans(network, flows, duration_s=float(flows["interval_s"].iloc[0]), method=method, n_periods=1)
     return plan
 
