@@ -9,6 +9,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "real"
 NETWORKS = ROOT / "networks"
+DATA = ROOT / "tests" / "data"
 
 REAL_NETS = {
     "cologne1": "resco/cologne1/cologne1.net.xml",

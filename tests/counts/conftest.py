@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from citybrain.network import graph_from_sumo_net
 
-from ..conftest import NETWORKS
+from ..conftest import DATA, NETWORKS
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 BAD = DATA / "bad_counts"
 EXPECTED = json.loads((BAD / "expected.json").read_text())
 

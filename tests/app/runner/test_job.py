@@ -18,7 +18,7 @@ from citybrain.network import graph_from_sumo_net
 from citybrain.plans import check_network_plan, read_plans
 from citybrain.app.runner.job import make_plans
 
-from .conftest import ROOT
+from ...conftest import ROOT
 
 DEMO = "scenarios/demo.toml"
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from citybrain.app.cli import cli
 
-from .conftest import ROOT, real_path
+from ...conftest import ROOT, real_path
 
 
 GRID = str(ROOT / "scenarios" / "grid4x4.toml")

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from citybrain.app.cli import CityBrainGroup
 from citybrain.app.cli.plans import plans
 
-from .conftest import NETWORKS, REAL_NETS, real_path
+from ...conftest import NETWORKS, REAL_NETS, real_path
 
 
 def _cli():
@@ -69,7 +69,7 @@ def test_real_programs_without_yellow_are_flagged(name):
 def test_optimise_writes_safe_plans(tmp_path):
     from citybrain.network import graph_from_sumo_net
 
-    from .timing.helpers import make_flows
+    from ...timing.helpers import make_flows
 
     net_path = NETWORKS / "arterial5.net.xml"
     flows = tmp_path / "flows.csv"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 import pytest
@@ -17,9 +16,8 @@ from citybrain.synthetic import synthetic_movement_flows
 from citybrain.estimation import FLOW_COLUMNS, read_flows
 from citybrain.network import graph_from_sumo_net
 
-from .conftest import NETWORKS
+from ...conftest import DATA, NETWORKS
 
-DATA = Path(__file__).parent / "data"
 BAD = DATA / "bad_counts"
 NET = str(NETWORKS / "grid4x4.net.xml")
 

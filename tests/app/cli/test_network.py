@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from citybrain.app.cli import cli
 from citybrain.network import graph_from_sumo_net
 
-from .conftest import NETWORKS, REAL_NETS, real_path
+from ...conftest import NETWORKS, REAL_NETS, real_path
 
 OSM = """<?xml version="1.0" encoding="UTF-8"?>
 <osm version="0.6" generator="citybrain-test">
