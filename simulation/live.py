@@ -23,7 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from citybrain.exceptions import SimulationError, ValidationError
 
-from .twin import PlanUpdate, Twin
+from .run import PlanUpdate
+from .twin import Twin
 
 __all__ = ["PlanServer", "plan_from_json", "push_plan_http", "status_http"]
 

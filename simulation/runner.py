@@ -25,7 +25,8 @@ from citybrain import config
 from citybrain.exceptions import CityBrainError, ValidationError
 
 from .scenario import Scenario
-from .twin import RunResult, RunSpec, Twin
+from .run import RunResult, RunSpec
+from .twin import Twin
 
 __all__ = ["run_seeds", "run_one", "seeds_from"]
 
