@@ -82,7 +82,8 @@ class FakeBackend(Backend):
     commands : list of (float, command)
         Every signal command applied, with the simulation time.
     shown : dict of str to list of (float, str)
-        Per light, the state shown from each time on (one entry per change).
+        Per light, the state shown from each time on (one entry per change; a state replaced
+        in the step it appeared in was never shown).
     green_s : dict of str to float
         Per approach lane, seconds with a green link.
     """
@@ -287,8 +288,12 @@ class FakeBackend(Backend):
 
     def _show(self, tls: str) -> None:
         state = self.lights[tls].state
-        if self.shown[tls][-1][1] != state:
-            self.shown[tls].append((self.time_s, state))
+        shown = self.shown[tls]
+        if shown[-1][1] != state:
+            if shown[-1][0] == self.time_s and len(shown) > 1:  # replaced within the step: never shown
+                shown.pop()
+            if shown[-1][1] != state:
+                shown.append((self.time_s, state))
         key = (tls, state)
         if key not in self._green_cache:
             self._green_cache[key] = frozenset(
