@@ -52,6 +52,13 @@ class Twin:
     on_step : callable or None
         ``on_step(twin, time_s)`` after every step, in the run's thread (e.g. to push plans).
 
+    Raises
+    ------
+    ValueError
+        If a controller name is unknown, or ``controllers`` names a light the network lacks.
+    ValidationError
+        If the spec's plan file is unusable or unsafe.
+
     Notes
     -----
     ``push_plan`` may be called from any thread while :meth:`run` runs; the plan switches at
@@ -76,6 +83,10 @@ class Twin:
         self.protocol = get_protocol(spec.protocol)
         self.on_progress, self.on_step = on_progress, on_step
         self.lights = tuple(sorted(self.network.programs))
+        unknown = sorted(set(controllers or {}) - set(self.lights))
+        if unknown:
+            msg = f"controllers= names lights the network does not have: {unknown}"
+            raise ValueError(msg)
         self.controllers = {**make_controllers(spec, self.network, self.lights), **(controllers or {})}
         self._backend = backend
         self._plans: queue.Queue[PlanUpdate] = queue.Queue()
