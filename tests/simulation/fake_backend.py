@@ -86,6 +86,10 @@ class FakeBackend(Backend):
         in the step it appeared in was never shown).
     green_s : dict of str to float
         Per approach lane, seconds with a green link.
+    queues : dict of str to deque
+        Per approach lane, the vehicles waiting at the stop line.
+    crossing, finished : list
+        Vehicles that crossed in the last step (they arrive in the next), and those arrived.
     """
 
     network: RoadNetwork
@@ -113,8 +117,8 @@ class FakeBackend(Backend):
         self._last_event = dict.fromkeys(self.links, -100.0)
         self._served = dict.fromkeys(self.links, 0)
         self._vehicles: dict[str, _Vehicle] = {}
-        self._crossing: list[_Vehicle] = []
-        self._done: list[_Vehicle] = []
+        self.crossing: list[_Vehicle] = []
+        self.finished: list[_Vehicle] = []
         self._step_counts = (0, 0, 0)
         self._arrived_ids: tuple[str, ...] = ()
         self._watch: tuple = ((), (), False, ())
@@ -151,11 +155,11 @@ class FakeBackend(Backend):
         if not self._loaded or self._closed:
             return
         self._closed = True
-        unfinished = [v for q in self.queues.values() for v in q] + self._crossing
-        rows = [_tripinfo(v, self.end_s) for v in [*self._done, *unfinished]]
+        unfinished = [v for q in self.queues.values() for v in q] + self.crossing
+        rows = [_tripinfo(v, self.end_s) for v in [*self.finished, *unfinished]]
         self._tripinfo.write_text("<tripinfos>\n" + "\n".join(rows) + "\n</tripinfos>\n")
         loss: dict[str, list[float]] = {}
-        for v in [*self._done, *unfinished]:
+        for v in [*self.finished, *unfinished]:
             loss.setdefault(v.from_edge, []).append((v.crossed_s if v.crossed_s is not None else self.end_s) - v.depart_s)
         edges = "\n".join(
             f'    <edge id="{e}" timeLoss="{sum(x):.2f}" entered="{len(x)}"/>' for e, x in sorted(loss.items())
@@ -173,9 +177,9 @@ class FakeBackend(Backend):
         """Move the queues one second under the states shown, then advance the programs."""
         self.time_s += 1.0
         t = self.time_s
-        arrived = self._crossing
-        self._done.extend(arrived)
-        self._crossing = []
+        arrived = self.crossing
+        self.finished.extend(arrived)
+        self.crossing = []
         loaded = 0
         for greens in self._green_now.values():
             for lane in greens:
@@ -202,7 +206,7 @@ class FakeBackend(Backend):
                         v = queue.popleft()
                         v.crossed_s = t
                         self._served[lane] += 1
-                        self._crossing.append(v)
+                        self.crossing.append(v)
             else:
                 for v in queue:
                     v.waiting_s += 1.0

@@ -144,11 +144,11 @@ def test_an_out_of_protocol_answer_stops_the_run(grid, tmp_path):
 
 def test_results_and_cameras_come_from_the_backend(grid, tmp_path):
     _, result, backend = _run(grid, tmp_path, 600.0, {"A1A0_0": 0.1, "A1A0_1": 0.05}, cameras=True)
-    crossed = [v for v in backend._done if v.from_edge == "A1A0"]
+    crossed = [v for v in backend.finished if v.from_edge == "A1A0"]
     queued = [v for q in backend.queues.values() for v in q]
-    assert result.arrived == len(crossed) > 80 and result.loaded == len(crossed) + len(queued) + len(backend._crossing)
-    losses = [v.crossed_s - v.depart_s for v in backend._done]
-    unfinished = [600.0 - v.depart_s for v in queued] + [v.crossed_s - v.depart_s for v in backend._crossing]
+    assert result.arrived == len(crossed) > 80 and result.loaded == len(crossed) + len(queued) + len(backend.crossing)
+    losses = [v.crossed_s - v.depart_s for v in backend.finished]
+    unfinished = [600.0 - v.depart_s for v in queued] + [v.crossed_s - v.depart_s for v in backend.crossing]
     assert result.delay_s == pytest.approx(sum(losses + unfinished) / len(losses + unfinished))
     assert result.junction_delay_s["A0"] == pytest.approx(result.delay_s) and result.junction_delay_s["B1"] == 0.0
     assert result.queue_veh > 0 and result.junction_queue_veh["A0"] == pytest.approx(result.queue_veh)
