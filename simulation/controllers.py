@@ -12,7 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from citybrain.control import DETECTOR_SETBACK_M, AdaptivePlanController, Controller, make_controller
+from citybrain.control import (
+    DETECTOR_SETBACK_M,
+    AdaptivePlanController,
+    Controller,
+    make_controller,
+)
 from citybrain.control.plan import PlanController
 from citybrain.control.sumo_programs import programs_xml
 from citybrain.exceptions import SimulationError

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from citybrain.exceptions import BackendUnavailableError
-from simulation.backend import BACKENDS, Backend, LibsumoBackend, SetState, TraciBackend, make_backend
+from simulation.backend import (
+    BACKENDS,
+    Backend,
+    LibsumoBackend,
+    SetState,
+    TraciBackend,
+    make_backend,
+)
 from simulation.scenario import load_scenario
 
 from ..conftest import ROOT

@@ -11,7 +11,12 @@ from citybrain.control.plan import PlanController
 from citybrain.exceptions import SimulationError
 from citybrain.network import graph_from_sumo_net
 from citybrain.plans import plans_from_network, write_plans_json
-from simulation.controllers import controller_files, load_checked_plan, make_controllers, needs_detectors
+from simulation.controllers import (
+    controller_files,
+    load_checked_plan,
+    make_controllers,
+    needs_detectors,
+)
 from simulation.run import RunSpec
 from simulation.signals import LaneLayout
 
