@@ -1,7 +1,10 @@
 """The SUMO seam: one backend interface over libsumo and TraCI.
 
-Every backend offers ``load`` (start SUMO), ``watch`` (say what to observe), ``step``,
-``observe``, ``apply`` (a signal command) and ``close`` (safe to call twice).
+:class:`Backend` is everything the twin asks of a simulator: ``load`` (start it), ``watch``
+(say what to observe), ``step``, ``observe``, ``apply`` (a signal command), ``close`` (safe to
+call twice), and a few getters (a light's ``phase``, ``state`` and ``program``, the vehicle
+``counts``, a vehicle's ``route`` and ``route_index``, ``version``, ``supports``). Nothing
+outside this module touches SUMO's API, so a fake backend can drive a real twin in tests.
 
 ``libsumo`` (:class:`LibsumoBackend`, the default)
     SUMO linked into this process: fastest, but one simulation per process, so the
@@ -17,7 +20,6 @@ getter costs well under a microsecond, while subscriptions slow every SUMO step 
 rebuild a dict of dicts per step (vehicles and halting vehicles of the 4x4 grid's 160 lanes,
 per simulated hour: about 0.23 s of getters against 0.6-0.7 s added by subscriptions).
 """
-
 from __future__ import annotations
 
 import os
@@ -119,9 +121,98 @@ class StepData:
 
 
 class Backend(ABC):
-    """One SUMO simulation behind a common interface."""
+    """What the twin needs of a simulator: the interface the twin, its signals and cameras use.
 
+    A backend is created unloaded, started once with :meth:`load` and ended with
+    :meth:`close`. Between them, :meth:`watch` says what each :meth:`observe` returns,
+    :meth:`step` advances one step, :meth:`apply` sends a signal command, and a few
+    getters answer what the loop asks outside the per-step data (a light's phase, state
+    and program, the vehicle counters, a vehicle's route). A test double implements the
+    same methods over a model of its own (``tests/simulation/fake_backend.py``).
+    """
+
+    #: Short name, reported in each :class:`~simulation.run.RunResult`.
     name: str = ""
+
+    @abstractmethod
+    def load(self, args: list[str]) -> None:
+        """Start the simulation with SUMO command-line ``args`` (without the program name).
+
+        Raises
+        ------
+        SimulationError
+            If the simulator refuses the options or the input files.
+        """
+
+    @abstractmethod
+    def version(self) -> str:
+        """The simulator's version string, e.g. ``"1.28.0"``."""
+
+    @abstractmethod
+    def supports(self, option: str) -> bool:
+        """Whether the simulator knows a SUMO command-line option (asked before :meth:`load`)."""
+
+    @abstractmethod
+    def watch(
+        self, lanes: tuple[str, ...], tls: tuple[str, ...], *, vehicle_ids: bool = False, detectors: tuple[str, ...] = ()
+    ) -> None:
+        """Say what :meth:`observe` returns: per-lane counts (and vehicle ids), light phases, detectors."""
+
+    @abstractmethod
+    def step(self) -> float:
+        """Advance one step; return the new simulation time (seconds).
+
+        Raises
+        ------
+        SimulationError
+            If the simulator fails during the step.
+        """
+
+    @abstractmethod
+    def observe(self) -> StepData:
+        """Return the watched values after the last step."""
+
+    @abstractmethod
+    def apply(self, command: SetState | SetPhase | SetProgram) -> None:
+        """Apply one signal command.
+
+        Raises
+        ------
+        SimulationError
+            If the simulator rejects it (unknown light, wrong state length ...).
+        """
+
+    @abstractmethod
+    def phase(self, tls: str) -> int:
+        """The phase index a light's active program shows now."""
+
+    @abstractmethod
+    def state(self, tls: str) -> str:
+        """The signal state string a light shows now."""
+
+    @abstractmethod
+    def program(self, tls: str) -> str:
+        """The id of a light's active program."""
+
+    @abstractmethod
+    def counts(self) -> tuple[int, int, int]:
+        """Vehicles loaded, inserted and arrived in the last step (after :meth:`load`: at the start)."""
+
+    @abstractmethod
+    def route(self, vehicle: str) -> tuple[str, ...]:
+        """A vehicle's route, as edge ids."""
+
+    @abstractmethod
+    def route_index(self, vehicle: str) -> int:
+        """The index in its route of the edge a vehicle is on (or last was on)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """End the simulation (flushes tripinfo and other outputs); safe to call twice."""
+
+
+class _SumoBackend(Backend):
+    """SUMO behind its TraCI-style API (the ``libsumo`` module or a TraCI connection)."""
 
     def __init__(self) -> None:
         self._api = None
@@ -131,19 +222,9 @@ class Backend(ABC):
         self._detectors: tuple[str, ...] = ()
         self._closed = False
 
-    @abstractmethod
-    def load(self, args: list[str]) -> None:
-        """Start SUMO with command-line ``args`` (without the program name).
-
-        Raises
-        ------
-        SimulationError
-            If SUMO refuses the options or the input files.
-        """
-
     @property
     def api(self):
-        """The TraCI-style domain object (``libsumo`` module or a TraCI connection)."""
+        """The TraCI-style domain object, for debugging; the twin uses the methods above only."""
         if self._api is None:
             msg = f"The {self.name} backend is not loaded; call load() first."
             raise SimulationError(msg)
@@ -153,31 +234,12 @@ class Backend(ABC):
         """SUMO's version string, e.g. ``"1.28.0"``."""
         return str(self.api.getVersion()[1]).removeprefix("SUMO ").strip()
 
-    def watch(
-        self, lanes: tuple[str, ...], tls: tuple[str, ...], *, vehicle_ids: bool = False, detectors: tuple[str, ...] = ()
-    ):
-        """Subscribe to per-lane counts (and vehicle ids), light phases, detectors and step counters."""
-        api = self.api
+    def _remember(self, lanes: tuple[str, ...], tls: tuple[str, ...], vehicle_ids: bool, detectors: tuple[str, ...]) -> None:
         self._lanes, self._tls, self._ids = tuple(lanes), tuple(tls), vehicle_ids
         self._detectors = tuple(detectors)
-        for det in self._detectors:
-            api.inductionloop.subscribe(det, (tc.LAST_STEP_TIME_SINCE_DETECTION,))
-        lane_vars = (*_LANE_VARS, tc.LAST_STEP_VEHICLE_ID_LIST) if vehicle_ids else _LANE_VARS
-        for lane in self._lanes:
-            api.lane.subscribe(lane, lane_vars)
-        for light in self._tls:
-            api.trafficlight.subscribe(light, _TLS_VARS)
-        sim_vars = (*_SIM_VARS, tc.VAR_ARRIVED_VEHICLES_IDS) if vehicle_ids else _SIM_VARS
-        api.simulation.subscribe(sim_vars)
 
     def step(self) -> float:
-        """Advance one step; return the new simulation time (seconds).
-
-        Raises
-        ------
-        SimulationError
-            If SUMO fails during the step.
-        """
+        """Advance one step; see :meth:`Backend.step`."""
         try:
             self.api.simulationStep()
             return float(self.api.simulation.getTime())
@@ -187,49 +249,8 @@ class Backend(ABC):
             msg = f"SUMO ({self.name}) failed in a step: {exc}"
             raise SimulationError(msg) from exc
 
-    def observe(self) -> StepData:
-        """Return the subscribed values of the last step."""
-        api = self.api
-        lanes = api.lane.getAllSubscriptionResults()
-        rows = [lanes[x] for x in self._lanes]
-        counts = np.array([(r[_VEH], r[_HALT]) for r in rows], dtype=np.int64).reshape(len(rows), 2)
-        veh, halt = counts[:, 0], counts[:, 1]
-        sim = api.simulation.getSubscriptionResults()
-        ids: dict[str, tuple[str, ...]] = {}
-        arrived_ids: tuple[str, ...] = ()
-        if self._ids:
-            ids = {x: tuple(r[tc.LAST_STEP_VEHICLE_ID_LIST]) for x, r in zip(self._lanes, rows, strict=True)}
-            arrived_ids = tuple(sim[tc.VAR_ARRIVED_VEHICLES_IDS])
-        gaps = np.empty(0)
-        if self._detectors:
-            loops = api.inductionloop.getAllSubscriptionResults()
-            gaps = np.fromiter(
-                (loops[d][tc.LAST_STEP_TIME_SINCE_DETECTION] for d in self._detectors), np.float64, len(self._detectors)
-            )
-        lights = api.trafficlight.getAllSubscriptionResults()
-        phases = {t: int(lights[t][tc.TL_CURRENT_PHASE]) for t in self._tls}
-        return StepData(
-            time_s=float(api.simulation.getTime()),
-            lane_vehicles=veh,
-            lane_halting=halt,
-            lane_vehicle_ids=ids,
-            arrived_ids=arrived_ids,
-            loaded=int(sim[tc.VAR_LOADED_VEHICLES_NUMBER]),
-            departed=int(sim[tc.VAR_DEPARTED_VEHICLES_NUMBER]),
-            arrived=int(sim[tc.VAR_ARRIVED_VEHICLES_NUMBER]),
-            teleports=int(sim[tc.VAR_TELEPORT_STARTING_VEHICLES_NUMBER]),
-            tls_phase=phases,
-            detector_gap_s=gaps,
-        )
-
     def apply(self, command: SetState | SetPhase | SetProgram) -> None:
-        """Apply one signal command.
-
-        Raises
-        ------
-        SimulationError
-            If SUMO rejects it (unknown light, wrong state length ...).
-        """
+        """Apply one signal command; see :meth:`Backend.apply`."""
         tl = self.api.trafficlight
         try:
             if isinstance(command, SetState):
@@ -255,9 +276,41 @@ class Backend(ABC):
             msg = f"SUMO rejected {command!r}: {exc}"
             raise SimulationError(msg) from exc
 
-    @abstractmethod
+    def phase(self, tls: str) -> int:
+        """The phase index a light's active program shows now."""
+        return self.api.trafficlight.getPhase(tls)
+
+    def state(self, tls: str) -> str:
+        """The signal state string a light shows now."""
+        return self.api.trafficlight.getRedYellowGreenState(tls)
+
+    def program(self, tls: str) -> str:
+        """The id of a light's active program."""
+        return self.api.trafficlight.getProgram(tls)
+
+    def counts(self) -> tuple[int, int, int]:
+        """Vehicles loaded, inserted and arrived in the last step."""
+        sim = self.api.simulation
+        return sim.getLoadedNumber(), sim.getDepartedNumber(), sim.getArrivedNumber()
+
+    def route(self, vehicle: str) -> tuple[str, ...]:
+        """A vehicle's route, as edge ids."""
+        return self.api.vehicle.getRoute(vehicle)
+
+    def route_index(self, vehicle: str) -> int:
+        """The index in its route of the edge a vehicle is on."""
+        return self.api.vehicle.getRouteIndex(vehicle)
+
     def close(self) -> None:
-        """End the simulation (flushes tripinfo and other outputs); safe to call twice."""
+        """End the simulation; safe to call twice."""
+        if self._api is None or self._closed:
+            return
+        self._closed = True
+        self._end()
+
+    @abstractmethod
+    def _end(self) -> None:
+        """Close the API once (called by :meth:`close`)."""
 
 
 def _traci_logic_cls():
@@ -272,7 +325,7 @@ def _traci_phase_cls():
     return traci.trafficlight.Phase
 
 
-class LibsumoBackend(Backend):
+class LibsumoBackend(_SumoBackend):
     """SUMO linked into this process through ``libsumo`` (one simulation per process)."""
 
     name = "libsumo"
@@ -308,12 +361,15 @@ class LibsumoBackend(Backend):
         LibsumoBackend._active = True
         self._api = libsumo
 
+    def supports(self, option: str) -> bool:
+        """True: the installed SUMO 1.28 knows every option the twin asks about."""
+        return True
+
     def watch(
         self, lanes: tuple[str, ...], tls: tuple[str, ...], *, vehicle_ids: bool = False, detectors: tuple[str, ...] = ()
-    ):
+    ) -> None:
         """Remember what to read each step (no subscriptions; see the module docstring)."""
-        self._lanes, self._tls, self._ids = tuple(lanes), tuple(tls), vehicle_ids
-        self._detectors = tuple(detectors)
+        self._remember(lanes, tls, vehicle_ids, detectors)
 
     def observe(self) -> StepData:
         """Read the watched lanes, lights, detectors and step counters with direct getters."""
@@ -350,19 +406,17 @@ class LibsumoBackend(Backend):
             detector_gap_s=gaps,
         )
 
-    def close(self) -> None:
-        """End the simulation; safe to call twice."""
-        if self._api is None or self._closed:
-            return
-        self._closed = True
+    def _end(self) -> None:
         try:
             self._api.close()
         finally:
             LibsumoBackend._active = False
 
 
-class TraciBackend(Backend):
+class TraciBackend(_SumoBackend):
     """SUMO as a separate program over a labelled TraCI connection.
+
+    TraCI reads each step's data through subscriptions: one round trip per step.
 
     Parameters
     ----------
@@ -401,22 +455,83 @@ class TraciBackend(Backend):
                 os.environ["SUMO_HOME"] = saved
         self._api = traci.getConnection(self.label)
 
-    def close(self) -> None:
-        """Close the connection and let SUMO write its outputs; safe to call twice."""
-        if self._api is None or self._closed:
-            return
-        self._closed = True
+    def supports(self, option: str) -> bool:
+        """Whether this SUMO program lists the option in its ``--help`` (asked once per program)."""
+        key = (str(self.binary), option)
+        if key not in _SUPPORT_CACHE:
+            try:
+                out = subprocess.run([str(self.binary), "--help"], capture_output=True, text=True, timeout=60, check=False)
+                _SUPPORT_CACHE[key] = option in out.stdout
+            except (OSError, subprocess.SubprocessError):
+                _SUPPORT_CACHE[key] = False
+        return _SUPPORT_CACHE[key]
+
+    def watch(
+        self, lanes: tuple[str, ...], tls: tuple[str, ...], *, vehicle_ids: bool = False, detectors: tuple[str, ...] = ()
+    ) -> None:
+        """Subscribe to per-lane counts (and vehicle ids), light phases, detectors and step counters."""
+        api = self.api
+        self._remember(lanes, tls, vehicle_ids, detectors)
+        for det in self._detectors:
+            api.inductionloop.subscribe(det, (tc.LAST_STEP_TIME_SINCE_DETECTION,))
+        lane_vars = (*_LANE_VARS, tc.LAST_STEP_VEHICLE_ID_LIST) if vehicle_ids else _LANE_VARS
+        for lane in self._lanes:
+            api.lane.subscribe(lane, lane_vars)
+        for light in self._tls:
+            api.trafficlight.subscribe(light, _TLS_VARS)
+        sim_vars = (*_SIM_VARS, tc.VAR_ARRIVED_VEHICLES_IDS) if vehicle_ids else _SIM_VARS
+        api.simulation.subscribe(sim_vars)
+
+    def observe(self) -> StepData:
+        """Return the subscribed values of the last step."""
+        api = self.api
+        lanes = api.lane.getAllSubscriptionResults()
+        rows = [lanes[x] for x in self._lanes]
+        counts = np.array([(r[_VEH], r[_HALT]) for r in rows], dtype=np.int64).reshape(len(rows), 2)
+        veh, halt = counts[:, 0], counts[:, 1]
+        sim = api.simulation.getSubscriptionResults()
+        ids: dict[str, tuple[str, ...]] = {}
+        arrived_ids: tuple[str, ...] = ()
+        if self._ids:
+            ids = {x: tuple(r[tc.LAST_STEP_VEHICLE_ID_LIST]) for x, r in zip(self._lanes, rows, strict=True)}
+            arrived_ids = tuple(sim[tc.VAR_ARRIVED_VEHICLES_IDS])
+        gaps = np.empty(0)
+        if self._detectors:
+            loops = api.inductionloop.getAllSubscriptionResults()
+            gaps = np.fromiter(
+                (loops[d][tc.LAST_STEP_TIME_SINCE_DETECTION] for d in self._detectors), np.float64, len(self._detectors)
+            )
+        lights = api.trafficlight.getAllSubscriptionResults()
+        phases = {t: int(lights[t][tc.TL_CURRENT_PHASE]) for t in self._tls}
+        return StepData(
+            time_s=float(api.simulation.getTime()),
+            lane_vehicles=veh,
+            lane_halting=halt,
+            lane_vehicle_ids=ids,
+            arrived_ids=arrived_ids,
+            loaded=int(sim[tc.VAR_LOADED_VEHICLES_NUMBER]),
+            departed=int(sim[tc.VAR_DEPARTED_VEHICLES_NUMBER]),
+            arrived=int(sim[tc.VAR_ARRIVED_VEHICLES_NUMBER]),
+            teleports=int(sim[tc.VAR_TELEPORT_STARTING_VEHICLES_NUMBER]),
+            tls_phase=phases,
+            detector_gap_s=gaps,
+        )
+
+    def _end(self) -> None:
         try:
             self._api.close()
         except Exception:  # noqa: BLE001 - SUMO already gone; nothing left to close
             pass
 
 
+_SUPPORT_CACHE: dict[tuple[str, str], bool] = {}
+
+
 #: Backend names accepted by :func:`make_backend`.
 BACKENDS: tuple[str, ...] = ("libsumo", "traci")
 
 
-def make_backend(name: str = "libsumo", *, sumo_binary: str | Path | None = None) -> Backend:
+def make_backend(name: str = "libsumo", *, sumo_binary: str | Path | None = None, gui: bool = False) -> Backend:
     """Return a new, unloaded backend.
 
     Parameters
@@ -425,20 +540,35 @@ def make_backend(name: str = "libsumo", *, sumo_binary: str | Path | None = None
         ``"libsumo"`` or ``"traci"``.
     sumo_binary : str or Path or None
         Another ``sumo`` program (TraCI only).
+    gui : bool
+        Run ``sumo-gui`` from the folder of ``sumo_binary`` (or of the installed SUMO) instead
+        (TraCI only).
 
     Raises
     ------
     ValueError
-        If ``name`` is unknown, or ``sumo_binary`` is given with libsumo.
+        If ``name`` is unknown, or ``sumo_binary`` or ``gui`` is given with libsumo.
     BackendUnavailableError
         If ``sumo_binary`` does not exist.
+    SimulationError
+        If ``gui`` is asked for and there is no ``sumo-gui`` beside ``sumo``.
     """
     if name == "libsumo":
-        if sumo_binary is not None:
-            msg = "--sumo-binary needs the traci backend (libsumo is the installed SUMO)."
+        if sumo_binary is not None or gui:
+            option = "--gui" if gui else "--sumo-binary"
+            msg = f"{option} needs the traci backend (libsumo is the installed SUMO, no GUI)."
             raise ValueError(msg)
         return LibsumoBackend()
     if name == "traci":
-        return TraciBackend(sumo_binary)
+        return TraciBackend(_gui_binary(sumo_binary) if gui else sumo_binary)
     msg = f"Unknown backend {name!r}; expected one of {list(BACKENDS)}."
     raise ValueError(msg)
+
+
+def _gui_binary(sumo_binary: str | Path | None) -> Path:
+    base = Path(sumo_binary).parent if sumo_binary else default_sumo_binary().parent
+    gui = base / "sumo-gui"
+    if not gui.is_file():
+        msg = f"--gui needs sumo-gui next to sumo; not found at {gui}."
+        raise SimulationError(msg)
+    return gui

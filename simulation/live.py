@@ -21,9 +21,11 @@ import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from citybrain._validate import Fields, Problems
 from citybrain.exceptions import SimulationError, ValidationError
 
-from .twin import PlanUpdate, Twin
+from .run import PlanUpdate
+from .twin import Twin
 
 __all__ = ["PlanServer", "plan_from_json", "push_plan_http", "status_http"]
 
@@ -36,33 +38,21 @@ def plan_from_json(data: object) -> PlanUpdate:
     ValidationError
         If keys are missing or of the wrong type; every problem is listed.
     """
-    problems: list[str] = []
     if not isinstance(data, dict):
         msg = f"plan: expected a JSON object, got {type(data).__name__}"
         raise ValidationError(msg)
-    tls = data.get("tls")
-    if not isinstance(tls, str) or not tls:
-        problems.append(f"plan.tls: expected a traffic-light id string, got {tls!r}")
-    phases = data.get("phases")
-    out: list[tuple[float, str]] = []
-    if not isinstance(phases, list) or not phases:
-        problems.append("plan.phases: expected a non-empty list of {duration_s, state}")
-    else:
-        for i, p in enumerate(phases):
-            if not isinstance(p, dict) or not isinstance(p.get("state"), str):
-                problems.append(f"plan.phases[{i}]: expected {{duration_s: number, state: string}}")
-                continue
-            d = p.get("duration_s")
-            if isinstance(d, bool) or not isinstance(d, int | float):
-                problems.append(f"plan.phases[{i}].duration_s: expected a number, got {d!r}")
-                continue
-            out.append((float(d), p["state"]))
-    pid = data.get("program_id", "citybrain")
-    if not isinstance(pid, str):
-        problems.append(f"plan.program_id: expected a string, got {pid!r}")
-    if problems:
-        raise ValidationError("; ".join(problems), problems)
-    return PlanUpdate(tls=tls, phases=tuple(out), program_id=pid)
+    problems = Problems("POST /plans")
+    plan = Fields(data, "plan", problems)
+    tls = plan.string("tls", required=True)
+    phases: list[tuple[float, str]] = []
+    for phase in plan.tables("phases", required=True, non_empty=True):
+        duration = phase.number("duration_s", required=True)
+        state = phase.string("state", required=True)
+        if duration is not None and state is not None:
+            phases.append((duration, state))
+    program_id = plan.string("program_id", "citybrain")
+    problems.raise_if_any("plan")
+    return PlanUpdate(tls=tls, phases=tuple(phases), program_id=program_id)  # type: ignore[arg-type]
 
 
 class PlanServer:

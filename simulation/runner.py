@@ -26,14 +26,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from citybrain import config
 from citybrain.exceptions import CityBrainError, ValidationError
 
-if TYPE_CHECKING:
-    from . import RunResult, RunSpec
-    from .scenario import Scenario
+from .scenario import Scenario
+from .run import RunResult, RunSpec
+from .twin import Twin
 
 __all__ = ["Task", "run_many", "run_seeds", "run_one", "failed_result", "seeds_from"]
 
@@ -87,7 +87,6 @@ def run_one(spec: RunSpec, workdir: str | Path, on_progress: Callable[[float], N
     SimulationError
         If SUMO fails.
     """
-    from . import Twin
 
     twin = Twin(spec, workdir, on_progress=on_progress)
     if spec.serve_port is None:
@@ -100,7 +99,6 @@ def run_one(spec: RunSpec, workdir: str | Path, on_progress: Callable[[float], N
 
 def failed_result(spec: RunSpec, error: str, wall_s: float) -> RunResult:
     """Return the :class:`~simulation.RunResult` of a run of ``spec`` that failed with ``error``."""
-    from . import RunResult
 
     return RunResult(
         scenario=spec.scenario.name,
@@ -192,7 +190,6 @@ def run_many(
     ValidationError
         If ``workdir`` lists a number of folders other than ``len(specs)``.
     """
-    from . import RunSpec
 
     tasks = [_TwinRun(s) if isinstance(s, RunSpec) else s for s in specs]
     if not tasks:

@@ -42,6 +42,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from citybrain._validate import Fields, Problems
 from citybrain.exceptions import ValidationError
 
 __all__ = [
@@ -291,33 +292,31 @@ def scenario_from_sumocfg(path: str | Path, **overrides: object) -> Scenario:
         files that do not exist; every problem is listed.
     """
     path = Path(path)
-    problems: list[str] = []
+    problems = Problems(path)
     cfg = _read_sumocfg(path, problems)
-    if problems:
-        _raise(path, problems)
+    problems.raise_if_any("scenario")
     base = path.parent
     net = cfg.get("net-file")
     network = None
     if not net:
-        problems.append(f"{path}: no <net-file> in the configuration")
+        problems.add(f"{path}: no <net-file> in the configuration")
     else:
         network = (base / net.split(",")[0]).resolve()
     for key in ("net-file", "route-files", "additional-files"):
         for f in _split(cfg.get(key, "")):
             if not (base / f).is_file():
-                problems.append(f"{path}: {key} {f!r} not found (looked in {base})")
+                problems.add(f"{path}: {key} {f!r} not found (looked in {base})")
     end = cfg.get("end")
     if end is None and "end_s" not in overrides:
-        problems.append(f"{path}: no <end> time; the twin needs a finite window")
+        problems.add(f"{path}: no <end> time; the twin needs a finite window")
     values: dict[str, float] = {}
     for key, name in (("begin", "begin_s"), ("end", "end_s"), ("step-length", "step_s")):
         if cfg.get(key) is not None:
             try:
                 values[name] = float(cfg[key])
             except ValueError:
-                problems.append(f"{path}: <{key}> must be a number, got {cfg[key]!r}")
-    if problems:
-        _raise(path, problems)
+                problems.add(f"{path}: <{key}> must be a number, got {cfg[key]!r}")
+    problems.raise_if_any("scenario")
     fields: dict[str, object] = {
         "name": path.name.removesuffix(".sumocfg"),
         "source": path.resolve(),
@@ -331,14 +330,14 @@ def scenario_from_sumocfg(path: str | Path, **overrides: object) -> Scenario:
     return Scenario(**fields)  # type: ignore[arg-type]
 
 
-def _read_sumocfg(path: Path, problems: list[str]) -> dict[str, str]:
+def _read_sumocfg(path: Path, problems: Problems) -> dict[str, str]:
     if not path.is_file():
-        problems.append(f"{path}: SUMO configuration not found")
+        problems.add(f"{path}: SUMO configuration not found")
         return {}
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as exc:
-        problems.append(f"{path}: not valid XML: {exc}")
+        problems.add(f"{path}: not valid XML: {exc}")
         return {}
     out: dict[str, str] = {}
     for section in root:
@@ -349,7 +348,7 @@ def _read_sumocfg(path: Path, problems: list[str]) -> dict[str, str]:
 
 
 def _cfg_files(cfg: Path, key: str) -> tuple[Path, ...]:
-    values = _read_sumocfg(cfg, [])
+    values = _read_sumocfg(cfg, Problems(cfg))
     return tuple((cfg.parent / f).resolve() for f in _split(values.get(key, "")))
 
 
@@ -357,130 +356,70 @@ def _split(value: str) -> list[str]:
     return [v.strip() for v in value.replace(" ", ",").split(",") if v.strip()]
 
 
-def _raise(path: Path, problems: list[str]) -> None:
-    msg = f"{path}: {len(problems)} problem(s) in the scenario:\n  " + "\n  ".join(problems)
-    raise ValidationError(msg, problems)
-
-
 def _scenario_from_dict(data: dict, path: Path) -> Scenario:
-    problems: list[str] = []
+    problems = Problems(path)
+    top = Fields(data, path.name, problems)
+    top.unknown(_TOP_KEYS)
     base = path.parent
-
-    def where(key: str) -> str:
-        return f"{path.name}: {key!r}"
-
-    for key in sorted(set(data) - _TOP_KEYS):
-        problems.append(f"{where(key)}: unknown key (expected one of {sorted(_TOP_KEYS)})")
-
-    def number(key: str, table: dict, default: float | None, label: str, *, low=None, high=None):
-        if key not in table:
-            return default
-        value = table[key]
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            problems.append(f"{label}: must be a number, got {value!r}")
-            return default
-        if (low is not None and value < low) or (high is not None and value > high):
-            bounds = f"[{low if low is not None else '-inf'}, {high if high is not None else 'inf'}]"
-            problems.append(f"{label}: must be in {bounds}, got {value!r}")
-            return default
-        return float(value)
-
-    def existing(value: object, label: str) -> Path | None:
-        if not isinstance(value, str) or not value:
-            problems.append(f"{label}: must be a file path string, got {value!r}")
-            return None
-        p = (base / value).resolve()
-        if not p.is_file():
-            problems.append(f"{label}: file {value!r} not found (resolved to {p})")
-            return None
-        return p
-
-    def path_list(key: str) -> tuple[Path, ...]:
-        value = data.get(key, [])
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list):
-            problems.append(f"{where(key)}: must be a list of file paths, got {value!r}")
-            return ()
-        found = [existing(v, f"{where(key)}[{i}]") for i, v in enumerate(value)]
-        return tuple(p for p in found if p is not None)
-
     cfg_scenario: Scenario | None = None
-    if "sumocfg" in data:
-        cfg_path = existing(data["sumocfg"], where("sumocfg"))
+    if "sumocfg" in top:
+        cfg_path = _existing(top, "sumocfg", data["sumocfg"], base)
         if cfg_path is not None:
             try:
                 cfg_scenario = scenario_from_sumocfg(cfg_path)
             except ValidationError as exc:
-                problems.extend(f"{where('sumocfg')}: {p}" for p in exc.problems)
-        if "network" in data:
-            problems.append(f"{where('network')}: give either 'sumocfg' or 'network', not both")
+                for p in exc.problems:
+                    top.problem("sumocfg", p)
+        if "network" in top:
+            top.problem("network", "give either 'sumocfg' or 'network', not both")
     network: Path | None = None
-    if "network" in data:
-        network = existing(data["network"], where("network"))
-    elif "sumocfg" not in data:
-        problems.append(f"{path.name}: needs 'network' (a .net.xml) or 'sumocfg'")
-    demand = path_list("demand")
-    additional = path_list("additional")
+    if "network" in top:
+        network = _existing(top, "network", data["network"], base)
+    elif "sumocfg" not in top:
+        problems.add(f"{path.name}: needs 'network' (a .net.xml) or 'sumocfg'")
+    demand = _existing_list(top, "demand", base)
+    additional = _existing_list(top, "additional", base)
 
-    begin_default = cfg_scenario.begin_s if cfg_scenario else 0.0
-    end_default = cfg_scenario.end_s if cfg_scenario else None
-    begin_s = number("begin_s", data, begin_default, where("begin_s"))
-    end_s = number("end_s", data, end_default, where("end_s"))
-    if end_s is None and "end_s" not in data:
-        problems.append(f"{where('end_s')}: required (the end of the time window, seconds)")
+    begin_s = top.number("begin_s", cfg_scenario.begin_s if cfg_scenario else 0.0)
+    end_s = top.number("end_s", cfg_scenario.end_s if cfg_scenario else None)
+    if end_s is None and "end_s" not in top:
+        top.problem("end_s", "required (the end of the time window, seconds)")
     if begin_s is not None and end_s is not None and end_s <= begin_s:
-        problems.append(f"{where('end_s')}: must be after begin_s={begin_s:g}, got {end_s:g}")
-    step_default = cfg_scenario.step_s if cfg_scenario else 1.0
-    step_s = number("step_s", data, step_default, where("step_s"), low=0.001, high=60)
-    seeds = data.get("seeds", 1)
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-        problems.append(f"{where('seeds')}: must be a positive integer, got {seeds!r}")
-        seeds = 1
-    options = data.get("sumo_options", [])
-    if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
-        problems.append(f"{where('sumo_options')}: must be a list of strings, got {options!r}")
+        top.problem("end_s", f"must be after begin_s={begin_s:g}, got {end_s:g}")
+    step_s = top.number("step_s", cfg_scenario.step_s if cfg_scenario else 1.0, low=0.001, high=60)
+    seeds = top.integer("seeds", 1, low=1)
+    if isinstance(data.get("sumo_options"), str):
+        top.problem("sumo_options", f"must be a list of strings, got {data['sumo_options']!r}")
         options = []
-    for key in ("name", "description"):
-        if key in data and not isinstance(data[key], str):
-            problems.append(f"{where(key)}: must be a string, got {data[key]!r}")
+    else:
+        options = top.strings("sumo_options")
+    name = top.string("name", path.stem)
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        top.problem("description", f"must be a string, got {description!r}")
 
     flows: list[Flow] = []
-    raw_flows = data.get("flows", [])
-    if not isinstance(raw_flows, list):
-        problems.append(f"{where('flows')}: must be an array of tables ([[flows]])")
-        raw_flows = []
-    for i, f in enumerate(raw_flows):
-        label = f"{path.name}: flows[{i}]"
-        if not isinstance(f, dict):
-            problems.append(f"{label}: must be a table")
-            continue
-        for key in sorted(set(f) - _FLOW_KEYS):
-            problems.append(f"{label}.{key}: unknown key (expected one of {sorted(_FLOW_KEYS)})")
-        for key in ("from_edge", "to_edge"):
-            if not isinstance(f.get(key), str) or not f.get(key):
-                problems.append(f"{label}.{key}: required edge id string, got {f.get(key)!r}")
-        vph = number("veh_per_hour", f, None, f"{label}.veh_per_hour", low=0)
-        if "veh_per_hour" not in f:
-            problems.append(f"{label}.veh_per_hour: required (vehicles per hour)")
-        fb = number("begin_s", f, begin_s, f"{label}.begin_s")
-        fe = number("end_s", f, end_s, f"{label}.end_s")
-        if vph is not None and fb is not None and fe is not None and fe > fb:
-            flows.append(Flow(str(f.get("from_edge")), str(f.get("to_edge")), vph, fb, fe))
-        elif fb is not None and fe is not None and fe <= fb:
-            problems.append(f"{label}.end_s: must be after begin_s={fb:g}, got {fe:g}")
+    for f in top.tables("flows"):
+        f.unknown(_FLOW_KEYS)
+        from_edge, to_edge = f.string("from_edge", required=True), f.string("to_edge", required=True)
+        vph = f.number("veh_per_hour", required=True, low=0, what="a number of vehicles per hour")
+        fb = f.number("begin_s", begin_s)
+        fe = f.number("end_s", end_s)
+        if fb is not None and fe is not None and fe <= fb:
+            f.problem("end_s", f"must be after begin_s={fb:g}, got {fe:g}")
+        elif None not in (from_edge, to_edge, vph, fb, fe):
+            flows.append(Flow(from_edge, to_edge, vph, fb, fe))  # type: ignore[arg-type]
     if network is None and cfg_scenario is None and not flows and not demand:
         pass  # already reported: no network
     elif not demand and not flows and cfg_scenario is None:
-        problems.append(f"{path.name}: no demand: give 'demand' route files or [[flows]]")
+        problems.add(f"{path.name}: no demand: give 'demand' route files or [[flows]]")
 
-    cameras = _cameras(data.get("cameras", {}), path.name, number, problems)
-    if problems:
-        _raise(path, problems)
+    cameras = _cameras(top.table("cameras"))
+    problems.raise_if_any("scenario")
     if cfg_scenario is not None:
         network = cfg_scenario.network
     return Scenario(
-        name=data.get("name", path.stem),
+        name=name,  # type: ignore[arg-type]
         source=path.resolve(),
         network=network,  # type: ignore[arg-type]
         sumocfg=cfg_scenario.sumocfg if cfg_scenario else None,
@@ -490,38 +429,57 @@ def _scenario_from_dict(data: dict, path: Path) -> Scenario:
         begin_s=begin_s,  # type: ignore[arg-type]
         end_s=end_s,  # type: ignore[arg-type]
         step_s=step_s,  # type: ignore[arg-type]
-        seeds=seeds,
+        seeds=seeds,  # type: ignore[arg-type]
         sumo_options=tuple(options),
         cameras=cameras,
-        description=data.get("description", ""),
+        description=description,
     )
 
 
-def _cameras(raw: object, fname: str, number, problems: list[str]) -> CameraConfig:
-    label = f"{fname}: cameras"
-    if not isinstance(raw, dict):
-        problems.append(f"{label}: must be a table ([cameras])")
+def _existing(fields: Fields, key: str, value: object, base: Path, index: int | None = None) -> Path | None:
+    """The file a path string names, relative to ``base``; None (and a problem) when it does not exist."""
+
+    def problem(message: str) -> None:
+        place = fields.place(key) if index is None else f"{fields.place(key)}[{index}]"
+        fields.problems.add(f"{place}: {message}")
+
+    if not isinstance(value, str) or not value:
+        problem(f"must be a file path string, got {value!r}")
+        return None
+    p = (base / value).resolve()
+    if not p.is_file():
+        problem(f"file {value!r} not found (resolved to {p})")
+        return None
+    return p
+
+
+def _existing_list(fields: Fields, key: str, base: Path) -> tuple[Path, ...]:
+    """The files a list of path strings (or one path string) names; the missing ones are problems."""
+    value = fields.data.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        fields.problem(key, f"must be a list of file paths, got {value!r}")
+        return ()
+    found = [_existing(fields, key, v, base, i) for i, v in enumerate(value)]
+    return tuple(p for p in found if p is not None)
+
+
+def _cameras(raw: Fields | None) -> CameraConfig:
+    if raw is None:
         return CameraConfig()
-    for key in sorted(set(raw) - _CAMERA_KEYS):
-        problems.append(f"{label}.{key}: unknown key (expected one of {sorted(_CAMERA_KEYS)})")
-    interval = number("interval_s", raw, 300.0, f"{label}.interval_s", low=1)
-    rate = number("detection_rate", raw, 1.0, f"{label}.detection_rate", low=0, high=1)
-    noise = number("noise_sd", raw, 0.0, f"{label}.noise_sd", low=0)
-    outage = number("outage_rate", raw, 0.0, f"{label}.outage_rate", low=0, high=1)
+    raw.unknown(_CAMERA_KEYS)
+    interval = raw.number("interval_s", 300.0, low=1)
+    rate = raw.number("detection_rate", 1.0, low=0, high=1)
+    noise = raw.number("noise_sd", 0.0, low=0)
+    outage = raw.number("outage_rate", 0.0, low=0, high=1)
     outages: list[Outage] = []
-    raw_out = raw.get("outages", [])
-    if not isinstance(raw_out, list):
-        problems.append(f"{label}.outages: must be a list of tables")
-        raw_out = []
-    for i, o in enumerate(raw_out):
-        olabel = f"{label}.outages[{i}]"
-        if not isinstance(o, dict) or not isinstance(o.get("camera_id"), str):
-            problems.append(f"{olabel}: needs camera_id (string), start_s and end_s")
-            continue
-        s = number("start_s", o, None, f"{olabel}.start_s", low=0)
-        e = number("end_s", o, None, f"{olabel}.end_s", low=0)
-        if s is None or e is None or e <= s:
-            problems.append(f"{olabel}: needs start_s < end_s (seconds from the begin)")
-            continue
-        outages.append(Outage(o["camera_id"], s, e))
+    for o in raw.tables("outages"):
+        camera = o.string("camera_id", required=True)
+        start = o.number("start_s", required=True, low=0)
+        end = o.number("end_s", required=True, low=0)
+        if start is not None and end is not None and end <= start:
+            o.problem("end_s", f"must be after start_s={start:g} (seconds from the begin), got {end:g}")
+        elif None not in (camera, start, end):
+            outages.append(Outage(camera, start, end))  # type: ignore[arg-type]
     return CameraConfig(interval, rate, noise, outage, tuple(outages))  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ from citybrain.control.adaptive import rebalance_greens
 from citybrain.network import graph_from_sumo_net
 
 from ..conftest import NETWORKS
-from ..fake_junction import run_fake
+from ..simulation.fake_backend import run_fake
 
 CONTROLLERS = ["maxpressure", "maxpressure-cyclic", "actuated", "actuated-pressure", "adaptive-plan"]
 HEAVY = {"A1B1_0": 0.25, "A1B1_1": 0.25, "C1B1_0": 0.25, "C1B1_1": 0.25}  # east-west, veh/s per lane

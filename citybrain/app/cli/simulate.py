@@ -88,7 +88,7 @@ def simulate(
     sc = load_scenario(scenario)
     if plan is not None:
         from citybrain.network import graph_from_sumo_net
-        from simulation.twin import load_checked_plan
+        from simulation import load_checked_plan
 
         load_checked_plan(plan, graph_from_sumo_net(sc.network))
     run_list = seeds_from(sc, seeds=seeds, seed=seed)

@@ -81,7 +81,7 @@ def test_bad_scenario_lists_problems(tmp_path):
     result = CliRunner().invoke(cli, ["simulate", str(bad)])
     assert result.exit_code == 2
     assert "'network': file 'none.net.xml' not found" in result.output
-    assert "'seeds': must be a positive integer" in result.output
+    assert "'seeds': must be a whole number >= 1" in result.output
 
 
 def test_failed_run_exits_1_and_reports_the_rest(short_grid):

@@ -7,11 +7,11 @@ import math
 import pytest
 
 from simulation.metrics import junction_delay, read_tripinfo, summarise
+from simulation.run import RunSpec
 from simulation.runner import run_seeds
 from simulation.scenario import load_scenario
-from simulation.twin import RunSpec
 
-from .conftest import ROOT, real_path
+from ..conftest import ROOT, real_path
 
 TRIPINFO = """<tripinfos>
     <tripinfo id="a" depart="10.00" departDelay="2.00" arrival="70.00" duration="60.00"
@@ -56,6 +56,7 @@ def test_summary_and_junction_delay():
     assert junction_delay({"e1": (100.0, 10), "e2": (50.0, 5)}, {"J": ("e1", "e2")}) == {"J": 10.0}
 
 
+@pytest.mark.sumo
 @pytest.mark.parametrize(
     ("name", "expected", "tolerance"),
     [("cologne1", 42.3, 2.0), ("ingolstadt1", 29.1, 2.0)],

@@ -1,4 +1,4 @@
-"""Demand for the twin from an estimate (jtrrouter), and the synthetic flow generator."""
+"""Demand for the twin from an estimate (SUMO's jtrrouter), and the synthetic flow generator."""
 
 from __future__ import annotations
 
@@ -8,14 +8,13 @@ import numpy as np
 import pytest
 
 from citybrain.counts import counts_from_frame
-from citybrain.synthetic import sample_camera_counts
-from citybrain.demand import turn_ratio_xml, write_jtr_demand
-from citybrain.synthetic import synthetic_movement_flows
 from citybrain.estimation import EstimationSettings, estimate_flows
 from citybrain.exceptions import ValidationError
 from citybrain.network import graph_from_sumo_net
+from citybrain.synthetic import sample_camera_counts, synthetic_movement_flows
+from simulation.demand import turn_ratio_xml, write_jtr_demand
 
-from .conftest import NETWORKS
+from ..conftest import NETWORKS
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +47,7 @@ def test_turn_ratio_xml(grid):
         assert sum(values) == pytest.approx(1.0, abs=1e-4)
 
 
+@pytest.mark.sumo
 def test_write_jtr_demand_routes(grid, tmp_path):
     truth = synthetic_movement_flows(grid, n_intervals=2, seed=4)
     est = estimate_flows(grid, counts_from_frame(sample_camera_counts(truth, grid, seed=0), grid), EstimationSettings(standard_errors=False))

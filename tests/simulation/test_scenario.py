@@ -7,7 +7,7 @@ import pytest
 from citybrain.exceptions import ValidationError
 from simulation.scenario import load_scenario, scenario_from_sumocfg
 
-from .conftest import ROOT, real_path
+from ..conftest import ROOT, real_path
 
 
 def test_grid_demo_scenario_loads():
@@ -60,10 +60,10 @@ def test_bad_scenario_lists_every_problem(tmp_path):
         "'demand'[0]: file 'nope.rou.xml' not found",
         "'end_s': must be after begin_s=100",
         "'step_s': must be a number",
-        "'seeds': must be a positive integer",
-        "flows[0].to_edge: required",
-        "flows[0].veh_per_hour: required",
-        "cameras.detection_rate: must be in [0, 1]",
+        "'seeds': must be a whole number >= 1",
+        "flows[0]: 'to_edge': required",
+        "flows[0]: 'veh_per_hour': required",
+        "cameras: 'detection_rate': must be in [0, 1]",
     ):
         assert needle in text, needle
     assert str(bad) in str(info.value)

@@ -13,11 +13,11 @@ from xml.sax.saxutils import quoteattr
 
 import pandas as pd
 
-from .exceptions import ValidationError
-from .network import RoadNetwork
+from citybrain.exceptions import ValidationError
+from citybrain.network import RoadNetwork
+from citybrain.sumo_tools import run_sumo_program
 
 __all__ = ["write_jtr_demand", "turn_ratio_xml", "entry_flow_xml"]
-
 
 
 def turn_ratio_xml(flows: pd.DataFrame) -> str:
@@ -125,8 +125,6 @@ def write_jtr_demand(
     CityBrainError
         If ``jtrrouter`` fails (its last error lines are in the message).
     """
-    from .sumo_tools import run_sumo_program
-
     flows = getattr(estimate, "flows", estimate)
     if len(flows) == 0:
         msg = "write_jtr_demand: the flows table is empty."

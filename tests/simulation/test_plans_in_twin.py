@@ -20,7 +20,9 @@ from citybrain.network import graph_from_sumo_net
 from citybrain.plans import check_network_plan
 from citybrain.plans.formats import read_sumo_additional
 
-from .conftest import ROOT
+from ..conftest import ROOT
+
+pytestmark = pytest.mark.sumo
 
 SEEDS = [1, 2]
 

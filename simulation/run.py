@@ -1,0 +1,145 @@
+"""What a run of the twin is and what it returns.
+
+:class:`RunSpec` names one run (scenario, controller, protocol, seed, backend),
+:class:`PlanUpdate` is a program pushed into a running twin, and :class:`RunResult` holds the
+run's metrics (see :mod:`simulation.metrics` for their definitions).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .cameras import CameraCounts
+from .scenario import Scenario
+
+__all__ = ["RunSpec", "PlanUpdate", "RunResult"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunSpec:
+    """What to run: one scenario, controller, protocol, seed and backend.
+
+    Attributes
+    ----------
+    scenario : Scenario
+        The scenario.
+    controller : str
+        Registered controller name (``citybrain.control.CONTROLLERS``).
+    protocol : str
+        ``"native"`` or ``"resco"``.
+    seed : int
+        SUMO's seed.
+    backend : str
+        ``"libsumo"`` or ``"traci"``.
+    sumo_binary : str or None
+        Another ``sumo`` program (TraCI only).
+    cameras : bool
+        Emulate the stop-line cameras.
+    gui : bool
+        Run ``sumo-gui`` (TraCI) instead of ``sumo``.
+    serve_port : int or None
+        Accept plan changes over HTTP on ``127.0.0.1:serve_port`` while running.
+    gridlock_s : float
+        A run is flagged gridlocked after this long (seconds) with vehicles in the network,
+        no arrival and every watched vehicle halting.
+    plan : str or None
+        A signal plan file (JSON or SUMO additional) to run with the ``plan`` controller on
+        the lights it covers (the others keep their programs); checked for safety first.
+        With ``controller="adaptive-plan"`` the plan's first period is the base of the
+        adaptive splits instead.
+    """
+
+    scenario: Scenario
+    controller: str = "fixed"
+    protocol: str = "native"
+    seed: int = 0
+    backend: str = "libsumo"
+    sumo_binary: str | None = None
+    cameras: bool = False
+    gui: bool = False
+    serve_port: int | None = None
+    gridlock_s: float = 600.0
+    plan: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanUpdate:
+    """A new static program for one light, switched in at its next cycle boundary.
+
+    Attributes
+    ----------
+    tls : str
+        SUMO traffic-light id.
+    phases : tuple of (float, str)
+        ``(duration_s, state)`` per phase; states as long as the light's.
+    program_id : str
+        Program id to install under.
+    """
+
+    tls: str
+    phases: tuple[tuple[float, str], ...]
+    program_id: str = "citybrain"
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """The metrics of one run (see :mod:`simulation.metrics` for definitions).
+
+    ``error`` is set (and the metrics are ``nan``) when the run failed; ``gridlocked``
+    reports a gridlock, with ``gridlock_at_s`` the simulation time it began.
+    """
+
+    scenario: str
+    controller: str
+    protocol: str
+    seed: int
+    backend: str
+    sumo_version: str
+    delay_s: float = math.nan
+    delay_all_s: float | None = None
+    trip_time_s: float = math.nan
+    waiting_s: float = math.nan
+    stops: float = math.nan
+    queue_veh: float = math.nan
+    arrived: int = 0
+    loaded: int = 0
+    teleports: int = 0
+    never_inserted: int = 0
+    junction_delay_s: dict[str, float] = field(default_factory=dict)
+    junction_queue_veh: dict[str, float] = field(default_factory=dict)
+    gridlocked: bool = False
+    gridlock_at_s: float | None = None
+    plans_applied: tuple[tuple[str, float], ...] = ()
+    wall_s: float = 0.0
+    error: str | None = None
+    cameras: CameraCounts | None = field(default=None, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """True when the run finished (gridlocked or not)."""
+        return self.error is None
+
+    def to_json(self) -> dict:
+        """The run as a JSON-ready dict (the ``runs`` entries of ``citybrain simulate --json``)."""
+
+        def num(x):
+            return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
+
+        return {
+            "seed": self.seed,
+            "delay_s": num(self.delay_s),
+            "delay_all_s": num(self.delay_all_s),
+            "trip_time_s": num(self.trip_time_s),
+            "waiting_s": num(self.waiting_s),
+            "stops": num(self.stops),
+            "queue_veh": num(self.queue_veh),
+            "arrived": self.arrived,
+            "loaded": self.loaded,
+            "teleports": self.teleports,
+            "never_inserted": self.never_inserted,
+            "gridlocked": self.gridlocked,
+            "gridlock_at_s": self.gridlock_at_s,
+            "wall_s": round(self.wall_s, 3),
+            "error": self.error,
+        }

@@ -1,0 +1,330 @@
+"""Signals in the twin: the lane layout, one driver per light, and safe transitions.
+
+:class:`LaneLayout` maps every light's movements onto the twin's vector of watched lanes;
+:class:`SignalDriver` drives one light: it builds the controller's
+:class:`~citybrain.control.Observation`, shows the yellow and all-red transitions, enforces
+minimum greens and switches in pushed plans at cycle boundaries. The twin, not the controller,
+shows the transitions. Drivers speak to the simulator only through
+:meth:`simulation.backend.Backend.apply`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+
+from citybrain.control import (
+    APPROACH_REACH_M,
+    DEFAULT_MIN_GREEN_S,
+    Controller,
+    DecisionProtocol,
+    Observation,
+)
+from citybrain.exceptions import SimulationError
+from citybrain.network import RoadNetwork, SignalProgram
+
+from .backend import Backend, SetProgram, SetState, StepData
+from .run import PlanUpdate
+
+__all__ = [
+    "PLAN_SWITCH_ALL_RED_S",
+    "PLAN_SWITCH_YELLOW_S",
+    "LaneLayout",
+    "SignalDriver",
+    "ask_controllers",
+    "safe_transition",
+]
+
+#: All-red (s) the twin inserts when it switches to a pushed plan.
+PLAN_SWITCH_ALL_RED_S = 2.0
+#: Yellow (s) the twin inserts when a pushed plan's first green drops a current green.
+PLAN_SWITCH_YELLOW_S = 3.0
+
+
+def safe_transition(
+    from_state: str, to_state: str, yellow_s: float, all_red_s: float
+) -> list[tuple[str, float]]:
+    """Return the yellow and all-red states (with durations, s) between two signal states.
+
+    Links green in ``from_state`` and not in ``to_state`` show yellow, then red; links green
+    in both stay green; every other link is red. Empty when no link loses its green.
+    """
+    if len(from_state) != len(to_state):
+        msg = f"Signal states differ in length: {len(from_state)} vs {len(to_state)}."
+        raise ValueError(msg)
+    losing = [c in "GgyY" and n not in "Gg" for c, n in zip(from_state, to_state, strict=True)]
+    if not any(losing):
+        return []
+    out: list[tuple[str, float]] = []
+    keep = ["r" if c not in "Gg" or n not in "Gg" else c for c, n in zip(from_state, to_state, strict=True)]
+    if yellow_s > 0 and any(c in "Gg" and lo for c, lo in zip(from_state, losing, strict=True)):
+        yellow = ["y" if c in "Gg" and lo else (c if c in "Gg" and not lo else k) for c, lo, k in zip(from_state, losing, keep, strict=True)]
+        out.append(("".join(yellow), float(yellow_s)))
+    if all_red_s > 0:
+        out.append(("".join(keep), float(all_red_s)))
+    return out
+
+
+class LaneLayout:
+    """Index arrays from the network's lights to the watched lane vector.
+
+    A movement's approach is its own lanes plus, where those are short, the lanes feeding
+    them through unsignalised junctions up to :data:`~citybrain.control.APPROACH_REACH_M`
+    from the stop line, so that queues behind a 1 m approach edge are seen.
+
+    Attributes
+    ----------
+    lanes : tuple of str
+        The watched lanes: first every light's approach lanes (``lanes[:n_in]``, light by
+        light, ``in_slice[tls]``), then the exit lanes of their movements.
+    movements, mov_slice : dict
+        Per light, its movement indices and their rows in ``m_in`` / ``m_out``.
+    m_in, m_out : scipy.sparse.csr_matrix
+        Movement x lane incidence of approach and exit lanes.
+    junctions, lane_junction
+        The junctions of the approach lanes and, per approach lane, its junction's index.
+    """
+
+    def __init__(self, network: RoadNetwork, lights: tuple[str, ...]) -> None:
+        approach = {
+            i: (*m.from_lanes, *(lane for lane, _ in network.upstream_lanes(m.from_lanes, APPROACH_REACH_M)))
+            for i, m in enumerate(network.movements)
+            if m.tls in lights and m.turn != "crossing"
+        }
+        lanes: list[str] = []
+        self.in_slice: dict[str, slice] = {}
+        self.mov_slice: dict[str, slice] = {}
+        self.movements: dict[str, tuple[int, ...]] = {}
+        per_tls_moves: dict[str, list[int]] = {t: [] for t in lights}
+        for i, m in enumerate(network.movements):
+            if m.tls in per_tls_moves and m.turn != "crossing":
+                per_tls_moves[m.tls].append(i)
+        seen: set[str] = set()
+        for t in lights:
+            start = len(lanes)
+            for i in per_tls_moves[t]:
+                for lane in approach[i]:
+                    if lane not in seen:
+                        seen.add(lane)
+                        lanes.append(lane)
+            self.in_slice[t] = slice(start, len(lanes))
+        self.n_in = len(lanes)
+        for t in lights:
+            for i in per_tls_moves[t]:
+                for lane in network.movements[i].to_lanes:
+                    if lane not in seen:
+                        seen.add(lane)
+                        lanes.append(lane)
+        index = {x: k for k, x in enumerate(lanes)}
+        rows_in, cols_in, rows_out, cols_out = [], [], [], []
+        row = 0
+        for t in lights:
+            start = row
+            for i in per_tls_moves[t]:
+                m = network.movements[i]
+                for lane in dict.fromkeys(approach[i]):
+                    rows_in.append(row)
+                    cols_in.append(index[lane])
+                for lane in dict.fromkeys(m.to_lanes):
+                    rows_out.append(row)
+                    cols_out.append(index[lane])
+                row += 1
+            self.mov_slice[t] = slice(start, row)
+            self.movements[t] = tuple(per_tls_moves[t])
+        shape = (row, len(lanes))
+        self.m_in = sparse.csr_matrix((np.ones(len(rows_in), np.int64), (rows_in, cols_in)), shape)
+        self.m_out = sparse.csr_matrix((np.ones(len(rows_out), np.int64), (rows_out, cols_out)), shape)
+        self.lanes = tuple(lanes)
+        self.lane_names = {t: tuple(lanes[self.in_slice[t]]) for t in lights}
+        junction_of = {}
+        for t in lights:
+            for i in per_tls_moves[t]:
+                for lane in approach[i]:
+                    junction_of.setdefault(lane, network.movements[i].junction)
+        self.junctions = tuple(sorted(set(junction_of.values())))
+        jidx = {j: k for k, j in enumerate(self.junctions)}
+        self.lane_junction = np.array([jidx[junction_of[x]] for x in lanes[: self.n_in]], np.int64)
+
+    @property
+    def detector_ids(self) -> tuple[str, ...]:
+        """Ids of the emulated approach detectors, one per approach lane in layout order."""
+        return tuple(f"citybrain_det_{lane}" for lane in self.lanes[: self.n_in])
+
+    def vectors(self, veh: np.ndarray, halt: np.ndarray, gaps: np.ndarray) -> tuple:
+        """The vectors :meth:`SignalDriver.observation` slices, from one step's lane readings.
+
+        ``veh`` and ``halt`` are vehicles and halting vehicles per watched lane, ``gaps`` the
+        seconds since each detector last saw a vehicle (empty without detectors).
+        """
+        return veh, halt, self.m_in @ veh, self.m_in @ halt, self.m_out @ veh, gaps
+
+
+class SignalDriver:
+    """Drives one light: observation, controller call, transitions and min greens."""
+
+    def __init__(
+        self,
+        tls: str,
+        program: SignalProgram,
+        controller: Controller,
+        protocol: DecisionProtocol,
+        layout: LaneLayout,
+        begin_s: float,
+    ) -> None:
+        self.tls, self.program, self.controller, self.protocol = tls, program, controller, protocol
+        self.greens = program.green_phases()
+        self.in_slice, self.mov_slice = layout.in_slice[tls], layout.mov_slice[tls]
+        self.movements, self.lanes = layout.movements[tls], layout.lane_names[tls]
+        self.begin_s = begin_s
+        self.every = max(1, int(round(protocol.decision_interval_s)))
+        self.phase = -1
+        self.phase_start = begin_s
+        self.green: int | None = None
+        self.pending: list[tuple[str, float]] = []
+        self.pending_end = 0.0
+        self.target: int | None = None
+        self.plan: PlanUpdate | None = None
+        self.last_state = ""
+
+    # -- decisions ---------------------------------------------------------------------
+    def start(self, backend: Backend, phase: int) -> None:
+        """Take over the light (controller-driven) or just start tracking it."""
+        self.phase = phase
+        if not self.controller.program_driven:
+            green = phase if phase in self.greens else self.greens[0]
+            self._show_green(backend, green, self.begin_s)
+
+    def _show_green(self, backend: Backend, green: int, t: float) -> None:
+        backend.apply(SetState(self.tls, self.program.phases[green].state))
+        self.green = self.phase = green
+        self.phase_start = t
+        self.target = None
+
+    def observation(self, t: float, veh, halt, mveh, mhalt, mout, gaps) -> Observation:
+        """Build this light's observation from the step's lane, movement and detector vectors."""
+        return Observation(
+            tls=self.tls,
+            time_s=t,
+            phase=self.phase,
+            green=self.green,
+            time_in_phase_s=t - self.phase_start,
+            green_phases=self.greens,
+            movements=self.movements,
+            movement_vehicles=mveh[self.mov_slice],
+            movement_halting=mhalt[self.mov_slice],
+            movement_out_vehicles=mout[self.mov_slice],
+            lanes=self.lanes,
+            lane_vehicles=veh[self.in_slice],
+            lane_halting=halt[self.in_slice],
+            lane_gap_s=gaps[self.in_slice] if len(gaps) else (),
+        )
+
+    def advance(self, backend: Backend, t: float, data: StepData) -> bool:
+        """Advance the light by one step (transitions, plan switches); return whether it decides now.
+
+        A program-driven light never decides: SUMO runs its program.
+        """
+        if self.pending:
+            if t + 1e-9 >= self.pending_end:
+                self._advance_pending(backend, t)
+        elif self.controller.program_driven:
+            phase = data.tls_phase[self.tls]
+            if phase != self.phase:
+                wrapped = phase < self.phase
+                self.phase, self.phase_start = phase, t
+                if wrapped and self.plan is not None:
+                    self._begin_plan_switch(backend, t)
+        if self.controller.program_driven:
+            return False
+        return not self.pending and int(round(t - self.begin_s)) % self.every == 0
+
+    def apply_choice(self, backend: Backend, t: float, choice: int | None) -> None:
+        """Act on the controller's answer: keep, or start the transition to another green."""
+        if self.controller.program_driven or choice is None or choice == self.green:
+            return
+        if choice not in self.greens:
+            msg = (
+                f"Controller {self.controller.name!r} chose phase {choice!r} for light "
+                f"{self.tls!r}; expected one of its green phases {list(self.greens)} or None."
+            )
+            raise SimulationError(msg)
+        if t - self.phase_start + 1e-9 < self._min_green(self.green):
+            return
+        steps = self._transition(self.green, choice)
+        self.target = choice
+        if not steps:
+            self._show_green(backend, choice, t)
+            return
+        self.pending = steps
+        self.green = None
+        self._advance_pending(backend, t, first=True)
+
+    def _advance_pending(self, backend: Backend, t: float, first: bool = False) -> None:
+        if not first:
+            self.pending.pop(0)
+        if self.pending:
+            state, dur = self.pending[0]
+            backend.apply(SetState(self.tls, state))
+            self.pending_end = t + dur
+            self.phase_start = t
+            return
+        if self.controller.program_driven:
+            plan, self.plan = self.plan, None
+            backend.apply(SetProgram(self.tls, plan.program_id, plan.phases))
+            self.phase, self.phase_start = 0, t
+        else:
+            self._show_green(backend, self.target, t)
+
+    def _min_green(self, green: int | None) -> float:
+        if green is None:
+            return 0.0
+        if self.protocol.min_green_s is not None:
+            return self.protocol.min_green_s
+        ph = self.program.phases[green]
+        return ph.min_dur_s if ph.min_dur_s is not None else DEFAULT_MIN_GREEN_S
+
+    def _transition(self, cur: int | None, target: int) -> list[tuple[str, float]]:
+        phases = self.program.phases
+        if cur is None:
+            return []
+        proto = self.protocol
+        following: list[int] = []
+        k = (cur + 1) % len(phases)
+        while phases[k].is_transition and k != cur:
+            following.append(k)
+            k = (k + 1) % len(phases)
+        if proto.yellow_s is None and k == target:
+            return [(phases[i].state, phases[i].duration_s) for i in following]
+        yellow = proto.yellow_s
+        if yellow is None:
+            yellow = sum(phases[i].duration_s for i in following if "y" in phases[i].state.lower())
+            yellow = yellow or 3.0
+        all_red = proto.all_red_s
+        if all_red is None:
+            all_red = sum(phases[i].duration_s for i in following if "y" not in phases[i].state.lower())
+        return safe_transition(phases[cur].state, phases[target].state, yellow, all_red)
+
+    # -- live plans ---------------------------------------------------------------------
+    def _begin_plan_switch(self, backend: Backend, t: float) -> None:
+        first_state = self.plan.phases[0][1]
+        self.pending = safe_transition(
+            self.last_state, first_state, PLAN_SWITCH_YELLOW_S, PLAN_SWITCH_ALL_RED_S
+        )
+        self._advance_pending(backend, t, first=True)
+
+
+def ask_controllers(due: list[SignalDriver], t: float, vectors) -> dict[SignalDriver, int | None]:
+    """Ask the due lights' controllers; controllers sharing a ``batch`` are asked in one call."""
+    choices: dict[SignalDriver, int | None] = {}
+    batches: dict[int, tuple[object, dict[str, SignalDriver]]] = {}
+    for sig in due:
+        batch = getattr(sig.controller, "batch", None)
+        if batch is None:
+            choices[sig] = sig.controller.decide(sig.observation(t, *vectors))
+        else:
+            batches.setdefault(id(batch), (batch, {}))[1][sig.tls] = sig
+    for batch, members in batches.values():
+        answers = batch.decide_all({tls: sig.observation(t, *vectors) for tls, sig in members.items()})
+        for tls, sig in members.items():
+            choices[sig] = answers.get(tls)
+    return choices

@@ -1,0 +1,157 @@
+"""The twin loop driven over the fake backend (no SUMO): plans, pushed plans, controllers, results."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from citybrain.exceptions import SimulationError, ValidationError
+from citybrain.network import graph_from_sumo_net
+from citybrain.plans import plans_from_network, write_plans_json
+from simulation import PlanUpdate, RunSpec, Twin
+
+from ..conftest import NETWORKS
+from .fake_backend import FakeBackend, fake_scenario
+
+GRID = NETWORKS / "grid4x4.net.xml"
+G0, Y0, G1, Y1 = "GGGgrrrrGGGgrrrr", "yyyyrrrryyyyrrrr", "rrrrGGGgrrrrGGGg", "rrrryyyyrrrryyyy"  # A0's program
+ALL_RED = "r" * 16
+
+
+@pytest.fixture(scope="module")
+def grid():
+    return graph_from_sumo_net(GRID)
+
+
+def _run(grid, tmp_path, seconds: float, arrivals=None, *, on_step=None, controllers=None, **spec):
+    backend = FakeBackend(grid, arrivals or {})
+    twin = Twin(RunSpec(fake_scenario(GRID, seconds), **spec), tmp_path, network=grid, backend=backend,
+                controllers=controllers, on_step=on_step)
+    return twin, twin.run(), backend
+
+
+def test_fixed_program_runs_untouched(grid, tmp_path):
+    assert [(p.duration_s, p.state) for p in grid.programs["A0"].phases] == [(42, G0), (3, Y0), (42, G1), (3, Y1)]
+    _, result, backend = _run(grid, tmp_path, 200.0)
+    assert backend.commands == []  # program-driven: the twin only watches
+    assert backend.intervals("A0")[:5] == [(0, 42, G0), (42, 3, Y0), (45, 42, G1), (87, 3, Y1), (90, 42, G0)]
+    assert result.ok and result.backend == "fake" and result.sumo_version == "fake" and result.plans_applied == ()
+
+
+def test_a_plan_runs_its_phases_in_order_with_its_durations(grid, tmp_path):
+    network_plan = plans_from_network(grid)
+    own = network_plan.periods[0].by_tls["A0"]
+    first, second = own.phases
+    retimed = replace(own, phases=(replace(first, green_s=30.0), replace(second, green_s=54.0)))
+    plan = replace(network_plan, periods=(replace(network_plan.periods[0], plans=(retimed,)),))
+    path = write_plans_json(plan, tmp_path / "plan.json")
+    _, result, backend = _run(grid, tmp_path, 300.0, plan=str(path))
+    expected = [(0, 30, G0), (30, 3, Y0), (33, 54, G1), (87, 3, Y1)] * 3
+    starts = [90 * (k // 4) for k in range(12)]
+    expected = [(t + s, d, state) for (t, d, state), s in zip(expected, starts, strict=True)]
+    assert backend.intervals("A0")[:12] == expected
+    assert all(c.tls == "A0" for _, c in backend.commands)  # the lights the plan leaves out keep their programs
+    assert backend.intervals("B0")[:2] == [(0, 42, G0), (42, 3, Y0)]
+    assert result.ok
+
+
+def test_an_unsafe_plan_is_refused_before_the_run(grid, tmp_path):
+    network_plan = plans_from_network(grid)
+    own = network_plan.periods[0].by_tls["A0"]
+    both_green = replace(own, phases=(replace(own.phases[0], state="G" * 16), own.phases[1]))
+    plan = replace(network_plan, periods=(replace(network_plan.periods[0], plans=(both_green,)),))
+    path = write_plans_json(plan, tmp_path / "unsafe.json")
+    with pytest.raises(ValidationError, match="unsafe.json: the plan is unsafe and will not run"):
+        Twin(RunSpec(fake_scenario(GRID, 60.0), plan=str(path)), tmp_path, network=grid, backend=FakeBackend(grid))
+
+
+def test_a_pushed_plan_switches_through_yellow_and_all_red(grid, tmp_path):
+    no_yellow = PlanUpdate("A0", ((45.0, G0), (45.0, G1)), "first")
+    second = PlanUpdate("A0", ((30.0, G0), (3.0, Y0), (54.0, G1), (3.0, Y1)), "second")
+
+    def push(twin: Twin, t: float) -> None:
+        if t == 10.0:
+            twin.push_plan(no_yellow)
+        if t == 100.0:
+            twin.push_plan(second)
+
+    twin, result, backend = _run(grid, tmp_path, 300.0, on_step=push)
+    shown = backend.intervals("A0")
+    # the program wraps at 90 (from its yellow: all-red only), the first push runs 92-182,
+    # wraps from its green G1: 3 s yellow for the greens it drops, 2 s all-red, the second push
+    assert shown[3:10] == [
+        (87, 3, Y1), (90, 2, ALL_RED), (92, 45, G0), (137, 45, G1), (182, 3, Y1), (185, 2, ALL_RED), (187, 30, G0),
+    ]
+    assert result.plans_applied == (("A0", 92.0), ("A0", 187.0)) and backend.program("A0") == "second"
+    assert twin.status() == {"time_s": 300.0, "pending": [], "applied": [{"tls": "A0", "time_s": 92.0},
+                                                                         {"tls": "A0", "time_s": 187.0}]}
+
+
+def test_push_plan_refuses_what_does_not_fit(grid, tmp_path):
+    twin = Twin(RunSpec(fake_scenario(GRID, 60.0)), tmp_path, network=grid, backend=FakeBackend(grid))
+    with pytest.raises(ValidationError) as info:
+        twin.push_plan(PlanUpdate("A0", ((0.0, G0), (10.0, "GGr"))))
+    assert info.value.problems == [
+        "plan for 'A0': phase 0 duration_s must be > 0, got 0.0",
+        "plan for 'A0': phase 1 state must be 16 characters of 'rRyYgGuoOs', got 'GGr'",
+    ]
+    with pytest.raises(ValidationError, match="unknown traffic light 'Z9'"):
+        twin.push_plan(PlanUpdate("Z9", ((10.0, G0),)))
+    driven = Twin(RunSpec(fake_scenario(GRID, 60.0), controller="maxpressure"), tmp_path, network=grid,
+                  backend=FakeBackend(grid))
+    with pytest.raises(ValidationError, match="the 'maxpressure' controller drives this light"):
+        driven.push_plan(PlanUpdate("A0", ((10.0, G0),)))
+
+
+class NextGreen:
+    """Asks for the next green phase at every decision, and records what it saw."""
+
+    name = "next-green"
+    program_driven = False
+
+    def __init__(self) -> None:
+        self.seen: list = []
+
+    def decide(self, observation):
+        self.seen.append(observation)
+        greens = observation.green_phases
+        return None if observation.green is None else greens[(greens.index(observation.green) + 1) % len(greens)]
+
+
+def test_the_controllers_decisions_are_applied(grid, tmp_path):
+    ctrl = NextGreen()
+    _, result, backend = _run(grid, tmp_path, 30.0, {"A1A0_0": 0.5}, controllers={"A0": ctrl})
+    # every second it asks; the twin keeps each green its 5 s minimum, then runs the program's yellow
+    assert backend.intervals("A0")[:5] == [(0, 5, G0), (5, 3, Y0), (8, 5, G1), (13, 3, Y1), (16, 5, G0)]
+    assert [c.state for _, c in backend.commands][:3] == [G0, Y0, G1]
+    first = ctrl.seen[0]
+    assert (first.tls, first.time_s, first.green, first.time_in_phase_s) == ("A0", 1.0, 0, 1.0)
+    lane = first.lanes.index("A1A0_0")
+    # one vehicle every 2 s, served on green at 0.5 veh/s: each one waits 1 s at the stop line
+    assert [int(o.lane_vehicles[lane]) for o in ctrl.seen[:4]] == [0, 1, 0, 1]
+    assert result.ok and result.controller == "fixed"
+
+
+def test_an_out_of_protocol_answer_stops_the_run(grid, tmp_path):
+    class Yellow(NextGreen):
+        def decide(self, observation):
+            return 1  # a transition phase
+
+    with pytest.raises(SimulationError, match="chose phase 1 for light 'A0'"):
+        _run(grid, tmp_path, 30.0, controllers={"A0": Yellow()})
+
+
+def test_results_and_cameras_come_from_the_backend(grid, tmp_path):
+    _, result, backend = _run(grid, tmp_path, 600.0, {"A1A0_0": 0.1, "A1A0_1": 0.05}, cameras=True)
+    crossed = [v for v in backend.finished if v.from_edge == "A1A0"]
+    queued = [v for q in backend.queues.values() for v in q]
+    assert result.arrived == len(crossed) > 80 and result.loaded == len(crossed) + len(queued) + len(backend.crossing)
+    losses = [v.crossed_s - v.depart_s for v in backend.finished]
+    unfinished = [600.0 - v.depart_s for v in queued] + [v.crossed_s - v.depart_s for v in backend.crossing]
+    assert result.delay_s == pytest.approx(sum(losses + unfinished) / len(losses + unfinished))
+    assert result.junction_delay_s["A0"] == pytest.approx(result.delay_s) and result.junction_delay_s["B1"] == 0.0
+    assert result.queue_veh > 0 and result.junction_queue_veh["A0"] == pytest.approx(result.queue_veh)
+    counts = result.cameras.counts
+    seen = counts[(counts["camera_id"] == "cam_A0_A1A0") & (counts["to_edge"] != "")]["count"].sum()
+    assert seen == len(crossed) and counts[counts["camera_id"] != "cam_A0_A1A0"]["count"].sum() == 0
