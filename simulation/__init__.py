@@ -10,7 +10,7 @@ from .cameras import CameraCounts, cameras_for_network, write_camera_tables
 from .controllers import load_checked_plan
 from .metrics import read_tripinfo, summarise
 from .run import PlanUpdate, RunResult, RunSpec
-from .runner import run_one, run_seeds, seeds_from
+from .runner import run_many, run_one, run_seeds, seeds_from
 from .scenario import CameraConfig, Scenario, load_scenario, scenario_from_sumocfg
 from .twin import Twin
 
@@ -30,6 +30,7 @@ __all__ = [
     "load_scenario",
     "make_backend",
     "read_tripinfo",
+    "run_many",
     "run_one",
     "run_seeds",
     "scenario_from_sumocfg",

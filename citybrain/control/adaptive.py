@@ -96,7 +96,7 @@ class AdaptivePlanController:
             order = [ph.program_phase for ph in plan.phases]
             greens = {ph.program_phase: ph.green_s for ph in plan.phases}
             trans = {ph.program_phase: ph.duration_s - ph.green_s for ph in plan.phases}
-            self.cycle_s, self.offset_s = plan.cycle_s, plan.sumo_offset_s
+            self.cycle_s, self.offset_s = plan.cycle_s, plan.sumo_offset_s()
         self.order, self.greens, self.trans = order, greens, trans
         self.min_green_s = min(DEFAULT_MIN_GREEN_S, *greens.values())
         self.lanes = phase_lanes(network, tls)

@@ -72,3 +72,14 @@ def test_rebalance_moves_green_to_the_saturated_phase():
     assert greens[0] > 50.0 > greens[2] >= 5.0
     bounded = rebalance_greens({0: 40.0, 2: 40.0}, {0: 1.0, 2: 0.0}, gain=1.0, min_green_s=10.0, max_green_s=60.0)
     assert bounded == {0: 60.0, 2: 20.0}
+
+
+def test_adaptive_plan_follows_a_given_plans_cycle_and_offset(grid):
+    from citybrain.control.adaptive import AdaptivePlanController
+    from citybrain.plans import plans_from_network
+
+    plan = plans_from_network(grid).plan_at("B1", 0.0)
+    controller = AdaptivePlanController(grid, "B1", plan=plan)
+    assert controller.cycle_s == plan.cycle_s
+    assert controller.offset_s == plan.sumo_offset_s()
+    assert controller.scheduled_phase(0.0) in controller.order
