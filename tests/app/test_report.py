@@ -43,6 +43,7 @@ def _png(path) -> tuple[int, int, np.ndarray]:
         return im.width, im.height, np.asarray(im.convert("RGB"), dtype=np.int64)
 
 
+@pytest.mark.sumo
 def test_figures_are_images_of_the_expected_size(job):
     for name in FIGURES:
         path = job.out / "figures" / name
@@ -55,6 +56,7 @@ def test_figures_are_images_of_the_expected_size(job):
         assert dark > 0.005, f"{name} has almost nothing drawn"
 
 
+@pytest.mark.sumo
 def test_report_markdown_matches_runs(job):
     md = (job.out / "report.md").read_text()
     table = strategy_table(job.data.runs, job.data.strategies)
@@ -72,6 +74,7 @@ def _chromium():
     return None
 
 
+@pytest.mark.sumo
 def test_report_html_opens_in_headless_chromium(job, tmp_path):
     browser = _chromium()
     if browser is None:
@@ -124,6 +127,7 @@ def test_geh_band_edges_have_geh_5():
     assert np.sqrt(2 * (lo[2] - 1000) ** 2 / (lo[2] + 1000)) == pytest.approx(5.0)
 
 
+@pytest.mark.sumo
 def test_main_corridor_of_the_arterial(job):
     chain = main_corridor(job.data.network, job.data.flows)
     assert [j for j, _ in chain] == ["J1", "J2", "J3", "J4", "J5"]

@@ -72,6 +72,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path, content, message):
     assert len(result.output.strip().splitlines()) == 1
 
 
+@pytest.mark.sumo
 def test_network_without_traffic_lights_exits_2(tmp_path):
     osm = tmp_path / "plain.osm"
     osm.write_text(OSM.replace('<tag k="highway" v="traffic_signals"/>', ""))
@@ -84,6 +85,7 @@ def test_network_without_traffic_lights_exits_2(tmp_path):
     assert "no traffic lights" in result.output and str(net) in result.output
 
 
+@pytest.mark.sumo
 def test_import_osm_guesses_the_signal(tmp_path):
     osm = tmp_path / "city.osm"
     osm.write_text(OSM)
@@ -102,6 +104,7 @@ def test_import_osm_missing_file_exits_2(tmp_path):
     assert "no such OpenStreetMap file" in result.output
 
 
+@pytest.mark.sumo
 @pytest.mark.parametrize(("command", "signals"), [(["grid", "--rows", "2", "--cols", "3"], 6), (["arterial", "--signals", "3", "--pedestrians"], 3)])
 def test_generators(tmp_path, command, signals):
     out = tmp_path / "gen.net.xml"

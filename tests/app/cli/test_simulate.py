@@ -25,6 +25,7 @@ def short_grid(tmp_path):
     return str(path)
 
 
+@pytest.mark.sumo
 def test_json_output_has_the_documented_keys():
     real_path("resco/cologne1/cologne1.sumocfg")
     cfg = str(ROOT.parent / "shared" / "real" / "resco" / "cologne1" / "cologne1.sumocfg")
@@ -41,6 +42,7 @@ def test_json_output_has_the_documented_keys():
     assert set(body["delay_s"]) == {"mean", "sd", "ci95"}
 
 
+@pytest.mark.sumo
 def test_table_output_and_cameras(short_grid, tmp_path):
     out = tmp_path / "cams"
     result = CliRunner().invoke(
@@ -84,12 +86,14 @@ def test_bad_scenario_lists_problems(tmp_path):
     assert "'seeds': must be a whole number >= 1" in result.output
 
 
+@pytest.mark.sumo
 def test_failed_run_exits_1_and_reports_the_rest(short_grid):
     result = CliRunner().invoke(cli, ["simulate", short_grid, "--seed", "99999999999", "--json"])
     assert result.exit_code == 1
     assert "could not start" in result.output
 
 
+@pytest.mark.sumo
 def test_plan_runs_and_matches_the_program_it_copies(short_grid, tmp_path):
     plan = tmp_path / "own.json"
     assert CliRunner().invoke(cli, ["plans", "export", str(ROOT / "networks" / "grid4x4.net.xml"), "--out", str(plan)]).exit_code == 0
