@@ -19,12 +19,29 @@ True
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterator
+from pathlib import Path
 from typing import Any
 
 from .exceptions import ValidationError
 
-__all__ = ["Problems", "Fields"]
+__all__ = ["Problems", "Fields", "read_json"]
+
+
+def read_json(path: str | Path, what: str) -> object:
+    """The JSON value in a file; ``what`` names the file's kind in the error ("plan file").
+
+    Raises
+    ------
+    ValidationError
+        If the file cannot be read or is not JSON, naming the file and the reason.
+    """
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        msg = f"{path}: not a readable JSON {what} ({exc})."
+        raise ValidationError(msg) from exc
 
 
 class Problems:

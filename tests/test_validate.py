@@ -44,3 +44,13 @@ def test_good_input_raises_nothing():
     assert table.table("missing") is None
     problems.raise_if_any("scenario")
     assert not problems
+
+
+def test_read_json_names_the_file_and_its_kind(tmp_path):
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_text('{"a": [1, 2]}')
+    bad.write_text("{not json")
+    assert validate.read_json(good, "plan file") == {"a": [1, 2]}
+    for path in (bad, tmp_path / "missing.json"):
+        with pytest.raises(ValidationError, match=rf"{path.name}: not a readable JSON plan file"):
+            validate.read_json(path, "plan file")

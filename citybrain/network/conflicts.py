@@ -31,14 +31,13 @@ each entry yields.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .._validate import Fields, Problems
+from .._validate import Fields, Problems, read_json
 from ..exceptions import ValidationError
 from .model import Link, Movement, SignalProgram
 
@@ -240,11 +239,7 @@ def load_overrides(path: str | Path, movements: Sequence[Movement]) -> dict[str,
         with itself); one problem is one line.
     """
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        msg = f"{path}: not a readable JSON conflict-override file ({exc})."
-        raise ValidationError(msg) from exc
+    data = read_json(path, "conflict-override file")
     problems = Problems(path)
     if not isinstance(data, dict):
         problems.add(f"{path}: expected an object of junction -> list of overrides, got {type(data).__name__}.")

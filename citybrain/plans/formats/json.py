@@ -39,7 +39,7 @@ import math
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..._validate import Fields, Problems
+from ..._validate import Fields, Problems, read_json
 from ...exceptions import ValidationError
 from ..model import NetworkPlan, PlanPeriod, PlanPhase, ScheduleEntry, SignalPlan, network_plan_problems
 
@@ -240,10 +240,4 @@ def read_plans_json(path: str | Path) -> NetworkPlan:
     ValidationError
         If the file is unreadable, not JSON, or breaks the schema (every problem listed).
     """
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        msg = f"{path}: not a readable JSON plan file ({exc})."
-        raise ValidationError(msg) from exc
-    return plans_from_dict(data, source=str(path))
+    return plans_from_dict(read_json(path, "plan file"), source=str(path))
