@@ -6,23 +6,13 @@ from pathlib import Path
 
 import click
 
-from citybrain.exceptions import ValidationError
+from citybrain.estimation import read_flows
 from citybrain.network import RoadNetwork
 from citybrain.plans import check_network_plan, write_plans_json, write_sumo_additional
 from citybrain.timing import METHODS, TimingOptions, optimise_plan
 from .options import network_options
 
 __all__ = ["optimise"]
-
-
-def _read_flows(path: Path):
-    import pandas as pd
-
-    try:
-        return pd.read_csv(path, dtype={"junction": str, "from_edge": str, "to_edge": str})
-    except (OSError, ValueError) as exc:
-        msg = f"{path}: not a readable flows CSV ({exc})."
-        raise ValidationError(msg) from exc
 
 
 def _flows_from_counts(network, counts: Path):
@@ -48,7 +38,7 @@ def optimise(road: RoadNetwork, flows_path: Path | None, counts_path: Path | Non
     """Optimise signal plans for NET from flows (or counts) and write them."""
     if (flows_path is None) == (counts_path is None):
         raise click.UsageError("Give exactly one of --flows and --counts.")
-    flows = _read_flows(flows_path) if flows_path is not None else _flows_from_counts(road, counts_path)
+    flows = read_flows(flows_path) if flows_path is not None else _flows_from_counts(road, counts_path)
     plan = optimise_plan(road, flows, method, TimingOptions(profile=profile, seed=seed))
     found = check_network_plan(plan, road, profile)
     write_plans_json(plan, out)

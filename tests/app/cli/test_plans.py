@@ -90,6 +90,6 @@ def test_optimise_input_errors(tmp_path):
     flows = tmp_path / "flows.csv"
     flows.write_text("interval_start,junction\n0,J1\n")
     result = run("optimise", "--network", net_path, "--flows", flows, "--out", tmp_path / "x.json")
-    assert result.exit_code == 2 and "lacks column" in result.output
+    assert result.exit_code == 2 and "missing column(s)" in result.output and "a flows file needs" in result.output
     result = run("optimise", "--network", net_path, "--out", tmp_path / "x.json")
     assert result.exit_code == 2 and "exactly one of --flows and --counts" in result.output
