@@ -1,8 +1,8 @@
 """What a run of the twin is and what it returns.
 
 :class:`RunSpec` names one run (scenario, controller, protocol, seed, backend),
-:class:`PlanUpdate` is a program pushed into a running twin, and :class:`RunResult` holds the
-run's metrics (see :mod:`simulation.metrics` for their definitions).
+:class:`PlanUpdate` is a checked plan pushed into a running twin, :class:`AppliedPlan` records
+one that switched in, and :class:`RunResult` holds the run's metrics (see :mod:`simulation.metrics` for their definitions).
 """
 
 from __future__ import annotations
@@ -10,10 +10,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from citybrain.plans import SignalPlan
+from citybrain.plans.formats import plan_sha256, sumo_phases
+
 from .cameras import CameraCounts
 from .scenario import Scenario
 
-__all__ = ["RunSpec", "PlanUpdate", "RunResult"]
+__all__ = ["RunSpec", "PlanUpdate", "AppliedPlan", "RunResult"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,9 @@ class RunSpec:
         the lights it covers (the others keep their programs); checked for safety first.
         With ``controller="adaptive-plan"`` the plan's first period is the base of the
         adaptive splits instead.
+    realtime : float or None
+        Pace the run to the wall clock: this many simulated seconds per wall-clock second
+        (``None``: as fast as SUMO runs).
     """
 
     scenario: Scenario
@@ -61,25 +67,64 @@ class RunSpec:
     serve_port: int | None = None
     gridlock_s: float = 600.0
     plan: str | None = None
+    realtime: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class PlanUpdate:
-    """A new static program for one light, switched in at its next cycle boundary.
+    """A checked plan for one light, switched in at its next cycle boundary.
+
+    Build it with :meth:`of`, after the plan passed the gate (:meth:`simulation.Twin.push_plan`).
 
     Attributes
     ----------
-    tls : str
-        SUMO traffic-light id.
+    plan : SignalPlan
+        The plan, as checked.
+    sha256 : str
+        :func:`~citybrain.plans.formats.plan_sha256` of ``plan``: what ran can be traced to
+        what was checked.
     phases : tuple of (float, str)
-        ``(duration_s, state)`` per phase; states as long as the light's.
-    program_id : str
-        Program id to install under.
+        ``(duration_s, state)`` of the SUMO program installed: exactly
+        :func:`~citybrain.plans.formats.sumo_phases` of ``plan`` (what ``plan.add.xml`` holds).
     """
 
-    tls: str
+    plan: SignalPlan
+    sha256: str
     phases: tuple[tuple[float, str], ...]
-    program_id: str = "citybrain"
+
+    @classmethod
+    def of(cls, plan: SignalPlan) -> PlanUpdate:
+        """The update that installs ``plan``'s SUMO states."""
+        phases = tuple((float(d), s) for d, s, _ in sumo_phases(plan))
+        return cls(plan, plan_sha256(plan), phases)
+
+    @property
+    def tls(self) -> str:
+        """SUMO traffic-light id."""
+        return self.plan.tls
+
+    @property
+    def program_id(self) -> str:
+        """SUMO program id to install under: ``citybrain-`` and the hash's first 12 digits.
+
+        Unique per plan (SUMO keeps every installed program), and ``getProgram`` then names
+        what was checked.
+        """
+        return f"citybrain-{self.sha256[:12]}"
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedPlan:
+    """A pushed plan that switched in: light, simulation time (s), hash and program id."""
+
+    tls: str
+    time_s: float
+    sha256: str
+    program_id: str
+
+    def to_json(self) -> dict:
+        """``{"tls", "time_s", "sha256", "program_id"}``."""
+        return {"tls": self.tls, "time_s": self.time_s, "sha256": self.sha256, "program_id": self.program_id}
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +155,7 @@ class RunResult:
     junction_queue_veh: dict[str, float] = field(default_factory=dict)
     gridlocked: bool = False
     gridlock_at_s: float | None = None
-    plans_applied: tuple[tuple[str, float], ...] = ()
+    plans_applied: tuple[AppliedPlan, ...] = ()
     wall_s: float = 0.0
     error: str | None = None
     cameras: CameraCounts | None = field(default=None, repr=False)
@@ -142,4 +187,5 @@ class RunResult:
             "gridlock_at_s": self.gridlock_at_s,
             "wall_s": round(self.wall_s, 3),
             "error": self.error,
+            "applied": [a.to_json() for a in self.plans_applied],
         }

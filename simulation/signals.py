@@ -3,8 +3,8 @@
 :class:`LaneLayout` maps every light's movements onto the twin's vector of watched lanes;
 :class:`SignalDriver` drives one light: it builds the controller's
 :class:`~citybrain.control.Observation`, shows the yellow and all-red transitions, enforces
-minimum greens and switches in pushed plans at cycle boundaries. The twin, not the controller,
-shows the transitions. Drivers speak to the simulator only through
+minimum greens and switches in pushed plans at cycle boundaries (:meth:`SignalDriver.push`). The
+twin, not the controller, shows the transitions. Drivers speak to the simulator only through
 :meth:`simulation.backend.Backend.apply`.
 """
 
@@ -22,8 +22,10 @@ from citybrain.control import (
 )
 from citybrain.exceptions import SimulationError
 from citybrain.network import RoadNetwork, SignalProgram
+from citybrain.plans import SignalPlan
+from citybrain.plans.safety import HARD_MIN_YELLOW_S
 
-from .backend import Backend, SetProgram, SetState, StepData
+from .backend import Backend, SetPhase, SetProgram, SetState, StepData
 from .run import PlanUpdate
 
 __all__ = [
@@ -32,13 +34,14 @@ __all__ = [
     "LaneLayout",
     "SignalDriver",
     "ask_controllers",
+    "offset_entry",
     "safe_transition",
 ]
 
-#: All-red (s) the twin inserts when it switches to a pushed plan.
+#: Least all-red (s) the twin inserts when it switches to a pushed plan (the outgoing plan's if longer).
 PLAN_SWITCH_ALL_RED_S = 2.0
-#: Yellow (s) the twin inserts when a pushed plan's first green drops a current green.
-PLAN_SWITCH_YELLOW_S = 3.0
+#: Least yellow (s) the twin shows when a pushed plan's first green drops a current green.
+PLAN_SWITCH_YELLOW_S = HARD_MIN_YELLOW_S
 
 
 def safe_transition(
@@ -184,13 +187,24 @@ class SignalDriver:
         self.pending_end = 0.0
         self.target: int | None = None
         self.plan: PlanUpdate | None = None
-        self.last_state = ""
+        # what the light runs: a program SUMO steps (program_driven) or the controller's choices;
+        # ``running`` is the plan in force (None: not known as a plan), ``active`` the SUMO phases
+        # ``(duration_s, state)`` of the running program and ``phase_end`` the current one's end (s)
+        self.program_driven = controller.program_driven
+        self.running: SignalPlan | None = None
+        self.active = tuple((p.duration_s, p.state) for p in program.phases)
+        self.phase_end = float("inf")
+        self.step_s = 1.0
+        self._switch_due = False
+        self._switching: PlanUpdate | None = None  # the plan the transition under way leads to
+        self._entry = (0, 0.0)  # its SUMO phase to enter and that phase's duration (s)
+        self.installed: PlanUpdate | None = None  # the plan installed in this step, for the twin to record
 
     # -- decisions ---------------------------------------------------------------------
     def start(self, backend: Backend, phase: int) -> None:
         """Take over the light (controller-driven) or just start tracking it."""
         self.phase = phase
-        if not self.controller.program_driven:
+        if not self.program_driven:
             green = phase if phase in self.greens else self.greens[0]
             self._show_green(backend, green, self.begin_s)
 
@@ -227,20 +241,27 @@ class SignalDriver:
         if self.pending:
             if t + 1e-9 >= self.pending_end:
                 self._advance_pending(backend, t)
-        elif self.controller.program_driven:
+        elif self.program_driven:
             phase = data.tls_phase[self.tls]
+            wrapped = phase < self.phase
             if phase != self.phase:
-                wrapped = phase < self.phase
                 self.phase, self.phase_start = phase, t
-                if wrapped and self.plan is not None:
-                    self._begin_plan_switch(backend, t)
-        if self.controller.program_driven:
+                self.phase_end = t + self.active[phase][0] if phase < len(self.active) else float("inf")
+            last = self.phase == len(self.active) - 1 and t + self.step_s + 1e-9 >= self.phase_end
+            if self.plan is not None and (wrapped or last):
+                self._begin_plan_switch(backend, t)
+        elif self.plan is not None and self._cycle_ends(t):
+            if self.pending:
+                self._switch_due = True  # after the controller's own transition
+            else:
+                self._begin_plan_switch(backend, t)
+        if self.program_driven:
             return False
         return not self.pending and int(round(t - self.begin_s)) % self.every == 0
 
     def apply_choice(self, backend: Backend, t: float, choice: int | None) -> None:
         """Act on the controller's answer: keep, or start the transition to another green."""
-        if self.controller.program_driven or choice is None or choice == self.green:
+        if self.program_driven or choice is None or choice == self.green:
             return
         if choice not in self.greens:
             msg = (
@@ -268,10 +289,10 @@ class SignalDriver:
             self.pending_end = t + dur
             self.phase_start = t
             return
-        if self.controller.program_driven:
-            plan, self.plan = self.plan, None
-            backend.apply(SetProgram(self.tls, plan.program_id, plan.phases))
-            self.phase, self.phase_start = 0, t
+        if self._switch_due:
+            self._begin_plan_switch(backend, t)
+        elif self._switching is not None:
+            self._install(backend, t)
         else:
             self._show_green(backend, self.target, t)
 
@@ -305,12 +326,76 @@ class SignalDriver:
         return safe_transition(phases[cur].state, phases[target].state, yellow, all_red)
 
     # -- live plans ---------------------------------------------------------------------
+    def push(self, update: PlanUpdate) -> None:
+        """Switch to a checked plan at this light's next cycle boundary (replacing one still pending).
+
+        At the boundary (the last step of the running program's cycle, or of the plan controller's
+        plan) the links still green that the plan's first green drops show the outgoing plan's
+        yellow and all-red (at least :data:`PLAN_SWITCH_YELLOW_S` and
+        :data:`PLAN_SWITCH_ALL_RED_S`), then SUMO runs the plan's exact states
+        (``update.phases``) as a static program, from then on program-driven. The program is
+        entered where the plan's offset puts it: at the start of the plan phase due next, that
+        phase's green lengthened once by the wait for its scheduled start (less than one phase).
+        """
+        self.plan = update
+
+    def _cycle_ends(self, t: float) -> bool:
+        """Whether the plan controller's plan ends its cycle within the next step."""
+        plan = self.controller.plan.plan_at(self.tls, t)
+        if plan is None:
+            return True
+        return plan.cycle_position_s(t + self.step_s) < plan.cycle_position_s(t)
+
     def _begin_plan_switch(self, backend: Backend, t: float) -> None:
-        first_state = self.plan.phases[0][1]
-        self.pending = safe_transition(
-            self.last_state, first_state, PLAN_SWITCH_YELLOW_S, PLAN_SWITCH_ALL_RED_S
-        )
-        self._advance_pending(backend, t, first=True)
+        self._switch_due = False
+        self.target = None
+        self._switching, self.plan = self.plan, None
+        last = self.running.phases[-1] if self.running is not None and self.running.phases else None
+        yellow = max(PLAN_SWITCH_YELLOW_S, last.yellow_s if last else 0.0)
+        all_red = max(PLAN_SWITCH_ALL_RED_S, last.all_red_s if last else 0.0)
+        # enter the plan where its offset puts it when the longest transition ends; a shorter one waits there
+        entry_s = t + yellow + all_red
+        phase, duration = offset_entry(self._switching, entry_s)
+        self.pending = safe_transition(backend.state(self.tls), self._switching.phases[phase][1], yellow, all_red)
+        self._entry = (phase, duration + entry_s - t - sum(d for _, d in self.pending))
+        if self.pending:
+            self.green = None
+            self._advance_pending(backend, t, first=True)
+        else:
+            self._install(backend, t)
+
+    def _install(self, backend: Backend, t: float) -> None:
+        """Run the plan switched to as the light's SUMO program from ``t``, entered at its offset."""
+        update, self._switching = self._switching, None
+        phase, duration = self._entry
+        backend.apply(SetProgram(self.tls, update.program_id, update.phases))
+        backend.apply(SetPhase(self.tls, phase, duration))
+        self.program_driven = True
+        self.running, self.active = update.plan, update.phases
+        self.phase, self.phase_start, self.phase_end = phase, t, t + duration
+        self.green = None
+        self.installed = update
+
+
+def offset_entry(update: PlanUpdate, t: float) -> tuple[int, float]:
+    """Where a plan's SUMO program is entered at time ``t`` to keep its offset: ``(phase, duration_s)``.
+
+    The SUMO phase that starts the plan phase due next (by ``(t - sumo_offset) mod cycle``),
+    shown for its duration plus the wait until its scheduled start.
+    """
+    plan = update.plan
+    cycle = sum(d for d, _ in update.phases)
+    pos = plan.cycle_position_s(t)
+    # the SUMO phase index starting each plan phase: sumo_phases writes 1 or 2 green parts, then transitions
+    starts, index, at = [], 0, 0.0
+    for ph in plan.phases:
+        starts.append((at, index))
+        index += (2 if 0 < ph.walk_s < ph.green_s else 1) + (ph.yellow_s > 0) + (ph.all_red_s > 0)
+        at += ph.duration_s
+    wait, phase = min(((start - pos) % cycle, k) for start, k in starts)
+    if wait > cycle - 1e-6:
+        wait = 0.0
+    return phase, update.phases[phase][0] + wait
 
 
 def ask_controllers(due: list[SignalDriver], t: float, vectors) -> dict[SignalDriver, int | None]:

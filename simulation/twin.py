@@ -8,6 +8,7 @@ at each decision step asks every due light's controller for a phase.
 
 from __future__ import annotations
 
+import inspect
 import math
 import queue
 import threading
@@ -20,15 +21,41 @@ import numpy as np
 from citybrain.control import Controller, get_protocol
 from citybrain.exceptions import SimulationError, ValidationError
 from citybrain.network import RoadNetwork, graph_from_sumo_net
+from citybrain.plans import NetworkPlan, SignalPlan, plans_from_network, require_safe
+from citybrain.plans.formats import plan_sha256
+from citybrain.plans.safety import Violation
 
 from .backend import Backend, make_backend
 from .cameras import CameraCounter, CameraCounts, cameras_for_network
 from .controllers import controller_files, make_controllers, needs_detectors
 from .metrics import junction_delay, read_edge_data, read_tripinfo
-from .run import PlanUpdate, RunResult, RunSpec
+from .run import AppliedPlan, PlanUpdate, RunResult, RunSpec
 from .signals import LaneLayout, SignalDriver, ask_controllers
 
-__all__ = ["Twin"]
+__all__ = ["PUSHABLE_CONTROLLERS", "PushRefusedError", "Twin", "check_push"]
+
+#: Controllers whose lights take pushed plans: the network's fixed programs and the plan controller.
+PUSHABLE_CONTROLLERS = ("fixed", "plan")
+
+
+class PushRefusedError(ValidationError):
+    """A well-formed, safe plan that a light cannot take: an adaptive controller drives it."""
+
+
+def check_push(plan: NetworkPlan | SignalPlan, network: RoadNetwork,
+               running: Mapping[str, SignalPlan]) -> list[Violation]:
+    """The one gate on a push: :func:`~citybrain.plans.safety.require_safe`, with the plans running now.
+
+    ``running`` (light -> the plan it runs now) is handed to ``require_safe`` for the
+    transition check where ``require_safe`` takes it (``running=``).
+
+    Raises
+    ------
+    UnsafePlanError
+        Listing every error.
+    """
+    extra = {"running": dict(running)} if "running" in inspect.signature(require_safe).parameters else {}
+    return require_safe(plan, network, source="The pushed plan", **extra)
 
 
 class Twin:
@@ -62,8 +89,9 @@ class Twin:
     Notes
     -----
     ``push_plan`` may be called from any thread while :meth:`run` runs; the plan switches at
-    the light's next cycle boundary (when its program wraps to phase 0), through a yellow
-    and a 2 s all-red for the greens it drops.
+    the light's next cycle boundary through the outgoing plan's yellow and all-red for the
+    greens it drops (:meth:`simulation.signals.SignalDriver.push`). With ``spec.realtime``
+    the loop sleeps so that simulated time runs at that many seconds per wall-clock second.
     """
 
     def __init__(
@@ -89,47 +117,96 @@ class Twin:
             raise ValueError(msg)
         self.controllers = {**make_controllers(spec, self.network, self.lights), **(controllers or {})}
         self._backend = backend
-        self._plans: queue.Queue[PlanUpdate] = queue.Queue()
+        self._plans: queue.Queue[list[PlanUpdate]] = queue.Queue()
         self._lock = threading.Lock()
         self.time_s = spec.scenario.begin_s
-        self.applied: list[tuple[str, float]] = []
-        self._pending_tls: set[str] = set()
+        self.applied: list[AppliedPlan] = []
+        self._pending: dict[str, PlanUpdate] = {}
+        self._running = self._initial_plans()
+        self._since = dict.fromkeys(self._running, spec.scenario.begin_s)
+        self._pace_origin: tuple[float, float] | None = None
         self._counter: CameraCounter | None = None
 
     # -- live plans ------------------------------------------------------------------------
-    def push_plan(self, plan: PlanUpdate) -> None:
-        """Queue a new program for a light; it switches in at the light's next cycle boundary.
+    def _initial_plans(self) -> dict[str, SignalPlan | None]:
+        """Per light, the plan it runs at the begin: the plan controller's, the network program (fixed), or None."""
+        own = plans_from_network(self.network).periods[0].by_tls
+        out: dict[str, SignalPlan | None] = {}
+        for tls, c in self.controllers.items():
+            plan = getattr(c, "plan", None)
+            if c.name == "plan" and isinstance(plan, NetworkPlan):
+                out[tls] = plan.plan_at(tls, self.spec.scenario.begin_s)
+            else:
+                out[tls] = own.get(tls) if c.name == "fixed" else None
+        return out
+
+    def push_plan(self, plan: NetworkPlan | SignalPlan) -> list[PlanUpdate]:
+        """Check a plan and queue it; each light switches at its next cycle boundary.
+
+        All or nothing: every light of the plan (for a :class:`NetworkPlan`, the period running
+        at the twin's time; every period is checked) must be known and take pushes, and the
+        plan must pass the gate (:func:`check_push`), or nothing is queued. A plan pushed for a
+        light with one still pending replaces it.
+
+        Returns
+        -------
+        list of PlanUpdate
+            What was queued, one per light (its ``sha256`` is what :attr:`applied` records).
 
         Raises
         ------
         ValidationError
-            If the light is unknown or controller-driven, or the phases do not fit it.
+            If the plan names a light the network lacks (every such light listed).
+        PushRefusedError
+            If a light is driven by a controller that takes no pushes (naming it).
+        UnsafePlanError
+            If the plan is unsafe (every violation listed).
         """
-        problems = []
-        if plan.tls not in self.network.programs:
-            problems.append(f"plan: unknown traffic light {plan.tls!r}")
-        else:
-            n = len(self.network.programs[plan.tls].phases[0].state)
-            if not self.controllers[plan.tls].program_driven:
-                problems.append(
-                    f"plan for {plan.tls!r}: the {self.spec.controller!r} controller drives this "
-                    "light; live plans replace programs of program-driven controllers (fixed)"
-                )
-            if not plan.phases:
-                problems.append(f"plan for {plan.tls!r}: no phases")
-            for i, (dur, state) in enumerate(plan.phases):
-                if not (isinstance(dur, int | float) and dur > 0):
-                    problems.append(f"plan for {plan.tls!r}: phase {i} duration_s must be > 0, got {dur!r}")
-                if not isinstance(state, str) or len(state) != n or set(state) - set("rRyYgGuoOs"):
-                    problems.append(
-                        f"plan for {plan.tls!r}: phase {i} state must be {n} characters of "
-                        f"'rRyYgGuoOs', got {state!r}"
-                    )
-        if problems:
+        plans = (plan,) if isinstance(plan, SignalPlan) else plan.period_at(self.time_s).plans
+        lights = [p.tls for p in (plan,)] if isinstance(plan, SignalPlan) else list(plan.tls_ids)
+        unknown = [t for t in lights if t not in self.network.programs]
+        if unknown:
+            problems = [f"plan for {t!r}: unknown traffic light; the network has {sorted(self.network.programs)[:12]}"
+                        for t in unknown]
             raise ValidationError("; ".join(problems), problems)
+        refused = [
+            f"plan for {t!r}: the {self.controllers[t].name!r} controller drives this light and takes no plans; "
+            f"pushes go to lights run by {' or '.join(repr(c) for c in PUSHABLE_CONTROLLERS)}"
+            for t in lights if self.controllers[t].name not in PUSHABLE_CONTROLLERS
+        ]
+        if refused:
+            raise PushRefusedError("; ".join(refused), refused)
         with self._lock:
-            self._pending_tls.add(plan.tls)
-        self._plans.put(plan)
+            running = {t: p for t in lights if (p := self._running.get(t)) is not None}
+        check_push(plan, self.network, running)
+        updates = [PlanUpdate.of(p) for p in plans]
+        with self._lock:
+            self._pending.update({u.tls: u for u in updates})
+        self._plans.put(updates)
+        return updates
+
+    def running_plans(self) -> dict:
+        """What every light runs now (``GET /plan``): ``{"time_s", "lights": {tls: ...}}``.
+
+        Per light: ``controller``, ``sha256`` and ``plan`` (the plan's JSON, as in a plan file's
+        ``plans`` entries; ``null`` for an adaptive controller), ``since_s`` (simulation time it
+        switched in) and ``pending`` (the hash of a plan waiting for the cycle boundary, or ``null``).
+        """
+        from citybrain.plans import plans_to_dict
+
+        with self._lock:
+            lights = {}
+            for tls in self.lights:
+                plan = self._running.get(tls)
+                pending = self._pending.get(tls)
+                lights[tls] = {
+                    "controller": self.controllers[tls].name,
+                    "sha256": plan_sha256(plan) if plan is not None else None,
+                    "since_s": self._since.get(tls),
+                    "plan": plans_to_dict(NetworkPlan.single([plan]))["periods"][0]["plans"][0] if plan else None,
+                    "pending": pending.sha256 if pending is not None else None,
+                }
+            return {"time_s": self.time_s, "lights": lights}
 
     def camera_tables(self) -> CameraCounts:
         """The emulated cameras' counts so far (from ``on_step``, e.g. to re-plan while running).
@@ -145,12 +222,12 @@ class Twin:
         return self._counter.tables(self.spec.seed)
 
     def status(self) -> dict:
-        """Simulation time, pending and applied plans (for the HTTP endpoint)."""
+        """Simulation time, lights with a plan pending, and every applied plan (``GET /status``)."""
         with self._lock:
             return {
                 "time_s": self.time_s,
-                "pending": sorted(self._pending_tls),
-                "applied": [{"tls": t, "time_s": s} for t, s in self.applied],
+                "pending": sorted(self._pending),
+                "applied": [a.to_json() for a in self.applied],
             }
 
     # -- the run ---------------------------------------------------------------------------
@@ -241,8 +318,8 @@ class Twin:
             for t in self.lights
         }
         for t, sig in signals.items():
+            sig.step_s, sig.running = sc.step_s, self._running.get(t)
             sig.start(backend, data0_phase[t])
-            sig.last_state = backend.state(t)
         n_in, n_all = layout.n_in, len(layout.lanes)
         halting_sum = np.zeros(n_in, np.int64)  # per approach lane, vehicle-steps halting
         steps = 0
@@ -253,7 +330,6 @@ class Twin:
         next_report = 60.0
         t = sc.begin_s
         end = sc.end_s - 1e-6
-        track_states = any(c.program_driven for c in self.controllers.values())
         while t < end:
             t_prev = t
             t = backend.step()
@@ -282,23 +358,19 @@ class Twin:
             self._take_plans(signals)
             due = []
             for sig in signals.values():
-                had_plan = sig.plan is not None
                 if sig.advance(backend, t, data):
                     due.append(sig)
-                if had_plan and sig.plan is None:
-                    with self._lock:
-                        self.applied.append((sig.tls, t))
-                        self._pending_tls.discard(sig.tls)
+                if sig.installed is not None:
+                    self._record_applied(sig.installed, t)
+                    sig.installed = None
             if due:
                 vectors = layout.vectors(veh, halt, data.detector_gap_s)
                 for sig, choice in ask_controllers(due, t, vectors).items():
                     sig.apply_choice(backend, t, choice)
-            if track_states:
-                for tls, sig in signals.items():
-                    if sig.controller.program_driven and sig.plan is not None:
-                        sig.last_state = backend.state(tls)
             if self.on_step is not None:
                 self.on_step(self, t)
+            if spec.realtime:
+                self._pace(t)
             if self.on_progress is not None and t - sc.begin_s >= next_report:
                 self.on_progress(t - sc.begin_s)
                 next_report += 60.0
@@ -316,11 +388,31 @@ class Twin:
         }
 
     def _take_plans(self, signals: dict[str, SignalDriver]) -> None:
+        """Hand every queued push to its lights' drivers (one push's lights in the same step)."""
         while True:
             try:
-                plan = self._plans.get_nowait()
+                updates = self._plans.get_nowait()
             except queue.Empty:
                 return
-            signals[plan.tls].plan = plan
+            for update in updates:
+                signals[update.tls].push(update)
+
+    def _record_applied(self, update: PlanUpdate, t: float) -> None:
+        """A pushed plan switched in at ``t``: it runs now."""
+        with self._lock:
+            self.applied.append(AppliedPlan(update.tls, t, update.sha256, update.program_id))
+            self._running[update.tls], self._since[update.tls] = update.plan, t
+            if self._pending.get(update.tls) is update:
+                del self._pending[update.tls]
+
+    def _pace(self, t: float) -> None:
+        """Sleep until the wall clock catches up with ``t`` at ``spec.realtime`` simulated s per wall s."""
+        now = time.monotonic()
+        if self._pace_origin is None:
+            self._pace_origin = (now, t)
+        wall0, t0 = self._pace_origin
+        ahead = wall0 + (t - t0) / self.spec.realtime - now
+        if ahead > 0:
+            time.sleep(ahead)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...exceptions import ValidationError
-from .json import SCHEMA, SCHEMA_VERSION, plans_from_dict, plans_to_dict, read_plans_json, write_plans_json
+from .json import SCHEMA, SCHEMA_VERSION, plan_sha256, plans_from_dict, plans_to_dict, read_plans_json, write_plans_json
 from .sumo import (
     ALL_RED_NAME,
     YELLOW_NAME,
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     # the JSON schema
-    "SCHEMA", "SCHEMA_VERSION", "plans_to_dict", "plans_from_dict", "write_plans_json", "read_plans_json",
+    "SCHEMA", "SCHEMA_VERSION", "plan_sha256", "plans_to_dict", "plans_from_dict", "write_plans_json", "read_plans_json",
     # SUMO tlLogic and programs
     "plan_from_program", "plans_from_network", "sumo_phases", "YELLOW_NAME", "ALL_RED_NAME",
     "write_sumo_additional", "read_sumo_additional",

@@ -34,6 +34,7 @@ JSON path (``plan.json: periods[0]: plans[2]: phases[1]: 'green_s': ...``), befo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Iterator
@@ -43,7 +44,7 @@ from ..._validate import Fields, Problems, read_json
 from ...exceptions import ValidationError
 from ..model import NetworkPlan, PlanPeriod, PlanPhase, ScheduleEntry, SignalPlan, network_plan_problems
 
-__all__ = ["SCHEMA", "SCHEMA_VERSION", "plans_to_dict", "plans_from_dict", "write_plans_json", "read_plans_json"]
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "plan_sha256", "plans_to_dict", "plans_from_dict", "write_plans_json", "read_plans_json"]
 
 SCHEMA = "citybrain.plans"
 SCHEMA_VERSION = 1
@@ -101,6 +102,18 @@ def plans_to_dict(plan: NetworkPlan) -> dict:
             for period in plan.periods
         ],
     }
+
+
+def plan_sha256(plan: NetworkPlan | SignalPlan) -> str:
+    """SHA-256 (hex) of a plan's canonical JSON: its :func:`plans_to_dict` form, keys sorted, no spaces.
+
+    A :class:`SignalPlan` is hashed as a one-period network plan named ``"all-day"`` with no
+    meta, so the same light's plan has one hash however it arrived; a :class:`NetworkPlan`'s
+    ``meta`` (free provenance) is left out of its hash too.
+    """
+    network = NetworkPlan.single([plan]) if isinstance(plan, SignalPlan) else NetworkPlan(plan.periods, plan.schedule)
+    text = json.dumps(plans_to_dict(network), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def plans_from_dict(data: dict, *, source: str = "plan") -> NetworkPlan:
