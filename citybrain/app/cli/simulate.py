@@ -44,6 +44,15 @@ __all__ = ["simulate"]
     help="Write emulated camera counts, true counts and the camera registry here.",
 )
 @click.option("--serve", type=click.IntRange(1, 65535), help="Accept plan changes on 127.0.0.1:PORT.")
+@click.option(
+    "--realtime",
+    type=click.FloatRange(min=0, min_open=True),
+    is_flag=False,
+    flag_value=1.0,
+    default=None,
+    metavar="[FACTOR]",
+    help="Pace the twin to the wall clock: FACTOR simulated seconds per wall second (default 1).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 @click.option("--gui", is_flag=True, help="Watch the run in sumo-gui (TraCI).")
 @click.pass_context
@@ -59,6 +68,7 @@ def simulate(
     sumo_binary: Path | None,
     cameras_out: Path | None,
     serve: int | None,
+    realtime: float | None,
     as_json: bool,
     gui: bool,
 ) -> None:
@@ -103,16 +113,29 @@ def simulate(
         sumo_binary=str(sumo_binary) if sumo_binary else None,
         cameras=cameras_out is not None,
         gui=gui,
-        serve_port=serve,
         plan=str(plan) if plan is not None else None,
+        realtime=realtime,
     )
-    if serve is not None:
-        click.echo(f"Accepting plans on http://127.0.0.1:{serve}/plans", err=True)
     from dataclasses import replace
 
+    from citybrain import config
     from simulation.runner import run_many
 
-    results = run_many([replace(spec, seed=k) for k in run_list], progress=sys.stderr.isatty() or not as_json)
+    runs = [replace(spec, seed=k) for k in run_list]
+    # a paced run takes its window / FACTOR of wall time, on top of the usual limit
+    limit = config.SUMO_WALL_CLOCK_LIMIT_S + (sc.duration_s / realtime if realtime else 0.0)
+    sock = None
+    if serve is not None:
+        from simulation.live import ServedRun, bind_plan_socket
+
+        sock = bind_plan_socket(serve)  # bound before it is announced; in use: exit 2
+        runs = [ServedRun(runs[0], sock)]
+        click.echo(f"Accepting plans on http://127.0.0.1:{serve}/plans", err=True)
+    try:
+        results = run_many(runs, progress=sys.stderr.isatty() or not as_json, timeout_s=limit)
+    finally:
+        if sock is not None:
+            sock.close()
     if cameras_out is not None:
         for r in results:
             if r.cameras is not None:

@@ -12,10 +12,11 @@ process; the re-planning runs in that process):
     the same first hour and first plan; then every ``replan_every_s`` the engine estimates
     flows from the latest ``window_s`` of counts, makes new plans and pushes them.
 
-Plans reach the twin through its live plan change (:meth:`simulation.Twin.push_plan`): each
-light switches at its next cycle boundary through a yellow and all-red for the greens it
-drops. A pushed program starts at that boundary, so offsets are not kept: both variants use
-isolated timing (Webster, equal degree of saturation) and differ only in when they plan.
+Plans reach the twin through its live plan change (:meth:`simulation.Twin.push_plan`), the
+one safety gate (``require_safe``) on every push: each light switches at its next cycle
+boundary through the outgoing plan's yellow and all-red for the greens it drops, entering the
+new program where its offset puts it. Both variants use isolated timing (Webster, equal degree
+of saturation) and differ only in when they plan.
 
 The cameras are the twin's emulated cameras (read while running with
 :meth:`simulation.Twin.camera_tables`); each re-plan's counts are validated once, strictly,
@@ -146,9 +147,7 @@ class LoopSpec:
         ValidationError
             If the counts of a re-plan have problems (the message lists them all).
         """
-        from simulation import PlanUpdate, Twin
-
-        from citybrain.plans.formats import sumo_phases
+        from simulation import Twin
 
         sc = self.scenario
         window_s = self.replan_every_s if self.window_s is None else self.window_s
@@ -165,9 +164,7 @@ class LoopSpec:
             lo = 0.0 if not pushes else max(0.0, elapsed - window_s)
             seen = tw.camera_tables().between(lo, elapsed)
             plan = _plan_from_counts(network, seen, folder / "replans", f"{int(elapsed)}", self.method)
-            for p in plan.periods[0].plans:
-                phases = tuple((float(d), s) for d, s, _ in sumo_phases(p))
-                tw.push_plan(PlanUpdate(p.tls, phases, program_id=f"citybrain_{int(elapsed)}"))
+            tw.push_plan(plan)  # the gate (require_safe), all lights at once
             cycles = [p.cycle_s for p in plan.periods[0].plans]
             pushes.append((elapsed, sum(cycles) / len(cycles)))
             next_plan[0] = math.inf if self.variant == "plans-once" else t + self.replan_every_s
