@@ -29,9 +29,8 @@ import socket
 import threading
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from types import SimpleNamespace
 
 from citybrain.exceptions import SimulationError, UnsafePlanError, ValidationError
@@ -39,10 +38,9 @@ from citybrain.network import RoadNetwork
 from citybrain.plans import NetworkPlan, SignalPlan, plan_from_program, plans_from_dict
 from citybrain.plans.formats import SCHEMA, SCHEMA_VERSION, plan_sha256
 
-from .run import RunResult, RunSpec
 from .twin import PushRefusedError, Twin
 
-__all__ = ["MAX_BODY_BYTES", "PlanServer", "ServedRun", "bind_plan_socket", "plan_from_json", "push_plan_http",
+__all__ = ["MAX_BODY_BYTES", "PlanServer", "bind_plan_socket", "plan_from_json", "push_plan_http",
            "status_http"]
 
 #: Largest POST body read (bytes).
@@ -147,35 +145,6 @@ class PlanServer:
     def __exit__(self, *exc: object) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
-
-
-@dataclass(frozen=True)
-class ServedRun:
-    """A twin run serving plans on a socket bound by the parent (a :class:`~simulation.runner.Task`).
-
-    The parent binds the port (:func:`bind_plan_socket`) before announcing it; the socket
-    travels to the run's process with it.
-    """
-
-    spec: RunSpec
-    sock: socket.socket
-
-    @property
-    def duration_s(self) -> float:
-        """Simulated seconds of the run."""
-        return self.spec.scenario.duration_s
-
-    def run(self, workdir: Path, on_progress) -> RunResult:
-        """Run the twin with its plan server (in the run's process)."""
-        twin = Twin(self.spec, workdir, on_progress=on_progress)
-        with PlanServer(twin, self.sock):
-            return twin.run()
-
-    def failed(self, error: str, wall_s: float) -> RunResult:
-        """The result of a run that failed with ``error``."""
-        from .runner import failed_result
-
-        return failed_result(self.spec, error, wall_s)
 
 
 def _handler(twin: Twin) -> type[BaseHTTPRequestHandler]:

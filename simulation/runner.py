@@ -11,7 +11,8 @@ picklable :class:`Task`: an object whose ``run`` executes in the child process (
 loop's re-planning twin is one).
 
 With ``serve_port``, a RunSpec's run also listens on ``127.0.0.1:<port>`` for plan changes
-(:mod:`simulation.live`); the twin applies them at the next cycle boundary.
+(:mod:`simulation.live`); the twin applies them at the next cycle boundary. A
+:class:`ServedRun` serves on a socket its parent bound (``citybrain simulate --serve``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import math
 import multiprocessing as mp
 import os
+import socket
 import tempfile
 import time
 import traceback
@@ -35,7 +37,7 @@ from .scenario import Scenario
 from .run import RunResult, RunSpec
 from .twin import Twin
 
-__all__ = ["Task", "run_many", "run_seeds", "run_one", "failed_result", "seeds_from"]
+__all__ = ["Task", "ServedRun", "run_many", "run_seeds", "run_one", "failed_result", "seeds_from"]
 
 
 class Task(Protocol):
@@ -127,6 +129,35 @@ class _TwinRun:
         return run_one(self.spec, workdir, on_progress)
 
     def failed(self, error: str, wall_s: float) -> RunResult:
+        return failed_result(self.spec, error, wall_s)
+
+
+@dataclass(frozen=True)
+class ServedRun:
+    """A twin run serving plans on a socket bound by the parent (a :class:`~simulation.runner.Task`).
+
+    The parent binds the port (:func:`simulation.live.bind_plan_socket`) before announcing it; the socket
+    travels to the run's process with it.
+    """
+
+    spec: RunSpec
+    sock: socket.socket
+
+    @property
+    def duration_s(self) -> float:
+        """Simulated seconds of the run."""
+        return self.spec.scenario.duration_s
+
+    def run(self, workdir: Path, on_progress) -> RunResult:
+        """Run the twin with its plan server (in the run's process)."""
+        from .live import PlanServer
+
+        twin = Twin(self.spec, workdir, on_progress=on_progress)
+        with PlanServer(twin, self.sock):
+            return twin.run()
+
+    def failed(self, error: str, wall_s: float) -> RunResult:
+        """The result of a run that failed with ``error``."""
         return failed_result(self.spec, error, wall_s)
 
 

@@ -189,11 +189,10 @@ class SignalDriver:
         self.plan: PlanUpdate | None = None
         # what the light runs: a program SUMO steps (program_driven) or the controller's choices;
         # ``running`` is the plan in force (None: not known as a plan), ``active`` the SUMO phases
-        # ``(duration_s, state)`` of the running program and ``phase_end`` the current one's end (s)
+        # ``(duration_s, state)`` of the running program
         self.program_driven = controller.program_driven
         self.running: SignalPlan | None = None
         self.active = tuple((p.duration_s, p.state) for p in program.phases)
-        self.phase_end = float("inf")
         self.step_s = 1.0
         self._switch_due = False
         self._switching: PlanUpdate | None = None  # the plan the transition under way leads to
@@ -242,14 +241,11 @@ class SignalDriver:
             if t + 1e-9 >= self.pending_end:
                 self._advance_pending(backend, t)
         elif self.program_driven:
-            phase = data.tls_phase[self.tls]
-            wrapped = phase < self.phase
+            phase, before = data.tls_phase[self.tls], self.phase
             if phase != self.phase:
                 self.phase, self.phase_start = phase, t
-                self.phase_end = t + self.active[phase][0] if phase < len(self.active) else float("inf")
-            last = self.phase == len(self.active) - 1 and t + self.step_s + 1e-9 >= self.phase_end
-            if self.plan is not None and (wrapped or last):
-                self._begin_plan_switch(backend, t)
+            if self.plan is not None and phase < before:  # wrapped: the outgoing cycle is over
+                self._begin_plan_switch(backend, t, self.active[before][1] if before < len(self.active) else None)
         elif self.plan is not None and self._cycle_ends(t):
             if self.pending:
                 self._switch_due = True  # after the controller's own transition
@@ -329,8 +325,8 @@ class SignalDriver:
     def push(self, update: PlanUpdate) -> None:
         """Switch to a checked plan at this light's next cycle boundary (replacing one still pending).
 
-        At the boundary (the last step of the running program's cycle, or of the plan controller's
-        plan) the links still green that the plan's first green drops show the outgoing plan's
+        At the boundary (the running program wraps to phase 0, or the plan controller's plan
+        starts a new cycle) the links still green that the plan's first green drops show the outgoing plan's
         yellow and all-red (at least :data:`PLAN_SWITCH_YELLOW_S` and
         :data:`PLAN_SWITCH_ALL_RED_S`), then SUMO runs the plan's exact states
         (``update.phases``) as a static program, from then on program-driven. The program is
@@ -340,13 +336,14 @@ class SignalDriver:
         self.plan = update
 
     def _cycle_ends(self, t: float) -> bool:
-        """Whether the plan controller's plan ends its cycle within the next step."""
+        """Whether the plan controller's plan began a new cycle in this step."""
         plan = self.controller.plan.plan_at(self.tls, t)
         if plan is None:
             return True
-        return plan.cycle_position_s(t + self.step_s) < plan.cycle_position_s(t)
+        return plan.cycle_position_s(t) < plan.cycle_position_s(t - self.step_s)
 
-    def _begin_plan_switch(self, backend: Backend, t: float) -> None:
+    def _begin_plan_switch(self, backend: Backend, t: float, from_state: str | None = None) -> None:
+        """From ``from_state`` (the outgoing program's last state; default the light's now), transition to the plan."""
         self._switch_due = False
         self.target = None
         self._switching, self.plan = self.plan, None
@@ -356,7 +353,10 @@ class SignalDriver:
         # enter the plan where its offset puts it when the longest transition ends; a shorter one waits there
         entry_s = t + yellow + all_red
         phase, duration = offset_entry(self._switching, entry_s)
-        self.pending = safe_transition(backend.state(self.tls), self._switching.phases[phase][1], yellow, all_red)
+        shown = from_state or backend.state(self.tls)
+        self.pending = safe_transition(shown, self._switching.phases[phase][1], yellow, all_red)
+        if not self.pending and any(c in "yY" for c in shown):  # a yellow ends in red, never back in green
+            self.pending = [("".join("r" if c in "yY" else c for c in shown), all_red)]
         self._entry = (phase, duration + entry_s - t - sum(d for _, d in self.pending))
         if self.pending:
             self.green = None
@@ -372,7 +372,7 @@ class SignalDriver:
         backend.apply(SetPhase(self.tls, phase, duration))
         self.program_driven = True
         self.running, self.active = update.plan, update.phases
-        self.phase, self.phase_start, self.phase_end = phase, t, t + duration
+        self.phase, self.phase_start = phase, t
         self.green = None
         self.installed = update
 

@@ -12,7 +12,7 @@ from simulation.scenario import Scenario
 def test_run_spec_defaults_are_the_fixed_native_libsumo_run():
     spec = RunSpec(Scenario(name="s", source=Path("s.toml"), network=Path("s.net.xml")))
     assert (spec.controller, spec.protocol, spec.seed, spec.backend, spec.plan) == ("fixed", "native", 0, "libsumo", None)
-    assert spec.gridlock_s == 600.0 and not spec.cameras and PlanUpdate("A", ((5.0, "G"),)).program_id == "citybrain"
+    assert spec.gridlock_s == 600.0 and not spec.cameras and spec.realtime is None
 
 
 def test_run_result_json_has_no_nan_and_says_whether_it_ran():

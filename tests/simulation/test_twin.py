@@ -66,42 +66,41 @@ def test_an_unsafe_plan_is_refused_before_the_run(grid, tmp_path):
         Twin(RunSpec(fake_scenario(GRID, 60.0), plan=str(path)), tmp_path, network=grid, backend=FakeBackend(grid))
 
 
-def test_a_pushed_plan_switches_through_yellow_and_all_red(grid, tmp_path):
-    no_yellow = PlanUpdate("A0", ((45.0, G0), (45.0, G1)), "first")
-    second = PlanUpdate("A0", ((30.0, G0), (3.0, Y0), (54.0, G1), (3.0, Y1)), "second")
+def test_a_pushed_plan_switches_at_the_cycle_boundary_and_keeps_its_offset(grid, tmp_path):
+    own = plans_from_network(grid).periods[0].by_tls["A0"]
+    first, second = own.phases
+    pushed = replace(own, phases=(replace(first, green_s=30.0), replace(second, green_s=54.0)))
 
     def push(twin: Twin, t: float) -> None:
         if t == 10.0:
-            twin.push_plan(no_yellow)
-        if t == 100.0:
-            twin.push_plan(second)
+            twin.push_plan(pushed)
 
     twin, result, backend = _run(grid, tmp_path, 300.0, on_step=push)
     shown = backend.intervals("A0")
-    # the program wraps at 90 (from its yellow: all-red only), the first push runs 92-182,
-    # wraps from its green G1: 3 s yellow for the greens it drops, 2 s all-red, the second push
-    assert shown[3:10] == [
-        (87, 3, Y1), (90, 2, ALL_RED), (92, 45, G0), (137, 45, G1), (182, 3, Y1), (185, 2, ALL_RED), (187, 30, G0),
-    ]
-    assert result.plans_applied == (("A0", 92.0), ("A0", 187.0)) and backend.program("A0") == "second"
-    assert twin.status() == {"time_s": 300.0, "pending": [], "applied": [{"tls": "A0", "time_s": 92.0},
-                                                                         {"tls": "A0", "time_s": 187.0}]}
+    # the program's cycle ends at 90 after its full yellow; 2 s all-red; the plan is entered at its
+    # phase due next (phase 1 at 33 s of the cycle, by offset 0), green lengthened to its scheduled
+    # end (177 s); from then on its exact states with its offset (phase 0 at 180 = 2 x 90)
+    assert shown[3:9] == [(87, 3, Y1), (90, 2, ALL_RED), (92, 85, G1), (177, 3, Y1), (180, 30, G0), (210, 3, Y0)]
+    (applied,) = result.plans_applied
+    update = PlanUpdate.of(pushed)
+    assert (applied.tls, applied.time_s, applied.sha256) == ("A0", 92.0, update.sha256)
+    assert backend.program("A0") == update.program_id and update.phases == ((30.0, G0), (3.0, Y0), (54.0, G1),
+                                                                            (3.0, Y1))
+    assert twin.status() == {"time_s": 300.0, "pending": [], "applied": [applied.to_json()]}
 
 
-def test_push_plan_refuses_what_does_not_fit(grid, tmp_path):
+def test_push_plan_refuses_unknown_lights_and_unsafe_plans(grid, tmp_path):
+    from citybrain.exceptions import UnsafePlanError
+
     twin = Twin(RunSpec(fake_scenario(GRID, 60.0)), tmp_path, network=grid, backend=FakeBackend(grid))
-    with pytest.raises(ValidationError) as info:
-        twin.push_plan(PlanUpdate("A0", ((0.0, G0), (10.0, "GGr"))))
-    assert info.value.problems == [
-        "plan for 'A0': phase 0 duration_s must be > 0, got 0.0",
-        "plan for 'A0': phase 1 state must be 16 characters of 'rRyYgGuoOs', got 'GGr'",
-    ]
-    with pytest.raises(ValidationError, match="unknown traffic light 'Z9'"):
-        twin.push_plan(PlanUpdate("Z9", ((10.0, G0),)))
-    driven = Twin(RunSpec(fake_scenario(GRID, 60.0), controller="maxpressure"), tmp_path, network=grid,
-                  backend=FakeBackend(grid))
-    with pytest.raises(ValidationError, match="the 'maxpressure' controller drives this light"):
-        driven.push_plan(PlanUpdate("A0", ((10.0, G0),)))
+    own = plans_from_network(grid).periods[0].by_tls["A0"]
+    with pytest.raises(ValidationError, match="plan for 'Z9': unknown traffic light"):
+        twin.push_plan(replace(own, tls="Z9"))
+    no_yellow = replace(own, phases=tuple(replace(p, yellow_s=0.0) for p in own.phases), cycle_s=84.0)
+    with pytest.raises(UnsafePlanError) as info:
+        twin.push_plan(no_yellow)
+    assert len(info.value.problems) == 2 and all(": yellow: " in p for p in info.value.problems)
+    assert twin.status()["pending"] == []
 
 
 class NextGreen:

@@ -126,7 +126,8 @@ def simulate(
     limit = config.SUMO_WALL_CLOCK_LIMIT_S + (sc.duration_s / realtime if realtime else 0.0)
     sock = None
     if serve is not None:
-        from simulation.live import ServedRun, bind_plan_socket
+        from simulation.live import bind_plan_socket
+        from simulation.runner import ServedRun
 
         sock = bind_plan_socket(serve)  # bound before it is announced; in use: exit 2
         runs = [ServedRun(runs[0], sock)]
