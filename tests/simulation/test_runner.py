@@ -102,14 +102,12 @@ def test_hung_run_is_stopped_at_the_wall_clock_limit():
     assert not res.ok and "wall-clock limit of 0.3 s" in res.error
 
 
-def _new_program(twin: Twin, tls: str) -> PlanUpdate:
-    prog = twin.network.programs[tls]
-    greens = prog.green_phases()
-    phases = []
-    for i in greens[:2]:
-        phases.append((20.0, prog.phases[i].state))
-        phases.append((3.0, prog.phases[i + 1].state))
-    return PlanUpdate(tls, tuple(phases), "pushed")
+def _new_program(twin: Twin, tls: str):
+    """The light's own plan with 20 s greens."""
+    from citybrain.plans import plans_from_network
+
+    own = plans_from_network(twin.network).periods[0].by_tls[tls]
+    return own.with_timing([20.0] * len(own.phases))
 
 
 @pytest.mark.sumo
@@ -118,8 +116,7 @@ def test_live_plan_switches_at_the_next_cycle_boundary(short_grid, tmp_path):
 
     def hook(twin: Twin, t: float) -> None:
         if t == 100.0:
-            twin.push_plan(_new_program(twin, "A0"))
-            pushed["t"] = t
+            (pushed["update"],) = twin.push_plan(_new_program(twin, "A0"))
         if t == 250.0:
             pushed["program"] = twin_api["api"].trafficlight.getProgram("A0")
 
@@ -134,17 +131,19 @@ def test_live_plan_switches_at_the_next_cycle_boundary(short_grid, tmp_path):
     twin._loop = loop
     res = twin.run()
     cycle = twin.network.programs["A0"].cycle_s
-    assert res.ok and pushed["t"] == 100.0
-    ((tls, at),) = res.plans_applied
+    (applied,) = res.plans_applied
     # the old program wraps at its first cycle boundary after the push (offset 0), then at
     # most a 3 s yellow and a 2 s all-red separate it from the new program
     boundary = cycle * (100.0 // cycle + 1)
-    assert tls == "A0" and boundary <= at <= boundary + 5.0
-    assert pushed["program"] == "pushed"
+    assert res.ok and applied.tls == "A0" and boundary <= applied.time_s <= boundary + 5.0
+    assert pushed["program"] == pushed["update"].program_id == applied.program_id
 
 
 @pytest.mark.sumo
 def test_plans_over_http_are_validated_and_applied(short_grid, tmp_path):
+    from citybrain.plans import plans_to_dict
+    from citybrain.plans.model import NetworkPlan
+
     answers = {}
 
     def hook(twin: Twin, t: float) -> None:
@@ -155,9 +154,7 @@ def test_plans_over_http_are_validated_and_applied(short_grid, tmp_path):
                 push_plan_http(port, bad)
             except Exception as exc:  # noqa: BLE001 - asserted below
                 answers["bad"] = exc
-            plan = _new_program(twin, "B1")
-            body = {"tls": "B1", "phases": [{"duration_s": d, "state": s} for d, s in plan.phases]}
-            answers["good"] = push_plan_http(port, body)
+            answers["good"] = push_plan_http(port, plans_to_dict(NetworkPlan.single([_new_program(twin, "B1")])))
             answers["status"] = status_http(port)
 
     twin = Twin(RunSpec(short_grid), tmp_path, on_step=hook)
@@ -165,10 +162,10 @@ def test_plans_over_http_are_validated_and_applied(short_grid, tmp_path):
         answers["port"] = server.port
         res = twin.run()
     assert isinstance(answers["bad"], ValidationError)
-    assert "phase 0 state must be 16 characters" in str(answers["bad"])
+    assert "state has 1 links, expected 16" in str(answers["bad"].problems)
     assert answers["good"]["accepted"] is True
     assert answers["status"]["pending"] == ["B1"] and answers["status"]["time_s"] == 50.0
-    assert [t for t, _ in res.plans_applied] == ["B1"]
+    assert [a.tls for a in res.plans_applied] == ["B1"]
 
 
 @pytest.mark.sumo
