@@ -191,6 +191,10 @@ class Backend(ABC):
         """The signal state string a light shows now."""
 
     @abstractmethod
+    def next_switch_s(self, tls: str) -> float:
+        """Simulation time (s) at which a light's active program leaves its current phase."""
+
+    @abstractmethod
     def program(self, tls: str) -> str:
         """The id of a light's active program."""
 
@@ -275,6 +279,10 @@ class _SumoBackend(Backend):
         except Exception as exc:
             msg = f"SUMO rejected {command!r}: {exc}"
             raise SimulationError(msg) from exc
+
+    def next_switch_s(self, tls: str) -> float:
+        """Simulation time (s) at which a light's active program leaves its current phase."""
+        return float(self.api.trafficlight.getNextSwitch(tls))
 
     def phase(self, tls: str) -> int:
         """The phase index a light's active program shows now."""

@@ -1,15 +1,28 @@
-"""The controllers of one run: built from the run's spec, with the SUMO files they need.
+"""The controllers of one run and the checked phases they run, with the SUMO files they need.
 
 A run drives every light with the spec's registered controller, or, with a plan file, with
-the plan controller on the lights the plan covers (the others keep their programs). The plan
-passes the one safety gate, :func:`citybrain.plans.safety.require_safe`, before anything runs.
-Some controllers need SUMO additional files: switched programs (``sumo_program_type``) or the
-approach detectors the twin emulates (``needs_detectors``).
+the plan controller on the lights the plan covers (the others keep their programs). What a
+controller of ours runs has passed the one safety gate,
+:func:`citybrain.plans.safety.require_safe`:
+
+- the plan controller's plan is installed as the light's SUMO program (``plan.add.xml``,
+  written from the checked plan), so SUMO runs exactly the checked states;
+- the other controllers choose among the phases of a checked plan: ``adaptive-plan`` the
+  given plan's first period, every other one the network's own program, checked as any plan
+  is (where it lacks clearances, with the profile's yellow, all-red and walk added first,
+  :func:`~citybrain.plans.safety.apply_clearances`). They see the network with each light's
+  program replaced by its checked plan's program (:func:`checked_network`).
+
+``fixed`` without a plan and SUMO's own adaptive programs leave the network's program running:
+the baseline, whose violations the conflict monitor reports. Some controllers need SUMO
+additional files: the plan, switched programs (``sumo_program_type``) or the approach
+detectors the twin emulates (``needs_detectors``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from citybrain.control import (
@@ -22,12 +35,22 @@ from citybrain.control.plan import PlanController
 from citybrain.control.sumo_programs import programs_xml
 from citybrain.exceptions import SimulationError
 from citybrain.network import RoadNetwork
-from citybrain.plans import NetworkPlan, read_plans, require_safe
+from citybrain.plans import NetworkPlan, SignalPlan, read_plans, require_safe
+from citybrain.plans.formats.sumo import plan_from_program, plan_program, write_sumo_additional
+from citybrain.plans.safety import apply_clearances, check_plan
 
 from .run import RunSpec
 from .signals import LaneLayout
 
-__all__ = ["load_checked_plan", "make_controllers", "needs_detectors", "controller_files"]
+__all__ = [
+    "checked_network",
+    "checked_program_plan",
+    "controller_files",
+    "is_baseline",
+    "load_checked_plan",
+    "make_controllers",
+    "needs_detectors",
+]
 
 
 def load_checked_plan(path: str | Path, network: RoadNetwork) -> NetworkPlan:
@@ -50,8 +73,46 @@ def load_checked_plan(path: str | Path, network: RoadNetwork) -> NetworkPlan:
     return plan
 
 
-def make_controllers(spec: RunSpec, network: RoadNetwork, lights: tuple[str, ...]) -> dict[str, Controller]:
-    """Build every light's controller: the spec's, or the plan controller for a plan run.
+def checked_program_plan(network: RoadNetwork, tls: str) -> SignalPlan:
+    """The light's own program as a checked plan: as it is when safe, else with clearances added.
+
+    Raises
+    ------
+    UnsafePlanError
+        If the program breaks a hard rule that added clearances do not mend (every error listed).
+    """
+    prog = network.programs[tls]
+    plan = plan_from_program(prog.phases, tls=tls, junctions=prog.junctions, offset_s=prog.offset_s,
+                             program_id=prog.program_id, network=network)
+    if any(v.severity == "error" for v in check_plan(plan, network)):
+        plan = apply_clearances(plan, network)
+    require_safe(plan, network, source=f"light {tls}: the network's own program, with the profile's clearances")
+    return plan
+
+
+def checked_network(network: RoadNetwork, plans: Mapping[str, SignalPlan]) -> RoadNetwork:
+    """The network with each of these lights' programs replaced by its checked plan's SUMO program."""
+    programs = {**network.programs, **{t: plan_program(p, network.programs[t]) for t, p in plans.items()}}
+    return replace(network, programs=programs)
+
+
+def is_baseline(controller: Controller) -> bool:
+    """Whether the controller leaves the network's own program to SUMO (``fixed``, SUMO's adaptive programs)."""
+    return controller.program_driven and not isinstance(controller, PlanController)
+
+
+def make_controllers(
+    spec: RunSpec, network: RoadNetwork, lights: tuple[str, ...]
+) -> tuple[dict[str, Controller], RoadNetwork]:
+    """Build every light's controller, and the network they run: its lights' checked programs.
+
+    Returns
+    -------
+    controllers : dict of str to Controller
+        The spec's controller per light, or the plan controller for a plan run.
+    network : RoadNetwork
+        ``network`` with the program of every light run by a controller of ours replaced by
+        its checked plan's program (:func:`checked_network`); the controllers are built on it.
 
     Raises
     ------
@@ -59,20 +120,30 @@ def make_controllers(spec: RunSpec, network: RoadNetwork, lights: tuple[str, ...
         If the controller name is not registered.
     ValidationError
         If the spec's plan file is unusable or unsafe (:func:`load_checked_plan`).
+    UnsafePlanError
+        If an adaptive controller would run a network program that cannot be made safe.
     """
+    begin = spec.scenario.begin_s
     if spec.plan is None:
-        return {t: make_controller(spec.controller, network, t) for t in lights}
+        plain = {t: make_controller(spec.controller, network, t) for t in lights}
+        if all(is_baseline(c) for c in plain.values()):
+            return plain, network
+        checked = checked_network(network, {t: checked_program_plan(network, t) for t in lights if not is_baseline(plain[t])})
+        return {t: make_controller(spec.controller, checked, t) for t in lights}, checked
     plan = load_checked_plan(spec.plan, network)
-    covered = set(plan.tls_ids)
     if spec.controller == "adaptive-plan":
         first = plan.periods[0].by_tls
+        checked = checked_network(network, first)
         return {
-            t: AdaptivePlanController(network, t, plan=first[t]) if t in first else make_controller("fixed", network, t)
+            t: AdaptivePlanController(checked, t, plan=first[t]) if t in first else make_controller("fixed", checked, t)
             for t in lights
-        }
+        }, checked
+    running = {t: p for t in plan.tls_ids if (p := plan.plan_at(t, begin)) is not None}
+    checked = checked_network(network, running)
+    covered = set(plan.tls_ids)
     return {
-        t: PlanController(network, t, plan) if t in covered else make_controller("fixed", network, t) for t in lights
-    }
+        t: PlanController(checked, t, plan) if t in covered else make_controller("fixed", checked, t) for t in lights
+    }, checked
 
 
 def needs_detectors(controllers: Mapping[str, Controller]) -> bool:
@@ -83,7 +154,10 @@ def needs_detectors(controllers: Mapping[str, Controller]) -> bool:
 def controller_files(
     controllers: Mapping[str, Controller], network: RoadNetwork, layout: LaneLayout, workdir: Path
 ) -> list[Path]:
-    """Write the SUMO additional files the controllers need (switched programs, detectors).
+    """Write the SUMO additional files the controllers need (the plan, switched programs, detectors).
+
+    The plan controllers' plans go to ``plan.add.xml`` exactly as :func:`write_sumo_additional`
+    writes it for plain ``sumo``: SUMO runs those states (and their schedule) itself.
 
     Raises
     ------
@@ -91,6 +165,9 @@ def controller_files(
         If the controllers ask for several SUMO program types at once.
     """
     files = []
+    plans = {id(c.plan): c.plan for c in controllers.values() if isinstance(c, PlanController)}
+    for k, plan in enumerate(plans.values()):
+        files.append(write_sumo_additional(plan, workdir / ("plan.add.xml" if k == 0 else f"plan{k}.add.xml")))
     types = {getattr(c, "sumo_program_type", None) for c in controllers.values()} - {None}
     if len(types) > 1:
         msg = f"Controllers ask for several SUMO program types at once: {sorted(types)}."

@@ -23,7 +23,9 @@ from citybrain.control import (
 from citybrain.exceptions import SimulationError
 from citybrain.network import RoadNetwork, SignalProgram
 from citybrain.plans import SignalPlan
-from citybrain.plans.safety import HARD_MIN_YELLOW_S
+from citybrain.control.plan import PlanController
+from citybrain.plans.formats.sumo import sumo_phases
+from citybrain.plans.safety import HARD_MIN_YELLOW_S, LightGeometry, clearance_times
 
 from .backend import Backend, SetPhase, SetProgram, SetState, StepData
 from .run import PlanUpdate
@@ -173,8 +175,10 @@ class SignalDriver:
         protocol: DecisionProtocol,
         layout: LaneLayout,
         begin_s: float,
+        geometry: LightGeometry,
     ) -> None:
         self.tls, self.program, self.controller, self.protocol = tls, program, controller, protocol
+        self.geometry = geometry
         self.greens = program.green_phases()
         self.in_slice, self.mov_slice = layout.in_slice[tls], layout.mov_slice[tls]
         self.movements, self.lanes = layout.movements[tls], layout.lane_names[tls]
@@ -194,7 +198,9 @@ class SignalDriver:
         self.running: SignalPlan | None = None
         self.active = tuple((p.duration_s, p.state) for p in program.phases)
         self.step_s = 1.0
-        self._switch_due = False
+        plan = getattr(controller, "plan", None)
+        self.schedule = plan if isinstance(controller, PlanController) and len(plan.periods) > 1 else None
+        self.pushed = False  # a pushed plan replaced what the light ran at the begin
         self._switching: PlanUpdate | None = None  # the plan the transition under way leads to
         self._entry = (0, 0.0)  # its SUMO phase to enter and that phase's duration (s)
         self.installed: PlanUpdate | None = None  # the plan installed in this step, for the twin to record
@@ -235,7 +241,8 @@ class SignalDriver:
     def advance(self, backend: Backend, t: float, data: StepData) -> bool:
         """Advance the light by one step (transitions, plan switches); return whether it decides now.
 
-        A program-driven light never decides: SUMO runs its program.
+        A program-driven light never decides: SUMO runs its program. A pushed plan switches
+        in when the running program's last phase ends (:meth:`push`).
         """
         if self.pending:
             if t + 1e-9 >= self.pending_end:
@@ -244,16 +251,26 @@ class SignalDriver:
             phase, before = data.tls_phase[self.tls], self.phase
             if phase != self.phase:
                 self.phase, self.phase_start = phase, t
-            if self.plan is not None and phase < before:  # wrapped: the outgoing cycle is over
-                self._begin_plan_switch(backend, t, self.active[before][1] if before < len(self.active) else None)
-        elif self.plan is not None and self._cycle_ends(t):
-            if self.pending:
-                self._switch_due = True  # after the controller's own transition
-            else:
-                self._begin_plan_switch(backend, t)
+                self._follow_schedule(t)
+            if self.plan is not None:
+                # the last phase is over: SUMO leaves it now (due at t) or has just wrapped
+                last = len(self.active) - 1
+                if phase == last and backend.next_switch_s(self.tls) <= t + 1e-9:
+                    self._begin_plan_switch(backend, t, self.active[last][1])
+                elif phase < before <= last:
+                    self._begin_plan_switch(backend, t, self.active[before][1])
         if self.program_driven:
             return False
         return not self.pending and int(round(t - self.begin_s)) % self.every == 0
+
+    def _follow_schedule(self, t: float) -> None:
+        """Under a plan with a schedule (SUMO switches its periods), know the period's plan as running."""
+        if self.schedule is None or self.pushed:
+            return
+        plan = self.schedule.plan_at(self.tls, t)
+        if plan is not None and plan is not self.running:
+            self.running = plan
+            self.active = tuple((float(d), s) for d, s, _ in sumo_phases(plan))
 
     def apply_choice(self, backend: Backend, t: float, choice: int | None) -> None:
         """Act on the controller's answer: keep, or start the transition to another green."""
@@ -285,9 +302,7 @@ class SignalDriver:
             self.pending_end = t + dur
             self.phase_start = t
             return
-        if self._switch_due:
-            self._begin_plan_switch(backend, t)
-        elif self._switching is not None:
+        if self._switching is not None:
             self._install(backend, t)
         else:
             self._show_green(backend, self.target, t)
@@ -301,6 +316,13 @@ class SignalDriver:
         return ph.min_dur_s if ph.min_dur_s is not None else DEFAULT_MIN_GREEN_S
 
     def _transition(self, cur: int | None, target: int) -> list[tuple[str, float]]:
+        """The states (with durations, s) from green ``cur`` to green ``target``.
+
+        To the next green of the checked program: its own transition phases. Otherwise the
+        outgoing phase's yellow and all-red, under the native protocol raised to what the
+        geometry requires between the two greens (:func:`~citybrain.plans.safety.clearance_times`);
+        the RESCO protocol's fixed yellow is the benchmark's definition.
+        """
         phases = self.program.phases
         if cur is None:
             return []
@@ -319,6 +341,9 @@ class SignalDriver:
         all_red = proto.all_red_s
         if all_red is None:
             all_red = sum(phases[i].duration_s for i in following if "y" not in phases[i].state.lower())
+        if proto.yellow_s is None:
+            need_yellow, need_all_red = clearance_times(phases[cur].state, phases[target].state, self.geometry)
+            yellow, all_red = max(yellow, need_yellow), max(all_red, need_all_red)
         return safe_transition(phases[cur].state, phases[target].state, yellow, all_red)
 
     # -- live plans ---------------------------------------------------------------------
@@ -335,25 +360,19 @@ class SignalDriver:
         """
         self.plan = update
 
-    def _cycle_ends(self, t: float) -> bool:
-        """Whether the plan controller's plan began a new cycle in this step."""
-        plan = self.controller.plan.plan_at(self.tls, t)
-        if plan is None:
-            return True
-        return plan.cycle_position_s(t) < plan.cycle_position_s(t - self.step_s)
-
     def _begin_plan_switch(self, backend: Backend, t: float, from_state: str | None = None) -> None:
         """From ``from_state`` (the outgoing program's last state; default the light's now), transition to the plan."""
-        self._switch_due = False
         self.target = None
         self._switching, self.plan = self.plan, None
         last = self.running.phases[-1] if self.running is not None and self.running.phases else None
-        yellow = max(PLAN_SWITCH_YELLOW_S, last.yellow_s if last else 0.0)
-        all_red = max(PLAN_SWITCH_ALL_RED_S, last.all_red_s if last else 0.0)
+        shown = from_state or backend.state(self.tls)
+        # at least what the geometry requires from the greens still shown to any green of the plan
+        required = [clearance_times(shown, ph.state, self.geometry) for ph in self._switching.plan.phases]
+        yellow = max(PLAN_SWITCH_YELLOW_S, last.yellow_s if last else 0.0, *(y for y, _ in required))
+        all_red = max(PLAN_SWITCH_ALL_RED_S, last.all_red_s if last else 0.0, *(a for _, a in required))
         # enter the plan where its offset puts it when the longest transition ends; a shorter one waits there
         entry_s = t + yellow + all_red
         phase, duration = offset_entry(self._switching, entry_s)
-        shown = from_state or backend.state(self.tls)
         self.pending = safe_transition(shown, self._switching.phases[phase][1], yellow, all_red)
         if not self.pending and any(c in "yY" for c in shown):  # a yellow ends in red, never back in green
             self.pending = [("".join("r" if c in "yY" else c for c in shown), all_red)]
@@ -371,7 +390,7 @@ class SignalDriver:
         backend.apply(SetProgram(self.tls, update.program_id, update.phases))
         backend.apply(SetPhase(self.tls, phase, duration))
         self.program_driven = True
-        self.running, self.active = update.plan, update.phases
+        self.running, self.active, self.pushed = update.plan, update.phases, True
         self.phase, self.phase_start = phase, t
         self.green = None
         self.installed = update

@@ -23,7 +23,7 @@ from citybrain.exceptions import SimulationError, ValidationError
 from citybrain.network import RoadNetwork, graph_from_sumo_net
 from citybrain.plans import NetworkPlan, SignalPlan, plans_from_network, require_safe
 from citybrain.plans.formats import plan_sha256
-from citybrain.plans.safety import Violation
+from citybrain.plans.safety import LightGeometry, Violation
 
 from .backend import Backend, make_backend
 from .cameras import CameraCounter, CameraCounts, cameras_for_network
@@ -73,7 +73,8 @@ class Twin:
         The simulator to drive (default: a new one of ``spec.backend``); a test passes a fake.
     controllers : mapping of str to Controller, or None
         Per light, a controller to run instead of the one the spec names (the other lights
-        keep the spec's), e.g. a controller under test.
+        keep the spec's), e.g. a controller under test; it runs the phases of the light's
+        program in :attr:`run_network`.
     on_progress : callable or None
         ``on_progress(seconds_simulated)``, called about once a simulated minute.
     on_step : callable or None
@@ -115,7 +116,8 @@ class Twin:
         if unknown:
             msg = f"controllers= names lights the network does not have: {unknown}"
             raise ValueError(msg)
-        self.controllers = {**make_controllers(spec, self.network, self.lights), **(controllers or {})}
+        built, self.run_network = make_controllers(spec, self.network, self.lights)
+        self.controllers = {**built, **(controllers or {})}
         self._backend = backend
         self._plans: queue.Queue[list[PlanUpdate]] = queue.Queue()
         self._lock = threading.Lock()
@@ -251,7 +253,7 @@ class Twin:
             f'<additional><edgeData id="citybrain" file="{edgedata}" begin="{sc.begin_s}" '
             f'end="{sc.end_s}" excludeEmpty="true"/></additional>\n'
         )
-        extra_additional = [additional, *controller_files(self.controllers, self.network, layout, self.workdir)]
+        extra_additional = [additional, *controller_files(self.controllers, self.run_network, layout, self.workdir)]
         routes: tuple[Path, ...] = ()
         if sc.flows:
             flows = self.workdir / "flows.rou.xml"
@@ -314,7 +316,8 @@ class Twin:
         sc, spec = self.spec.scenario, self.spec
         data0_phase = {t: backend.phase(t) for t in self.lights}
         signals = {
-            t: SignalDriver(t, self.network.programs[t], self.controllers[t], self.protocol, layout, sc.begin_s)
+            t: SignalDriver(t, self.run_network.programs[t], self.controllers[t], self.protocol, layout, sc.begin_s,
+                            LightGeometry.of(self.network, t))
             for t in self.lights
         }
         for t, sig in signals.items():

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from ..plans.formats.sumo import phase_program_indices
 from .actuated import DEFAULT_GAP_S, phase_lanes
 from .base import DEFAULT_MIN_GREEN_S, Observation, lane_positions, register_controller
 
@@ -59,8 +60,9 @@ class AdaptivePlanController:
     network, tls
         The road network and the SUMO id of the light.
     plan
-        The coordinated plan of this light (cycle, offset, greens per program phase); the
-        network's own program when ``None``.
+        The coordinated plan of this light (cycle, offset, greens); ``network`` must run it
+        as the light's program (:func:`~citybrain.plans.formats.sumo.plan_program`), whose
+        phases the controller chooses. The network's own program when ``None``.
     gain
         Fraction (0-1) of the way to the DS-proportional greens moved per cycle.
     smoothing
@@ -93,9 +95,9 @@ class AdaptivePlanController:
                 trans[k] = lost
             self.cycle_s, self.offset_s = program.cycle_s, program.offset_s
         else:
-            order = [ph.program_phase for ph in plan.phases]
-            greens = {ph.program_phase: ph.green_s for ph in plan.phases}
-            trans = {ph.program_phase: ph.duration_s - ph.green_s for ph in plan.phases}
+            order = list(phase_program_indices(plan))
+            greens = {k: ph.green_s for k, ph in zip(order, plan.phases, strict=True)}
+            trans = {k: ph.duration_s - ph.green_s for k, ph in zip(order, plan.phases, strict=True)}
             self.cycle_s, self.offset_s = plan.cycle_s, plan.sumo_offset_s()
         self.order, self.greens, self.trans = order, greens, trans
         self.min_green_s = min(DEFAULT_MIN_GREEN_S, *greens.values())

@@ -78,8 +78,11 @@ def test_adaptive_plan_follows_a_given_plans_cycle_and_offset(grid):
     from citybrain.control.adaptive import AdaptivePlanController
     from citybrain.plans import plans_from_network
 
+    from simulation.controllers import checked_network
+
     plan = plans_from_network(grid).plan_at("B1", 0.0)
-    controller = AdaptivePlanController(grid, "B1", plan=plan)
+    controller = AdaptivePlanController(checked_network(grid, {"B1": plan}), "B1", plan=plan)
     assert controller.cycle_s == plan.cycle_s
     assert controller.offset_s == plan.sumo_offset_s()
     assert controller.scheduled_phase(0.0) in controller.order
+    assert set(controller.order) <= set(checked_network(grid, {"B1": plan}).programs["B1"].green_phases())

@@ -138,8 +138,19 @@ class FakeBackend(Backend):
             tls: _Light(p.program_id, [(ph.duration_s, ph.state) for ph in p.phases])
             for tls, p in self.network.programs.items()
         }
+        offsets = {tls: p.offset_s for tls, p in self.network.programs.items()}
+        for f in opts.get("--additional-files", "").split(","):  # as SUMO: a loaded program becomes active
+            for logic in ET.parse(f).getroot().iter("tlLogic") if f else ():
+                phases = [(float(ph.get("duration")), ph.get("state")) for ph in logic.iter("phase")]
+                self.lights[logic.get("id")] = _Light(logic.get("programID"), phases)
+                offsets[logic.get("id")] = float(logic.get("offset", 0))
         for tls, light in self.lights.items():
-            light.run(light.program_id, light.phases, 0, self.time_s)
+            pos = (self.time_s - offsets[tls]) % sum(d for d, _ in light.phases)
+            phase = 0
+            while pos >= light.phases[phase][0]:
+                pos -= light.phases[phase][0]
+                phase += 1
+            light.run(light.program_id, light.phases, phase, self.time_s, light.phases[phase][0] - pos)
             self.shown[tls] = [(self.time_s, light.state)]
             self._show(tls)
         self._loaded = True
@@ -265,6 +276,9 @@ class FakeBackend(Backend):
 
     def state(self, tls: str) -> str:
         return self.lights[tls].state
+
+    def next_switch_s(self, tls: str) -> float:
+        return self.lights[tls].phase_end_s
 
     def program(self, tls: str) -> str:
         return self.lights[tls].program_id

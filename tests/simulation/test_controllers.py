@@ -11,8 +11,13 @@ from citybrain.control.plan import PlanController
 from citybrain.exceptions import SimulationError
 from citybrain.network import graph_from_sumo_net
 from citybrain.plans import plans_from_network, write_plans_json
+from citybrain.plans import read_sumo_additional
+from citybrain.plans.formats.sumo import sumo_phases
+from citybrain.plans.safety import check_plan
 from simulation.controllers import (
+    checked_program_plan,
     controller_files,
+    is_baseline,
     load_checked_plan,
     make_controllers,
     needs_detectors,
@@ -37,10 +42,33 @@ def test_a_plan_drives_the_lights_it_covers(grid, tmp_path):
     path = write_plans_json(one, tmp_path / "b1.json")
     assert load_checked_plan(path, grid).tls_ids == ("B1",)
     lights = tuple(sorted(grid.programs))
-    controllers = make_controllers(RunSpec(fake_scenario(GRID, 60.0), plan=str(path)), grid, lights)
+    controllers, network = make_controllers(RunSpec(fake_scenario(GRID, 60.0), plan=str(path)), grid, lights)
     assert isinstance(controllers["B1"], PlanController)
     assert all(isinstance(c, FixedController) for t, c in controllers.items() if t != "B1")
     assert not needs_detectors(controllers)
+    # the plan runs as its exact SUMO states, written to plan.add.xml as for plain sumo
+    b1 = one.periods[0].by_tls["B1"]
+    assert [(p.duration_s, p.state) for p in network.programs["B1"].phases] == [(d, s) for d, s, _ in sumo_phases(b1)]
+    layout = LaneLayout(grid, lights)
+    (add,) = controller_files(controllers, network, layout, tmp_path)
+    assert add.name == "plan.add.xml" and read_sumo_additional(add, network=grid).periods[0].by_tls["B1"].phases == b1.phases
+
+
+def test_adaptive_controllers_run_the_checked_network_program(grid):
+    """A program without yellow is run with the profile's clearances added, then checked."""
+    prog = grid.programs["B1"]
+    bare = replace(prog, phases=tuple(p for p in prog.phases if not p.is_transition))
+    unsafe = replace(grid, programs={**grid.programs, "B1": bare})
+    plan = checked_program_plan(unsafe, "B1")
+    assert all(ph.yellow_s >= 3.0 for ph in plan.phases)
+    assert not [v for v in check_plan(plan, unsafe) if v.severity == "error"]
+    controllers, network = make_controllers(RunSpec(fake_scenario(GRID, 60.0), controller="maxpressure"), unsafe,
+                                            tuple(sorted(unsafe.programs)))
+    states = [p.state for p in network.programs["B1"].phases]
+    assert any("y" in s for s in states) and states != [p.state for p in bare.phases]
+    assert not is_baseline(controllers["B1"])
+    fixed, same = make_controllers(RunSpec(fake_scenario(GRID, 60.0)), unsafe, tuple(sorted(unsafe.programs)))
+    assert same is unsafe and all(is_baseline(c) for c in fixed.values())
 
 
 def test_controllers_get_the_files_they_need(grid, tmp_path):

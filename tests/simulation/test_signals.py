@@ -9,6 +9,7 @@ from citybrain.control import NATIVE, RESCO, Observation
 from citybrain.exceptions import SimulationError
 from citybrain.network import graph_from_sumo_net
 from simulation.backend import SetState, StepData
+from citybrain.plans.safety import LightGeometry
 from simulation.signals import LaneLayout, SignalDriver, safe_transition
 
 from ..conftest import NETWORKS
@@ -66,7 +67,7 @@ def _step(sig, backend, t: float, data, vectors) -> None:
 def _drive(grid, protocol, seconds: int):
     layout = LaneLayout(grid, ("A0",))
     ctrl = RoundRobin()
-    sig = SignalDriver("A0", grid.programs["A0"], ctrl, protocol, layout, 0.0)
+    sig = SignalDriver("A0", grid.programs["A0"], ctrl, protocol, layout, 0.0, LightGeometry.of(grid, "A0"))
     backend = FakeBackend()
     sig.start(backend, 0)
     shown = []  # (time, state) of every change
@@ -117,7 +118,7 @@ def test_out_of_protocol_answer_is_an_error(grid):
             return 1  # a yellow phase
 
     layout = LaneLayout(grid, ("A0",))
-    sig = SignalDriver("A0", grid.programs["A0"], Bad(), NATIVE, layout, 0.0)
+    sig = SignalDriver("A0", grid.programs["A0"], Bad(), NATIVE, layout, 0.0, LightGeometry.of(grid, "A0"))
     sig.start(FakeBackend(), 0)
     data, vectors = _data(layout, 10.0)
     with pytest.raises(SimulationError, match="chose phase 1 for light 'A0'"):

@@ -19,6 +19,7 @@ from xml.sax.saxutils import quoteattr
 
 from ..._validate import Problems
 from ...exceptions import ValidationError
+from ...network.model import ProgramPhase, SignalProgram
 from ..model import (
     DAY_S,
     GREEN,
@@ -39,6 +40,8 @@ __all__ = [
     "plan_from_program",
     "plans_from_network",
     "sumo_phases",
+    "phase_program_indices",
+    "plan_program",
     "YELLOW_NAME",
     "ALL_RED_NAME",
     "write_sumo_additional",
@@ -163,6 +166,30 @@ def sumo_phases(plan: SignalPlan) -> list[tuple[float, str, str]]:
         if p.all_red_s > 0:
             out.append((p.all_red_s, red, ALL_RED_NAME))
     return out
+
+
+def phase_program_indices(plan: SignalPlan) -> tuple[int, ...]:
+    """Per plan phase, the index of the SUMO phase that starts it in :func:`sumo_phases`."""
+    out, index = [], 0
+    for ph in plan.phases:
+        out.append(index)
+        index += (2 if 0 < ph.walk_s < ph.green_s else 1) + (ph.yellow_s > 0) + (ph.all_red_s > 0)
+    return tuple(out)
+
+
+def plan_program(plan: SignalPlan, like: SignalProgram) -> SignalProgram:
+    """The plan as its light's SUMO program: :func:`sumo_phases` (what ``plan.add.xml`` holds).
+
+    ``like`` is the light's program in the network, for its links and junctions. The first
+    green part of each plan phase carries the phase's minimum and maximum green.
+    """
+    firsts = dict(zip(phase_program_indices(plan), plan.phases, strict=True))
+    phases = []
+    for i, (duration, state, name) in enumerate(sumo_phases(plan)):
+        ph = firsts.get(i)
+        phases.append(ProgramPhase(duration, state, ph.min_green_s if ph else None, ph.max_green_s if ph else None, name))
+    return SignalProgram(tls=like.tls, program_id=plan.program_id, type="static", offset_s=plan.sumo_offset_s(),
+                         junctions=like.junctions, phases=tuple(phases), links=like.links)
 
 
 def write_sumo_additional(plan: NetworkPlan, path: str | Path, *, network: RoadNetwork | None = None,
