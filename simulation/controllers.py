@@ -167,7 +167,8 @@ def controller_files(
     files = []
     plans = {id(c.plan): c.plan for c in controllers.values() if isinstance(c, PlanController)}
     for k, plan in enumerate(plans.values()):
-        files.append(write_sumo_additional(plan, workdir / ("plan.add.xml" if k == 0 else f"plan{k}.add.xml")))
+        path = workdir / ("plan.add.xml" if k == 0 else f"plan{k}.add.xml")
+        files.append(write_sumo_additional(plan, path, program_id="citybrain"))
     types = {getattr(c, "sumo_program_type", None) for c in controllers.values()} - {None}
     if len(types) > 1:
         msg = f"Controllers ask for several SUMO program types at once: {sorted(types)}."
