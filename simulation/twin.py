@@ -25,6 +25,7 @@ from .backend import Backend, make_backend
 from .cameras import CameraCounter, CameraCounts, cameras_for_network
 from .controllers import controller_files, make_controllers, needs_detectors
 from .metrics import junction_delay, read_edge_data, read_tripinfo
+from .monitor import BASELINE_CONTROLLERS, ConflictMonitor
 from .run import PlanUpdate, RunResult, RunSpec
 from .signals import LaneLayout, SignalDriver, ask_controllers
 
@@ -254,11 +255,14 @@ class Twin:
         t = sc.begin_s
         end = sc.end_s - 1e-6
         track_states = any(c.program_driven for c in self.controllers.values())
+        ours = [x for x in self.lights if getattr(self.controllers[x], "name", "") not in BASELINE_CONTROLLERS]
+        monitor = ConflictMonitor(self.network, self.lights, ours=ours)
         while t < end:
             t_prev = t
             t = backend.step()
             data = backend.observe()
             self.time_s = t
+            monitor.observe(t, data.tls_state)
             veh = data.lane_vehicles[:n_all]
             halt = data.lane_halting[:n_all]
             halting_sum += halt[:n_in]
@@ -280,6 +284,10 @@ class Twin:
             if counter is not None:
                 counter.update(t_prev, data.lane_vehicle_ids, data.arrived_ids)
             self._take_plans(signals)
+            if self._pending_tls:  # a pushed plan: the light's signals are ours from now on
+                with self._lock:
+                    for tls in self._pending_tls:
+                        monitor.mark_ours(tls)
             due = []
             for sig in signals.values():
                 had_plan = sig.plan is not None
@@ -313,6 +321,7 @@ class Twin:
             "teleports": teleports,
             "never_inserted": max(0, loaded - departed),
             "gridlock_at_s": gridlock_at,
+            "monitor": monitor.summary(),
         }
 
     def _take_plans(self, signals: dict[str, SignalDriver]) -> None:
