@@ -13,7 +13,7 @@ from citybrain.network import graph_from_sumo_net
 from simulation import RunResult
 from simulation.monitor import ConflictMonitor
 
-from ...conftest import ROOT
+from ...conftest import ROOT, real_path
 
 GRID_NET = ROOT / "networks" / "grid4x4.net.xml"
 G0, Y0, G1 = "GGGgrrrrGGGgrrrr", "yyyyrrrryyyyrrrr", "rrrrGGGgrrrrGGGg"
@@ -46,7 +46,7 @@ def test_json_has_the_monitor_and_a_safe_run_exits_0(short_grid):
     assert run["monitor"]["total"] == 0 and run["monitor"]["min_green_s"] == 5.0
 
 
-@pytest.mark.parametrize(("ours", "code", "needle"), [(True, 1, "Warning"), (False, 0, "note (baseline)")])
+@pytest.mark.parametrize(("ours", "code", "needle"), [(True, 1, "Warning"), (False, 0, "note (baselines included)")])
 def test_our_violation_exits_1_a_baseline_one_is_reported(short_grid, monkeypatch, ours, code, needle):
     summary = _no_yellow_summary(ours)
 
@@ -62,3 +62,15 @@ def test_our_violation_exits_1_a_baseline_one_is_reported(short_grid, monkeypatc
     assert body["monitor"]["first"]["no-yellow"]["tls"] == "A0"
     line = next(x for x in result.stderr.splitlines() if "conflict monitor" in x)
     assert needle in line and "no-yellow" in line and "light A0" in line and "t=20 s" in line
+
+
+@pytest.mark.sumo
+def test_the_hangzhou_program_has_no_yellow_reported_but_not_failed():
+    real_path("hangzhou/1x1_bc-tyc_18041610_1h/hangzhou_1x1_bc-tyc_18041610_1h.sumocfg")
+    result = CliRunner().invoke(cli, ["simulate", str(ROOT / "scenarios" / "hangzhou_bc_tyc.toml"), "--seed", "0",
+                                      "--json"])
+    assert result.exit_code == 0, result.output  # the network's own program is a baseline
+    body = json.loads(result.stdout)
+    assert body["monitor"]["counts"]["no-yellow"] > 0 and body["monitor"]["ours_total"] == 0
+    assert body["monitor"]["first"]["no-yellow"]["tls"] == "intersection_1_1"
+    assert any("note (baselines included)" in x and "no-yellow" in x for x in result.stderr.splitlines())
