@@ -77,6 +77,23 @@ def test_green_under_the_minimum_but_not_the_unseen_start(grid):
     assert _run(grid, [(2, G0), (3, Y0), (4, G1), (3, Y1)], min_green_s=4.0)["total"] == 0
 
 
+def test_pedestrian_crossings_lose_their_walk_without_a_yellow():
+    ped = graph_from_sumo_net(NETWORKS / "grid2x2_ped.net.xml")
+    program = [(int(p.duration_s), p.state) for p in ped.programs["A0"].phases]
+    assert program[0][1][16:] == "rGrG" and program[1][1][16:] == "rrrr"  # walk ends, no yellow for crossings
+    mon = ConflictMonitor(ped, ("A0",))
+    t = 0
+    for dur, state in program * 2:
+        for _ in range(dur):
+            mon.observe(float(t), {"A0": state})
+            t += 1
+    assert mon.summary()["total"] == 0
+    mon.observe(float(t), {"A0": "gGGgrrrrgGGgrrrrrGrG"})  # then vehicle links and crossings 17, 19 to red
+    mon.observe(float(t + 1), {"A0": "r" * 20})
+    assert mon.summary()["counts"]["no-yellow"] == 1
+    assert mon.summary()["first"]["no-yellow"]["detail"].== "links 0,1,2,3,8,9,10,11: green to red without yellow"
+
+
 def test_ours_and_baseline_lights(grid):
     bad = [(10, G0), (3, Y0), (10, G1), (10, G0)]  # no-yellow at 23
     base = _run(grid, bad, ours=())
