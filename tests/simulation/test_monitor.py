@@ -91,7 +91,7 @@ def test_pedestrian_crossings_lose_their_walk_without_a_yellow():
     mon.observe(float(t), {"A0": "gGGgrrrrgGGgrrrrrGrG"})  # then vehicle links and crossings 17, 19 to red
     mon.observe(float(t + 1), {"A0": "r" * 20})
     assert mon.summary()["counts"]["no-yellow"] == 1
-    assert mon.summary()["first"]["no-yellow"]["detail"].== "links 0,1,2,3,8,9,10,11: green to red without yellow"
+    assert mon.summary()["first"]["no-yellow"]["detail"] == "links 0,1,2,3,8,9,10,11: green to red without yellow"
 
 
 def test_ours_and_baseline_lights(grid):
