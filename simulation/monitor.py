@@ -26,9 +26,9 @@ kinds (walk and clearance have their own rules). A timing event is one light at 
 link that broke the rule then is listed in its detail.
 
 The work per step is a string comparison per light; only when some light changed does the
-monitor turn the concatenated states into a class array (numpy, over every link of every
-light at once) and compare it with the previous one. Conflict checks run once per distinct
-state of a light and are cached.
+monitor write the changed lights' link classes (cached per state) into the array of every
+link of every light and compare it with the previous one (numpy, all links at once). Conflict
+checks run once per distinct state of a light and are cached.
 """
 
 from __future__ import annotations
@@ -124,6 +124,7 @@ class ConflictMonitor:
         self._judged = np.zeros(n, dtype=bool)  # False while the interval began before the first observation
         self._last: dict[str, str] = {}
         self._conflicts: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._class_cache: dict[tuple[str, str], np.ndarray] = {}
         self._check_cache: dict = {}
         self.counts: dict[str, dict[str, int]] = {t: dict.fromkeys(KINDS, 0) for t in self.lights}
         self.first: dict[str, MonitorEvent] = {}
@@ -148,8 +149,10 @@ class ConflictMonitor:
             if found:
                 more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
                 self._record("conflict", t, time_s, f"state {state}: {found[0]}{more}")
-        joined = "".join(self._fit(t, states[t]) for t in self.lights).encode("ascii", "replace")
-        cls = _CLASS[np.frombuffer(joined, dtype=np.uint8)]
+        cls = self._cls.copy()
+        for t in changed:
+            start = self._start[t]
+            cls[start : start + self._width[t]] = self._classes_of(t, states[t])
         if first:
             self._cls, self._since[:] = cls, time_s
             return
@@ -171,10 +174,14 @@ class ConflictMonitor:
         self._since[moved] = time_s
         self._judged[moved] = True
 
-    def _fit(self, tls: str, state: str) -> str:
-        """The state cut or padded (with ``O``, not judged) to the light's link count."""
-        n = self._width[tls]
-        return state if len(state) == n else (state[:n] + "O" * max(0, n - len(state)))
+    def _classes_of(self, tls: str, state: str) -> np.ndarray:
+        """Per link, red/yellow/green/off of a state (cut or padded with off to the light's width; cached)."""
+        key = (tls, state)
+        if key not in self._class_cache:
+            n = self._width[tls]
+            fitted = state[:n].ljust(n, "O").encode("ascii", "replace")
+            self._class_cache[key] = _CLASS[np.frombuffer(fitted, dtype=np.uint8)]
+        return self._class_cache[key]
 
     def _conflicts_of(self, tls: str, state: str) -> tuple[str, ...]:
         """The gate's conflict findings for one shown state (cached per light and state)."""
