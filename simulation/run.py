@@ -132,7 +132,9 @@ class RunResult:
     """The metrics of one run (see :mod:`simulation.metrics` for definitions).
 
     ``error`` is set (and the metrics are ``nan``) when the run failed; ``gridlocked``
-    reports a gridlock, with ``gridlock_at_s`` the simulation time it began.
+    reports a gridlock, with ``gridlock_at_s`` the simulation time it began. ``monitor`` is the
+    conflict monitor's summary (:meth:`simulation.monitor.ConflictMonitor.summary`; ``None``
+    when the run failed).
     """
 
     scenario: str
@@ -158,6 +160,7 @@ class RunResult:
     plans_applied: tuple[AppliedPlan, ...] = ()
     wall_s: float = 0.0
     error: str | None = None
+    monitor: dict | None = field(default=None, repr=False)
     cameras: CameraCounts | None = field(default=None, repr=False)
 
     @property
@@ -188,4 +191,12 @@ class RunResult:
             "wall_s": round(self.wall_s, 3),
             "error": self.error,
             "applied": [a.to_json() for a in self.plans_applied],
+            "monitor": _monitor_json(self.monitor),
         }
+
+
+def _monitor_json(summary: dict | None) -> dict | None:
+    """The monitor summary for ``--json``: counts by kind, first time and light, per light, ours."""
+    if summary is None:
+        return None
+    return {k: summary[k] for k in ("total", "counts", "first", "by_tls", "ours", "min_green_s", "min_yellow_s")}

@@ -27,8 +27,9 @@ from citybrain.plans.safety import LightGeometry, Violation
 
 from .backend import Backend, make_backend
 from .cameras import CameraCounter, CameraCounts, cameras_for_network
-from .controllers import controller_files, make_controllers, needs_detectors
+from .controllers import controller_files, is_baseline, make_controllers, needs_detectors
 from .metrics import junction_delay, read_edge_data, read_tripinfo
+from .monitor import ConflictMonitor
 from .run import AppliedPlan, PlanUpdate, RunResult, RunSpec
 from .signals import LaneLayout, SignalDriver, ask_controllers
 
@@ -333,11 +334,14 @@ class Twin:
         next_report = 60.0
         t = sc.begin_s
         end = sc.end_s - 1e-6
+        ours = [x for x in self.lights if not is_baseline(self.controllers[x])]
+        monitor = ConflictMonitor(self.network, self.lights, ours=ours)
         while t < end:
             t_prev = t
             t = backend.step()
             data = backend.observe()
             self.time_s = t
+            monitor.observe(t, data.tls_state)
             veh = data.lane_vehicles[:n_all]
             halt = data.lane_halting[:n_all]
             halting_sum += halt[:n_in]
@@ -359,6 +363,10 @@ class Twin:
             if counter is not None:
                 counter.update(t_prev, data.lane_vehicle_ids, data.arrived_ids)
             self._take_plans(signals)
+            if self._pending:  # a pushed plan: the light's signals are ours from now on
+                with self._lock:
+                    for tls in self._pending:
+                        monitor.mark_ours(tls)
             due = []
             for sig in signals.values():
                 if sig.advance(backend, t, data):
@@ -388,6 +396,7 @@ class Twin:
             "teleports": teleports,
             "never_inserted": max(0, loaded - departed),
             "gridlock_at_s": gridlock_at,
+            "monitor": monitor.summary(),
         }
 
     def _take_plans(self, signals: dict[str, SignalDriver]) -> None:

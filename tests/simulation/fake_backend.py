@@ -254,6 +254,7 @@ class FakeBackend(Backend):
             teleports=0,
             tls_phase={t: self.lights[t].phase for t in tls},
             detector_gap_s=gaps,
+            tls_state={t: self.lights[t].state for t in tls},
         )
 
     def apply(self, command) -> None:

@@ -48,8 +48,9 @@ def _drive(backend: Backend, tmp_path) -> dict:
         t = backend.step()
         data = backend.observe()
         assert data.time_s == t and data.tls_phase == {"A0": backend.phase("A0"), "B0": backend.phase("B0")}
+        assert data.tls_state == {"A0": backend.state("A0"), "B0": backend.state("B0")}
         seen.append((t, tuple(data.lane_vehicles), tuple(data.lane_halting), data.tls_phase["A0"], data.loaded,
-                     data.departed, data.arrived))
+                     data.departed, data.arrived, data.tls_state["A0"]))
     vehicle = next(v for ids in data.lane_vehicle_ids.values() for v in ids)
     route, index = backend.route(vehicle), backend.route_index(vehicle)
     program, state = backend.program("A0"), backend.state("A0")

@@ -58,9 +58,13 @@ def run(scenario: Path, out: Path, seeds: int | None, strategies: str | None, me
     for line in headline(res.data):
         click.echo(line)
     click.echo(f"wrote {res.paths['report.md']} and {res.paths['report.html']}")
+    for line in res.violations:
+        click.echo(f"Warning: {line}", err=True)
     failed = res.data.runs[res.data.runs["error"].notna()]
     if len(failed):
         first = str(failed["error"].iloc[0]).splitlines()[0]
         click.echo(f"Error: {len(failed)} of {len(res.data.runs)} validation runs failed (first: {first}); "
                    f"SUMO's messages are in {res.out / 'runs'}", err=True)
+        raise SystemExit(1)
+    if res.violations:
         raise SystemExit(1)

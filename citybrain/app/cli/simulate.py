@@ -75,9 +75,12 @@ def simulate(
     """Run SCENARIO (a scenarios/*.toml file or a .sumocfg) and report the RESCO delay.
 
     Exit code 0 when every run finished, 1 when a run failed, hung or gridlocked (the other
-    runs are still reported), 2 for unusable input.
+    runs are still reported) or when the conflict monitor saw a plan or controller of ours
+    break a signal rule (the network's own programs and SUMO's are baselines: their
+    violations are printed but pass), 2 for unusable input.
     """
     from simulation import RunSpec, load_scenario, seeds_from, summarise, write_camera_tables
+    from simulation.monitor import monitor_warnings
 
     if controller not in CONTROLLERS and plan is None:
         msg = f"unknown controller {controller!r}; registered: {', '.join(sorted(CONTROLLERS))}"
@@ -152,6 +155,7 @@ def simulate(
             "sumo_version": version,
             "runs": [r.to_json() for r in results],
             "delay_s": {k: (None if math.isnan(v) else v) for k, v in delays.items()},
+            "monitor": _monitor_total([r.monitor for r in results]),
         }
         click.echo(json.dumps(body, indent=2))
     else:
@@ -160,8 +164,32 @@ def simulate(
     for r in problems:
         what = r.error if r.error else f"gridlocked from t={r.gridlock_at_s:g} s"
         click.echo(f"seed {r.seed}: {what.splitlines()[0]}", err=True)
-    if problems:
+    unsafe = False
+    for r in results:
+        ours = bool(r.monitor and r.monitor["ours"]["total"])
+        unsafe |= ours
+        for line in monitor_warnings(r.monitor, ours_only=True):
+            click.echo(f"seed {r.seed}: Warning: {line}", err=True)
+        if r.monitor and r.monitor["total"] > r.monitor["ours"]["total"]:
+            for line in monitor_warnings(r.monitor):
+                click.echo(f"seed {r.seed}: note (baselines included): {line}", err=True)
+    if problems or unsafe:
         ctx.exit(1)
+
+
+def _monitor_total(summaries: list) -> dict:
+    """The runs' conflict-monitor violations together: counts by kind, the earliest of each, ours."""
+    done = [m for m in summaries if m]
+    counts: dict[str, int] = {}
+    first: dict[str, dict] = {}
+    for m in done:
+        for kind, n in m["counts"].items():
+            counts[kind] = counts.get(kind, 0) + n
+        for kind, f in m["first"].items():
+            if kind not in first or f["time_s"] < first[kind]["time_s"]:
+                first[kind] = f
+    return {"total": sum(counts.values()), "counts": counts, "first": first,
+            "ours_total": sum(m["ours"]["total"] for m in done)}
 
 
 def _print_table(name, controller, protocol, version, results, delays) -> None:

@@ -9,7 +9,7 @@ import pandas as pd
 from citybrain.network import RoadNetwork
 from citybrain.plans.model import NetworkPlan
 
-__all__ = ["ReportData", "STRATEGY_LABELS", "RUN_COLUMNS"]
+__all__ = ["ReportData", "STRATEGY_LABELS", "RUN_COLUMNS", "MONITOR_COLUMNS"]
 
 #: Human labels of the strategies the runner knows; others are shown by name.
 STRATEGY_LABELS: dict[str, str] = {
@@ -28,6 +28,9 @@ RUN_COLUMNS = (
     "strategy", "seed", "delay_s", "delay_all_s", "trip_time_s", "waiting_s", "stops", "queue_veh",
     "arrived", "loaded", "never_inserted", "teleports", "gridlocked", "error", "wall_s",
 )
+
+#: Columns of :attr:`ReportData.monitor` (one row per strategy, seed and violation kind found).
+MONITOR_COLUMNS = ("strategy", "seed", "kind", "count", "ours", "first_time_s", "first_tls", "detail")
 
 
 @dataclass
@@ -78,6 +81,10 @@ class ReportData:
         Wall time (s) per step.
     notes : list of str
         Extra lines for the report (warnings, failed runs).
+    monitor : pandas.DataFrame or None
+        :data:`MONITOR_COLUMNS`: the twin's conflict monitor, one row per strategy, seed and
+        kind with violations; ``ours`` when citybrain's plans or controllers caused them (the
+        network's programs and SUMO's own are baselines).
     """
 
     scenario: str
@@ -100,6 +107,7 @@ class ReportData:
     count_seed: int = 0
     timings: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    monitor: pd.DataFrame | None = None
 
     def label(self, strategy: str) -> str:
         """Human label of a strategy."""

@@ -51,6 +51,36 @@ def headline(data: ReportData, table: pd.DataFrame | None = None) -> list[str]:
     return out
 
 
+def monitor_blocks(data: ReportData) -> list[tuple]:
+    """The conflict monitor section: violations by strategy and kind, and the first of each."""
+    blocks: list[tuple] = [("h2", "Conflict monitor")]
+    mon = data.monitor
+    intro = ("The twin's conflict monitor (a cabinet MMU, emulated) compared every light's shown state with the "
+             "conflict matrix every step: conflicting greens, green to red without yellow, yellow under 3 s, "
+             "green under the minimum green (5 s).")
+    if mon is None:
+        return [*blocks, ("p", intro + " Not recorded for these runs.")]
+    if not len(mon):
+        return [*blocks, ("p", intro + " No violation under any strategy.")]
+    blocks.append(("p", intro + " Violations (summed over seeds); baselines (the network's own programs, "
+                        "SUMO's actuated programs) are reported but are not citybrain's:"))
+    kinds = list(dict.fromkeys(mon["kind"]))
+    rows = []
+    for strategy in [x for x in data.strategies if x in set(mon["strategy"])]:
+        part = mon[mon["strategy"] == strategy]
+        row = {"strategy": data.label(strategy), "ours": "yes" if bool(part["ours"].any()) else "no (baseline)"}
+        for kind in kinds:
+            row[kind] = int(part.loc[part["kind"] == kind, "count"].sum())
+        rows.append(row)
+    blocks.append(("table", pd.DataFrame(rows)))
+    first = mon.sort_values("first_time_s").groupby(["strategy", "kind"], sort=False).head(1)
+    for _, r in first.iterrows():
+        who = "OURS" if r["ours"] else "baseline"
+        blocks.append(("li", f"{data.label(r['strategy'])} ({who}): {r['kind']} first at t={r['first_time_s']:g} s "
+                             f"(seed {r['seed']}) on light {r['first_tls']}: {r['detail']}"))
+    return blocks
+
+
 def report_blocks(data: ReportData, extra: dict | None = None) -> list[tuple]:
     """Return the report as blocks: ``("h1"|"h2"|"p"|"li", text)``, ``("table", frame)``, ``("img", file, title)``."""
     extra = extra or {}
@@ -88,6 +118,7 @@ def report_blocks(data: ReportData, extra: dict | None = None) -> list[tuple]:
         blocks.append(("li", f"GRIDLOCK: {r['strategy']} seed {r['seed']}"))
     for note in data.notes:
         blocks.append(("li", note))
+    blocks.extend(monitor_blocks(data))
 
     blocks.append(("h2", "Counts and flow estimate"))
     fit = data.fit

@@ -33,14 +33,17 @@ from citybrain.network import RoadNetwork, graph_from_sumo_net
 from citybrain.plans import check_network_plan, write_plans_json, write_sumo_additional
 from citybrain.plans.model import NetworkPlan
 from citybrain.app.report import ReportData, write_report
-from citybrain.app.report.data import RUN_COLUMNS
+from citybrain.app.report.data import MONITOR_COLUMNS, RUN_COLUMNS
 
-__all__ = ["DEFAULT_STRATEGIES", "COUNT_SEED", "JobResult", "Progress", "run_job", "make_plans"]
+__all__ = ["DEFAULT_STRATEGIES", "COUNT_SEED", "BASELINE_STRATEGIES", "JobResult", "Progress", "run_job", "make_plans",
+           "monitor_rows"]
 
 #: Strategies compared when none are named: existing programs, new plans, adaptive controllers.
 DEFAULT_STRATEGIES: tuple[str, ...] = ("existing", "plan", "maxpressure", "sumo-actuated")
 #: Seed of the counting run (kept apart from the validation seeds 0..N-1).
 COUNT_SEED = 1000
+#: Strategies that run programs not made by citybrain: their monitor violations do not fail the job.
+BASELINE_STRATEGIES = frozenset({"existing", "sumo-actuated", "sumo-delay-based"})
 
 
 class Progress:
@@ -79,12 +82,16 @@ class JobResult:
         Files written, by name.
     plan : NetworkPlan
         The new plans.
+    violations : list of str
+        One warning line per strategy and kind of conflict-monitor violation caused by a plan
+        or controller of ours (the job fails when there is any).
     """
 
     out: Path
     data: ReportData
     paths: dict = field(default_factory=dict)
     plan: NetworkPlan | None = None
+    violations: list[str] = field(default_factory=list)
 
 
 def make_plans(network: RoadNetwork, flows: pd.DataFrame, *, duration_s: float, begin_s: float = 0.0,
@@ -286,6 +293,9 @@ def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, 
     data = _report_data(sc, network, strategies, seed_list, results, lane_files, flows, counted, fit, plan, how,
                         count_seed)
     data.timings = timings
+    violations = _our_violations(data.monitor)
+    for line in violations:
+        progress(f"  WARNING {line}")
     safety = check_network_plan(plan, network)
     extra = {"safety": f"Safety check (plans check): {sum(v.severity == 'error' for v in safety)} error(s), "
                        f"{len(safety)} finding(s) in all."}
@@ -294,7 +304,7 @@ def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, 
     paths.update({"plan.json": plan_path, "plan.add.xml": out / "plan.add.xml", "flows.csv": out / "flows.csv"})
     progress(f"step 7/7: plans and flows ready for the plan service: {plan_path}, {out / 'plan.add.xml'}, "
              f"{out / 'flows.csv'}")
-    return JobResult(out=out, data=data, paths=paths, plan=plan)
+    return JobResult(out=out, data=data, paths=paths, plan=plan, violations=violations)
 
 
 def _checked_counts(cameras, network: RoadNetwork, count_file: Path, report_file: Path) -> CountTable:
@@ -360,6 +370,8 @@ def _report_data(sc, network, strategies, seeds, results, lane_files, flows, cou
                                "length_m": float(edges.get(edge, {}).get("length_m", math.nan)),
                                "peak_queue_veh": float(q)})
     runs = pd.DataFrame(run_rows, columns=list(RUN_COLUMNS))
+    mon_rows = [row for (s, k), r in results.items() for row in monitor_rows(s, k, r.monitor)]
+    monitor = pd.DataFrame(mon_rows, columns=list(MONITOR_COLUMNS)).astype({"ours": bool})
     runs["error"] = runs["error"].astype(object)
     return ReportData(
         scenario=sc.name, description=sc.description, network=network, seeds=list(seeds), strategies=strategies,
@@ -369,4 +381,41 @@ def _report_data(sc, network, strategies, seeds, results, lane_files, flows, cou
         lanes=pd.DataFrame(l_rows, columns=["strategy", "seed", "lane", "junction", "length_m", "peak_queue_veh"]),
         flows=flows, truth=counted.cameras.truth if counted.cameras is not None else None, fit=fit, plan=plan,
         plan_method=how, begin_s=sc.begin_s, end_s=sc.end_s, sumo_version=version, count_seed=count_seed,
+        monitor=monitor,
     )
+
+
+def _our_violations(monitor: pd.DataFrame) -> list[str]:
+    """One warning line per strategy and kind of our violations: count, first time, seed, light."""
+    ours = monitor[monitor["ours"]]
+    totals = ours.groupby(["strategy", "kind"])["count"].sum()
+    lines = []
+    for r in ours.sort_values("first_time_s").groupby(["strategy", "kind"]).head(1).itertuples():
+        lines.append(f"conflict monitor: {r.strategy}: {int(totals[(r.strategy, r.kind)])} {r.kind} violation(s), "
+                     f"first at t={r.first_time_s:g} s (seed {r.seed}) on light {r.first_tls}: {r.detail}")
+    return lines
+
+
+def monitor_rows(strategy: str, seed: int, summary: dict | None) -> list[dict]:
+    """Rows of :data:`MONITOR_COLUMNS` for one run's monitor summary (kinds with violations).
+
+    The ``plan`` strategy runs the new plans as SUMO programs under the ``fixed`` controller, so
+    all its violations are ours; the baselines' (:data:`BASELINE_STRATEGIES`) never are; for an
+    adaptive controller the twin's own split (``summary["ours"]``) counts.
+    """
+    if not summary:
+        return []
+    rows = []
+    for kind, n in summary["counts"].items():
+        if not n:
+            continue
+        if strategy in BASELINE_STRATEGIES:
+            ours = False
+        elif strategy == "plan":
+            ours = True
+        else:
+            ours = summary["ours"]["counts"].get(kind, 0) > 0
+        first = summary["first"][kind]
+        rows.append({"strategy": strategy, "seed": seed, "kind": kind, "count": int(n), "ours": ours,
+                     "first_time_s": float(first["time_s"]), "first_tls": first["tls"], "detail": first["detail"]})
+    return rows

@@ -139,3 +139,36 @@ def test_shipped_scenario_files_load(name):
     assert sc.network.is_file() and sc.duration_s >= 3600
     if name == "day":
         assert sc.duration_s == 6 * 3600
+
+
+@pytest.mark.sumo
+def test_run_reports_the_conflict_monitor(job):
+    out, result, _ = job
+    text = (out / "report.md").read_text()
+    assert "## Conflict monitor" in text and "No violation under any strategy" in text
+    assert "conflict monitor" not in result.stderr
+
+
+def test_monitor_rows_say_whose_violations_they_are():
+    from citybrain.app.report.data import MONITOR_COLUMNS, ReportData
+    from citybrain.app.report.write import monitor_blocks
+    from citybrain.app.runner.job import _our_violations, monitor_rows
+
+    first = {"time_s": 20.0, "tls": "A0", "detail": "links 0: green to red without yellow"}
+    summary = {"counts": {"conflict": 0, "no-yellow": 2}, "first": {"no-yellow": first},
+               "ours": {"counts": {"no-yellow": 0}}}
+    existing, plan, mp = (monitor_rows(s, 0, summary) for s in ("existing", "plan", "maxpressure"))
+    assert [r["ours"] for r in existing + plan + mp] == [False, True, False]
+    assert plan[0]["count"] == 2 and plan[0]["first_tls"] == "A0" and plan[0]["kind"] == "no-yellow"
+    frame = pd.DataFrame(existing + plan, columns=list(MONITOR_COLUMNS))
+    (line,) = _our_violations(frame)
+    assert line.startswith("conflict monitor: plan: 2 no-yellow violation(s), first at t=20 s (seed 0) on light A0")
+
+    class Data:  # the section reads the monitor frame, the strategies and their labels only
+        monitor, strategies = frame, ["existing", "plan"]
+        label = staticmethod(lambda s: ReportData.label(None, s))
+
+    blocks = monitor_blocks(Data())
+    table = next(b[1] for b in blocks if b[0] == "table")
+    assert list(table["ours"]) == ["no (baseline)", "yes"] and list(table["no-yellow"]) == [2, 2]
+    assert any(b[0] == "li" and "(OURS): no-yellow first at t=20 s" in b[1] for b in blocks)
