@@ -418,7 +418,11 @@ class Twin:
                 del self._pending[update.tls]
 
     def _pace(self, t: float) -> None:
-        """Sleep until the wall clock catches up with ``t`` at ``spec.realtime`` simulated s per wall s."""
+        """Sleep until the wall clock catches up with ``t`` at ``spec.realtime`` simulated s per wall s.
+
+        A twin that fell behind (a slow step) is paced from where it is: it never runs faster
+        than the factor to catch up.
+        """
         now = time.monotonic()
         if self._pace_origin is None:
             self._pace_origin = (now, t)
@@ -426,5 +430,5 @@ class Twin:
         ahead = wall0 + (t - t0) / self.spec.realtime - now
         if ahead > 0:
             time.sleep(ahead)
-
-
+        elif ahead < -self.spec.scenario.step_s / self.spec.realtime:
+            self._pace_origin = (now, t)
