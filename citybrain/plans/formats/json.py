@@ -38,10 +38,14 @@ import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..._validate import Fields, Problems, read_json
 from ...exceptions import ValidationError
 from ..model import NetworkPlan, PlanPeriod, PlanPhase, ScheduleEntry, SignalPlan, network_plan_problems
+
+if TYPE_CHECKING:
+    from ...network import RoadNetwork
 
 __all__ = ["SCHEMA", "SCHEMA_VERSION", "plans_to_dict", "plans_from_dict", "write_plans_json", "read_plans_json"]
 
@@ -103,7 +107,7 @@ def plans_to_dict(plan: NetworkPlan) -> dict:
     }
 
 
-def plans_from_dict(data: dict, *, source: str = "plan") -> NetworkPlan:
+def plans_from_dict(data: dict, *, source: str = "plan", network: RoadNetwork | None = None) -> NetworkPlan:
     """Build a :class:`NetworkPlan` from its JSON dict, checking the schema.
 
     Parameters
@@ -112,6 +116,8 @@ def plans_from_dict(data: dict, *, source: str = "plan") -> NetworkPlan:
         The decoded JSON.
     source
         The file name, the prefix of every message.
+    network
+        When given, every state's length is checked against its light's link count.
 
     Raises
     ------
@@ -131,7 +137,7 @@ def plans_from_dict(data: dict, *, source: str = "plan") -> NetworkPlan:
     periods = tuple(_period(table, i) for i, table in _tables(top, "periods", required=True, non_empty=True))
     schedule = tuple(e for _, table in _tables(top, "schedule") if (e := _schedule_entry(table)) is not None)
     problems.raise_if_any("plan file")
-    network_plan_problems(periods, schedule, problems, source)
+    network_plan_problems(periods, schedule, problems, source, network)
     problems.raise_if_any("plan file")
     meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
     return NetworkPlan(periods, schedule, meta)
@@ -232,12 +238,12 @@ def write_plans_json(plan: NetworkPlan, path: str | Path) -> Path:
     return path
 
 
-def read_plans_json(path: str | Path) -> NetworkPlan:
-    """Read a network plan from JSON.
+def read_plans_json(path: str | Path, *, network: RoadNetwork | None = None) -> NetworkPlan:
+    """Read a network plan from JSON (state lengths checked against ``network`` when given).
 
     Raises
     ------
     ValidationError
         If the file is unreadable, not JSON, or breaks the schema (every problem listed).
     """
-    return plans_from_dict(read_json(path, "plan file"), source=str(path))
+    return plans_from_dict(read_json(path, "plan file"), source=str(path), network=network)
