@@ -28,7 +28,7 @@
     }
 
 Seconds everywhere (``_s``). The reader collects every problem, each placed by its file and
-JSON path (``plan.json: periods[0]: plans[2]: phases[1]: 'green_s': ...``), before raising one
+JSON path (``plan.json: periods[0]: plans[2] (tls 'A0'): phases[1]: 'green_s': ...``), before raising one
 :class:`~citybrain.exceptions.ValidationError`.
 """
 
