@@ -27,6 +27,7 @@ entry before the first one).
 from __future__ import annotations
 
 import bisect
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -290,7 +291,8 @@ class NetworkPlan:
                 yield p.name, plan
 
 
-def network_plan_problems(periods, schedule, problems: Problems, where: str) -> None:
+def network_plan_problems(periods, schedule, problems: Problems, where: str,
+                          network: RoadNetwork | None = None) -> None:
     """Record what makes periods and a schedule unusable as a :class:`NetworkPlan` (not safety rules).
 
     Parameters
@@ -298,9 +300,12 @@ def network_plan_problems(periods, schedule, problems: Problems, where: str) -> 
     periods, schedule
         As in :class:`NetworkPlan`.
     problems
-        Where the problems go, each placed ``{where}: periods[i]: plans[k]: ...``.
+        Where the problems go, each placed ``{where}: periods[i]: plans[k] (tls 'X'): ...``.
     where
         The plan's place (a file name, ``"NetworkPlan"``).
+    network
+        When given, a state's length is checked against its light's link count (else against
+        the length most phases of the plan have).
     """
     names = [p.name for p in periods]
     if not periods:
@@ -312,7 +317,8 @@ def network_plan_problems(periods, schedule, problems: Problems, where: str) -> 
         if len(set(tls)) != len(tls):
             problems.add(f"{where}: periods[{i}]: 'plans': one plan per traffic light expected, got {sorted(tls)}")
         for k, plan in enumerate(period.plans):
-            _plan_shape_problems(plan, f"{where}: periods[{i}]: plans[{k}]", problems)
+            n_links = network.programs[plan.tls].n_links if network is not None and plan.tls in network.programs else None
+            _plan_shape_problems(plan, f"{where}: periods[{i}]: plans[{k}] (tls {plan.tls!r})", problems, n_links)
     for i, entry in enumerate(schedule):
         if entry.period not in names:
             problems.add(f"{where}: schedule[{i}]: 'period': expected one of {names}, got {entry.period!r}")
@@ -323,15 +329,30 @@ def network_plan_problems(periods, schedule, problems: Problems, where: str) -> 
         problems.add(f"{where}: 'schedule': starts must be strictly increasing, got {starts} (s after midnight)")
 
 
-def _plan_shape_problems(plan: SignalPlan, where: str, problems: Problems) -> None:
-    """Record the structural problems that make one plan unusable."""
+def _plan_shape_problems(plan: SignalPlan, where: str, problems: Problems, n_links: int | None = None) -> None:
+    """Record the structural problems that make one plan unusable.
+
+    State lengths: each phase whose state is not ``n_links`` long (the light's link count,
+    when known) is named; else the phases off the length most phases share, and when no
+    length is shared by most, every phase's length.
+    """
     if not plan.phases:
         problems.add(f"{where}: 'phases': expected at least one phase, got none")
         return
-    n = len(plan.phases[0].state)
+    lengths = [len(p.state) for p in plan.phases]
+    if n_links is not None:
+        expected, like = n_links, "the light's link count"
+    else:
+        counts = Counter(lengths).most_common()
+        expected = counts[0][0]
+        if len(counts) > 1 and counts[0][1] == counts[1][1]:  # no majority: blame nobody, list them all
+            problems.add(f"{where}: 'phases': every 'state' must have the same length (one character per link), "
+                         f"got {', '.join(f'{n} in phases[{k}]' for k, n in enumerate(lengths))}")
+            expected = None
+        like = "like the other phases"
     for k, p in enumerate(plan.phases):
-        if len(p.state) != n:
-            problems.add(f"{where}: phases[{k}]: 'state': expected {n} characters like phase 0, got {len(p.state)}")
+        if expected is not None and len(p.state) != expected:
+            problems.add(f"{where}: phases[{k}]: 'state': expected {expected} characters ({like}), got {len(p.state)}")
         bad = sorted(set(p.state) - _STATE_CHARS)
         if bad:
             problems.add(f"{where}: phases[{k}]: 'state': expected SUMO state characters ({_STATE_CHARS_TEXT}), "

@@ -22,8 +22,14 @@ Hard rules (always ``"error"``; the movement conflict classes come from
     a permissive stream loses green while the stream it yields to stays green (left-turn
     yellow trap);
 ``structure``
-    the light or its link count is not the network's, the splits do not sum to the cycle,
-    the offset is outside ``[0, cycle)``, or walk plus clearance exceeds the green.
+    the link count is not the light's, the splits do not sum to the cycle, the offset is
+    outside ``[0, cycle)``, or walk plus clearance exceeds the green;
+``served``, ``idle-phase``, ``max-red``
+    a link never green in the cycle, a green that serves no link, a red longer than the
+    profile's ``max_red_s`` (:mod:`citybrain.plans.coverage`).
+
+A plan for a traffic light the network does not have is unusable input, not a violation:
+:class:`~citybrain.exceptions.ValidationError`.
 
 Profile rules (severity set by the :class:`SafetyProfile`; the defaults make ``cycle``,
 ``min-green`` and ``pedestrian`` errors and the clearance formulas warnings):
@@ -60,7 +66,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..network.conflicts import MERGE, NEVER, YIELD
-from ..exceptions import UnsafePlanError
+from ..exceptions import UnsafePlanError, ValidationError
+from .coverage import check_coverage
 from .model import GREEN, NetworkPlan, SignalPlan
 
 if TYPE_CHECKING:
@@ -112,6 +119,8 @@ class SafetyProfile:
         Minimum green, minimum walk, pedestrian clearance walking speed.
     cycle_min_s, cycle_max_s : float
         Cycle bounds.
+    max_red_s : float
+        Longest red any link may see in a cycle (hard rule ``max-red``).
     severity : dict
         Severity (``"error"``/``"warning"``) of each profile rule.
     """
@@ -131,6 +140,7 @@ class SafetyProfile:
     ped_speed_mps: float = 1.07
     cycle_min_s: float = 30.0
     cycle_max_s: float = 180.0
+    max_red_s: float = 180.0
     severity: dict = field(
         default_factory=lambda: {
             "cycle": "error",
@@ -341,7 +351,16 @@ def pedestrian_times(state: str, geometry: LightGeometry, profile: str | SafetyP
 # -- checks ----------------------------------------------------------------------------
 def check_network_plan(plan: NetworkPlan, network: RoadNetwork,
                        profile: str | SafetyProfile | None = None) -> list[Violation]:
-    """Check every plan of every period; return all violations (empty when safe)."""
+    """Check every plan of every period; return all violations (empty when safe).
+
+    Raises
+    ------
+    ValidationError
+        Naming every traffic light with a plan that the network does not have.
+    """
+    unknown = sorted({p.tls for _, p in plan.all_plans()} - set(network.programs))
+    if unknown:
+        raise ValidationError(_unknown_message(unknown, network))
     out: list[Violation] = []
     geometry: dict[str, LightGeometry] = {}
     for period, p in plan.all_plans():
@@ -368,6 +387,11 @@ def check_plan(plan: SignalPlan, network: RoadNetwork, profile: str | SafetyProf
     -------
     list of Violation
         Every violation found; empty when the plan is safe.
+
+    Raises
+    ------
+    ValidationError
+        If the network has no traffic light ``plan.tls``.
     """
     prof = get_profile(profile)
     out: list[Violation] = []
@@ -379,9 +403,7 @@ def check_plan(plan: SignalPlan, network: RoadNetwork, profile: str | SafetyProf
         add(phase, rule, message, prof.severity.get(rule, "error"))
 
     if plan.tls not in network.programs:
-        add(None, "structure", f"traffic light {plan.tls!r} is not in network {network.path.name}; expected one of "
-            f"{sorted(network.programs)[:10]}")
-        return out
+        raise ValidationError(_unknown_message([plan.tls], network))
     cache = _geometry if _geometry is not None else {}
     if plan.tls not in cache:
         cache[plan.tls] = LightGeometry.of(network, plan.tls)
@@ -402,6 +424,7 @@ def check_plan(plan: SignalPlan, network: RoadNetwork, profile: str | SafetyProf
     if not prof.cycle_min_s - 1e-6 <= plan.cycle_s <= prof.cycle_max_s + 1e-6:
         policy(None, "cycle", f"cycle {plan.cycle_s:g} s, expected within [{prof.cycle_min_s:g}, {prof.cycle_max_s:g}] s")
 
+    check_coverage(plan, prof.max_red_s, add)
     junction_conf = {j: network.conflicts(j) for j in plan.junctions if j in network.graph} or {}
     for j in {network.movements[m].junction for ms in geo.link_movements.values() for m in ms}:
         if j not in junction_conf:
@@ -483,6 +506,12 @@ def require_safe(plan: NetworkPlan | SignalPlan, network: RoadNetwork,
         msg = f"{source} is unsafe and will not run ({len(errors)} error(s)):\n" + "\n".join(errors)
         raise UnsafePlanError(msg, errors)
     return found
+
+
+def _unknown_message(tls: list[str], network: RoadNetwork) -> str:
+    known = sorted(network.programs)
+    return (f"plan for traffic light(s) {', '.join(map(repr, tls))} not in network {network.path.name}; "
+            f"expected one of {known[:10]}" + (f" ({len(known)} lights)" if len(known) > 10 else ""))
 
 
 def _fmt_links(links) -> str:

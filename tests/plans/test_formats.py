@@ -123,9 +123,29 @@ def test_json_plan_problems_name_the_file(tmp_path):
         read_plans(path)
     problems = [m.removeprefix(f"{path}: ") for m in info.value.problems]
     assert problems[0] == "periods[0]: 'plans': one plan per traffic light expected, got ['A0', 'A0']"
-    assert "periods[0]: plans[1]: phases[1]: 'state': expected 4 characters like phase 0, got 3" in problems
-    assert "periods[0]: plans[0]: 'reference_phase': expected in [0, 2), got 4" in problems
+    assert ("periods[0]: plans[1] (tls 'A0'): 'phases': every 'state' must have the same length (one character "
+            "per link), got 4 in phases[0], 3 in phases[1]") in problems
+    assert "periods[0]: plans[0] (tls 'A0'): 'reference_phase': expected in [0, 2), got 4" in problems
     assert problems[-1] == "schedule[0]: 'period': expected one of ['am'], got 'pm'"
+
+
+def test_wrong_state_length_names_the_file_and_the_phase(tmp_path):
+    """Issue 13: phase 0's short state was blamed on phase 1, with no file named."""
+    net = graph_from_sumo_net(NETWORKS / "grid4x4.net.xml")
+    path = write_plans_json(plans_from_network(net), tmp_path / "p.json")
+    data = json.loads(path.read_text())
+    state = data["periods"][0]["plans"][0]["phases"][0]["state"]
+    data["periods"][0]["plans"][0]["phases"][0]["state"] = state[:-1]
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValidationError) as info:
+        read_plans(path, network=net)  # the light's link count is known: only phase 0 is wrong
+    assert info.value.problems == [f"{path}: periods[0]: plans[0] (tls 'A0'): phases[0]: 'state': expected "
+                                   f"{len(state)} characters (the light's link count), got {len(state) - 1}"]
+    with pytest.raises(ValidationError) as info:
+        read_plans(path)  # two phases, no majority: both lengths listed, nobody blamed wrongly
+    assert info.value.problems == [f"{path}: periods[0]: plans[0] (tls 'A0'): 'phases': every 'state' must have "
+                                   f"the same length (one character per link), got {len(state) - 1} in phases[0], "
+                                   f"{len(state)} in phases[1]"]
 
 
 def test_unreadable_files(tmp_path):

@@ -66,15 +66,27 @@ def test_network_plan_collects_every_problem():
     problems = [m.removeprefix("NetworkPlan: ") for m in info.value.problems]
     assert problems[:5] == [
         "periods[0]: 'plans': one plan per traffic light expected, got ['A', 'A']",
-        "periods[0]: plans[0]: phases[1]: 'state': expected 2 characters like phase 0, got 3",
-        "periods[0]: plans[0]: phases[1]: 'state': expected SUMO state characters (GgrysoOu), got ['X']",
-        "periods[0]: plans[0]: phases[1]: 'green_s': expected a number >= 0, got -1.0",
-        "periods[0]: plans[0]: 'reference_phase': expected in [0, 2), got 5",
+        "periods[0]: plans[0] (tls 'A'): 'phases': every 'state' must have the same length (one character per "
+        "link), got 2 in phases[0], 3 in phases[1]",
+        "periods[0]: plans[0] (tls 'A'): phases[1]: 'state': expected SUMO state characters (GgrysoOu), got ['X']",
+        "periods[0]: plans[0] (tls 'A'): phases[1]: 'green_s': expected a number >= 0, got -1.0",
+        "periods[0]: plans[0] (tls 'A'): 'reference_phase': expected in [0, 2), got 5",
     ]
     assert problems[-2:] == [
         "schedule[0]: 'period': expected one of ['p'], got 'nope'",
         "schedule[0]: 'start': 90000 s after midnight, expected in [0, 86400)",
     ]
+
+
+def test_wrong_state_length_is_blamed_on_its_phase():
+    """Issue 13: a short state in phase 0 was blamed on phase 1."""
+    good, short = PlanPhase("GGrr", 25.0), PlanPhase("GGr", 25.0)
+    plan = SignalPlan("A", ("A",), 75.0, 0.0, (short, good, good))
+    with pytest.raises(ValidationError) as info:
+        NetworkPlan.single([plan])
+    assert info.value.problems == [
+        "NetworkPlan: periods[0]: plans[0] (tls 'A'): phases[0]: 'state': expected 4 characters (like the other "
+        "phases), got 3"]
 
 
 def test_periods_must_be_named_once_and_scheduled_in_order():

@@ -77,8 +77,12 @@ def test_each_hard_rule_is_reported():
     assert {v.rule for v in _errors(check_plan(short, GRID))} == {"min-green"}
     long = plan.with_timing([150.0, 150.0])
     assert {v.rule for v in _errors(check_plan(long, GRID))} == {"cycle"}
-    wrong = replace(plan, tls="nope")
-    assert "not in network" in check_plan(wrong, GRID)[0].message
+    wrong = replace(plan, tls="nope")  # unusable input, not a violation
+    with pytest.raises(ValidationError, match="traffic light.*'nope' not in network grid4x4"):
+        check_plan(wrong, GRID)
+    with pytest.raises(ValidationError, match="'nope'") as info:
+        require_safe(NetworkPlan.single([plan, wrong]), GRID)
+    assert not isinstance(info.value, UnsafePlanError)
 
 
 def test_pedestrian_and_profile_rules():
@@ -181,9 +185,56 @@ def test_network_plan_check_names_periods():
     assert [v.period for v in found] == ["pm"] and str(found[0]).startswith("error: [pm] tls A0")
 
 
-def test_one_phase_plan_needs_no_yellow():
-    one = SignalPlan("A0", ("A0",), 60.0, 0.0, (PlanPhase(GRID.programs["A0"].phases[0].state, 60.0),))
-    assert _errors(check_plan(one, GRID)) == []
+def test_one_phase_plan_needs_no_yellow_but_starves_the_side_streets():
+    state = GRID.programs["A0"].phases[0].state
+    one = SignalPlan("A0", ("A0",), 60.0, 0.0, (PlanPhase(state, 60.0),))
+    found = _errors(check_plan(one, GRID))
+    assert [v.rule for v in found] == ["served"]  # defect 3 of issue 13: no yellow needed, but refused
+    never = [i for i, c in enumerate(state) if c not in "Gg"]
+    assert found[0].message.startswith(f"links {','.join(map(str, never[:8]))}")
+    with pytest.raises(UnsafePlanError, match="served"):
+        require_safe(one, GRID)
+
+
+def test_all_red_plan_is_refused():
+    plan = _safe(GRID, "A0")
+    red = replace(plan, phases=tuple(replace(p, state="r" * len(p.state)) for p in plan.phases))
+    rules = [v.rule for v in _errors(check_plan(red, GRID))]
+    assert sorted(rules) == ["idle-phase", "idle-phase", "served"]
+    with pytest.raises(UnsafePlanError, match="idle-phase"):
+        require_safe(red, GRID)
+    # one all-red phase between two served ones: idle, the rest is fine
+    p0, p1 = plan.phases
+    extra = replace(p1, state="r" * len(p1.state), green_s=10.0, yellow_s=0.0, all_red_s=0.0)
+    three = replace(plan, phases=(p0, p1, extra), cycle_s=plan.cycle_s + 10.0)
+    assert [(v.rule, v.phase) for v in _errors(check_plan(three, GRID))] == [("idle-phase", 2)]
+
+
+def test_every_crossing_must_be_served():
+    plan = _safe(PED, "A0")
+    assert plan.crossing_links
+    c = plan.crossing_links[0]
+    dropped = replace(plan, phases=tuple(replace(p, state=p.state[:c] + "r" + p.state[c + 1:]) for p in plan.phases))
+    found = [v for v in _errors(check_plan(dropped, PED)) if v.rule == "served"]
+    assert len(found) == 1 and found[0].message.startswith(f"links {c} ")
+
+
+def test_longest_red_is_limited_by_the_profile():
+    from citybrain.plans.coverage import longest_reds_s
+
+    plan = _safe(GRID, "A0")
+    p0, p1 = plan.phases
+    reds = longest_reds_s(plan)
+    # a link green in phase 0 only is red for phase 0's yellow + all-red and all of phase 1
+    i = next(k for k, (a, b) in enumerate(zip(p0.state, p1.state)) if a in "Gg" and b not in "Gg")
+    assert reds[i] == pytest.approx(p0.yellow_s + p0.all_red_s + p1.duration_s)
+    assert _errors(check_plan(plan, GRID)) == []
+    tight = replace(get_profile("us"), max_red_s=reds[i] - 1.0)
+    assert "max-red" in {v.rule for v in _errors(check_plan(plan, GRID, tight))}
+    # a 200 s side-street red breaks the default 180 s limit (and the cycle rule)
+    long = plan.with_timing([200.0, p1.green_s])
+    msgs = [v.message for v in _errors(check_plan(long, GRID)) if v.rule == "max-red"]
+    assert msgs and "expected at most 180 s" in msgs[0]
 
 
 def test_crossing_length_is_the_crossing_lane_not_lanes_times_width():

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from citybrain.exceptions import ValidationError
 from citybrain.network import RoadNetwork
 from citybrain.plans import PROFILES, check_network_plan, plans_from_network, read_plans, write_plans_json, write_sumo_additional
 from .options import network_options
@@ -34,7 +35,10 @@ def check(ctx: click.Context, plan: Path, road: RoadNetwork, profile: str, stric
     network file itself to check its own programs.
     """
     network_plan = plans_from_network(road) if plan.resolve() == road.path.resolve() else read_plans(plan, network=road)
-    found = check_network_plan(network_plan, road, profile)
+    try:
+        found = check_network_plan(network_plan, road, profile)
+    except ValidationError as exc:  # a light the network does not have: unusable input (exit 2)
+        raise ValidationError(f"{plan}: {exc}") from None
     errors = [v for v in found if v.severity == "error"]
     warnings = [v for v in found if v.severity != "error"]
     if as_json:

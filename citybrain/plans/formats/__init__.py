@@ -50,4 +50,4 @@ def read_plans(path: str | Path, *, network: RoadNetwork | None = None) -> Netwo
     head = path.read_bytes()[:200].lstrip()
     if head.startswith(b"<"):
         return read_sumo_additional(path, network=network)
-    return read_plans_json(path)
+    return read_plans_json(path, network=network)

@@ -28,7 +28,7 @@
     }
 
 Seconds everywhere (``_s``). The reader collects every problem, each placed by its file and
-JSON path (``plan.json: periods[0]: plans[2]: phases[1]: 'green_s': ...``), before raising one
+JSON path (``plan.json: periods[0]: plans[2] (tls 'A0'): phases[1]: 'green_s': ...``), before raising one
 :class:`~citybrain.exceptions.ValidationError`.
 """
 
@@ -39,10 +39,14 @@ import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..._validate import Fields, Problems, read_json
 from ...exceptions import ValidationError
 from ..model import NetworkPlan, PlanPeriod, PlanPhase, ScheduleEntry, SignalPlan, network_plan_problems
+
+if TYPE_CHECKING:
+    from ...network import RoadNetwork
 
 __all__ = ["SCHEMA", "SCHEMA_VERSION", "plan_sha256", "plans_to_dict", "plans_from_dict", "write_plans_json", "read_plans_json"]
 
@@ -116,7 +120,7 @@ def plan_sha256(plan: NetworkPlan | SignalPlan) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def plans_from_dict(data: dict, *, source: str = "plan") -> NetworkPlan:
+def plans_from_dict(data: dict, *, source: str = "plan", network: RoadNetwork | None = None) -> NetworkPlan:
     """Build a :class:`NetworkPlan` from its JSON dict, checking the schema.
 
     Parameters
@@ -125,6 +129,8 @@ def plans_from_dict(data: dict, *, source: str = "plan") -> NetworkPlan:
         The decoded JSON.
     source
         The file name, the prefix of every message.
+    network
+        When given, every state's length is checked against its light's link count.
 
     Raises
     ------
@@ -144,7 +150,7 @@ def plans_from_dict(data: dict, *, source: str = "plan") -> NetworkPlan:
     periods = tuple(_period(table, i) for i, table in _tables(top, "periods", required=True, non_empty=True))
     schedule = tuple(e for _, table in _tables(top, "schedule") if (e := _schedule_entry(table)) is not None)
     problems.raise_if_any("plan file")
-    network_plan_problems(periods, schedule, problems, source)
+    network_plan_problems(periods, schedule, problems, source, network)
     problems.raise_if_any("plan file")
     meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
     return NetworkPlan(periods, schedule, meta)
@@ -245,12 +251,12 @@ def write_plans_json(plan: NetworkPlan, path: str | Path) -> Path:
     return path
 
 
-def read_plans_json(path: str | Path) -> NetworkPlan:
-    """Read a network plan from JSON.
+def read_plans_json(path: str | Path, *, network: RoadNetwork | None = None) -> NetworkPlan:
+    """Read a network plan from JSON (state lengths checked against ``network`` when given).
 
     Raises
     ------
     ValidationError
         If the file is unreadable, not JSON, or breaks the schema (every problem listed).
     """
-    return plans_from_dict(read_json(path, "plan file"), source=str(path))
+    return plans_from_dict(read_json(path, "plan file"), source=str(path), network=network)

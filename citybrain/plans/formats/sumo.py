@@ -306,7 +306,7 @@ def read_sumo_additional(path: str | Path, *, network: RoadNetwork | None = None
         schedule.sort(key=lambda e: e.start_s)
     problems.raise_if_any("SUMO programs")
     periods = tuple(PlanPeriod(name, tuple(sorted(plans, key=lambda p: p.tls))) for name, plans in by_period.items())
-    network_plan_problems(periods, schedule, problems, str(path))
+    network_plan_problems(periods, schedule, problems, str(path), network)
     problems.raise_if_any("SUMO programs")
     return NetworkPlan(periods, tuple(schedule), {"source": str(path)})
 

@@ -56,6 +56,11 @@ def test_unusable_input_exits_2(tmp_path):
     bad.write_text('{"schema": "citybrain.plans", "version": 2, "periods": []}')
     result = run("plans", "check", bad, "--network", net)
     assert result.exit_code == 2 and "'version': must be 1, got 2" in result.output
+    other = tmp_path / "other.json"  # a plan for a light grid4x4 does not have: unusable, not unsafe
+    assert run("plans", "export", NETWORKS / "arterial5.net.xml", "--out", other).exit_code == 0
+    result = run("plans", "check", other, "--network", net)
+    assert result.exit_code == 2, result.output
+    assert f"{other}: plan for traffic light(s) 'J1'" in result.output and "not in network grid4x4" in result.output
 
 
 @pytest.mark.parametrize("name", ["hangzhou_bc-tyc", "atlanta"])
