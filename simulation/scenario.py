@@ -399,7 +399,8 @@ def _scenario_from_dict(data: dict, path: Path) -> Scenario:
         top.problem("description", f"must be a string, got {description!r}")
 
     flows: list[Flow] = []
-    for f in top.tables("flows"):
+    entries: list[tuple[int, Flow]] = []
+    for index, f in enumerate(top.tables("flows")):
         f.unknown(_FLOW_KEYS)
         from_edge, to_edge = f.string("from_edge", required=True), f.string("to_edge", required=True)
         vph = f.number("veh_per_hour", required=True, low=0, what="a number of vehicles per hour")
@@ -409,6 +410,9 @@ def _scenario_from_dict(data: dict, path: Path) -> Scenario:
             f.problem("end_s", f"must be after begin_s={fb:g}, got {fe:g}")
         elif None not in (from_edge, to_edge, vph, fb, fe):
             flows.append(Flow(from_edge, to_edge, vph, fb, fe))  # type: ignore[arg-type]
+            entries.append((index, flows[-1]))
+    if network is not None:
+        _check_network(top, network, entries)
     if network is None and cfg_scenario is None and not flows and not demand:
         pass  # already reported: no network
     elif not demand and not flows and cfg_scenario is None:
@@ -434,6 +438,46 @@ def _scenario_from_dict(data: dict, path: Path) -> Scenario:
         cameras=cameras,
         description=description,
     )
+
+
+def _check_network(top: Fields, network: Path, entries: list[tuple[int, Flow]]) -> None:
+    """Record a problem if ``network`` is not a SUMO network, or a flow's edges are not in it or not joined.
+
+    ``entries`` are the ``[[flows]]`` entries as (index in the file, flow). A flow needs a
+    route: ``to_edge`` reachable from ``from_edge`` through the network's vehicle movements.
+    """
+    from citybrain.exceptions import NetworkError
+    from citybrain.network import graph_from_sumo_net
+
+    try:
+        road = graph_from_sumo_net(network)
+    except NetworkError as exc:
+        top.problem("network", f"{exc} A scenario's network must be a SUMO .net.xml (netconvert makes one).")
+        return
+    successors: dict[str, set[str]] = {}
+    for m in road.movements:
+        successors.setdefault(m.from_edge, set()).add(m.to_edge)
+    edges = road.edges
+    for index, f in entries:
+        place = f"{top.where}: [[flows]] entry {index} (from_edge {f.from_edge!r}, to_edge {f.to_edge!r})"
+        unknown = [k for k, e in (("from_edge", f.from_edge), ("to_edge", f.to_edge)) if e not in edges]
+        for key in unknown:
+            top.problems.add(f"{place}: {key} {getattr(f, key)!r} is not an edge of {network.name}; "
+                             f"expected the id of one of its {len(edges)} road edges")
+        if not unknown and not _reachable(successors, f.from_edge, f.to_edge):
+            top.problems.add(f"{place}: no route from {f.from_edge!r} to {f.to_edge!r} in {network.name}; "
+                             "expected a to_edge that vehicles can reach from from_edge")
+
+
+def _reachable(successors: dict[str, set[str]], start: str, goal: str) -> bool:
+    """Whether ``goal`` is ``start`` or reachable from it along ``successors`` (breadth-first)."""
+    seen, frontier = {start}, [start]
+    while frontier:
+        if goal in seen:
+            return True
+        frontier = [n for e in frontier for n in successors.get(e, ()) if n not in seen]
+        seen.update(frontier)
+    return goal in seen
 
 
 def _existing(fields: Fields, key: str, value: object, base: Path, index: int | None = None) -> Path | None:

@@ -26,7 +26,10 @@ def read_count_frame(path: str | Path) -> pd.DataFrame:
         If the file is missing, unreadable or has no rows.
     """
     path = Path(path)
-    if not path.exists() or path.is_dir():
+    if path.is_dir():
+        msg = f"{path}: is a folder, expected a count or camera registry file (CSV or Parquet)."
+        raise ValidationError(msg)
+    if not path.exists():
         msg = f"{path}: no such file."
         raise ValidationError(msg)
     suffix = "".join(path.suffixes[-2:]).lower()

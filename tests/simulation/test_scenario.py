@@ -91,3 +91,33 @@ def test_flows_become_a_route_file(tmp_path):
     )
     sc = load_scenario(toml)
     assert 'vehsPerHour="300.0"' in sc.flows_xml() and 'end="600"' in sc.flows_xml()
+
+
+def test_flows_checked_against_the_network_at_load(tmp_path):
+    toml = tmp_path / "flows.toml"
+    toml.write_text(
+        f'network = "{ROOT / "networks" / "arterial5.net.xml"}"\nend_s = 600\n'
+        '[[flows]]\nfrom_edge = "W_J1"\nto_edge = "J5_E"\nveh_per_hour = 100\n'
+        '[[flows]]\nfrom_edge = "nope"\nto_edge = "J5_E"\nveh_per_hour = 100\n'
+        '[[flows]]\nfrom_edge = "J5_E"\nto_edge = "W_J1"\nveh_per_hour = 100\n'
+    )
+    with pytest.raises(ValidationError) as info:
+        load_scenario(toml)
+    problems = info.value.problems
+    assert len(problems) == 2
+    assert problems[0].startswith("flows.toml: [[flows]] entry 1 (from_edge 'nope', to_edge 'J5_E'): from_edge 'nope' "
+                                  "is not an edge of arterial5.net.xml")
+    assert problems[1].startswith("flows.toml: [[flows]] entry 2 (from_edge 'J5_E', to_edge 'W_J1'): no route")
+    assert str(toml) in str(info.value)
+
+
+def test_a_network_that_is_not_a_sumo_network_is_refused_at_load(tmp_path):
+    (tmp_path / "map.osm").write_text('<?xml version="1.0"?>\n<osm version="0.6"><node id="1" lat="0" lon="0"/></osm>\n')
+    toml = tmp_path / "osm.toml"
+    toml.write_text('network = "map.osm"\nend_s = 600\n[[flows]]\nfrom_edge = "a"\nto_edge = "b"\nveh_per_hour = 1\n')
+    with pytest.raises(ValidationError) as info:
+        load_scenario(toml)
+    assert info.value.problems == [
+        f"osm.toml: 'network': {tmp_path / 'map.osm'}: is XML with root <osm>, expected a SUMO network (<net>). "
+        "A scenario's network must be a SUMO .net.xml (netconvert makes one)."
+    ]

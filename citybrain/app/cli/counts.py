@@ -9,7 +9,7 @@ import click
 
 from citybrain.counts import check_counts
 from citybrain.network import RoadNetwork
-from .options import network_options
+from .options import InputFile, network_options
 
 __all__ = ["counts"]
 
@@ -20,9 +20,9 @@ def counts() -> None:
 
 
 @counts.command("check")
-@click.argument("counts_file", metavar="COUNTS", type=click.Path(path_type=Path))
+@click.argument("counts_file", metavar="COUNTS", type=InputFile("a count file (CSV or Parquet)"))
 @network_options(dest="network")
-@click.option("--registry", type=click.Path(path_type=Path), default=None, help="Camera registry (CSV or Parquet).")
+@click.option("--registry", type=InputFile("a camera registry (CSV or Parquet)"), default=None, help="Camera registry (CSV or Parquet).")
 @click.option(
     "--max-lane-flow",
     "max_lane_flow_vph",

@@ -9,16 +9,16 @@ import click
 from citybrain.counts import read_counts
 from citybrain.estimation import EstimationSettings, estimate_flows, estimate_to_json, write_flows
 from citybrain.network import RoadNetwork
-from .options import network_options
+from .options import InputFile, OutputFile, network_options
 
 __all__ = ["estimate"]
 
 
 @click.command("estimate")
 @network_options(dest="network")
-@click.option("--counts", "counts_file", required=True, type=click.Path(path_type=Path), help="Count file (CSV or Parquet).")
-@click.option("--registry", type=click.Path(path_type=Path), default=None, help="Camera registry (CSV or Parquet).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write flows.csv here.")
+@click.option("--counts", "counts_file", required=True, type=InputFile("a count file (CSV or Parquet)"), help="Count file (CSV or Parquet).")
+@click.option("--registry", type=InputFile("a camera registry (CSV or Parquet)"), default=None, help="Camera registry (CSV or Parquet).")
+@click.option("--out", type=OutputFile(), default=None, help="Write flows.csv here.")
 @click.option("--hourly", is_flag=True, help="Aggregate the flows to whole hours.")
 @click.option("--lenient", is_flag=True, help="Drop count rows with problems instead of refusing the file.")
 @click.option("--all-junctions", is_flag=True, help="Report unsignalised junctions too.")

@@ -10,7 +10,7 @@ import click
 from citybrain.exceptions import NetworkError
 from citybrain.generate import generate_arterial, generate_grid, import_osm
 from citybrain.network import RoadNetwork, graph_from_sumo_net
-from .options import network_options
+from .options import InputFile, OutputFile, network_options
 
 __all__ = ["network"]
 
@@ -54,7 +54,7 @@ def info(road: RoadNetwork, as_json: bool) -> None:
 
 
 @network.command("grid")
-@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("out", type=OutputFile())
 @click.option("--rows", default=4, show_default=True, help="Junctions along y.")
 @click.option("--cols", default=4, show_default=True, help="Junctions along x.")
 @click.option("--block-m", default=200.0, show_default=True, help="Block length (m).")
@@ -67,7 +67,7 @@ def grid(out: Path, rows: int, cols: int, block_m: float, lanes: int, pedestrian
 
 
 @network.command("arterial")
-@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("out", type=OutputFile())
 @click.option("--signals", default=5, show_default=True, help="Signalised junctions.")
 @click.option("--spacing-m", default=300.0, show_default=True, help="Distance between signals (m).")
 @click.option("--lanes", default=2, show_default=True, help="Arterial lanes per direction.")
@@ -79,8 +79,8 @@ def arterial(out: Path, signals: int, spacing_m: float, lanes: int, pedestrians:
 
 
 @network.command("import-osm")
-@click.argument("osm", type=click.Path(path_type=Path))
-@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output .net.xml.")
+@click.argument("osm", type=InputFile("an OpenStreetMap file (.osm or .osm.xml)"))
+@click.option("-o", "--out", required=True, type=OutputFile(), help="Output .net.xml.")
 @click.option("--pedestrians", is_flag=True, help="Keep footways; add sidewalks and crossings.")
 def import_osm_command(osm: Path, out: Path, pedestrians: bool) -> None:
     """Convert an OpenStreetMap file OSM into a SUMO network with guessed, joined signals."""

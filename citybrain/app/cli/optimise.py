@@ -10,7 +10,7 @@ from citybrain.estimation import read_flows
 from citybrain.network import RoadNetwork
 from citybrain.plans import check_network_plan, write_plans_json, write_sumo_additional
 from citybrain.timing import METHODS, TimingOptions, optimise_plan
-from .options import network_options
+from .options import InputFile, OutputFile, network_options
 
 __all__ = ["optimise"]
 
@@ -25,13 +25,13 @@ def _flows_from_counts(network, counts: Path):
 
 @click.command("optimise")
 @network_options()
-@click.option("--flows", "flows_path", type=click.Path(path_type=Path), help="Flow table CSV (flows.csv).")
-@click.option("--counts", "counts_path", type=click.Path(path_type=Path), help="Camera counts (estimated first).")
+@click.option("--flows", "flows_path", type=InputFile("a flow table (flows.csv)"), help="Flow table CSV (flows.csv).")
+@click.option("--counts", "counts_path", type=InputFile("a count file (CSV or Parquet)"), help="Camera counts (estimated first).")
 @click.option("--method", type=click.Choice(list(METHODS)), default="webster", show_default=True,
               help="Timing method (auto: coordinated when signals interact).")
 @click.option("--profile", type=click.Choice(["us", "eu"]), default="us", show_default=True, help="Safety profile.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Plan JSON to write.")
-@click.option("--sumo-out", type=click.Path(dir_okay=False, path_type=Path), help="Also write a SUMO tlLogic file.")
+@click.option("--out", required=True, type=OutputFile(), help="Plan JSON to write.")
+@click.option("--sumo-out", type=OutputFile(), help="Also write a SUMO tlLogic file.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the coordinated search.")
 def optimise(road: RoadNetwork, flows_path: Path | None, counts_path: Path | None, method: str, profile: str, out: Path,
              sumo_out: Path | None, seed: int) -> None:

@@ -1,4 +1,9 @@
-"""Option bundles shared by the commands, as decorators (datasette's style).
+"""Option bundles and path types shared by the commands, as decorators (datasette's style).
+
+Every path option is one of three click types, so a bad path is one line and exit 2 in every
+command: :class:`InputFile` (an existing file, not a folder; the message says what file was
+expected), :class:`OutputFile` (a file to write; its missing parent folders are created) and
+:class:`OutputDir` (a folder to write into, created).
 
 :func:`network_options` gives a command its road network: ``--network NET.net.xml`` (or a
 ``NET`` argument) and ``--conflicts FILE`` (per-junction conflict overrides, JSON). The
@@ -27,9 +32,81 @@ from pathlib import Path
 
 import click
 
+from citybrain.exceptions import ValidationError
 from citybrain.network import graph_from_sumo_net
 
-__all__ = ["network_options"]
+__all__ = ["network_options", "InputFile", "OutputFile", "OutputDir"]
+
+
+def _name(param: click.Parameter | None) -> str:
+    """How the user wrote the parameter: ``--out`` or ``NET``."""
+    if param is None:
+        return "path"
+    return param.opts[0] if param.param_type_name == "option" else param.human_readable_name
+
+
+def _mkdir(folder: Path, param: click.Parameter | None, path: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        msg = f"{_name(param)} {path}: cannot create the folder {folder} ({exc.strerror or exc})."
+        raise ValidationError(msg) from exc
+
+
+class InputFile(click.ParamType):
+    """An existing file to read; a folder or a missing path is refused naming what was expected.
+
+    Parameters
+    ----------
+    what
+        The file expected, for the message (``"a count file (CSV or Parquet)"``).
+    """
+
+    name = "file"
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def convert(self, value, param, ctx) -> Path:
+        path = Path(value)
+        if path.is_dir():
+            msg = f"{_name(param)} {path}: is a folder, expected {self.what}."
+            raise ValidationError(msg)
+        if not path.exists():
+            msg = f"{_name(param)} {path}: no such file; expected {self.what}."
+            raise ValidationError(msg)
+        return path
+
+
+class OutputFile(click.ParamType):
+    """A file to write; its missing parent folders are created, a folder in its place is refused."""
+
+    name = "file"
+
+    def convert(self, value, param, ctx) -> Path:
+        path = Path(value)
+        if path.is_dir():
+            msg = f"{_name(param)} {path}: is a folder, expected the name of a file to write."
+            raise ValidationError(msg)
+        _mkdir(path.parent, param, path)
+        return path
+
+
+class OutputDir(click.ParamType):
+    """A folder to write into, created with its parents; an existing file in its place is refused."""
+
+    name = "folder"
+
+    def convert(self, value, param, ctx) -> Path:
+        path = Path(value)
+        if path.exists() and not path.is_dir():
+            msg = f"{_name(param)} {path}: is a file, expected a folder to write into."
+            raise ValidationError(msg)
+        _mkdir(path, param, path)
+        return path
+
+
+_NET = "a SUMO network file (.net.xml)"
 
 
 def network_options(*, argument: bool = False, dest: str = "road") -> Callable[[Callable], Callable]:
@@ -56,12 +133,12 @@ def network_options(*, argument: bool = False, dest: str = "road") -> Callable[[
             return func(*args, **kwargs)
 
         wrapper = click.option(
-            "--conflicts", type=click.Path(dir_okay=False, path_type=Path), default=None,
+            "--conflicts", type=InputFile("a conflict overrides file (JSON)"), default=None,
             help="Per-junction conflict overrides (JSON) that every conflict check and plan sees.",
         )(wrapper)
         if argument:
-            return click.argument("net", type=click.Path(path_type=Path))(wrapper)
-        return click.option("--network", "net", required=True, type=click.Path(path_type=Path),
+            return click.argument("net", type=InputFile(_NET))(wrapper)
+        return click.option("--network", "net", required=True, type=InputFile(_NET),
                             help="SUMO network (.net.xml).")(wrapper)
 
     return decorator

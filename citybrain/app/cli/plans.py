@@ -10,7 +10,7 @@ import click
 from citybrain.exceptions import ValidationError
 from citybrain.network import RoadNetwork
 from citybrain.plans import PROFILES, check_network_plan, plans_from_network, read_plans, write_plans_json, write_sumo_additional
-from .options import network_options
+from .options import InputFile, OutputFile, network_options
 
 __all__ = ["plans"]
 
@@ -21,7 +21,7 @@ def plans() -> None:
 
 
 @plans.command("check")
-@click.argument("plan", type=click.Path(path_type=Path))
+@click.argument("plan", type=InputFile("a plan file (JSON, or a SUMO additional or network file)"))
 @network_options()
 @click.option("--profile", type=click.Choice(sorted(PROFILES)), default="us", show_default=True,
               help="Policy profile: US ITE/MUTCD or European RiLSA-like.")
@@ -56,7 +56,7 @@ def check(ctx: click.Context, plan: Path, road: RoadNetwork, profile: str, stric
 
 @plans.command("export")
 @network_options(argument=True)
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--out", required=True, type=OutputFile(),
               help="Output: .json for the citybrain schema, else a SUMO additional file.")
 def export(road: RoadNetwork, out: Path) -> None:
     """Write the network NET's own programs as a plan file (JSON or SUMO tlLogic)."""

@@ -7,13 +7,14 @@ from pathlib import Path
 import click
 
 from citybrain.timing import METHODS
+from .options import InputFile, OutputDir
 
 __all__ = ["run"]
 
 
 @click.command("run")
-@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+@click.argument("scenario", type=InputFile("a scenario file (scenarios/*.toml)"))
+@click.option("--out", required=True, type=OutputDir(),
               help="Folder for the report, figures, plans and flows (created).")
 @click.option("--seeds", type=click.IntRange(min=1), help="Validation seeds 0..N-1 (default: the scenario's).")
 @click.option("--strategies", default=None,

@@ -11,14 +11,15 @@ import click
 
 from citybrain.control import CONTROLLERS, PROTOCOLS
 from citybrain.exceptions import ValidationError
+from .options import InputFile, OutputDir
 
 __all__ = ["simulate"]
 
 
 @click.command("simulate")
-@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("scenario", type=InputFile("a scenario file (scenarios/*.toml or a .sumocfg)"))
 @click.option("--controller", default="fixed", show_default=True, help="Registered controller name.")
-@click.option("--plan", "plan", type=click.Path(dir_okay=False, path_type=Path), help="Signal plan file to run.")
+@click.option("--plan", "plan", type=InputFile("a plan file (JSON or SUMO tlLogic)"), help="Signal plan file to run.")
 @click.option(
     "--protocol",
     type=click.Choice(sorted(PROTOCOLS)),
@@ -35,12 +36,12 @@ __all__ = ["simulate"]
 )
 @click.option(
     "--sumo-binary",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=InputFile("a sumo program"),
     help="Another sumo program to drive over TraCI (e.g. SUMO 1.9.1).",
 )
 @click.option(
     "--cameras-out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=OutputDir(),
     help="Write emulated camera counts, true counts and the camera registry here.",
 )
 @click.option("--serve", type=click.IntRange(1, 65535), help="Accept plan changes on 127.0.0.1:PORT.")
@@ -89,9 +90,6 @@ def simulate(
         if controller not in ("fixed", "adaptive-plan"):
             msg = "--plan runs the plan controller (or, with --controller adaptive-plan, adapts its splits)."
             raise click.UsageError(msg)
-        if not plan.is_file():
-            msg = f"--plan {plan}: no such plan file."
-            raise ValidationError(msg)
         controller = "plan" if controller == "fixed" else controller
     if backend is None:
         backend = "traci" if (sumo_binary is not None or gui) else "libsumo"

@@ -101,7 +101,7 @@ def test_import_osm_guesses_the_signal(tmp_path):
 def test_import_osm_missing_file_exits_2(tmp_path):
     result = CliRunner().invoke(cli, ["network", "import-osm", str(tmp_path / "none.osm"), "-o", str(tmp_path / "x.net.xml")])
     assert result.exit_code == 2
-    assert "no such OpenStreetMap file" in result.output
+    assert "no such file; expected an OpenStreetMap file" in result.output
 
 
 @pytest.mark.sumo

@@ -51,7 +51,7 @@ def test_check_lists_every_violation_and_exits_1(tmp_path):
 def test_unusable_input_exits_2(tmp_path):
     net = NETWORKS / "grid4x4.net.xml"
     result = run("plans", "check", tmp_path / "missing.json", "--network", net)
-    assert result.exit_code == 2 and "no such plan file" in result.output
+    assert result.exit_code == 2 and "no such file; expected a plan file" in result.output
     bad = tmp_path / "bad.json"
     bad.write_text('{"schema": "citybrain.plans", "version": 2, "periods": []}')
     result = run("plans", "check", bad, "--network", net)

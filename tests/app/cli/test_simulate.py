@@ -64,7 +64,7 @@ def test_table_output_and_cameras(short_grid, tmp_path):
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["--plan", "x.json"], "no such plan file"),
+        (["--plan", "x.json"], "no such file; expected a plan file"),
         (["--seeds", "2", "--seed", "1"], "not both"),
         (["--controller", "nope"], "unknown controller 'nope'"),
         (["--backend", "libsumo", "--gui"], "need --backend traci"),

@@ -1,0 +1,5 @@
+"""``python -m citybrain.app.cli``: the ``citybrain`` command."""
+
+from . import main
+
+main()
