@@ -37,7 +37,7 @@ from citybrain.exceptions import SimulationError
 from citybrain.network import RoadNetwork
 from citybrain.plans import NetworkPlan, SignalPlan, read_plans, require_safe
 from citybrain.plans.formats.sumo import plan_from_program, plan_program, write_sumo_additional
-from citybrain.plans.safety import apply_clearances, check_plan
+from citybrain.plans.safety import apply_clearances, check_plan, get_profile
 
 from .run import RunSpec
 from .signals import LaneLayout
@@ -76,6 +76,9 @@ def load_checked_plan(path: str | Path, network: RoadNetwork) -> NetworkPlan:
 def checked_program_plan(network: RoadNetwork, tls: str) -> SignalPlan:
     """The light's own program as a checked plan: as it is when safe, else with clearances added.
 
+    Clearances lengthen the cycle; where it then exceeds the profile's maximum, the greens
+    above their minimums are shortened in proportion to fit it.
+
     Raises
     ------
     UnsafePlanError
@@ -85,9 +88,23 @@ def checked_program_plan(network: RoadNetwork, tls: str) -> SignalPlan:
     plan = plan_from_program(prog.phases, tls=tls, junctions=prog.junctions, offset_s=prog.offset_s,
                              program_id=prog.program_id, network=network)
     if any(v.severity == "error" for v in check_plan(plan, network)):
-        plan = apply_clearances(plan, network)
+        plan = _within_cycle_max(apply_clearances(plan, network))
     require_safe(plan, network, source=f"light {tls}: the network's own program, with the profile's clearances")
     return plan
+
+
+def _within_cycle_max(plan: SignalPlan) -> SignalPlan:
+    """The plan with its greens above their minimums scaled down so the cycle is within the profile's maximum."""
+    profile = get_profile(None)
+    greens = [ph.green_s for ph in plan.phases]
+    if plan.cycle_s <= profile.cycle_max_s:
+        return plan
+    floors = [min(g, max(profile.min_green_s, ph.min_green_s or 0.0)) for g, ph in zip(greens, plan.phases, strict=True)]
+    spare = sum(g - f for g, f in zip(greens, floors, strict=True))
+    room = profile.cycle_max_s - (plan.cycle_s - sum(greens)) - sum(floors)
+    if spare <= 0 or room <= 0:
+        return plan
+    return plan.with_timing([f + (g - f) * room / spare for g, f in zip(greens, floors, strict=True)])
 
 
 def checked_network(network: RoadNetwork, plans: Mapping[str, SignalPlan]) -> RoadNetwork:
