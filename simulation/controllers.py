@@ -7,8 +7,8 @@ controller of ours runs has passed the one safety gate,
 
 - the plan controller's plan is installed as the light's SUMO program (``plan.add.xml``,
   written from the checked plan), so SUMO runs exactly the checked states;
-- the other controllers choose among the phases of a checked plan: ``adaptive-plan`` the
-  given plan's first period, every other one the network's own program, checked as any plan
+- the other controllers choose among the phases of a checked plan: the given plan's first
+  period (``adaptive-plan`` also takes its splits), else the network's own program, checked as any plan
   is (where it lacks clearances, with the profile's yellow, all-red and walk added first,
   :func:`~citybrain.plans.safety.apply_clearances`). They see the network with each light's
   program replaced by its checked plan's program (:func:`checked_network`).
@@ -89,7 +89,8 @@ def checked_program_plan(network: RoadNetwork, tls: str) -> SignalPlan:
                              program_id=prog.program_id, network=network)
     if any(v.severity == "error" for v in check_plan(plan, network)):
         plan = _within_cycle_max(apply_clearances(plan, network))
-    require_safe(plan, network, source=f"light {tls}: the network's own program, with the profile's clearances")
+    require_safe(plan, network, source=f"light {tls}: the network's own program, with the profile's clearances "
+                 "(give the controller a checked plan to choose among instead: --plan, e.g. from citybrain optimise)")
     return plan
 
 
@@ -148,13 +149,16 @@ def make_controllers(
         checked = checked_network(network, {t: checked_program_plan(network, t) for t in lights if not is_baseline(plain[t])})
         return {t: make_controller(spec.controller, checked, t) for t in lights}, checked
     plan = load_checked_plan(spec.plan, network)
-    if spec.controller == "adaptive-plan":
+    if spec.controller not in ("fixed", "plan"):  # an adaptive controller chooses among the plan's phases
         first = plan.periods[0].by_tls
         checked = checked_network(network, first)
-        return {
-            t: AdaptivePlanController(checked, t, plan=first[t]) if t in first else make_controller("fixed", checked, t)
-            for t in lights
-        }, checked
+
+        def adaptive(t: str) -> Controller:
+            if spec.controller == "adaptive-plan":
+                return AdaptivePlanController(checked, t, plan=first[t])
+            return make_controller(spec.controller, checked, t)
+
+        return {t: adaptive(t) if t in first else make_controller("fixed", checked, t) for t in lights}, checked
     running = {t: p for t in plan.tls_ids if (p := plan.plan_at(t, begin)) is not None}
     checked = checked_network(network, running)
     covered = set(plan.tls_ids)

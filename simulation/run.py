@@ -49,8 +49,8 @@ class RunSpec:
     plan : str or None
         A signal plan file (JSON or SUMO additional) to run with the ``plan`` controller on
         the lights it covers (the others keep their programs); checked for safety first.
-        With ``controller="adaptive-plan"`` the plan's first period is the base of the
-        adaptive splits instead.
+        With an adaptive controller, the controller chooses among the phases of the plan's
+        first period instead (``adaptive-plan`` also starts from its splits).
     realtime : float or None
         Pace the run to the wall clock: this many simulated seconds per wall-clock second
         (``None``: as fast as SUMO runs).

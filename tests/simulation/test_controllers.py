@@ -85,3 +85,17 @@ def test_controllers_get_the_files_they_need(grid, tmp_path):
     with pytest.raises(SimulationError, match="several SUMO program types"):
         controller_files(mixed, grid, layout, tmp_path)
     assert controller_files({t: make_controller("fixed", grid, t) for t in lights}, grid, layout, tmp_path) == []
+
+
+def test_an_adaptive_controller_given_a_plan_chooses_among_its_phases(grid, tmp_path):
+    plan = plans_from_network(grid)
+    b1 = plan.periods[0].by_tls["B1"]
+    one = replace(plan, periods=(replace(plan.periods[0], plans=(b1,)),))
+    path = write_plans_json(one, tmp_path / "b1.json")
+    lights = tuple(sorted(grid.programs))
+    controllers, network = make_controllers(RunSpec(fake_scenario(GRID, 60.0), controller="actuated", plan=str(path)),
+                                            grid, lights)
+    assert controllers["B1"].name == "actuated" and not is_baseline(controllers["B1"])
+    assert all(is_baseline(c) for t, c in controllers.items() if t != "B1")
+    greens = [network.programs["B1"].phases[k].state for k in network.programs["B1"].green_phases()]
+    assert set(greens) <= {ph.state for ph in b1.phases}

@@ -19,7 +19,7 @@ __all__ = ["simulate"]
 @click.command("simulate")
 @click.argument("scenario", type=InputFile("a scenario file (scenarios/*.toml or a .sumocfg)"))
 @click.option("--controller", default="fixed", show_default=True, help="Registered controller name.")
-@click.option("--plan", "plan", type=InputFile("a plan file (JSON or SUMO tlLogic)"), help="Signal plan file to run.")
+@click.option("--plan", "plan", type=InputFile("a plan file (JSON or SUMO tlLogic)"), help="Signal plan file to run (checked first); with an adaptive --controller, the phases it chooses among.")
 @click.option(
     "--protocol",
     type=click.Choice(sorted(PROTOCOLS)),
@@ -87,8 +87,9 @@ def simulate(
         msg = f"unknown controller {controller!r}; registered: {', '.join(sorted(CONTROLLERS))}"
         raise click.BadParameter(msg, param_hint="--controller")
     if plan is not None:
-        if controller not in ("fixed", "adaptive-plan"):
-            msg = "--plan runs the plan controller (or, with --controller adaptive-plan, adapts its splits)."
+        if controller.startswith("sumo-") or controller not in CONTROLLERS:
+            msg = ("--plan runs the plan controller, or a controller of ours choosing among the plan's phases; "
+                   f"{controller!r} is not one (SUMO's own programs take no plan).")
             raise click.UsageError(msg)
         controller = "plan" if controller == "fixed" else controller
     if backend is None:
