@@ -124,6 +124,8 @@ def test_network_info_reports_unsafe_phases_under_the_override(tmp_path):
 def test_every_network_command_refuses_a_bad_override_file_in_one_line(tmp_path, command):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"B1": [{"from": ["A1B1", "nowhere"], "to": ["C1B1", "B1A1"], "kind": "never"}]}))
+    for name in ("counts.csv", "flows.csv"):  # input files must exist; the network is read before their content
+        (tmp_path / name).write_text("")
     result = CliRunner().invoke(cli, [str(tmp_path / c) if c in ("own.json", "counts.csv", "flows.csv", "plan.json")
                                       else str(c) for c in command] + ["--conflicts", str(bad)])
     assert result.exit_code == 2, result.output

@@ -93,6 +93,7 @@ def test_auto_picks_what_choose_method_picks():
 
 
 def test_the_cli_offers_the_registered_methods(tmp_path):
+    (tmp_path / "f.csv").write_text("")  # it must exist; the method is refused before it is read
     result = CliRunner().invoke(cli, ["optimise", "--network", str(NETWORKS / "arterial5.net.xml"), "--flows",
                                        str(tmp_path / "f.csv"), "--method", "nosuch", "--out", str(tmp_path / "p.json")])
     assert result.exit_code == 2

@@ -2,7 +2,8 @@
 
 Each command group lives in its own module here and only parses arguments, builds objects
 and calls library functions. Errors raised on purpose (:class:`~citybrain.exceptions.CityBrainError`)
-become a one-line message on standard error and exit code 2 (unusable input), in one place:
+become a one-line message on standard error and exit code 2 (unusable input), or 1 for a
+:class:`~citybrain.exceptions.SimulationError` (SUMO failed on valid input), in one place:
 :class:`CityBrainGroup`. Exit codes: 0 ok, 1 problems found in valid input, 2 unusable input
 or usage.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import click
 
-from citybrain.exceptions import CityBrainError
+from citybrain.exceptions import CityBrainError, SimulationError
 from .counts import counts
 from .estimate import estimate
 from .network import network
@@ -24,11 +25,14 @@ __all__ = ["cli", "main", "CityBrainGroup"]
 
 
 class CityBrainGroup(click.Group):
-    """A click group that turns domain errors into a message and exit code 2."""
+    """A click group that turns domain errors into a message: exit 1 for a failed simulation, else 2."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except SimulationError as exc:
+            click.echo(f"Error: the simulation failed: {' '.join(str(exc).split())}", err=True)
+            ctx.exit(1)
         except CityBrainError as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(2)

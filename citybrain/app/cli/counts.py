@@ -27,6 +27,7 @@ def counts() -> None:
     "--max-lane-flow",
     "max_lane_flow_vph",
     default=2000.0,
+    type=click.FloatRange(min=0, min_open=True),
     show_default=True,
     help="Plausibility ceiling: the highest flow per lane (veh/h) a count may imply.",
 )

@@ -50,6 +50,12 @@ def run(scenario: Path, out: Path, seeds: int | None, strategies: str | None, me
         for line in res.lines:
             click.echo(line)
         click.echo(f"wrote {res.paths['closed_loop.md']}")
+        failed = [r for r in res.runs if r.error]
+        if failed:
+            first = failed[0]
+            click.echo(f"Error: {len(failed)} of {len(res.runs)} closed-loop runs failed (first: {first.variant} seed "
+                       f"{first.seed}: {_one_line(first.error)}); SUMO's messages are in {out / 'runs'}", err=True)
+            raise SystemExit(1)
         return
     names = [s.strip() for s in strategies.split(",") if s.strip()] if strategies else None
     res = run_job(scenario, out, seeds=seeds, strategies=names, method=method, workers=workers,
@@ -63,9 +69,14 @@ def run(scenario: Path, out: Path, seeds: int | None, strategies: str | None, me
         click.echo(f"Warning: {line}", err=True)
     failed = res.data.runs[res.data.runs["error"].notna()]
     if len(failed):
-        first = str(failed["error"].iloc[0]).splitlines()[0]
+        first = _one_line(str(failed["error"].iloc[0]))
         click.echo(f"Error: {len(failed)} of {len(res.data.runs)} validation runs failed (first: {first}); "
                    f"SUMO's messages are in {res.out / 'runs'}", err=True)
         raise SystemExit(1)
     if res.violations:
         raise SystemExit(1)
+
+
+def _one_line(error: str) -> str:
+    """An error message on one line: its lines joined (a validation error lists its problems below its head)."""
+    return " ".join(x.strip() for x in error.splitlines() if x.strip())

@@ -161,7 +161,7 @@ class LoopSpec:
             if t + 1e-9 < next_plan[0]:
                 return
             elapsed = t - sc.begin_s
-            lo = 0.0 if not pushes else max(0.0, elapsed - window_s)
+            lo = 0.0 if not pushes else _window_start(elapsed, window_s, sc.cameras.interval_s)
             seen = tw.camera_tables().between(lo, elapsed)
             plan = _plan_from_counts(network, seen, folder / "replans", f"{int(elapsed)}", self.method)
             tw.push_plan(plan)  # the gate (require_safe), all lights at once
@@ -172,6 +172,14 @@ class LoopSpec:
         twin.on_step = on_step
         result = twin.run()
         return LoopRun(self.variant, replace(result, cameras=None), tuple(pushes))
+
+
+def _window_start(elapsed_s: float, window_s: float, interval_s: float) -> float:
+    """Start (s from the begin) of the counts a re-plan at ``elapsed_s`` uses: the last ``window_s``,
+    widened to hold at least the last whole camera interval (a window shorter than an interval, or
+    off the intervals' grid, would hold no count at all)."""
+    last_whole_start = math.floor(elapsed_s / interval_s + 1e-9) * interval_s - interval_s
+    return max(0.0, min(elapsed_s - window_s, last_whole_start))
 
 
 def _plan_from_counts(network, seen: CameraCounts, folder: Path, tag: str, method: str):
@@ -262,19 +270,22 @@ def run_closed_loop(scenario, out: str | Path, *, replan_every_min: float = 15.0
              f"seeds {', '.join(map(str, seed_list))}): re-plan every {replan_every_min:g} min vs plans made once "
              f"from the first {first_s / 3600:g} h of counts."]
     for name, part in (("plans-once", once), ("closed-loop", loop)):
+        if part.empty:
+            lines.append(f"  {name}: no run finished")
+            continue
         m, sd, ci = mean_ci(part["delay_s"].to_numpy())
-        lines.append(f"  {name}: delay {m:.1f} +/- {sd:.1f} s/veh [CI +/-{ci:.1f}], throughput "
-                     f"{part['arrived'].mean():.0f} veh")
+        spread = f" +/- {sd:.1f} s/veh [CI +/-{ci:.1f}]" if len(part) > 1 else " s/veh (one seed)"
+        lines.append(f"  {name}: delay {m:.1f}{spread}, throughput {part['arrived'].mean():.0f} veh")
     if len(common):
         d = (loop.loc[common, "delay_s"] - once.loc[common, "delay_s"]).to_numpy()
         m, _, ci = mean_ci(d)
         base = float(once.loc[common, "delay_s"].mean())
         verdict = "beats" if m < 0 else "does not beat"
-        lines.append(f"  closed loop {verdict} plans made once: margin {-m:.1f} s/veh ({-100 * m / base:.1f}%, "
-                     f"paired 95% CI +/-{ci:.1f})")
+        paired = f", paired 95% CI +/-{ci:.1f}" if len(common) > 1 else ", one seed"
+        lines.append(f"  closed loop {verdict} plans made once: margin {-m:.1f} s/veh ({-100 * m / base:.1f}%{paired})")
     for r in runs:
         if r.error:
-            lines.append(f"  FAILED {r.variant} seed {r.seed}: {r.error.splitlines()[0]}")
+            lines.append(f"  FAILED {r.variant} seed {r.seed}: " + " ".join(x.strip() for x in r.error.splitlines()))
     md = ["# citybrain closed loop: " + sc.name, "", *[x.strip() for x in lines], "",
           "| variant | seed | delay (s/veh) | trip time (s) | waiting (s/veh) | queue (veh) | arrived | plans pushed |",
           "|---|---|---|---|---|---|---|---|"]

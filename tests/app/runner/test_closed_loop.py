@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from citybrain.app.cli.run import run
-from citybrain.app.runner.closed_loop import LoopRun, LoopSpec, run_closed_loop
+from citybrain.app.runner.closed_loop import LoopRun, LoopSpec, _window_start, run_closed_loop
 from citybrain.exceptions import ValidationError
 from simulation import load_scenario
 
@@ -67,3 +67,41 @@ def test_closed_loop_runs_its_variants_on_the_one_pool(tmp_path, monkeypatch):
     assert list(frame.columns) == ["variant", "seed", "delay_s", "delay_all_s", "trip_time_s", "waiting_s",
                                    "queue_veh", "arrived", "wall_s", "error", "plans_pushed"]
     assert "  FAILED closed-loop seed 1: not run in this test" in res.lines
+
+
+def test_a_failed_closed_loop_run_exits_1_naming_its_error(tmp_path, monkeypatch):
+    import simulation.runner
+
+    def failing_run_many(specs, workdir, **kwargs):
+        return [s.failed("counts_4440.csv: 0 rows, 1 problem(s):\n  the file has no data rows", 0.0)
+                if s.variant == "closed-loop" else s.failed("plans-once broke", 0.0) for s in specs]
+
+    monkeypatch.setattr(simulation.runner, "run_many", failing_run_many)
+    result = CliRunner().invoke(run, ["scenarios/day.toml", "--out", str(tmp_path), "--replan-every", "15",
+                                      "--seeds", "1", "--duration", "5400", "--quiet"])
+    assert result.exit_code == 1, result.output
+    assert ("Error: 2 of 2 closed-loop runs failed (first: plans-once seed 0: plans-once broke)"
+            in result.output)
+    assert "FAILED closed-loop seed 0: counts_4440.csv: 0 rows, 1 problem(s): the file has no data rows" in result.output
+    assert "plans-once: no run finished" in result.output and "nan" not in result.output
+
+
+@pytest.mark.parametrize(("elapsed", "window", "start"), [
+    (4500.0, 900.0, 3600.0),   # the window holds whole intervals: kept
+    (4440.0, 420.0, 3900.0),   # 4020-4440 holds no whole 300 s interval: widened to 3900-4200
+    (3660.0, 60.0, 3300.0),    # a window shorter than an interval
+    (100.0, 900.0, 0.0),
+])
+def test_a_replan_window_holds_at_least_one_whole_camera_interval(elapsed, window, start):
+    assert _window_start(elapsed, window, 300.0) == start
+
+
+@pytest.mark.sumo
+def test_a_replan_window_shorter_than_a_camera_interval_still_plans(tmp_path):
+    # re-plan every minute: the re-plan at 61 min used to see no whole 5 min camera interval and fail
+    result = CliRunner().invoke(run, ["scenarios/day.toml", "--out", str(tmp_path), "--replan-every", "1",
+                                      "--seeds", "1", "--duration", "3700", "--quiet"])
+    assert result.exit_code == 0, result.output
+    runs = pd.read_csv(tmp_path / "closed_loop_runs.csv").set_index("variant")
+    assert runs["error"].isna().all()
+    assert runs.loc["closed-loop", "plans_pushed"] == 2

@@ -1,0 +1,146 @@
+"""Every ``citybrain`` subcommand given bad input: a message, exit 2 (or 1), never a traceback.
+
+The CLI's ``main`` runs in-process with ``sys.argv`` set; no case reaches a SUMO start.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import pytest
+
+from citybrain.app.cli import CityBrainGroup, main
+from citybrain.exceptions import SimulationError
+
+from ...conftest import DATA, NETWORKS, ROOT
+
+NET = str(NETWORKS / "grid4x4.net.xml")
+COUNTS = str(DATA / "good_counts.csv")
+SCENARIO = str(ROOT / "scenarios" / "grid4x4.toml")
+
+
+@pytest.fixture
+def files(tmp_path):
+    """Paths standing for the bad inputs: MISSING, FOLDER, EMPTY, GARBAGE, and OUT (a fresh folder)."""
+    (tmp_path / "empty").write_text("")
+    (tmp_path / "garbage").write_bytes(b"\x00\xff<<%%% not, a [file\n\x89PNG")
+    (tmp_path / "folder").mkdir()
+    return {"MISSING": str(tmp_path / "missing.xml"), "FOLDER": str(tmp_path / "folder"),
+            "EMPTY": str(tmp_path / "empty"), "GARBAGE": str(tmp_path / "garbage"), "OUT": str(tmp_path / "out")}
+
+
+BAD_FILES = ["MISSING", "FOLDER", "EMPTY", "GARBAGE"]
+
+#: Each command with one placeholder ({}) that takes every bad file in turn.
+FILE_ARGS = [
+    ["network", "info", "{}"],
+    ["network", "info", NET, "--conflicts", "{}"],
+    ["network", "import-osm", "{}", "-o", "OUT/x.net.xml"],
+    ["counts", "check", "{}", "--network", NET],
+    ["counts", "check", COUNTS, "--network", "{}"],
+    ["counts", "check", COUNTS, "--network", NET, "--registry", "{}"],
+    ["estimate", "--network", NET, "--counts", "{}"],
+    ["estimate", "--network", "{}", "--counts", COUNTS],
+    ["optimise", "--network", NET, "--flows", "{}", "--out", "OUT/p.json"],
+    ["optimise", "--network", NET, "--counts", "{}", "--out", "OUT/p.json"],
+    ["plans", "check", "{}", "--network", NET],
+    ["plans", "export", "{}", "--out", "OUT/p.json"],
+    ["run", "{}", "--out", "OUT"],
+    ["simulate", "{}"],
+    ["simulate", SCENARIO, "--plan", "{}"],
+]
+
+#: Bad numbers, bad output paths and unknown options, one per command.
+OTHER_ARGS = [
+    ["network", "grid", "OUT/g.net.xml", "--rows", "-1"],
+    ["network", "arterial", "OUT/a.net.xml", "--signals", "-3"],
+    ["network", "grid", "FOLDER"],
+    ["counts", "check", COUNTS, "--network", NET, "--max-lane-flow", "-5"],
+    ["counts", "check", COUNTS, "--network", NET, "--max-lane-flow", "many"],
+    ["estimate", "--network", NET, "--counts", COUNTS, "--out", "FOLDER"],
+    ["estimate", "--network", NET, "--counts", COUNTS, "--out", "GARBAGE/f.csv"],
+    ["optimise", "--network", NET, "--flows", COUNTS, "--out", "FOLDER"],
+    ["optimise", "--network", NET, "--out", "OUT/p.json"],
+    ["optimise", "--network", NET, "--flows", COUNTS, "--out", "OUT/p.json", "--seed", "-x"],
+    ["plans", "export", NET, "--out", "FOLDER"],
+    ["run", SCENARIO, "--out", "GARBAGE"],
+    ["run", SCENARIO, "--out", "OUT", "--seeds", "0"],
+    ["run", SCENARIO, "--out", "OUT", "--duration", "-60"],
+    ["run", SCENARIO, "--out", "OUT", "--replan-every", "-15"],
+    ["run", SCENARIO, "--out", "OUT", "--workers", "-1"],
+    ["simulate", SCENARIO, "--seed", "-1"],
+    ["simulate", SCENARIO, "--seeds", "0"],
+    ["simulate", SCENARIO, "--cameras-out", "GARBAGE"],
+    ["simulate", SCENARIO, "--controller", "nope"],
+    *[[*cmd, "--no-such-option"] for cmd in (["network", "info", NET], ["network", "grid", "OUT/g.net.xml"],
+                                             ["network", "arterial", "OUT/a.net.xml"], ["counts", "check", COUNTS],
+                                             ["estimate"], ["optimise"], ["plans", "check", NET], ["plans", "export", NET],
+                                             ["run", SCENARIO], ["simulate", SCENARIO])],
+    ["no-such-command"],
+]
+
+
+def _main(monkeypatch, capsys, args: list[str]) -> tuple[int, str]:
+    """Run ``citybrain ARGS`` in-process; return its exit code and everything it printed."""
+    monkeypatch.setattr(sys, "argv", ["citybrain", *args])
+    with pytest.raises(SystemExit) as info:
+        main()
+    out = capsys.readouterr()
+    code = info.value.code
+    return (code if isinstance(code, int) else 1), out.out + out.err
+
+
+def _fill(args: list[str], files: dict[str, str], bad: str | None = None) -> list[str]:
+    filled = []
+    for a in args:
+        a = a.replace("{}", files[bad]) if bad else a
+        head, _, tail = a.partition("/")
+        filled.append(files[head] + ("/" + tail if tail else "") if head in files else a)
+    return filled
+
+
+@pytest.mark.parametrize("bad", BAD_FILES)
+@pytest.mark.parametrize("args", FILE_ARGS, ids=" ".join)
+def test_bad_input_files_exit_2_without_a_traceback(monkeypatch, capsys, files, args, bad):
+    code, printed = _main(monkeypatch, capsys, _fill(args, files, bad))
+    assert code == 2, printed
+    assert "Traceback" not in printed
+    assert "Error" in printed and len(printed.strip().splitlines()) <= 40
+
+
+@pytest.mark.parametrize("args", OTHER_ARGS, ids=" ".join)
+def test_bad_numbers_outputs_and_options_exit_2_without_a_traceback(monkeypatch, capsys, files, args):
+    code, printed = _main(monkeypatch, capsys, _fill(args, files))
+    assert code == 2, printed
+    assert "Traceback" not in printed and "Error" in printed
+
+
+def test_a_folder_given_for_a_file_says_what_file_was_expected(monkeypatch, capsys, files):
+    code, printed = _main(monkeypatch, capsys, ["counts", "check", files["FOLDER"], "--network", NET])
+    assert code == 2
+    assert printed == f"Error: COUNTS {files['FOLDER']}: is a folder, expected a count file (CSV or Parquet).\n"
+
+
+def test_an_output_file_gets_its_missing_folders(monkeypatch, capsys, files):
+    out = f"{files['OUT']}/no/folder/flows.csv"
+    code, printed = _main(monkeypatch, capsys, ["estimate", "--network", NET, "--counts", COUNTS, "--out", out])
+    assert code == 0, printed
+    assert f"wrote {out}" in printed
+
+
+def test_a_simulation_error_is_one_line_and_exit_1(capsys):
+    @click.group(cls=CityBrainGroup)
+    def group() -> None:
+        """Wired like citybrain's group."""
+
+    @group.command("sim")
+    def sim() -> None:
+        raise SimulationError("SUMO stopped at t=120 s:\n  Error: vehicle 'v1' has no route")
+
+    with pytest.raises(SystemExit) as info:
+        group(["sim"], prog_name="citybrain")
+    out = capsys.readouterr()
+    assert info.value.code == 1
+    assert out.err == "Error: the simulation failed: SUMO stopped at t=120 s: Error: vehicle 'v1' has no route\n"
+    assert "Traceback" not in out.out + out.err
