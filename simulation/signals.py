@@ -24,7 +24,7 @@ from citybrain.exceptions import SimulationError
 from citybrain.network import RoadNetwork, SignalProgram
 from citybrain.plans import SignalPlan
 from citybrain.control.plan import PlanController
-from citybrain.plans.formats.sumo import sumo_phases
+from citybrain.plans.formats.sumo import phase_program_indices, sumo_phases
 from citybrain.plans.safety import HARD_MIN_YELLOW_S, LightGeometry, clearance_times
 
 from .backend import Backend, SetPhase, SetProgram, SetState, StepData
@@ -350,9 +350,8 @@ class SignalDriver:
     def push(self, update: PlanUpdate) -> None:
         """Switch to a checked plan at this light's next cycle boundary (replacing one still pending).
 
-        At the boundary (the running program wraps to phase 0, or the plan controller's plan
-        starts a new cycle) the links still green that the plan's first green drops show the outgoing plan's
-        yellow and all-red (at least :data:`PLAN_SWITCH_YELLOW_S` and
+        At the boundary (the running program's last phase ends) the links still green that
+        the plan's first green drops show the outgoing plan's yellow and all-red (at least :data:`PLAN_SWITCH_YELLOW_S` and
         :data:`PLAN_SWITCH_ALL_RED_S`), then SUMO runs the plan's exact states
         (``update.phases``) as a static program, from then on program-driven. The program is
         entered where the plan's offset puts it: at the start of the plan phase due next, that
@@ -405,11 +404,9 @@ def offset_entry(update: PlanUpdate, t: float) -> tuple[int, float]:
     plan = update.plan
     cycle = sum(d for d, _ in update.phases)
     pos = plan.cycle_position_s(t)
-    # the SUMO phase index starting each plan phase: sumo_phases writes 1 or 2 green parts, then transitions
-    starts, index, at = [], 0, 0.0
-    for ph in plan.phases:
+    at, starts = 0.0, []
+    for ph, index in zip(plan.phases, phase_program_indices(plan), strict=True):
         starts.append((at, index))
-        index += (2 if 0 < ph.walk_s < ph.green_s else 1) + (ph.yellow_s > 0) + (ph.all_red_s > 0)
         at += ph.duration_s
     wait, phase = min(((start - pos) % cycle, k) for start, k in starts)
     if wait > cycle - 1e-6:
