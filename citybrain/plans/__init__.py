@@ -19,7 +19,8 @@ from .formats import (
     write_sumo_additional,
 )
 from .model import NetworkPlan, PlanPeriod, PlanPhase, ScheduleEntry, SignalPlan, transition_states
-from .safety import EU_RILSA, PROFILES, US_ITE, SafetyProfile, Violation, check_network_plan, check_plan, require_safe
+from .safety import (EU_RILSA, PROFILES, US_ITE, SafetyProfile, Violation, check_network_plan, check_plan, require_safe,
+                     switch_violations)
 
 __all__ = [
     "NetworkPlan",
@@ -36,6 +37,7 @@ __all__ = [
     "check_plan",
     "check_network_plan",
     "require_safe",
+    "switch_violations",
     "plan_from_program",
     "plans_from_network",
     "plans_from_dict",

@@ -31,13 +31,18 @@ Hard rules (always ``"error"``; the movement conflict classes come from
 A plan for a traffic light the network does not have is unusable input, not a violation:
 :class:`~citybrain.exceptions.ValidationError`.
 
+The switch from a running plan to a pushed one (``require_safe(..., running=...)``,
+:func:`switch_violations`) is checked with the same rule names; the semantics are in
+:mod:`citybrain.plans.switch`.
+
 Profile rules (severity set by the :class:`SafetyProfile`; the defaults make ``cycle``,
 ``min-green`` and ``pedestrian`` errors and the clearance formulas warnings):
 
 ``cycle``
     cycle within ``[cycle_min_s, cycle_max_s]`` (30-180 s);
 ``min-green``
-    every green at least ``min_green_s`` (5 s);
+    every green at least ``min_green_s`` (5 s); a pure clearance phase (no link green, no green
+    time) has none;
 ``pedestrian``
     walk at least ``walk_min_s`` (7 s US, 5 s RiLSA) and clearance at least crossing length
     over the walking speed (1.07 m/s US, 1.2 m/s RiLSA);
@@ -60,6 +65,7 @@ from __future__ import annotations
 
 import math
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -69,6 +75,7 @@ from ..network.conflicts import MERGE, NEVER, YIELD
 from ..exceptions import UnsafePlanError, ValidationError
 from .coverage import check_coverage
 from .model import GREEN, NetworkPlan, SignalPlan
+from .switch import check_switch
 
 if TYPE_CHECKING:
     from ..network import RoadNetwork
@@ -80,6 +87,7 @@ __all__ = [
     "EU_RILSA",
     "PROFILES",
     "require_safe",
+    "switch_violations",
     "get_profile",
     "Violation",
     "check_plan",
@@ -425,18 +433,14 @@ def check_plan(plan: SignalPlan, network: RoadNetwork, profile: str | SafetyProf
         policy(None, "cycle", f"cycle {plan.cycle_s:g} s, expected within [{prof.cycle_min_s:g}, {prof.cycle_max_s:g}] s")
 
     check_coverage(plan, prof.max_red_s, add)
-    junction_conf = {j: network.conflicts(j) for j in plan.junctions if j in network.graph} or {}
-    for j in {network.movements[m].junction for ms in geo.link_movements.values() for m in ms}:
-        if j not in junction_conf:
-            junction_conf[j] = network.conflicts(j)
-    pos = {j: {m: i for i, m in enumerate(c.movements)} for j, c in junction_conf.items()}
+    junction_conf, pos = _light_conflicts(network, plan, geo)
     prog = network.programs[plan.tls]
     n = len(plan.phases)
     for k, ph in enumerate(plan.phases):
         status = _movement_status(ph.state, geo)
         _check_green_state(k, status, network, junction_conf, pos, add)
         _check_merges(k, ph.state, prog, add)
-        if ph.green_s < prof.min_green_s:
+        if ph.green_s < prof.min_green_s and any(c in GREEN for c in ph.state):  # not a pure clearance phase
             policy(k, "min-green", f"green {ph.green_s:g} s, expected at least {prof.min_green_s:g} s")
         walk_req, clear_req = pedestrian_times(ph.state, geo, prof)
         if walk_req > 0:
@@ -470,8 +474,64 @@ def check_plan(plan: SignalPlan, network: RoadNetwork, profile: str | SafetyProf
     return out
 
 
+def switch_violations(running: SignalPlan, pushed: SignalPlan, network: RoadNetwork,
+                      profile: str | SafetyProfile | None = None, *, period: str = "") -> list[Violation]:
+    """Check the switch from the plan a light runs to a pushed plan (semantics: :mod:`citybrain.plans.switch`).
+
+    Parameters
+    ----------
+    running
+        What the light runs now; it ends its cycle, its last phase's yellow and all-red included.
+    pushed
+        The plan that takes over with its phase 0 (checked on its own by :func:`check_plan`).
+    network, profile
+        As in :func:`check_plan`.
+    period
+        The pushed plan's period name, for messages.
+
+    Returns
+    -------
+    list of Violation
+        Placed at the running plan's last phase; empty when the switch is safe.
+
+    Raises
+    ------
+    ValidationError
+        If the two plans are for different lights, or their states have different lengths
+        (the light's link count changed), or the network has no such light.
+    """
+    prof = get_profile(profile)
+    if pushed.tls not in network.programs:
+        raise ValidationError(_unknown_message([pushed.tls], network))
+    if running.tls != pushed.tls:
+        msg = f"cannot switch traffic light {pushed.tls!r} from a plan of light {running.tls!r}"
+        raise ValidationError(msg)
+    if not running.phases or not pushed.phases or running.n_links != pushed.n_links:
+        msg = (f"traffic light {pushed.tls!r}: the pushed plan has {pushed.n_links} links, the running plan "
+               f"{running.n_links}; a push must keep the light's link count")
+        raise ValidationError(msg)
+    geo = LightGeometry.of(network, pushed.tls)
+    k, last, first = len(running.phases) - 1, running.phases[-1], pushed.phases[0]
+    if len(first.state) != geo.n_links:
+        return []  # check_plan reports the pushed plan's link count
+    out: list[Violation] = []
+
+    def add(rule, message, severity="error"):
+        out.append(Violation(pushed.tls, period, k, rule, severity, f"switch: {message}"))
+
+    check_switch(last, first, crossing_links=geo.crossing_links, required_s=clearance_times(last.state, first.state,
+                 geo, prof), min_yellow_s=HARD_MIN_YELLOW_S, min_green_s=prof.min_green_s, add=add,
+                 policy=lambda rule, message: add(rule, message, prof.severity.get(rule, "error")))
+    if any(c in GREEN for c in last.state):
+        conf, pos = _light_conflicts(network, pushed, geo)
+        _check_yellow_trap(k, last.state, first.state, geo, network, conf, pos,
+                           lambda _k, rule, message: add(rule, message))
+    return out
+
+
 def require_safe(plan: NetworkPlan | SignalPlan, network: RoadNetwork,
-                 profile: str | SafetyProfile | None = None, *, source: str = "The plan") -> list[Violation]:
+                 profile: str | SafetyProfile | None = None, *, source: str = "The plan",
+                 running: Mapping[str, SignalPlan] | None = None) -> list[Violation]:
     """Check a plan and refuse it on any error: the one gate on every path to a signal.
 
     An error is a broken hard rule, or a profile rule the profile makes an error (see the
@@ -486,6 +546,10 @@ def require_safe(plan: NetworkPlan | SignalPlan, network: RoadNetwork,
         As in :func:`check_plan`.
     source
         What the plan is, for the message (a file name, "the optimised plan").
+    running
+        What runs now, by traffic light, when the plan is pushed onto running lights: the
+        switch from each light's running plan into every period's plan for it is checked too
+        (:func:`switch_violations`). Lights without a running plan start the plan afresh.
 
     Returns
     -------
@@ -496,16 +560,33 @@ def require_safe(plan: NetworkPlan | SignalPlan, network: RoadNetwork,
     ------
     UnsafePlanError
         Listing every error.
+    ValidationError
+        For unusable input: a light the network does not have, a push that changes a light's
+        link count.
     """
     if isinstance(plan, SignalPlan):
         found = check_plan(plan, network, profile)
+        pushed = [("", plan)]
     else:
         found = check_network_plan(plan, network, profile)
+        pushed = [(name if len(plan.periods) > 1 else "", p) for name, p in plan.all_plans()]
+    for period, p in pushed:
+        if running and p.tls in running:
+            found.extend(switch_violations(running[p.tls], p, network, profile, period=period))
     errors = [str(v) for v in found if v.severity == "error"]
     if errors:
         msg = f"{source} is unsafe and will not run ({len(errors)} error(s)):\n" + "\n".join(errors)
         raise UnsafePlanError(msg, errors)
     return found
+
+
+def _light_conflicts(network: RoadNetwork, plan: SignalPlan, geo: LightGeometry) -> tuple[dict, dict]:
+    """Conflict classes of every junction the light's links serve, and movement positions in them."""
+    conf = {j: network.conflicts(j) for j in plan.junctions if j in network.graph} or {}
+    for j in {network.movements[m].junction for ms in geo.link_movements.values() for m in ms}:
+        if j not in conf:
+            conf[j] = network.conflicts(j)
+    return conf, {j: {m: i for i, m in enumerate(c.movements)} for j, c in conf.items()}
 
 
 def _unknown_message(tls: list[str], network: RoadNetwork) -> str:

@@ -103,3 +103,22 @@ def violations(plan, network, max_red_s=180.0, min_yellow_s=3.0, tol=1e-6):
                 if conf.kind[pos[a], pos[b]] == NEVER:
                     out.add("conflict")
     return out
+
+
+def switch_violations(running, pushed, network, min_yellow_s=3.0, min_green_s=5.0, tol=1e-6):
+    """Hard rules (and the US profile's min-green) broken by switching from ``running`` into ``pushed``.
+
+    What the light shows (:mod:`citybrain.plans.switch`): the running plan's last phase's green,
+    its yellow and all-red towards the pushed plan's first phase, then that phase's green. A
+    vehicle link green before and not green after must show at least ``min_yellow_s`` of ``y``.
+    """
+    last, first = running.phases[-1], pushed.phases[0]
+    crossing = {link.index for link in network.programs[pushed.tls].links
+                if network.movements[link.movement].turn == "crossing"}
+    out = set()
+    for i, (a, b) in enumerate(zip(last.state, first.state)):
+        if a in GREENS and b not in GREENS and i not in crossing and last.yellow_s < min_yellow_s - tol:
+            out.add("yellow")
+    if any(c in GREENS for c in last.state) and last.green_s < min_green_s - tol:
+        out.add("min-green")
+    return out

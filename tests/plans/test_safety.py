@@ -286,3 +286,11 @@ def test_require_safe_refuses_an_unsafe_plan_listing_every_error():
         assert isinstance(info.value, ValidationError)
         assert info.value.problems == errors
         assert str(info.value) == "\n".join([f"plan.json is unsafe and will not run ({len(errors)} error(s)):", *errors])
+
+
+def test_a_pure_clearance_phase_is_allowed_an_idle_green_is_not():
+    plan = _safe(GRID, "A0")
+    for green_s, rules in ((0.0, set()), (2.0, {"idle-phase"})):
+        phases = (plan.phases[0], PlanPhase("r" * plan.n_links, green_s, all_red_s=2.0), plan.phases[1])
+        cleared = replace(plan, phases=phases, cycle_s=plan.cycle_s + green_s + 2.0)
+        assert {v.rule for v in _errors(check_plan(cleared, GRID))} == rules
