@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
             all_results[f.stem], all_facts[f.stem] = bench_scenario(f, Path(tmp) / f.stem, args.workers)
             print(f"{f.stem}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
         over = [] if args.no_overhead else [overhead(ROOT / "scenarios" / f"{name}.toml", c, Path(tmp))
-                                            for name in ("grid4x4", "atlanta") for c in ("fixed", "maxpressure")]
+                                            for name in ("grid4x4", "resco_cologne3") for c in ("fixed", "maxpressure")]
     text = ["Conflict monitor: violations by kind, conflict/no-yellow/short-yellow/short-green, seed 0, "
             "'*' = ours (fails the run), '^' = our controller choosing among the coordinated plan's phases "
             "(the network's own program is unsafe)", "", table(all_results), "", "First of each kind:", *firsts(all_results),

@@ -1,13 +1,12 @@
-"""The switch from the plan a light runs to a pushed one: what the twin does and the rules it must meet.
+"""The switch from the plan a light runs to a pushed one: the rules it must meet.
 
-Semantics (the twin implements exactly this): a pushed plan takes over at the end of the
-running plan's cycle. The running plan's last phase ``P`` shows its green for ``P.green_s``,
-then the yellow and all-red states of ``transition_states(P.state, Q.state)``
-(:func:`~citybrain.plans.model.transition_states`) for ``P.yellow_s`` and ``P.all_red_s``
-seconds, where ``Q`` is the pushed plan's first phase; then ``Q``'s green starts (program time 0
-of the pushed plan). So ``P``'s yellow and all-red must clear every vehicle link green in ``P``
-and not green in ``Q`` as an in-plan transition would (rule names as in
-:mod:`citybrain.plans.safety`, messages saying "switch"):
+A pushed plan takes over at the end of the running plan's cycle. The rules treat that as an
+in-plan transition from the running plan's last phase ``P`` to the pushed plan's first phase
+``Q``: ``P``'s yellow and all-red (``P.yellow_s``, ``P.all_red_s``) must clear every vehicle link
+green in ``P`` and not green in ``Q`` (rule names as in :mod:`citybrain.plans.safety`, messages
+saying "switch"). The twin (``simulation.signals``) never shows less: ``P``'s own transition,
+then, for the links still green, a yellow and all-red of at least ``P``'s and of what the
+geometry requires into the pushed plan, before the pushed plan's first green.
 
 ``yellow`` (hard)
     a vehicle link green in ``P`` and not in ``Q`` gets less than 3 s of yellow;

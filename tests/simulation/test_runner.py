@@ -162,7 +162,7 @@ def test_plans_over_http_are_validated_and_applied(short_grid, tmp_path):
         answers["port"] = server.port
         res = twin.run()
     assert isinstance(answers["bad"], ValidationError)
-    assert "state has 1 links, expected 16" in str(answers["bad"].problems)
+    assert "the pushed plan has 1 links, the running plan 16" in str(answers["bad"].problems)
     assert answers["good"]["accepted"] is True
     assert answers["status"]["pending"] == ["B1"] and answers["status"]["time_s"] == 50.0
     assert [a.tls for a in res.plans_applied] == ["B1"]
