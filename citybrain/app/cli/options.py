@@ -3,7 +3,8 @@
 Every path option is one of three click types, so a bad path is one line and exit 2 in every
 command: :class:`InputFile` (an existing file, not a folder; the message says what file was
 expected), :class:`OutputFile` (a file to write; its missing parent folders are created) and
-:class:`OutputDir` (a folder to write into, created).
+:class:`OutputDir` (a folder to write into, created). Every real-number option is a
+:class:`FiniteRange` (click's ``FloatRange`` lets ``nan`` and ``inf`` through).
 
 :func:`network_options` gives a command its road network: ``--network NET.net.xml`` (or a
 ``NET`` argument) and ``--conflicts FILE`` (per-junction conflict overrides, JSON). The
@@ -27,6 +28,7 @@ Examples
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,7 +37,7 @@ import click
 from citybrain.exceptions import ValidationError
 from citybrain.network import graph_from_sumo_net
 
-__all__ = ["network_options", "InputFile", "OutputFile", "OutputDir"]
+__all__ = ["network_options", "InputFile", "OutputFile", "OutputDir", "FiniteRange"]
 
 
 def _name(param: click.Parameter | None) -> str:
@@ -104,6 +106,18 @@ class OutputDir(click.ParamType):
             raise ValidationError(msg)
         _mkdir(path, param, path)
         return path
+
+
+class FiniteRange(click.FloatRange):
+    """A finite real number within click's ``FloatRange`` bounds; ``nan`` and ``inf`` are refused."""
+
+    name = "number"
+
+    def convert(self, value, param, ctx) -> float:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
 
 
 _NET = "a SUMO network file (.net.xml)"
