@@ -79,7 +79,7 @@ def arterial(out: Path, signals: int, spacing_m: float, lanes: int, pedestrians:
 
 
 @network.command("import-osm")
-@click.argument("osm", type=InputFile("an OpenStreetMap file (.osm or .osm.xml)"))
+@click.argument("osm", type=InputFile("an OpenStreetMap file (.osm or .osm.xml)", xml_root="osm"))
 @click.option("-o", "--out", required=True, type=OutputFile(), help="Output .net.xml.")
 @click.option("--pedestrians", is_flag=True, help="Keep footways; add sidewalks and crossings.")
 def import_osm_command(osm: Path, out: Path, pedestrians: bool) -> None:

@@ -28,7 +28,9 @@ Examples
 from __future__ import annotations
 
 import functools
+import gzip
 import math
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,12 +64,15 @@ class InputFile(click.ParamType):
     ----------
     what
         The file expected, for the message (``"a count file (CSV or Parquet)"``).
+    xml_root
+        When given, the file must be XML with this root element (only its start is read).
     """
 
     name = "file"
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, *, xml_root: str | None = None) -> None:
         self.what = what
+        self.xml_root = xml_root
 
     def convert(self, value, param, ctx) -> Path:
         path = Path(value)
@@ -77,7 +82,24 @@ class InputFile(click.ParamType):
         if not path.exists():
             msg = f"{_name(param)} {path}: no such file; expected {self.what}."
             raise ValidationError(msg)
+        if self.xml_root is not None:
+            root = _xml_root(path)
+            if root != self.xml_root:
+                found = f"is XML with root <{root}>" if root else "is not an XML file"
+                msg = f"{_name(param)} {path}: {found}; expected {self.what} (<{self.xml_root}>)."
+                raise ValidationError(msg)
         return path
+
+
+def _xml_root(path: Path) -> str | None:
+    """The root element's name of an XML file (read from its start only), or None when it is not XML."""
+    try:
+        with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as fh:
+            for _, element in ET.iterparse(fh, events=("start",)):
+                return element.tag
+    except (ET.ParseError, OSError, EOFError):
+        return None
+    return None
 
 
 class OutputFile(click.ParamType):
