@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from citybrain.control import CONTROLLERS, PROTOCOLS
-from citybrain.exceptions import ValidationError
+from citybrain.exceptions import UnsafePlanError, ValidationError
 from .options import InputFile, OutputDir
 
 __all__ = ["simulate"]
@@ -102,7 +102,14 @@ def simulate(
         from citybrain.network import graph_from_sumo_net
         from simulation import load_checked_plan
 
-        load_checked_plan(plan, graph_from_sumo_net(sc.network))
+        try:
+            load_checked_plan(plan, graph_from_sumo_net(sc.network))
+        except UnsafePlanError:
+            raise
+        except ValidationError as exc:  # a light the network does not have: name the file, as plans check does
+            if str(exc).startswith(str(plan)):
+                raise
+            raise ValidationError(f"{plan}: {exc}") from None
     run_list = seeds_from(sc, seeds=seeds, seed=seed)
     if serve is not None and len(run_list) != 1:
         msg = f"--serve needs a single run (--seed S or --seeds 1); got {len(run_list)} seeds."

@@ -191,3 +191,17 @@ def test_a_simulation_error_is_one_line_and_exit_1(capsys):
     assert info.value.code == 1
     assert out.err == "Error: the simulation failed: SUMO stopped at t=120 s: Error: vehicle 'v1' has no route\n"
     assert "Traceback" not in out.out + out.err
+
+
+def test_files_made_for_another_network_are_named_in_the_message(monkeypatch, capsys, files):
+    arterial = str(ROOT / "scenarios" / "arterial5.toml")
+    plan, flows = f"{files['OUT']}/grid.json", f"{files['OUT']}/grid_flows.csv"
+    assert _main(monkeypatch, capsys, ["plans", "export", NET, "--out", plan])[0] == 0
+    assert _main(monkeypatch, capsys, ["estimate", "--network", NET, "--counts", COUNTS, "--out", flows])[0] == 0
+    code, printed = _main(monkeypatch, capsys, ["simulate", arterial, "--plan", plan])
+    assert code == 2
+    assert printed.startswith(f"Error: {plan}: plan for traffic light(s) 'A0'")
+    code, printed = _main(monkeypatch, capsys, ["optimise", "--network", str(NETWORKS / "arterial5.net.xml"),
+                                                "--flows", flows, "--out", f"{files['OUT']}/p.json"])
+    assert code == 2
+    assert printed.startswith(f"Error: {flows}: The flow table has ") and "is not a movement of network" in printed
