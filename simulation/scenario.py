@@ -421,6 +421,9 @@ def _scenario_from_dict(data: dict, path: Path) -> Scenario:
         f.unknown(_FLOW_KEYS)
         from_edge, to_edge = f.string("from_edge", required=True), f.string("to_edge", required=True)
         vph = _finite(f, "veh_per_hour", required=True, low=0, what="a finite number of vehicles per hour")
+        if vph == 0:  # SUMO refuses a flow of rate 0 only when it starts
+            f.problem("veh_per_hour", "must be > 0 (leave out a flow with no vehicles), got 0")
+            vph = None
         fb = _finite(f, "begin_s", begin_s)
         fe = _finite(f, "end_s", end_s)
         if fb is not None and fe is not None and fe <= fb:

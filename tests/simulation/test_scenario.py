@@ -182,3 +182,8 @@ def test_flows_added_to_a_sumocfg_are_checked_against_its_network(tmp_path):
 def test_a_file_that_is_not_toml_says_what_a_scenario_is(tmp_path):
     with pytest.raises(ValidationError, match=r"net.xml: not valid TOML \(.*\); expected a .toml scenario or a .sumocfg"):
         load_scenario(ROOT / "networks" / "arterial5.net.xml")
+
+
+def test_a_flow_of_zero_vehicles_is_refused_at_load(tmp_path):
+    problems = _problems(tmp_path, 'network = "a5.net.xml"\nend_s = 600\n' + FLOW.replace("100", "0"))
+    assert problems == ["s.toml: flows[0]: 'veh_per_hour': must be > 0 (leave out a flow with no vehicles), got 0"]

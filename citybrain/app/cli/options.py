@@ -3,8 +3,9 @@
 Every path option is one of three click types, so a bad path is one line and exit 2 in every
 command: :class:`InputFile` (an existing file, not a folder; the message says what file was
 expected), :class:`OutputFile` (a file to write; its missing parent folders are created) and
-:class:`OutputDir` (a folder to write into, created). Every real-number option is a
-:class:`FiniteRange` (click's ``FloatRange`` lets ``nan`` and ``inf`` through).
+:class:`OutputDir` (a folder to write into, created); a program to run is a :class:`Program`.
+Every real-number option is a :class:`FiniteRange` (click's ``FloatRange`` lets ``nan`` and
+``inf`` through).
 
 :func:`network_options` gives a command its road network: ``--network NET.net.xml`` (or a
 ``NET`` argument) and ``--conflicts FILE`` (per-junction conflict overrides, JSON). The
@@ -30,6 +31,8 @@ from __future__ import annotations
 import functools
 import gzip
 import math
+import os
+import shutil
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -39,7 +42,7 @@ import click
 from citybrain.exceptions import ValidationError
 from citybrain.network import graph_from_sumo_net
 
-__all__ = ["network_options", "InputFile", "OutputFile", "OutputDir", "FiniteRange"]
+__all__ = ["network_options", "InputFile", "OutputFile", "OutputDir", "FiniteRange", "Program"]
 
 
 def _name(param: click.Parameter | None) -> str:
@@ -100,6 +103,31 @@ def _xml_root(path: Path) -> str | None:
     except (ET.ParseError, OSError, EOFError):
         return None
     return None
+
+
+class Program(click.ParamType):
+    """A program to run: a path to an executable file, or a name found on ``PATH``; returned absolute."""
+
+    name = "program"
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def convert(self, value, param, ctx) -> Path:
+        path = Path(value)
+        on_path = shutil.which(value) if path.parent == Path() and not path.exists() else None
+        if on_path is not None:
+            return Path(on_path).resolve()
+        if path.is_file() and os.access(path, os.X_OK):
+            return path.resolve()
+        if path.is_dir():
+            problem = "is a folder"
+        elif path.is_file():
+            problem = "is not executable"
+        else:
+            problem = "no such file, and no program of that name on PATH"
+        msg = f"{_name(param)} {value}: {problem}; expected {self.what}."
+        raise ValidationError(msg)
 
 
 class OutputFile(click.ParamType):
