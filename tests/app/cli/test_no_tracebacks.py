@@ -60,6 +60,8 @@ OTHER_ARGS = [
     ["counts", "check", COUNTS, "--network", NET, "--max-lane-flow", "many"],
     ["estimate", "--network", NET, "--counts", COUNTS, "--out", "FOLDER"],
     ["estimate", "--network", NET, "--counts", COUNTS, "--out", "GARBAGE/f.csv"],
+    ["estimate", "--network", NET, "--counts", COUNTS, "--out", "/dev/full"],  # a full disk
+    ["plans", "export", NET, "--out", "/proc/p.json"],  # a folder nobody can write into
     ["optimise", "--network", NET, "--flows", COUNTS, "--out", "FOLDER"],
     ["optimise", "--network", NET, "--out", "OUT/p.json"],
     ["optimise", "--network", NET, "--flows", COUNTS, "--out", "OUT/p.json", "--seed", "-x"],
