@@ -87,6 +87,11 @@ _TOP_KEYS = {
 _FLOW_KEYS = {"from_edge", "to_edge", "veh_per_hour", "begin_s", "end_s"}
 _CAMERA_KEYS = {"interval_s", "detection_rate", "noise_sd", "outage_rate", "outages"}
 
+#: Bounds SUMO accepts: times (s) from 0 (it refuses a negative begin) to about 31 years (it
+#: refuses 1e300 s), and a flow rate (veh/h) far above any road's yet below those it refuses (1e9).
+_MAX_TIME_S = 10**9
+_MAX_VEH_PER_HOUR = 3_600_000
+
 #: What each file key names, for messages, and the XML roots SUMO reads it with.
 _FILES = {
     "network": ("a SUMO network (.net.xml)", ("net",)),
@@ -260,7 +265,8 @@ class Scenario:
 
 
 def _num(x: float) -> str:
-    return f"{x:g}" if float(x).is_integer() else repr(float(x))
+    """A number as SUMO reads it: no exponent for whole numbers (``1e+07`` is ``10000000``)."""
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -397,8 +403,8 @@ def _scenario_from_dict(data: dict, path: Path) -> Scenario:
     demand = _existing_list(top, "demand", base)
     additional = _existing_list(top, "additional", base)
 
-    begin_s = _finite(top, "begin_s", cfg_scenario.begin_s if cfg_scenario else 0.0)
-    end_s = _finite(top, "end_s", cfg_scenario.end_s if cfg_scenario else None)
+    begin_s = _finite(top, "begin_s", cfg_scenario.begin_s if cfg_scenario else 0.0, low=0, high=_MAX_TIME_S)
+    end_s = _finite(top, "end_s", cfg_scenario.end_s if cfg_scenario else None, low=0, high=_MAX_TIME_S)
     if end_s is None and "end_s" not in top:
         top.problem("end_s", "required (the end of the time window, seconds)")
     if begin_s is not None and end_s is not None and end_s <= begin_s:
@@ -420,12 +426,13 @@ def _scenario_from_dict(data: dict, path: Path) -> Scenario:
     for index, f in enumerate(top.tables("flows")):
         f.unknown(_FLOW_KEYS)
         from_edge, to_edge = f.string("from_edge", required=True), f.string("to_edge", required=True)
-        vph = _finite(f, "veh_per_hour", required=True, low=0, what="a finite number of vehicles per hour")
+        vph = _finite(f, "veh_per_hour", required=True, low=0, high=_MAX_VEH_PER_HOUR,
+                      what="a finite number of vehicles per hour")
         if vph == 0:  # SUMO refuses a flow of rate 0 only when it starts
             f.problem("veh_per_hour", "must be > 0 (leave out a flow with no vehicles), got 0")
             vph = None
-        fb = _finite(f, "begin_s", begin_s)
-        fe = _finite(f, "end_s", end_s)
+        fb = _finite(f, "begin_s", begin_s, low=0, high=_MAX_TIME_S)
+        fe = _finite(f, "end_s", end_s, low=0, high=_MAX_TIME_S)
         if fb is not None and fe is not None and fe <= fb:
             f.problem("end_s", f"must be after begin_s={fb:g}, got {fe:g}")
         elif None not in (from_edge, to_edge, vph, fb, fe):

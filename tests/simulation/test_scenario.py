@@ -137,13 +137,21 @@ def _problems(tmp_path, text: str) -> list[str]:
 
 def test_infinite_times_and_rates_are_refused(tmp_path):
     problems = _problems(tmp_path, 'network = "a5.net.xml"\nend_s = inf\n' + FLOW.replace("100", "inf"))
-    assert problems == ["s.toml: 'end_s': must be a finite number, got inf",
-                        "s.toml: flows[0]: 'veh_per_hour': must be a finite number of vehicles per hour, got inf"]
+    assert problems == ["s.toml: 'end_s': must be in [0, 1000000000], got inf",
+                        "s.toml: flows[0]: 'veh_per_hour': must be in [0, 3600000], got inf"]
+
+
+def test_times_and_rates_sumo_refuses_are_refused_at_load(tmp_path):
+    problems = _problems(tmp_path, 'network = "a5.net.xml"\nbegin_s = -100\nend_s = 1e300\n'
+                                   + FLOW.replace("100", "1e9"))
+    assert problems == ["s.toml: 'begin_s': must be in [0, 1000000000], got -100",
+                        "s.toml: 'end_s': must be in [0, 1000000000], got 1e+300",
+                        "s.toml: flows[0]: 'veh_per_hour': must be in [0, 3600000], got 1000000000.0"]
 
 
 def test_an_invalid_flow_is_not_also_reported_as_no_demand(tmp_path):
     problems = _problems(tmp_path, 'network = "a5.net.xml"\nend_s = 600\n' + FLOW.replace("100", "-1"))
-    assert problems == ["s.toml: flows[0]: 'veh_per_hour': must be in [0, inf], got -1"]
+    assert problems == ["s.toml: flows[0]: 'veh_per_hour': must be in [0, 3600000], got -1"]
 
 
 def test_folders_and_wrong_xml_files_name_the_file_expected(tmp_path):
