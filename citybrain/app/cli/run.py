@@ -12,12 +12,22 @@ from .options import FiniteRange, InputFile, OutputDir
 __all__ = ["run"]
 
 
+def _strategy_names(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
+    """The names of a comma-separated ``--strategies``; None when not given, refused when it names none."""
+    if value is None:
+        return None
+    names = [s.strip() for s in value.split(",") if s.strip()]
+    if not names:
+        raise click.BadParameter(f"{value!r} names no strategy; expected e.g. existing,plan,maxpressure.", param=param)
+    return names
+
+
 @click.command("run")
 @click.argument("scenario", type=InputFile("a scenario file (scenarios/*.toml)"))
 @click.option("--out", required=True, type=OutputDir(),
               help="Folder for the report, figures, plans and flows (created).")
 @click.option("--seeds", type=click.IntRange(min=1), help="Validation seeds 0..N-1 (default: the scenario's).")
-@click.option("--strategies", default=None, callback=lambda ctx, param, value: _names(value, param),
+@click.option("--strategies", default=None, callback=_strategy_names,
               help="Comma-separated strategies to compare: existing, plan and registered controllers "
                    "(default: existing,plan,maxpressure,sumo-actuated).")
 @click.option("--method", type=click.Choice(list(METHODS)), default="auto",
@@ -82,13 +92,3 @@ def run(scenario: Path, out: Path, seeds: int | None, strategies: list[str] | No
 def _one_line(error: str) -> str:
     """An error message on one line: its lines joined (a validation error lists its problems below its head)."""
     return " ".join(x.strip() for x in error.splitlines() if x.strip())
-
-
-def _names(value: str | None, param: click.Parameter) -> list[str] | None:
-    """The strategy names of a comma-separated list; None when not given, refused when it names none."""
-    if value is None:
-        return None
-    names = [s.strip() for s in value.split(",") if s.strip()]
-    if not names:
-        raise click.BadParameter(f"{value!r} names no strategy; expected e.g. existing,plan,maxpressure.", param=param)
-    return names

@@ -109,7 +109,7 @@ def simulate(
         except ValidationError as exc:  # a light the network does not have: name the file, as plans check does
             if str(exc).startswith(str(plan)):
                 raise
-            raise ValidationError(f"{plan}: {exc}") from None
+            raise ValidationError(f"{plan}: {exc}", exc.problems) from None
     run_list = seeds_from(sc, seeds=seeds, seed=seed)
     if serve is not None and len(run_list) != 1:
         msg = f"--serve needs a single run (--seed S or --seeds 1); got {len(run_list)} seeds."
