@@ -37,6 +37,8 @@ TOML keys (paths are relative to the TOML file)::
 
 from __future__ import annotations
 
+import gzip
+import math
 import tomllib
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -84,6 +86,21 @@ _TOP_KEYS = {
 }
 _FLOW_KEYS = {"from_edge", "to_edge", "veh_per_hour", "begin_s", "end_s"}
 _CAMERA_KEYS = {"interval_s", "detection_rate", "noise_sd", "outage_rate", "outages"}
+
+#: Bounds SUMO accepts: times (s) from 0 (it refuses a negative begin) to about 31 years (it
+#: refuses 1e300 s), and a flow rate (veh/h) far above any road's yet below those it refuses (1e9).
+_MAX_TIME_S = 10**9
+_MAX_VEH_PER_HOUR = 3_600_000
+
+#: What each file key names, for messages, and the XML roots SUMO reads it with.
+_FILES = {
+    "network": ("a SUMO network (.net.xml)", ("net",)),
+    "sumocfg": ("a SUMO configuration (.sumocfg)", ("configuration", "sumoConfiguration")),
+    "demand": ("a SUMO route file (.rou.xml)", ("routes", "additional")),
+    "additional": ("a SUMO additional file (.add.xml)", ("additional", "routes")),
+}
+#: The same for a .sumocfg's own file options.
+_CFG_FILES = {"net-file": _FILES["network"], "route-files": _FILES["demand"], "additional-files": _FILES["additional"]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +265,8 @@ class Scenario:
 
 
 def _num(x: float) -> str:
-    return f"{x:g}" if float(x).is_integer() else repr(float(x))
+    """A number as SUMO reads it: no exponent for whole numbers (``1e+07`` is ``10000000``)."""
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -274,7 +292,7 @@ def load_scenario(path: str | Path) -> Scenario:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        msg = f"{path}: not valid TOML: {exc}"
+        msg = f"{path}: not valid TOML ({exc}); expected a .toml scenario or a .sumocfg."
         raise ValidationError(msg) from exc
     return _scenario_from_dict(data, path)
 
@@ -302,10 +320,14 @@ def scenario_from_sumocfg(path: str | Path, **overrides: object) -> Scenario:
         problems.add(f"{path}: no <net-file> in the configuration")
     else:
         network = (base / net.split(",")[0]).resolve()
-    for key in ("net-file", "route-files", "additional-files"):
+    for key, (what, roots) in _CFG_FILES.items():
         for f in _split(cfg.get(key, "")):
             if not (base / f).is_file():
-                problems.add(f"{path}: {key} {f!r} not found (looked in {base})")
+                problems.add(f"{path}: {key} {f!r} not found (looked in {base}); expected {what}")
+            else:
+                wrong = _wrong_xml(base / f, roots, what)
+                if wrong:
+                    problems.add(f"{path}: {key} {f!r}: {wrong}")
     end = cfg.get("end")
     if end is None and "end_s" not in overrides:
         problems.add(f"{path}: no <end> time; the twin needs a finite window")
@@ -332,7 +354,8 @@ def scenario_from_sumocfg(path: str | Path, **overrides: object) -> Scenario:
 
 def _read_sumocfg(path: Path, problems: Problems) -> dict[str, str]:
     if not path.is_file():
-        problems.add(f"{path}: SUMO configuration not found")
+        state = "is a folder" if path.is_dir() else "not found"
+        problems.add(f"{path}: {state}; expected a SUMO configuration (.sumocfg)")
         return {}
     try:
         root = ET.parse(path).getroot()
@@ -380,8 +403,8 @@ def _scenario_from_dict(data: dict, path: Path) -> Scenario:
     demand = _existing_list(top, "demand", base)
     additional = _existing_list(top, "additional", base)
 
-    begin_s = top.number("begin_s", cfg_scenario.begin_s if cfg_scenario else 0.0)
-    end_s = top.number("end_s", cfg_scenario.end_s if cfg_scenario else None)
+    begin_s = _finite(top, "begin_s", cfg_scenario.begin_s if cfg_scenario else 0.0, low=0, high=_MAX_TIME_S)
+    end_s = _finite(top, "end_s", cfg_scenario.end_s if cfg_scenario else None, low=0, high=_MAX_TIME_S)
     if end_s is None and "end_s" not in top:
         top.problem("end_s", "required (the end of the time window, seconds)")
     if begin_s is not None and end_s is not None and end_s <= begin_s:
@@ -403,19 +426,23 @@ def _scenario_from_dict(data: dict, path: Path) -> Scenario:
     for index, f in enumerate(top.tables("flows")):
         f.unknown(_FLOW_KEYS)
         from_edge, to_edge = f.string("from_edge", required=True), f.string("to_edge", required=True)
-        vph = f.number("veh_per_hour", required=True, low=0, what="a number of vehicles per hour")
-        fb = f.number("begin_s", begin_s)
-        fe = f.number("end_s", end_s)
+        vph = _finite(f, "veh_per_hour", required=True, low=0, high=_MAX_VEH_PER_HOUR,
+                      what="a finite number of vehicles per hour")
+        if vph == 0:  # SUMO refuses a flow of rate 0 only when it starts
+            f.problem("veh_per_hour", "must be > 0 (leave out a flow with no vehicles), got 0")
+            vph = None
+        fb = _finite(f, "begin_s", begin_s, low=0, high=_MAX_TIME_S)
+        fe = _finite(f, "end_s", end_s, low=0, high=_MAX_TIME_S)
         if fb is not None and fe is not None and fe <= fb:
             f.problem("end_s", f"must be after begin_s={fb:g}, got {fe:g}")
         elif None not in (from_edge, to_edge, vph, fb, fe):
             flows.append(Flow(from_edge, to_edge, vph, fb, fe))  # type: ignore[arg-type]
             entries.append((index, flows[-1]))
     if network is not None:
-        _check_network(top, network, entries)
-    if network is None and cfg_scenario is None and not flows and not demand:
-        pass  # already reported: no network
-    elif not demand and not flows and cfg_scenario is None:
+        _check_network(top, "network", network, entries)
+    elif cfg_scenario is not None and entries:
+        _check_network(top, "sumocfg", cfg_scenario.network, entries)
+    if network is not None and not top.data.get("demand") and not top.data.get("flows") and cfg_scenario is None:
         problems.add(f"{path.name}: no demand: give 'demand' route files or [[flows]]")
 
     cameras = _cameras(top.table("cameras"))
@@ -440,11 +467,12 @@ def _scenario_from_dict(data: dict, path: Path) -> Scenario:
     )
 
 
-def _check_network(top: Fields, network: Path, entries: list[tuple[int, Flow]]) -> None:
+def _check_network(top: Fields, key: str, network: Path, entries: list[tuple[int, Flow]]) -> None:
     """Record a problem if ``network`` is not a SUMO network, or a flow's edges are not in it or not joined.
 
-    ``entries`` are the ``[[flows]]`` entries as (index in the file, flow). A flow needs a
-    route: ``to_edge`` reachable from ``from_edge`` through the network's vehicle movements.
+    ``key`` is the scenario key the network came from (``network`` or ``sumocfg``); ``entries``
+    are the ``[[flows]]`` entries as (index in the file, flow). A flow needs a route:
+    ``to_edge`` reachable from ``from_edge`` through the network's vehicle movements.
     """
     from citybrain.exceptions import NetworkError
     from citybrain.network import graph_from_sumo_net
@@ -452,7 +480,7 @@ def _check_network(top: Fields, network: Path, entries: list[tuple[int, Flow]]) 
     try:
         road = graph_from_sumo_net(network)
     except NetworkError as exc:
-        top.problem("network", f"{exc} A scenario's network must be a SUMO .net.xml (netconvert makes one).")
+        top.problem(key, f"{exc} A scenario's network must be a SUMO .net.xml (netconvert makes one).")
         return
     successors: dict[str, set[str]] = {}
     for m in road.movements:
@@ -481,20 +509,55 @@ def _reachable(successors: dict[str, set[str]], start: str, goal: str) -> bool:
 
 
 def _existing(fields: Fields, key: str, value: object, base: Path, index: int | None = None) -> Path | None:
-    """The file a path string names, relative to ``base``; None (and a problem) when it does not exist."""
+    """The file a path string names, relative to ``base``; None (and a problem) when it is missing, a
+    folder, or not the XML file ``key`` expects (:data:`_FILES`)."""
+    what, roots = _FILES[key]
 
     def problem(message: str) -> None:
         place = fields.place(key) if index is None else f"{fields.place(key)}[{index}]"
         fields.problems.add(f"{place}: {message}")
 
     if not isinstance(value, str) or not value:
-        problem(f"must be a file path string, got {value!r}")
+        problem(f"must be a file path string, got {value!r}; expected {what}")
         return None
     p = (base / value).resolve()
+    if p.is_dir():
+        problem(f"{value!r} is a folder (resolved to {p}); expected {what}")
+        return None
     if not p.is_file():
-        problem(f"file {value!r} not found (resolved to {p})")
+        problem(f"file {value!r} not found (resolved to {p}); expected {what}")
+        return None
+    wrong = None if key == "network" else _wrong_xml(p, roots, what)  # a network is read whole later
+    if wrong:
+        problem(f"{value!r}: {wrong}")
         return None
     return p
+
+
+def _wrong_xml(path: Path, roots: tuple[str, ...], what: str) -> str | None:
+    """Why ``path`` is not an XML file with one of ``roots`` as its root element, or None when it is.
+
+    Reads only the file's start (route files can be large); a ``.gz`` file is read through gzip.
+    """
+    try:
+        with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as fh:
+            for _, element in ET.iterparse(fh, events=("start",)):
+                if element.tag in roots:
+                    return None
+                return f"is XML with root <{element.tag}>, expected {what} (<{roots[0]}>)"
+    except (ET.ParseError, OSError, EOFError) as exc:
+        return f"not an XML file ({exc}); expected {what}"
+    return f"not an XML file (no element); expected {what}"
+
+
+def _finite(fields: Fields, key: str, default: float | None = None, *, what: str = "a finite number",
+            **bounds: object) -> float | None:
+    """:meth:`Fields.number` that also refuses ``inf`` (TOML has it): times and rates must be finite."""
+    value = fields.number(key, default, what=what, **bounds)  # type: ignore[arg-type]
+    if value is not None and not math.isfinite(value):
+        fields.problem(key, f"must be {what}, got {value!r}")
+        return default
+    return value
 
 
 def _existing_list(fields: Fields, key: str, base: Path) -> tuple[Path, ...]:
@@ -513,15 +576,15 @@ def _cameras(raw: Fields | None) -> CameraConfig:
     if raw is None:
         return CameraConfig()
     raw.unknown(_CAMERA_KEYS)
-    interval = raw.number("interval_s", 300.0, low=1)
+    interval = _finite(raw, "interval_s", 300.0, low=1)
     rate = raw.number("detection_rate", 1.0, low=0, high=1)
-    noise = raw.number("noise_sd", 0.0, low=0)
+    noise = _finite(raw, "noise_sd", 0.0, low=0)
     outage = raw.number("outage_rate", 0.0, low=0, high=1)
     outages: list[Outage] = []
     for o in raw.tables("outages"):
         camera = o.string("camera_id", required=True)
-        start = o.number("start_s", required=True, low=0)
-        end = o.number("end_s", required=True, low=0)
+        start = _finite(o, "start_s", required=True, low=0)
+        end = _finite(o, "end_s", required=True, low=0)
         if start is not None and end is not None and end <= start:
             o.problem("end_s", f"must be after start_s={start:g} (seconds from the begin), got {end:g}")
         elif None not in (camera, start, end):

@@ -121,3 +121,77 @@ def test_a_network_that_is_not_a_sumo_network_is_refused_at_load(tmp_path):
         f"osm.toml: 'network': {tmp_path / 'map.osm'}: is XML with root <osm>, expected a SUMO network (<net>). "
         "A scenario's network must be a SUMO .net.xml (netconvert makes one)."
     ]
+
+
+FLOW = '[[flows]]\nfrom_edge = "W_J1"\nto_edge = "J5_E"\nveh_per_hour = 100\n'
+
+
+def _problems(tmp_path, text: str) -> list[str]:
+    (tmp_path / "a5.net.xml").write_bytes((ROOT / "networks" / "arterial5.net.xml").read_bytes())
+    toml = tmp_path / "s.toml"
+    toml.write_text(text)
+    with pytest.raises(ValidationError) as info:
+        load_scenario(toml)
+    return info.value.problems
+
+
+def test_infinite_times_and_rates_are_refused(tmp_path):
+    problems = _problems(tmp_path, 'network = "a5.net.xml"\nend_s = inf\n' + FLOW.replace("100", "inf"))
+    assert problems == ["s.toml: 'end_s': must be in [0, 1000000000], got inf",
+                        "s.toml: flows[0]: 'veh_per_hour': must be in [0, 3600000], got inf"]
+
+
+def test_times_and_rates_sumo_refuses_are_refused_at_load(tmp_path):
+    problems = _problems(tmp_path, 'network = "a5.net.xml"\nbegin_s = -100\nend_s = 1e300\n'
+                                   + FLOW.replace("100", "1e9"))
+    assert problems == ["s.toml: 'begin_s': must be in [0, 1000000000], got -100",
+                        "s.toml: 'end_s': must be in [0, 1000000000], got 1e+300",
+                        "s.toml: flows[0]: 'veh_per_hour': must be in [0, 3600000], got 1000000000.0"]
+
+
+def test_an_invalid_flow_is_not_also_reported_as_no_demand(tmp_path):
+    problems = _problems(tmp_path, 'network = "a5.net.xml"\nend_s = 600\n' + FLOW.replace("100", "-1"))
+    assert problems == ["s.toml: flows[0]: 'veh_per_hour': must be in [0, 3600000], got -1"]
+
+
+def test_folders_and_wrong_xml_files_name_the_file_expected(tmp_path):
+    (tmp_path / "routes").mkdir()
+    (tmp_path / "empty.add.xml").write_text("")
+    problems = _problems(tmp_path, 'network = "a5.net.xml"\nend_s = 600\n'
+                                   'demand = ["routes", "a5.net.xml"]\nadditional = ["empty.add.xml"]\n')
+    assert problems[0] == (f"s.toml: 'demand'[0]: 'routes' is a folder (resolved to {tmp_path / 'routes'}); "
+                           "expected a SUMO route file (.rou.xml)")
+    assert problems[1] == ("s.toml: 'demand'[1]: 'a5.net.xml': is XML with root <net>, "
+                           "expected a SUMO route file (.rou.xml) (<routes>)")
+    assert problems[2].startswith("s.toml: 'additional'[0]: 'empty.add.xml': not an XML file (no element found")
+    assert len(problems) == 3
+
+
+def test_a_sumocfg_whose_network_is_not_a_sumo_network_is_refused_at_load(tmp_path):
+    (tmp_path / "map.osm").write_text('<osm version="0.6"><node id="1" lat="0" lon="0"/></osm>\n')
+    cfg = tmp_path / "x.sumocfg"
+    cfg.write_text('<configuration><input><net-file value="map.osm"/></input><time><end value="60"/></time>'
+                   "</configuration>")
+    with pytest.raises(ValidationError) as info:
+        load_scenario(cfg)
+    assert info.value.problems == [f"{cfg}: net-file 'map.osm': is XML with root <osm>, expected a SUMO network "
+                                   "(.net.xml) (<net>)"]
+
+
+def test_flows_added_to_a_sumocfg_are_checked_against_its_network(tmp_path):
+    cfg = tmp_path / "x.sumocfg"
+    cfg.write_text('<configuration><input><net-file value="a5.net.xml"/></input><time><end value="60"/></time>'
+                   "</configuration>")
+    problems = _problems(tmp_path, 'sumocfg = "x.sumocfg"\n' + FLOW.replace("J5_E", "nowhere"))
+    assert problems == ["s.toml: [[flows]] entry 0 (from_edge 'W_J1', to_edge 'nowhere'): to_edge 'nowhere' is not "
+                        "an edge of a5.net.xml; expected the id of one of its 32 road edges"]
+
+
+def test_a_file_that_is_not_toml_says_what_a_scenario_is(tmp_path):
+    with pytest.raises(ValidationError, match=r"net.xml: not valid TOML \(.*\); expected a .toml scenario or a .sumocfg"):
+        load_scenario(ROOT / "networks" / "arterial5.net.xml")
+
+
+def test_a_flow_of_zero_vehicles_is_refused_at_load(tmp_path):
+    problems = _problems(tmp_path, 'network = "a5.net.xml"\nend_s = 600\n' + FLOW.replace("100", "0"))
+    assert problems == ["s.toml: flows[0]: 'veh_per_hour': must be > 0 (leave out a flow with no vehicles), got 0"]

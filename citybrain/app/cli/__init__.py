@@ -4,7 +4,8 @@ Each command group lives in its own module here and only parses arguments, build
 and calls library functions. Errors raised on purpose (:class:`~citybrain.exceptions.CityBrainError`)
 become a one-line message on standard error and exit code 2 (unusable input), or 1 for a
 :class:`~citybrain.exceptions.SimulationError` (SUMO failed on valid input), in one place:
-:class:`CityBrainGroup`. Exit codes: 0 ok, 1 problems found in valid input, 2 unusable input
+:class:`CityBrainGroup`; so does an ``OSError`` (a file that cannot be read or written, a full
+disk: exit 2). Exit codes: 0 ok, 1 problems found in valid input, 2 unusable input
 or usage.
 """
 
@@ -25,7 +26,7 @@ __all__ = ["cli", "main", "CityBrainGroup"]
 
 
 class CityBrainGroup(click.Group):
-    """A click group that turns domain errors into a message: exit 1 for a failed simulation, else 2."""
+    """A click group that turns domain and file errors into a message: exit 1 for a failed simulation, else 2."""
 
     def invoke(self, ctx: click.Context):
         try:
@@ -35,6 +36,12 @@ class CityBrainGroup(click.Group):
             ctx.exit(1)
         except CityBrainError as exc:
             click.echo(f"Error: {exc}", err=True)
+            ctx.exit(2)
+        except BrokenPipeError:
+            raise  # click's own handling: the reader went away (``citybrain ... | head``)
+        except OSError as exc:  # a file that cannot be read or written: a full disk, no permission
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"Error: {where}{exc.strerror or exc} (a file could not be read or written).", err=True)
             ctx.exit(2)
 
 

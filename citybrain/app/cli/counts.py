@@ -9,7 +9,7 @@ import click
 
 from citybrain.counts import check_counts
 from citybrain.network import RoadNetwork
-from .options import InputFile, network_options
+from .options import FiniteRange, InputFile, network_options
 
 __all__ = ["counts"]
 
@@ -27,7 +27,7 @@ def counts() -> None:
     "--max-lane-flow",
     "max_lane_flow_vph",
     default=2000.0,
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteRange(min=0, min_open=True),
     show_default=True,
     help="Plausibility ceiling: the highest flow per lane (veh/h) a count may imply.",
 )

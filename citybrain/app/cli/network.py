@@ -10,7 +10,7 @@ import click
 from citybrain.exceptions import NetworkError
 from citybrain.generate import generate_arterial, generate_grid, import_osm
 from citybrain.network import RoadNetwork, graph_from_sumo_net
-from .options import InputFile, OutputFile, network_options
+from .options import FiniteRange, InputFile, OutputFile, network_options
 
 __all__ = ["network"]
 
@@ -57,7 +57,8 @@ def info(road: RoadNetwork, as_json: bool) -> None:
 @click.argument("out", type=OutputFile())
 @click.option("--rows", default=4, show_default=True, help="Junctions along y.")
 @click.option("--cols", default=4, show_default=True, help="Junctions along x.")
-@click.option("--block-m", default=200.0, show_default=True, help="Block length (m).")
+@click.option("--block-m", type=FiniteRange(min=0, min_open=True), default=200.0, show_default=True,
+              help="Block length (m).")
 @click.option("--lanes", default=2, show_default=True, help="Through lanes per direction.")
 @click.option("--pedestrians", is_flag=True, help="Add sidewalks and crossings.")
 def grid(out: Path, rows: int, cols: int, block_m: float, lanes: int, pedestrians: bool) -> None:
@@ -69,7 +70,8 @@ def grid(out: Path, rows: int, cols: int, block_m: float, lanes: int, pedestrian
 @network.command("arterial")
 @click.argument("out", type=OutputFile())
 @click.option("--signals", default=5, show_default=True, help="Signalised junctions.")
-@click.option("--spacing-m", default=300.0, show_default=True, help="Distance between signals (m).")
+@click.option("--spacing-m", type=FiniteRange(min=0, min_open=True), default=300.0, show_default=True,
+              help="Distance between signals (m).")
 @click.option("--lanes", default=2, show_default=True, help="Arterial lanes per direction.")
 @click.option("--pedestrians", is_flag=True, help="Add sidewalks and crossings.")
 def arterial(out: Path, signals: int, spacing_m: float, lanes: int, pedestrians: bool) -> None:
@@ -79,7 +81,7 @@ def arterial(out: Path, signals: int, spacing_m: float, lanes: int, pedestrians:
 
 
 @network.command("import-osm")
-@click.argument("osm", type=InputFile("an OpenStreetMap file (.osm or .osm.xml)"))
+@click.argument("osm", type=InputFile("an OpenStreetMap file (.osm or .osm.xml)", xml_root="osm"))
 @click.option("-o", "--out", required=True, type=OutputFile(), help="Output .net.xml.")
 @click.option("--pedestrians", is_flag=True, help="Keep footways; add sidewalks and crossings.")
 def import_osm_command(osm: Path, out: Path, pedestrians: bool) -> None:

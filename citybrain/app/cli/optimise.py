@@ -7,9 +7,11 @@ from pathlib import Path
 import click
 
 from citybrain.estimation import read_flows
+from citybrain.exceptions import ValidationError
 from citybrain.network import RoadNetwork
 from citybrain.plans import check_network_plan, write_plans_json, write_sumo_additional
 from citybrain.timing import METHODS, TimingOptions, optimise_plan
+from citybrain.timing.flows import movement_flows
 from .options import InputFile, OutputFile, network_options
 
 __all__ = ["optimise"]
@@ -38,7 +40,14 @@ def optimise(road: RoadNetwork, flows_path: Path | None, counts_path: Path | Non
     """Optimise signal plans for NET from flows (or counts) and write them."""
     if (flows_path is None) == (counts_path is None):
         raise click.UsageError("Give exactly one of --flows and --counts.")
-    flows = read_flows(flows_path) if flows_path is not None else _flows_from_counts(road, counts_path)
+    if flows_path is not None:
+        flows = read_flows(flows_path)
+        try:
+            movement_flows(road, flows)  # the table's movements against the network, before any timing
+        except ValidationError as exc:
+            raise ValidationError(f"{flows_path}: {exc}", exc.problems) from None
+    else:
+        flows = _flows_from_counts(road, counts_path)
     plan = optimise_plan(road, flows, method, TimingOptions(profile=profile, seed=seed))
     found = check_network_plan(plan, road, profile)
     write_plans_json(plan, out)

@@ -3,7 +3,9 @@
 Every path option is one of three click types, so a bad path is one line and exit 2 in every
 command: :class:`InputFile` (an existing file, not a folder; the message says what file was
 expected), :class:`OutputFile` (a file to write; its missing parent folders are created) and
-:class:`OutputDir` (a folder to write into, created).
+:class:`OutputDir` (a folder to write into, created); a program to run is a :class:`Program`.
+Every real-number option is a :class:`FiniteRange` (click's ``FloatRange`` lets ``nan`` and
+``inf`` through).
 
 :func:`network_options` gives a command its road network: ``--network NET.net.xml`` (or a
 ``NET`` argument) and ``--conflicts FILE`` (per-junction conflict overrides, JSON). The
@@ -27,6 +29,11 @@ Examples
 from __future__ import annotations
 
 import functools
+import gzip
+import math
+import os
+import shutil
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,7 +42,7 @@ import click
 from citybrain.exceptions import ValidationError
 from citybrain.network import graph_from_sumo_net
 
-__all__ = ["network_options", "InputFile", "OutputFile", "OutputDir"]
+__all__ = ["network_options", "InputFile", "OutputFile", "OutputDir", "FiniteRange", "Program"]
 
 
 def _name(param: click.Parameter | None) -> str:
@@ -60,12 +67,15 @@ class InputFile(click.ParamType):
     ----------
     what
         The file expected, for the message (``"a count file (CSV or Parquet)"``).
+    xml_root
+        When given, the file must be XML with this root element (only its start is read).
     """
 
     name = "file"
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, *, xml_root: str | None = None) -> None:
         self.what = what
+        self.xml_root = xml_root
 
     def convert(self, value, param, ctx) -> Path:
         path = Path(value)
@@ -75,7 +85,49 @@ class InputFile(click.ParamType):
         if not path.exists():
             msg = f"{_name(param)} {path}: no such file; expected {self.what}."
             raise ValidationError(msg)
+        if self.xml_root is not None:
+            root = _xml_root(path)
+            if root != self.xml_root:
+                found = f"is XML with root <{root}>" if root else "is not an XML file"
+                msg = f"{_name(param)} {path}: {found}; expected {self.what} (<{self.xml_root}>)."
+                raise ValidationError(msg)
         return path
+
+
+def _xml_root(path: Path) -> str | None:
+    """The root element's name of an XML file (read from its start only), or None when it is not XML."""
+    try:
+        with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as fh:
+            for _, element in ET.iterparse(fh, events=("start",)):
+                return element.tag
+    except (ET.ParseError, OSError, EOFError):
+        return None
+    return None
+
+
+class Program(click.ParamType):
+    """A program to run: a path to an executable file, or a name found on ``PATH``; returned absolute."""
+
+    name = "program"
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def convert(self, value, param, ctx) -> Path:
+        path = Path(value)
+        on_path = shutil.which(value) if path.parent == Path() and not path.exists() else None
+        if on_path is not None:
+            return Path(on_path).resolve()
+        if path.is_file() and os.access(path, os.X_OK):
+            return path.resolve()
+        if path.is_dir():
+            problem = "is a folder"
+        elif path.is_file():
+            problem = "is not executable"
+        else:
+            problem = "no such file, and no program of that name on PATH"
+        msg = f"{_name(param)} {value}: {problem}; expected {self.what}."
+        raise ValidationError(msg)
 
 
 class OutputFile(click.ParamType):
@@ -104,6 +156,18 @@ class OutputDir(click.ParamType):
             raise ValidationError(msg)
         _mkdir(path, param, path)
         return path
+
+
+class FiniteRange(click.FloatRange):
+    """A finite real number within click's ``FloatRange`` bounds; ``nan`` and ``inf`` are refused."""
+
+    name = "number"
+
+    def convert(self, value, param, ctx) -> float:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
 
 
 _NET = "a SUMO network file (.net.xml)"

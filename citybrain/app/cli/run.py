@@ -7,9 +7,19 @@ from pathlib import Path
 import click
 
 from citybrain.timing import METHODS
-from .options import InputFile, OutputDir
+from .options import FiniteRange, InputFile, OutputDir
 
 __all__ = ["run"]
+
+
+def _strategy_names(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
+    """The names of a comma-separated ``--strategies``; None when not given, refused when it names none."""
+    if value is None:
+        return None
+    names = [s.strip() for s in value.split(",") if s.strip()]
+    if not names:
+        raise click.BadParameter(f"{value!r} names no strategy; expected e.g. existing,plan,maxpressure.", param=param)
+    return names
 
 
 @click.command("run")
@@ -17,19 +27,19 @@ __all__ = ["run"]
 @click.option("--out", required=True, type=OutputDir(),
               help="Folder for the report, figures, plans and flows (created).")
 @click.option("--seeds", type=click.IntRange(min=1), help="Validation seeds 0..N-1 (default: the scenario's).")
-@click.option("--strategies", default=None,
+@click.option("--strategies", default=None, callback=_strategy_names,
               help="Comma-separated strategies to compare: existing, plan and registered controllers "
                    "(default: existing,plan,maxpressure,sumo-actuated).")
 @click.option("--method", type=click.Choice(list(METHODS)), default="auto",
               show_default=True, help="Timing method (auto: coordinated when signals interact).")
-@click.option("--replan-every", "replan_every", type=click.FloatRange(min=1), default=None,
+@click.option("--replan-every", "replan_every", type=FiniteRange(min=1), default=None,
               help="Closed loop: re-estimate and push new plans into the running twin every MIN minutes, "
                    "and compare with plans made once from the first hour's counts.")
 @click.option("--workers", type=click.IntRange(min=1), help="Runs at a time (default: the number of CPUs).")
-@click.option("--duration", "duration_s", type=click.FloatRange(min=60), default=None,
+@click.option("--duration", "duration_s", type=FiniteRange(min=60), default=None,
               help="Shorten the scenario's window to this many seconds.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
-def run(scenario: Path, out: Path, seeds: int | None, strategies: str | None, method: str,
+def run(scenario: Path, out: Path, seeds: int | None, strategies: list[str] | None, method: str,
         replan_every: float | None, workers: int | None, duration_s: float | None, quiet: bool) -> None:
     """Close the loop on SCENARIO and report it.
 
@@ -43,6 +53,9 @@ def run(scenario: Path, out: Path, seeds: int | None, strategies: str | None, me
 
     progress = Progress(enabled=not quiet)
     if replan_every is not None:
+        if strategies is not None:
+            raise click.UsageError("--strategies is for the validation runs; the closed loop (--replan-every) "
+                                   "compares plans made once with re-planned ones.")
         from citybrain.app.runner.closed_loop import run_closed_loop
 
         res = run_closed_loop(scenario, out, replan_every_min=replan_every, seeds=seeds, workers=workers,
@@ -57,8 +70,7 @@ def run(scenario: Path, out: Path, seeds: int | None, strategies: str | None, me
                        f"{first.seed}: {_one_line(first.error)}); SUMO's messages are in {out / 'runs'}", err=True)
             raise SystemExit(1)
         return
-    names = [s.strip() for s in strategies.split(",") if s.strip()] if strategies else None
-    res = run_job(scenario, out, seeds=seeds, strategies=names, method=method, workers=workers,
+    res = run_job(scenario, out, seeds=seeds, strategies=strategies, method=method, workers=workers,
                   progress=progress, duration_s=duration_s)
     from citybrain.app.report.write import headline
 

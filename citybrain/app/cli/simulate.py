@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 
 from citybrain.control import CONTROLLERS, PROTOCOLS
-from citybrain.exceptions import ValidationError
-from .options import InputFile, OutputDir
+from citybrain.exceptions import UnsafePlanError, ValidationError
+from .options import InputFile, OutputDir, Program
 
 __all__ = ["simulate"]
 
@@ -36,7 +36,7 @@ __all__ = ["simulate"]
 )
 @click.option(
     "--sumo-binary",
-    type=InputFile("a sumo program"),
+    type=Program("a sumo program (an executable file or a name on PATH)"),
     help="Another sumo program to drive over TraCI (e.g. SUMO 1.9.1).",
 )
 @click.option(
@@ -102,7 +102,14 @@ def simulate(
         from citybrain.network import graph_from_sumo_net
         from simulation import load_checked_plan
 
-        load_checked_plan(plan, graph_from_sumo_net(sc.network))
+        try:
+            load_checked_plan(plan, graph_from_sumo_net(sc.network))
+        except UnsafePlanError:
+            raise
+        except ValidationError as exc:  # a light the network does not have: name the file, as plans check does
+            if str(exc).startswith(str(plan)):
+                raise
+            raise ValidationError(f"{plan}: {exc}", exc.problems) from None
     run_list = seeds_from(sc, seeds=seeds, seed=seed)
     if serve is not None and len(run_list) != 1:
         msg = f"--serve needs a single run (--seed S or --seeds 1); got {len(run_list)} seeds."
@@ -204,4 +211,9 @@ def _print_table(name, controller, protocol, version, results, delays) -> None:
             f"{r.queue_veh:7.2f} {r.arrived:8d} {r.loaded:7d} {r.teleports:6d}{flag}"
         )
     mean, sd, ci = delays["mean"], delays["sd"], delays["ci95"]
-    click.echo(f"delay_s mean {mean:.2f}  sd {sd:.2f}  ci95 +/-{ci:.2f}")
+    if math.isnan(mean):
+        click.echo("delay_s: no run finished with a delay")
+    elif math.isnan(sd):
+        click.echo(f"delay_s mean {mean:.2f} (one run: no sd or ci)")
+    else:
+        click.echo(f"delay_s mean {mean:.2f}  sd {sd:.2f}  ci95 +/-{ci:.2f}")

@@ -60,6 +60,8 @@ OTHER_ARGS = [
     ["counts", "check", COUNTS, "--network", NET, "--max-lane-flow", "many"],
     ["estimate", "--network", NET, "--counts", COUNTS, "--out", "FOLDER"],
     ["estimate", "--network", NET, "--counts", COUNTS, "--out", "GARBAGE/f.csv"],
+    ["estimate", "--network", NET, "--counts", COUNTS, "--out", "/dev/full"],  # a full disk
+    ["plans", "export", NET, "--out", "/proc/p.json"],  # a folder nobody can write into
     ["optimise", "--network", NET, "--flows", COUNTS, "--out", "FOLDER"],
     ["optimise", "--network", NET, "--out", "OUT/p.json"],
     ["optimise", "--network", NET, "--flows", COUNTS, "--out", "OUT/p.json", "--seed", "-x"],
@@ -69,16 +71,52 @@ OTHER_ARGS = [
     ["run", SCENARIO, "--out", "OUT", "--duration", "-60"],
     ["run", SCENARIO, "--out", "OUT", "--replan-every", "-15"],
     ["run", SCENARIO, "--out", "OUT", "--workers", "-1"],
+    ["run", SCENARIO, "--out", "OUT", "--duration", "nan"],
+    ["run", SCENARIO, "--out", "OUT", "--duration", "inf"],
+    ["run", SCENARIO, "--out", "OUT", "--replan-every", "nan"],
+    ["run", SCENARIO, "--out", "OUT", "--strategies", " , "],
+    ["run", SCENARIO, "--out", "OUT", "--strategies", "plan", "--replan-every", "15"],
+    ["counts", "check", COUNTS, "--network", NET, "--max-lane-flow", "nan"],
+    ["network", "grid", "OUT/g.net.xml", "--block-m", "inf"],
+    ["network", "arterial", "OUT/a.net.xml", "--spacing-m", "nan"],
+    ["network", "import-osm", NET, "-o", "OUT/x.net.xml"],
     ["simulate", SCENARIO, "--seed", "-1"],
     ["simulate", SCENARIO, "--seeds", "0"],
     ["simulate", SCENARIO, "--cameras-out", "GARBAGE"],
     ["simulate", SCENARIO, "--controller", "nope"],
+    ["simulate", SCENARIO, "--backend", "traci", "--sumo-binary", "FOLDER"],
+    ["simulate", SCENARIO, "--backend", "traci", "--sumo-binary", "GARBAGE"],
+    ["simulate", SCENARIO, "--backend", "traci", "--sumo-binary", "no-such-program-on-path"],
     *[[*cmd, "--no-such-option"] for cmd in (["network", "info", NET], ["network", "grid", "OUT/g.net.xml"],
                                              ["network", "arterial", "OUT/a.net.xml"], ["counts", "check", COUNTS],
                                              ["estimate"], ["optimise"], ["plans", "check", NET], ["plans", "export", NET],
                                              ["run", SCENARIO], ["simulate", SCENARIO])],
     ["no-such-command"],
 ]
+
+
+NET_LINE = f'network = "{NET}"'
+FLOW = '[[flows]]\nfrom_edge = "left0A0"\nto_edge = "A0B0"\nveh_per_hour = 300\n'
+
+#: Scenario files with one mistake each (each found at load, before SUMO starts).
+BAD_SCENARIOS = {
+    "unknown key": f"{NET_LINE}\nend_s = 600\nnework = 1\n{FLOW}",
+    "unknown flow key": f"{NET_LINE}\nend_s = 600\n{FLOW}vph = 3\n",
+    "no end": f"{NET_LINE}\n{FLOW}",
+    "end inf": f"{NET_LINE}\nend_s = inf\n{FLOW}",
+    "end before begin": f"{NET_LINE}\nbegin_s = 700\nend_s = 600\n{FLOW}",
+    "seeds text": f'{NET_LINE}\nend_s = 600\nseeds = "3"\n{FLOW}',
+    "flows a string": f'{NET_LINE}\nend_s = 600\nflows = "x"\n',
+    "flows of numbers": f"{NET_LINE}\nend_s = 600\nflows = [1, 2]\n",
+    "flow rate nan": f"{NET_LINE}\nend_s = 600\n{FLOW.replace('300', 'nan')}",
+    "flow from an unknown edge": f"{NET_LINE}\nend_s = 600\n{FLOW.replace('left0A0', 'nowhere')}",
+    "cameras a number": f"{NET_LINE}\nend_s = 600\ncameras = 5\n{FLOW}",
+    "network a folder": f'network = "."\nend_s = 600\n{FLOW}',
+    "network garbage": f'network = "GARBAGE"\nend_s = 600\n{FLOW}',
+    "demand empty": f'{NET_LINE}\nend_s = 600\ndemand = ["EMPTY"]\n',
+    "both network and sumocfg": f'{NET_LINE}\nsumocfg = "EMPTY"\nend_s = 600\n{FLOW}',
+    "no network": f"end_s = 600\n{FLOW}",
+}
 
 
 def _main(monkeypatch, capsys, args: list[str]) -> tuple[int, str]:
@@ -116,6 +154,20 @@ def test_bad_numbers_outputs_and_options_exit_2_without_a_traceback(monkeypatch,
     assert "Traceback" not in printed and "Error" in printed
 
 
+@pytest.mark.parametrize("command", [["simulate", "{}"], ["run", "{}", "--out", "OUT"]], ids=" ".join)
+@pytest.mark.parametrize("mistake", BAD_SCENARIOS)
+def test_bad_scenarios_exit_2_at_load_naming_the_file(monkeypatch, capsys, files, tmp_path, command, mistake):
+    scenario = tmp_path / "bad.toml"
+    text = BAD_SCENARIOS[mistake]
+    for name in ("GARBAGE", "EMPTY"):
+        text = text.replace(f'"{name}"', f'"{files[name]}"')
+    scenario.write_text(text)
+    code, printed = _main(monkeypatch, capsys, _fill([a.replace("{}", str(scenario)) for a in command], files))
+    assert code == 2, printed
+    assert "Traceback" not in printed
+    assert printed.startswith(f"Error: {scenario}: ") and "bad.toml: " in printed
+
+
 def test_a_folder_given_for_a_file_says_what_file_was_expected(monkeypatch, capsys, files):
     code, printed = _main(monkeypatch, capsys, ["counts", "check", files["FOLDER"], "--network", NET])
     assert code == 2
@@ -144,3 +196,17 @@ def test_a_simulation_error_is_one_line_and_exit_1(capsys):
     assert info.value.code == 1
     assert out.err == "Error: the simulation failed: SUMO stopped at t=120 s: Error: vehicle 'v1' has no route\n"
     assert "Traceback" not in out.out + out.err
+
+
+def test_files_made_for_another_network_are_named_in_the_message(monkeypatch, capsys, files):
+    arterial = str(ROOT / "scenarios" / "arterial5.toml")
+    plan, flows = f"{files['OUT']}/grid.json", f"{files['OUT']}/grid_flows.csv"
+    assert _main(monkeypatch, capsys, ["plans", "export", NET, "--out", plan])[0] == 0
+    assert _main(monkeypatch, capsys, ["estimate", "--network", NET, "--counts", COUNTS, "--out", flows])[0] == 0
+    code, printed = _main(monkeypatch, capsys, ["simulate", arterial, "--plan", plan])
+    assert code == 2
+    assert printed.startswith(f"Error: {plan}: plan for traffic light(s) 'A0'")
+    code, printed = _main(monkeypatch, capsys, ["optimise", "--network", str(NETWORKS / "arterial5.net.xml"),
+                                                "--flows", flows, "--out", f"{files['OUT']}/p.json"])
+    assert code == 2
+    assert printed.startswith(f"Error: {flows}: The flow table has ") and "is not a movement of network" in printed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -115,3 +116,17 @@ def test_unsafe_plan_is_refused(short_grid, tmp_path):
     result = CliRunner().invoke(cli, ["simulate", short_grid, "--seed", "0", "--plan", str(plan)])
     assert result.exit_code == 2
     assert "unsafe" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.sumo
+def test_one_run_and_a_failed_run_print_no_nan(short_grid, tmp_path):
+    result = CliRunner().invoke(cli, ["simulate", short_grid, "--seed", "0"])
+    assert result.exit_code == 0, result.output
+    assert "delay_s mean" in result.stdout and "(one run: no sd or ci)" in result.stdout
+    assert "nan" not in result.output
+    bad = tmp_path / "bad_option.toml"
+    bad.write_text(Path(short_grid).read_text() + 'sumo_options = ["--no-such-option", "1"]\n')
+    result = CliRunner().invoke(cli, ["simulate", str(bad), "--seed", "0"])
+    assert result.exit_code == 1
+    assert "delay_s: no run finished with a delay" in result.stdout and "nan" not in result.output
+    assert "seed 0: SUMO (libsumo) could not start" in result.output
