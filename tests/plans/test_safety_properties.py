@@ -71,20 +71,21 @@ def shorten_all_red(rnd, plan):
     return _with_phase(plan, k, replace(plan.phases[k], all_red_s=rnd.choice([0.0, 0.5, 1.0])))
 
 
-def add_green(rnd, plan):
+def _set_links(rnd, plan, signals: str):
+    """One phase with 1-3 of its links set to signals drawn from ``signals``."""
     k = rnd.randrange(len(plan.phases))
     state = list(plan.phases[k].state)
     for i in rnd.choices(range(len(state)), k=rnd.randint(1, 3)):
-        state[i] = rnd.choice("Gg")
+        state[i] = rnd.choice(signals)
     return _with_phase(plan, k, replace(plan.phases[k], state="".join(state)))
+
+
+def add_green(rnd, plan):
+    return _set_links(rnd, plan, "Gg")
 
 
 def flip_links(rnd, plan):
-    k = rnd.randrange(len(plan.phases))
-    state = list(plan.phases[k].state)
-    for i in rnd.choices(range(len(state)), k=rnd.randint(1, 3)):
-        state[i] = rnd.choice("Ggrrs")
-    return _with_phase(plan, k, replace(plan.phases[k], state="".join(state)))
+    return _set_links(rnd, plan, "Ggrrs")
 
 
 def huge_duration(rnd, plan):
