@@ -11,7 +11,7 @@ import click
 
 from citybrain.control import CONTROLLERS, PROTOCOLS
 from citybrain.exceptions import UnsafePlanError, ValidationError
-from .options import InputFile, OutputDir, Program
+from .options import FiniteRange, InputFile, OutputDir, Program
 
 __all__ = ["simulate"]
 
@@ -47,7 +47,7 @@ __all__ = ["simulate"]
 @click.option("--serve", type=click.IntRange(1, 65535), help="Accept plan changes on 127.0.0.1:PORT.")
 @click.option(
     "--realtime",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteRange(min=0, min_open=True),
     is_flag=False,
     flag_value=1.0,
     default=None,

@@ -81,6 +81,8 @@ OTHER_ARGS = [
     ["network", "arterial", "OUT/a.net.xml", "--spacing-m", "nan"],
     ["network", "import-osm", NET, "-o", "OUT/x.net.xml"],
     ["simulate", SCENARIO, "--seed", "-1"],
+    ["simulate", SCENARIO, "--realtime", "nan"],
+    ["simulate", SCENARIO, "--realtime", "0"],
     ["simulate", SCENARIO, "--seeds", "0"],
     ["simulate", SCENARIO, "--cameras-out", "GARBAGE"],
     ["simulate", SCENARIO, "--controller", "nope"],
