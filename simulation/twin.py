@@ -27,7 +27,14 @@ from citybrain.plans.safety import LightGeometry, Violation
 
 from .backend import Backend, make_backend
 from .cameras import CameraCounter, CameraCounts, cameras_for_network
-from .controllers import controller_files, is_baseline, make_controllers, needs_detectors
+from .controllers import (
+    checked_network,
+    checked_program_plan,
+    controller_files,
+    is_baseline,
+    make_controllers,
+    needs_detectors,
+)
 from .metrics import junction_delay, read_edge_data, read_tripinfo
 from .monitor import ConflictMonitor
 from .run import AppliedPlan, PlanUpdate, RunResult, RunSpec
@@ -118,6 +125,11 @@ class Twin:
             msg = f"controllers= names lights the network does not have: {unknown}"
             raise ValueError(msg)
         built, self.run_network = make_controllers(spec, self.network, self.lights)
+        # a light the spec leaves to its own program but a given controller drives runs its checked program
+        own = {t: checked_program_plan(self.network, t) for t, c in (controllers or {}).items()
+               if not is_baseline(c) and is_baseline(built[t])}
+        if own:
+            self.run_network = checked_network(self.run_network, own)
         self.controllers = {**built, **(controllers or {})}
         self._backend = backend
         self._plans: queue.Queue[list[PlanUpdate]] = queue.Queue()
