@@ -23,7 +23,10 @@ from simulation import Scenario, load_scenario, scenario_from_sumocfg
 from .encoding import REWARDS, ObservationLayout, action_phase, reward
 from .session import TwinSession
 
-__all__ = ["ParallelSignalEnv", "SignalEnv", "as_scenario"]
+__all__ = ["OBS_HIGH", "ParallelSignalEnv", "SignalEnv", "as_scenario"]
+
+#: Upper bound of every observation entry (vehicles, seconds): finite, far above any count.
+OBS_HIGH = 1e6
 
 
 def as_scenario(scenario: str | Path | Scenario) -> Scenario:
@@ -89,7 +92,7 @@ class _Episode:
         return out
 
     def space(self) -> spaces.Box:
-        return spaces.Box(0.0, np.inf, (self.layout.size,), np.float32)
+        return spaces.Box(0.0, OBS_HIGH, (self.layout.size,), np.float32)
 
 
 class SignalEnv(gym.Env):
