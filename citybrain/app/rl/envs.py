@@ -63,7 +63,7 @@ class _Episode:
         self.fresh = True
 
     def reset(self, seed: int | None) -> dict[str, Observation]:
-        if not self.fresh or (seed is not None and seed != self.seed):
+        if not self.fresh or not self.session.running or (seed is not None and seed != self.seed):
             self.seed = self.seed if seed is None else int(seed)
             first = self.session.start(self.seed)
             if first is None:

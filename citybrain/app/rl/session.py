@@ -86,6 +86,11 @@ class TwinSession:
         self._to_twin: queue.Queue = queue.Queue(maxsize=1)
         self._workdir: tempfile.TemporaryDirectory | None = None
 
+    @property
+    def running(self) -> bool:
+        """Whether an episode is running (waiting for actions)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def start(self, seed: int) -> dict[str, Observation] | None:
         """Start an episode (ending any running one); return the first decision's observations.
 
@@ -116,7 +121,7 @@ class TwinSession:
         SimulationError
             If SUMO fails or the episode is not running.
         """
-        if self._thread is None or not self._thread.is_alive():
+        if not self.running:
             msg = "No episode is running: call start() (reset()) first."
             raise SimulationError(msg)
         self._to_twin.put(dict(actions))
