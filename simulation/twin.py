@@ -3,7 +3,8 @@
 One :class:`Twin` runs one scenario under one controller and seed. Every step it reads the
 watched lanes through its :class:`~simulation.backend.Backend`, accumulates queues, feeds the
 emulated cameras, hands pushed plans to the lights' drivers (:mod:`simulation.signals`), and
-at each decision step asks every due light's controller for a phase.
+at each decision step asks every due light's controller for a phase. :meth:`Twin.episode` runs
+it step-wise, pausing at the decisions of ``external`` controllers (an RL environment's lights).
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from pathlib import Path
 
 import numpy as np
 
-from citybrain.control import Controller, get_protocol
+from citybrain.control import Controller, Observation, get_protocol
 from citybrain.exceptions import SimulationError, ValidationError
 from citybrain.network import RoadNetwork, graph_from_sumo_net
 from citybrain.plans import NetworkPlan, SignalPlan, plans_from_network, require_safe
@@ -252,7 +253,31 @@ class Twin:
         Raises
         ------
         SimulationError
-            If SUMO fails or a controller answers out of protocol.
+            If SUMO fails, a controller answers out of protocol, or a controller decides from
+            outside (``external``: drive those with :meth:`episode`).
+        """
+        episode = self.episode()
+        try:
+            next(episode)
+        except StopIteration as stop:
+            return stop.value
+        episode.close()
+        msg = "Controllers with external=True decide from outside the twin: drive the run with Twin.episode()."
+        raise SimulationError(msg)
+
+    def episode(self) -> Generator[dict[str, Observation], Mapping[str, int | None], RunResult]:
+        """Run the scenario step-wise: pause at every decision of the lights whose controller is ``external``.
+
+        A generator: it yields those due lights' observations (light -> :class:`Observation`)
+        and takes their choices by ``send`` (light -> phase index or ``None``, as ``decide``
+        answers), then steps on exactly as :meth:`run` does (transitions, minimum greens, the
+        other controllers); at the window's end it returns the :class:`RunResult`
+        (``StopIteration.value``). ``close()`` ends the run early and closes SUMO.
+
+        Raises
+        ------
+        SimulationError
+            As :meth:`run`.
         """
         spec, sc = self.spec, self.spec.scenario
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -294,7 +319,7 @@ class Twin:
             if spec.cameras:
                 counter = CameraCounter(cams, sc.cameras, sc.begin_s, sc.end_s, backend.route, backend.route_index)
             self._counter = counter
-            totals = self._loop(backend, layout, counter)
+            totals = yield from self._loop(backend, layout, counter)
         except SimulationError as exc:
             log = self.workdir / "sumo.log"
             detail = ""
@@ -324,7 +349,9 @@ class Twin:
             cameras=counter.tables(spec.seed) if counter is not None else None,
         )
 
-    def _loop(self, backend: Backend, layout: LaneLayout, counter: CameraCounter | None) -> dict:
+    def _loop(
+        self, backend: Backend, layout: LaneLayout, counter: CameraCounter | None
+    ) -> Generator[dict[str, Observation], Mapping[str, int | None], dict]:
         """Step to the end of the window; return the run's totals (:class:`RunResult` fields)."""
         sc, spec = self.spec.scenario, self.spec
         data0_phase = {t: backend.phase(t) for t in self.lights}
@@ -388,8 +415,14 @@ class Twin:
                     sig.installed = None
             if due:
                 vectors = layout.vectors(veh, halt, data.detector_gap_s)
-                for sig, choice in ask_controllers(due, t, vectors).items():
+                outside = {sig.tls: sig for sig in due if getattr(sig.controller, "external", False)}
+                inside = [sig for sig in due if sig.tls not in outside]
+                for sig, choice in ask_controllers(inside, t, vectors).items():
                     sig.apply_choice(backend, t, choice)
+                if outside:
+                    answers = yield {tls: sig.observation(t, *vectors) for tls, sig in outside.items()}
+                    for tls, sig in outside.items():
+                        sig.apply_choice(backend, t, (answers or {}).get(tls))
             if self.on_step is not None:
                 self.on_step(self, t)
             if spec.realtime:

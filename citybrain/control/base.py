@@ -181,6 +181,10 @@ class Controller(Protocol):
         kernel call) instead of calling each ``decide``.
     ``needs_detectors``
         ``True`` to get ``Observation.lane_gap_s`` from emulated approach detectors.
+    ``external``
+        ``True`` when the choices come from outside the twin (an RL environment): the twin's
+        step-wise run (``simulation.Twin.episode``) hands the observation out instead of
+        calling ``decide``.
     ``sumo_program_type``
         for a program-driven controller, a SUMO ``tlLogic`` type (``"actuated"``,
         ``"delay_based"``) the network's own programs are switched to (see

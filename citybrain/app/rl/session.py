@@ -1,59 +1,40 @@
 """One episode of the twin with its lights' decisions taken from outside: the RL seam.
 
-:class:`TwinSession` runs :meth:`simulation.Twin.run` in a thread of its own. The learning
-lights are driven by :class:`ExternalController`\\ s sharing one ``batch``: at each decision
-step the twin hands their observations to the session, which returns them to the
-environment and waits for its actions. So the twin steps, observes, inserts the safety
-gate's transitions and enforces minimum greens exactly as for every other controller; the
-session only exchanges observations and actions at decision steps (two queue hand-offs).
+:class:`TwinSession` drives :meth:`simulation.Twin.episode`, the twin's step-wise run: the
+learning lights get :class:`ExternalController`\\ s, and at each of their decision steps the
+twin pauses and hands out their observations; the session sends back the environment's
+choices. So the twin steps, observes, inserts the safety gate's transitions and enforces
+minimum greens exactly as for every other controller.
 """
 
 from __future__ import annotations
 
-import queue
 import tempfile
-import threading
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Generator, Mapping, Sequence
 
 from citybrain.control import Observation, get_protocol
 from citybrain.exceptions import SimulationError
 from citybrain.network import RoadNetwork, graph_from_sumo_net
-from simulation import RunResult, RunSpec, Twin
-from simulation.scenario import Scenario
+from simulation import RunResult, RunSpec, Scenario, Twin
 
 __all__ = ["ExternalController", "TwinSession"]
 
 
-class _Stop(Exception):
-    """Raised inside the twin's thread to end an episode early."""
-
-
-@dataclass
-class _Batch:
-    session: TwinSession
-
-    def decide_all(self, observations: dict[str, Observation]) -> dict[str, int | None]:
-        return self.session._exchange(observations)
-
-
 class ExternalController:
-    """The controller of a learning light: its choices come from the environment (``batch``)."""
+    """The controller of a learning light: the twin hands its observations out (``external``)."""
 
     name = "rl"
     program_driven = False
-
-    def __init__(self, batch: _Batch) -> None:
-        self.batch = batch
+    external = True
 
     def decide(self, observation: Observation) -> int | None:
-        """Never called: the twin asks the shared ``batch``."""
-        msg = "ExternalController decides through its batch only."
+        """Never called: the twin's step-wise run asks from outside."""
+        msg = "An external controller's choices come through Twin.episode()."
         raise SimulationError(msg)
 
 
 class TwinSession:
-    """Run one scenario episode, pausing at every decision step of the learning lights.
+    """Run scenario episodes, pausing at every decision step of the learning lights.
 
     Parameters
     ----------
@@ -69,6 +50,11 @@ class TwinSession:
         ``"libsumo"`` (one running session per process) or ``"traci"``.
     network : RoadNetwork or None
         The scenario's network, if already loaded.
+
+    Raises
+    ------
+    ValueError
+        If a light is not in the network, or the protocol is unknown.
     """
 
     def __init__(self, scenario: Scenario, lights: Sequence[str], *, protocol: str = "resco",
@@ -81,15 +67,13 @@ class TwinSession:
             msg = f"Unknown traffic lights {unknown}; the network has {sorted(self.network.programs)[:12]}."
             raise ValueError(msg)
         self.result: RunResult | None = None
-        self._thread: threading.Thread | None = None
-        self._to_env: queue.Queue = queue.Queue(maxsize=1)
-        self._to_twin: queue.Queue = queue.Queue(maxsize=1)
+        self._episode: Generator | None = None
         self._workdir: tempfile.TemporaryDirectory | None = None
 
     @property
     def running(self) -> bool:
         """Whether an episode is running (waiting for actions)."""
-        return self._thread is not None and self._thread.is_alive()
+        return self._episode is not None
 
     def start(self, seed: int) -> dict[str, Observation] | None:
         """Start an episode (ending any running one); return the first decision's observations.
@@ -105,13 +89,11 @@ class TwinSession:
         self._workdir = tempfile.TemporaryDirectory(prefix="citybrain-rl-")
         spec = RunSpec(self.scenario, controller=self.others, protocol=self.protocol.name, seed=int(seed),
                        backend=self.backend)
-        batch = _Batch(self)
         twin = Twin(spec, self._workdir.name, network=self.network,
-                    controllers={t: ExternalController(batch) for t in self.lights})
+                    controllers={t: ExternalController() for t in self.lights})
         self.result = None
-        self._thread = threading.Thread(target=self._run, args=(twin,), name="citybrain-rl-twin", daemon=True)
-        self._thread.start()
-        return self._receive()
+        self._episode = twin.episode()
+        return self._advance(None)
 
     def step(self, actions: Mapping[str, int | None]) -> dict[str, Observation] | None:
         """Apply the lights' choices; return the next decision's observations, ``None`` at the window's end.
@@ -119,53 +101,28 @@ class TwinSession:
         Raises
         ------
         SimulationError
-            If SUMO fails or the episode is not running.
+            If SUMO fails or no episode is running.
         """
-        if not self.running:
+        if self._episode is None:
             msg = "No episode is running: call start() (reset()) first."
             raise SimulationError(msg)
-        self._to_twin.put(dict(actions))
-        return self._receive()
+        return self._advance(dict(actions))
 
     def close(self) -> None:
         """End the running episode, if any (safe to call twice)."""
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            if thread.is_alive():
-                self._to_twin.put(_Stop)
-            thread.join()
-        self._drain()
+        episode, self._episode = self._episode, None
+        if episode is not None:
+            episode.close()
         if self._workdir is not None:
             self._workdir.cleanup()
             self._workdir = None
 
-    # -- the twin's thread -------------------------------------------------------------
-    def _run(self, twin: Twin) -> None:
+    def _advance(self, actions: dict | None) -> dict[str, Observation] | None:
         try:
-            self._to_env.put(("done", twin.run()))
-        except _Stop:
-            pass
-        except BaseException as exc:  # handed to the environment's thread
-            self._to_env.put(("error", exc))
-
-    def _exchange(self, observations: dict[str, Observation]) -> dict[str, int | None]:
-        self._to_env.put(("obs", observations))
-        answer = self._to_twin.get()
-        if answer is _Stop:
-            raise _Stop
-        return answer
-
-    def _receive(self) -> dict[str, Observation] | None:
-        kind, value = self._to_env.get()
-        if kind == "obs":
-            return value
-        self._thread = None
-        if kind == "done":
-            self.result = value
+            return self._episode.send(actions)
+        except StopIteration as stop:
+            self.result, self._episode = stop.value, None
             return None
-        raise value
-
-    def _drain(self) -> None:
-        for q in (self._to_env, self._to_twin):
-            while not q.empty():
-                q.get_nowait()
+        except BaseException:
+            self._episode = None
+            raise
