@@ -132,6 +132,39 @@ def test_the_controllers_decisions_are_applied(grid, tmp_path):
     assert result.ok and result.controller == "fixed"
 
 
+class Outside:
+    """A light whose choices come from outside the twin (an RL environment's)."""
+
+    name, program_driven, external = "outside", False, True
+
+    def decide(self, observation):
+        raise AssertionError("never called")
+
+
+def test_episode_pauses_at_external_decisions_and_runs_the_same_as_run(grid, tmp_path):
+    backend = FakeBackend(grid, {"A1A0_0": 0.5})
+    twin = Twin(RunSpec(fake_scenario(GRID, 30.0)), tmp_path, network=grid, backend=backend,
+                controllers={"A0": Outside()})
+    with pytest.raises(SimulationError, match="drive the run with Twin.episode"):
+        twin.run()
+    backend = FakeBackend(grid, {"A1A0_0": 0.5})
+    twin = Twin(RunSpec(fake_scenario(GRID, 30.0)), tmp_path / "e", network=grid, backend=backend,
+                controllers={"A0": Outside()})
+    episode, times = twin.episode(), []
+    seen = next(episode)
+    try:
+        while True:
+            obs = seen["A0"]
+            times.append(obs.time_s)
+            greens = obs.green_phases
+            seen = episode.send({"A0": None if obs.green is None else greens[(greens.index(obs.green) + 1) % 2]})
+    except StopIteration as stop:
+        result = stop.value
+    # the same schedule as NextGreen's through run(): the twin keeps minimum greens and inserts the yellows
+    assert backend.intervals("A0")[:5] == [(0, 5, G0), (5, 3, Y0), (8, 5, G1), (13, 3, Y1), (16, 5, G0)]
+    assert times[:2] == [1.0, 2.0] and result.ok
+
+
 def test_an_out_of_protocol_answer_stops_the_run(grid, tmp_path):
     class Yellow(NextGreen):
         def decide(self, observation):

@@ -105,3 +105,15 @@ def test_a_broken_policy_file_is_named(tmp_path):
         policy_controller(bad)
     with pytest.raises(ValidationError, match="does not exist"):
         policy_controller(tmp_path / "none.npz")
+
+
+def test_a_missing_extra_names_the_install_command(monkeypatch, lone):
+    import sys
+
+    from citybrain.exceptions import BackendUnavailableError
+
+    monkeypatch.setitem(sys.modules, "gymnasium", None)
+    monkeypatch.delitem(sys.modules, "citybrain.app.rl.envs", raising=False)
+    monkeypatch.delattr(sys.modules["citybrain.app.rl"], "envs", raising=False)
+    with pytest.raises(BackendUnavailableError, match=r"pip install 'citybrain\[rl\]'"):
+        make_env(lone)
