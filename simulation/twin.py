@@ -142,6 +142,10 @@ class Twin:
         self._since = dict.fromkeys(self._running, spec.scenario.begin_s)
         self._pace_origin: tuple[float, float] | None = None
         self._counter: CameraCounter | None = None
+        #: the running episode's lane layout and, per approach lane (``layout.lanes[:n_in]``), the
+        #: vehicle-steps halting so far (updated in place every step)
+        self.layout: LaneLayout | None = None
+        self.halting_steps: np.ndarray | None = None
 
     # -- live plans ------------------------------------------------------------------------
     def _initial_plans(self) -> dict[str, SignalPlan | None]:
@@ -282,7 +286,7 @@ class Twin:
         spec, sc = self.spec, self.spec.scenario
         self.workdir.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        layout = LaneLayout(self.network, self.lights)
+        layout = self.layout = LaneLayout(self.network, self.lights)
         backend = self._backend or make_backend(spec.backend, sumo_binary=spec.sumo_binary, gui=spec.gui)
         tripinfo = self.workdir / "tripinfo.xml"
         edgedata = self.workdir / "edgedata.xml"
@@ -364,7 +368,7 @@ class Twin:
             sig.step_s, sig.running = sc.step_s, self._running.get(t)
             sig.start(backend, data0_phase[t])
         n_in, n_all = layout.n_in, len(layout.lanes)
-        halting_sum = np.zeros(n_in, np.int64)  # per approach lane, vehicle-steps halting
+        halting_sum = self.halting_steps = np.zeros(n_in, np.int64)  # per approach lane, vehicle-steps halting
         steps = 0
         loaded, departed, arrived = backend.counts()
         teleports = 0

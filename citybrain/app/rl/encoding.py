@@ -101,17 +101,17 @@ def action_phase(observation: Observation, action: int) -> int | None:
     return observation.green_phases[k] if 0 <= k < len(observation.green_phases) else None
 
 
-def reward(name: str, observation: Observation, interval_s: float) -> float:
+def reward(name: str, observation: Observation, halted_s: float) -> float:
     """One light's reward for the decision interval ending at ``observation``.
 
-    ``queue``: minus the halting vehicles on its approach lanes; ``delay``: minus the
-    vehicle-seconds of delay of the interval, estimated as that queue times ``interval_s``
-    (seconds); ``pressure``: minus the absolute difference of vehicles on the approach and exit
-    lanes of its movements (Varaiya's max-pressure).
+    ``delay``: minus ``halted_s``, the vehicle-seconds its approach lanes' vehicles stood
+    (speed < 0.1 m/s) during the interval, summed over every simulation step; ``queue``: minus
+    the halting vehicles on its approach lanes at the decision; ``pressure``: minus the
+    absolute difference of vehicles on the approach and exit lanes of its movements (Varaiya's
+    max-pressure) at the decision.
     """
-    queue = float(sum(observation.lane_halting))
-    if name == "queue":
-        return -queue
     if name == "delay":
-        return -queue * interval_s
+        return -float(halted_s)
+    if name == "queue":
+        return -float(sum(observation.lane_halting))
     return -abs(float(sum(observation.movement_vehicles)) - float(sum(observation.movement_out_vehicles)))

@@ -4,7 +4,7 @@ One step is one decision interval of the protocol (10 s under ``resco``): the ag
 go to the twin as their lights' choices (:mod:`.encoding`), the twin runs to the next decision
 step, and each agent gets its light's observation vector and reward. An episode is the
 scenario's window; its end truncates the episode (``truncated=True``). ``info`` carries the
-``action_mask`` and, at the end, the run's headline ``delay_s``.
+``action_mask`` and, at the end, the run's headline ``delay_s`` and mean ``queue_veh``.
 """
 
 from __future__ import annotations
@@ -52,7 +52,6 @@ class _Episode:
         lights = tuple(sorted(network.programs)) if lights is None else tuple(lights)
         self.session = TwinSession(sc, lights, protocol=protocol, others=others, backend=backend, network=network)
         self.lights = lights
-        self.interval_s = self.session.protocol.decision_interval_s
         first = self.session.start(self.seed)  # one short start learns every light's sizes
         if first is None or set(first) != set(lights):
             self.session.close()
@@ -61,6 +60,7 @@ class _Episode:
         self.layout = ObservationLayout.of(first.values())
         self.last: dict[str, Observation] = first
         self.fresh = True
+        self.halted = dict.fromkeys(lights, 0.0)
 
     def reset(self, seed: int | None) -> dict[str, Observation]:
         if not self.fresh or not self.session.running or (seed is not None and seed != self.seed):
@@ -71,6 +71,7 @@ class _Episode:
                 raise ValueError(msg)
             self.last = first
         self.fresh = False
+        self.halted = {t: self.session.halting_s(t) for t in self.lights}
         return self.last
 
     def step(self, actions: dict[str, int]) -> bool:
@@ -82,13 +83,20 @@ class _Episode:
         self.last = {**self.last, **nxt}
         return False
 
+    def reward(self, tls: str) -> float:
+        """The light's reward for the interval just run (to the window's end for the last one)."""
+        halted = self.session.halting_s(tls)
+        out = reward(self.reward_name, self.last[tls], halted - self.halted[tls])
+        self.halted[tls] = halted
+        return out
+
     def encode(self, tls: str) -> np.ndarray:
         return self.layout.encode(self.last[tls])
 
     def info(self, tls: str, done: bool) -> dict:
         out = {"action_mask": self.layout.mask(self.last[tls]), "time_s": self.last[tls].time_s}
         if done and self.session.result is not None:
-            out["delay_s"] = self.session.result.delay_s
+            out["delay_s"], out["queue_veh"] = self.session.result.delay_s, self.session.result.queue_veh
         return out
 
     def space(self) -> spaces.Box:
@@ -126,8 +134,7 @@ class SignalEnv(gym.Env):
     def step(self, action):
         """Run one decision interval with ``action`` (index into the light's green phases)."""
         done = self._ep.step({self.tls: int(action)})
-        obs = self._ep.last[self.tls]
-        r = 0.0 if done else reward(self._ep.reward_name, obs, self._ep.interval_s)
+        r = self._ep.reward(self.tls)
         return self._ep.encode(self.tls), r, False, done, self._ep.info(self.tls, done)
 
     def close(self) -> None:
@@ -171,7 +178,7 @@ class ParallelSignalEnv(ParallelEnv):
         done = self._ep.step({a: int(x) for a, x in actions.items()})
         agents = list(self.agents)
         obs = {a: self._ep.encode(a) for a in agents}
-        rew = {a: 0.0 if done else reward(self._ep.reward_name, self._ep.last[a], self._ep.interval_s) for a in agents}
+        rew = {a: self._ep.reward(a) for a in agents}
         terminated = dict.fromkeys(agents, False)
         truncated = dict.fromkeys(agents, done)
         infos = {a: self._ep.info(a, done) for a in agents}

@@ -68,6 +68,7 @@ class TwinSession:
             raise ValueError(msg)
         self.result: RunResult | None = None
         self._episode: Generator | None = None
+        self._twin: Twin | None = None
         self._workdir: tempfile.TemporaryDirectory | None = None
 
     @property
@@ -92,7 +93,7 @@ class TwinSession:
         twin = Twin(spec, self._workdir.name, network=self.network,
                     controllers={t: ExternalController() for t in self.lights})
         self.result = None
-        self._episode = twin.episode()
+        self._twin, self._episode = twin, twin.episode()
         return self._advance(None)
 
     def step(self, actions: Mapping[str, int | None]) -> dict[str, Observation] | None:
@@ -107,6 +108,13 @@ class TwinSession:
             msg = "No episode is running: call start() (reset()) first."
             raise SimulationError(msg)
         return self._advance(dict(actions))
+
+    def halting_s(self, tls: str) -> float:
+        """Vehicle-seconds halting (speed < 0.1 m/s) on the light's approach lanes since the episode began."""
+        twin = self._twin
+        if twin is None or twin.halting_steps is None:
+            return 0.0
+        return float(twin.halting_steps[twin.layout.in_slice[tls]].sum()) * self.scenario.step_s
 
     def close(self) -> None:
         """End the running episode, if any (safe to call twice)."""

@@ -75,6 +75,8 @@ def test_the_agents_choices_change_the_lights_and_the_metric(lone):
             _, r, _, done, info = env.step(0 if action == 0 else k % env.action_space.n)
             total += r
         totals.append((total, info["delay_s"]))
+        # the delay rewards add up to the run's halting vehicle-seconds on the light's lanes
+        assert total == pytest.approx(-info["queue_veh"] * 300.0)
     env.close()
     assert totals[0][1] > totals[1][1] and totals[0][0] < totals[1][0]  # starving three approaches costs delay
 
