@@ -9,7 +9,6 @@ scenario's window; its end truncates the episode (``truncated=True``). ``info`` 
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import gymnasium as gym
@@ -18,6 +17,7 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from citybrain.control import Observation
+from citybrain.network import graph_from_sumo_net
 from simulation import Scenario, load_scenario, scenario_from_sumocfg
 
 from .encoding import REWARDS, ObservationLayout, action_phase, reward
@@ -46,8 +46,6 @@ class _Episode:
             raise ValueError(msg)
         self.reward_name, self.seed = reward_name, int(seed)
         sc = as_scenario(scenario)
-        from citybrain.network import graph_from_sumo_net
-
         network = graph_from_sumo_net(sc.network)
         lights = tuple(sorted(network.programs)) if lights is None else tuple(lights)
         self.session = TwinSession(sc, lights, protocol=protocol, others=others, backend=backend, network=network)
@@ -112,8 +110,6 @@ class SignalEnv(gym.Env):
                  seed: int = 0, others: str = "fixed", backend: str = "libsumo") -> None:
         sc = as_scenario(scenario)
         if tls is None:
-            from citybrain.network import graph_from_sumo_net
-
             lights = sorted(graph_from_sumo_net(sc.network).programs)
             if len(lights) != 1:
                 msg = f"Scenario {sc.name!r} has {len(lights)} traffic lights; name one with tls= (e.g. {lights[0]!r})."
@@ -157,12 +153,10 @@ class ParallelSignalEnv(ParallelEnv):
         self._act_space = spaces.Discrete(self.layout.phases)
         self.render_mode = None
 
-    @functools.lru_cache(maxsize=None)  # noqa: B019 -- PettingZoo asks for the same space object each time
     def observation_space(self, agent: str) -> spaces.Box:
         """The padded observation vector (:class:`~.encoding.ObservationLayout`)."""
         return self._obs_space
 
-    @functools.lru_cache(maxsize=None)  # noqa: B019
     def action_space(self, agent: str) -> spaces.Discrete:
         """The padded green-phase choice; ``info[agent]["action_mask"]`` marks the light's own."""
         return self._act_space
