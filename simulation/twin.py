@@ -27,6 +27,7 @@ from citybrain.plans.safety import LightGeometry, Violation
 
 from .backend import Backend, make_backend
 from .cameras import CameraCounter, CameraCounts, cameras_for_network
+from .events import EventRecorder
 from .controllers import controller_files, is_baseline, make_controllers, needs_detectors
 from .metrics import junction_delay, read_edge_data, read_tripinfo
 from .monitor import ConflictMonitor
@@ -255,6 +256,12 @@ class Twin:
             f'end="{sc.end_s}" excludeEmpty="true"/></additional>\n'
         )
         extra_additional = [additional, *controller_files(self.controllers, self.run_network, layout, self.workdir)]
+        recorder = None
+        if spec.events:
+            recorder = EventRecorder(self.run_network, {t: self.run_network.programs[t] for t in self.lights},
+                                     begin_s=sc.begin_s, start_date=sc.start_date, workdir=self.workdir,
+                                     advance_m=spec.advance_m)
+            extra_additional.append(recorder.write_additional())
         routes: tuple[Path, ...] = ()
         if sc.flows:
             flows = self.workdir / "flows.rou.xml"
@@ -282,7 +289,7 @@ class Twin:
             if spec.cameras:
                 counter = CameraCounter(cams, sc.cameras, sc.begin_s, sc.end_s, backend.route, backend.route_index)
             self._counter = counter
-            totals = self._loop(backend, layout, counter)
+            totals = self._loop(backend, layout, counter, recorder)
         except SimulationError as exc:
             log = self.workdir / "sumo.log"
             detail = ""
@@ -310,9 +317,11 @@ class Twin:
             plans_applied=tuple(self.applied),
             wall_s=time.perf_counter() - started,
             cameras=counter.tables(spec.seed) if counter is not None else None,
+            events=recorder.log() if recorder is not None else None,
         )
 
-    def _loop(self, backend: Backend, layout: LaneLayout, counter: CameraCounter | None) -> dict:
+    def _loop(self, backend: Backend, layout: LaneLayout, counter: CameraCounter | None,
+              recorder: EventRecorder | None = None) -> dict:
         """Step to the end of the window; return the run's totals (:class:`RunResult` fields)."""
         sc, spec = self.spec.scenario, self.spec
         data0_phase = {t: backend.phase(t) for t in self.lights}
@@ -342,6 +351,8 @@ class Twin:
             data = backend.observe()
             self.time_s = t
             monitor.observe(t, data.tls_state)
+            if recorder is not None:
+                recorder.observe(t, data.tls_state)
             veh = data.lane_vehicles[:n_all]
             halt = data.lane_halting[:n_all]
             halting_sum += halt[:n_in]
