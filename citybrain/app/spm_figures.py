@@ -60,7 +60,7 @@ def purdue_diagrams(events: pd.DataFrame, detectors: pd.DataFrame, out: Path,
         ax.set_xlabel(f"time of day ({start:%Y-%m-%d})")
         ax.set_ylabel("time in cycle (s, from begin red clearance)")
         ax.set_ylim(bottom=0)
-        ax.legend(loc="upper right", fontsize=9)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
         ax.grid(alpha=0.3)
         fig.autofmt_xdate()
         fig.tight_layout()
