@@ -171,7 +171,8 @@ class EventRecorder:
                     sig, chan = by_id[el.get("id")]
                     rows.append((float(el.get("time")), sig, 82 if state == "enter" else 81, chan))
                 el.clear()
-        t = np.round(np.array([r[0] for r in rows], float), 1)
+        # truncated (not rounded) to 0.1 s: an actuation just before a signal event stays before it
+        t = np.floor(np.array([r[0] for r in rows], float) * 10.0 + 1e-6) / 10.0
         order = np.argsort(t, kind="stable")
         stamps = (self.origin + pd.to_timedelta(t[order], unit="s")).strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-5]
         events = pd.DataFrame({
