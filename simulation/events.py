@@ -81,10 +81,13 @@ class EventRecorder:
         Where the detector definitions and their output go.
     advance_m
         Distance of the advance detectors from the stop line (metres).
+    step_s
+        The run's step length (seconds).
     """
 
     def __init__(self, network: RoadNetwork, programs: dict[str, SignalProgram], *, begin_s: float,
-                 start_date: str, workdir: Path, advance_m: float = ADVANCE_M) -> None:
+                 start_date: str, workdir: Path, advance_m: float = ADVANCE_M, step_s: float = 1.0) -> None:
+        self.step_s = step_s
         self.origin = pd.Timestamp(date.fromisoformat(start_date))
         self.phases = {t: _green_phases(p) for t, p in programs.items()}
         self.output = workdir / "events_loops.xml"
@@ -129,7 +132,11 @@ class EventRecorder:
         return self.additional
 
     def observe(self, t: float, tls_state: dict[str, str]) -> None:
-        """Record the signal events of one step from the lights' states (``StepData.tls_state``)."""
+        """Record the signal events of one step from the lights' states (``StepData.tls_state``).
+
+        ``t`` is the time the step began (the time SUMO switched the lights to these states, and the
+        clock of its detectors), i.e. the backend's time after the step less the step length.
+        """
         for tls, phases in self.phases.items():
             state = tls_state.get(tls)
             if state is None:
@@ -169,7 +176,8 @@ class EventRecorder:
                 state = el.get("state")
                 if state in ("enter", "leave"):
                     sig, chan = by_id[el.get("id")]
-                    rows.append((float(el.get("time")), sig, 82 if state == "enter" else 81, chan))
+                    # SUMO stamps a move from step k to k+1 at k - 1 + fraction: shifted onto the lights' clock
+                    rows.append((float(el.get("time")) + self.step_s, sig, 82 if state == "enter" else 81, chan))
                 el.clear()
         # truncated (not rounded) to 0.1 s: an actuation just before a signal event stays before it
         t = np.floor(np.array([r[0] for r in rows], float) * 10.0 + 1e-6) / 10.0

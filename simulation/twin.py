@@ -260,7 +260,7 @@ class Twin:
         if spec.events:
             recorder = EventRecorder(self.run_network, {t: self.run_network.programs[t] for t in self.lights},
                                      begin_s=sc.begin_s, start_date=sc.start_date, workdir=self.workdir,
-                                     advance_m=spec.advance_m)
+                                     advance_m=spec.advance_m, step_s=sc.step_s)
             extra_additional.append(recorder.write_additional())
         routes: tuple[Path, ...] = ()
         if sc.flows:
@@ -352,7 +352,7 @@ class Twin:
             self.time_s = t
             monitor.observe(t, data.tls_state)
             if recorder is not None:
-                recorder.observe(t, data.tls_state)
+                recorder.observe(t_prev, data.tls_state)
             veh = data.lane_vehicles[:n_all]
             halt = data.lane_halting[:n_all]
             halting_sum += halt[:n_in]
