@@ -10,15 +10,18 @@ The format, phase numbering and detector placement are documented in ``docs/even
   light's state each step: 1 begin green when the green links equal a phase's, 8 begin yellow when
   a yellow appears, 9 end yellow and 10 begin red clearance when the yellow ends, 11 end red
   clearance when the next phase turns green.
-- Detectors: per approach lane of the light, a stop-bar detector 1 m before the stop line and an
-  advance detector ``advance_m`` (default 120 m) before it, or at the lane's start when the lane
-  is shorter. Each is a SUMO ``instantInductionLoop`` written as an additional file, so the vehicle
-  enter / leave times (82 detector on / 81 off) cost no per-step call. A lane calls the first phase
+- Detectors: per approach lane of the light, a stop-bar presence zone of 12 m ending 0.5 m before
+  the stop line and an advance (point) detector ``advance_m`` (default 120 m) before it, or at the
+  lane's start when the lane is shorter. They are SUMO ``instantInductionLoop``s written as an
+  additional file (two per zone: a vehicle occupies the zone from its front passing the upstream
+  loop until its back leaves the downstream one), so the on / off times (82 / 81) cost no
+  per-step call; the zone is on while any vehicle occupies it. A lane calls the first phase
   that gives it a protected green (``G``), else the first with a permissive one (``g``).
 """
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import date
@@ -29,10 +32,11 @@ import pandas as pd
 
 from citybrain.network import RoadNetwork, SignalProgram
 
-__all__ = ["EventLog", "EventRecorder", "ADVANCE_M", "STOPBAR_M"]
+__all__ = ["EventLog", "EventRecorder", "ADVANCE_M", "STOPBAR_M", "STOPBAR_ZONE_M"]
 
 ADVANCE_M = 120.0
-STOPBAR_M = 1.0
+STOPBAR_M = 0.5
+STOPBAR_ZONE_M = 12.0
 _GREEN, _YELLOW, _RED = "green", "yellow", "red"
 
 
@@ -113,10 +117,12 @@ class EventRecorder:
                 for i, lane in enumerate(lanes):
                     length = float(lengths.get(lane.rsplit("_", 1)[0], 0.0))
                     dist = min(STOPBAR_M if kind == "stopbar" else advance_m, length)
+                    pos = max(0.0, length - dist)
+                    up = max(0.0, pos - STOPBAR_ZONE_M) if kind == "stopbar" else pos
                     rows.append({"signal_id": tls, "channel": n0 + i + 1, "phase": phase_of[lane], "kind": kind,
-                                 "lane": lane, "distance_m": round(dist, 1), "pos_m": max(0.0, length - dist)})
+                                 "lane": lane, "distance_m": round(dist, 1), "pos_m": pos, "up_m": up})
         cols = ["signal_id", "channel", "phase", "kind", "lane", "distance_m"]
-        self._map = pd.DataFrame(rows, columns=[*cols, "pos_m"])
+        self._map = pd.DataFrame(rows, columns=[*cols, "pos_m", "up_m"])
         self.detectors = self._map[cols].copy()
         self._state: dict[str, tuple[str, int | None]] = {}
         self._rows: list[tuple[float, str, int, int]] = []
@@ -125,8 +131,10 @@ class EventRecorder:
         """Write the detectors as SUMO ``instantInductionLoop``s; return the additional file."""
         lines = ["<additional>"]
         for r in self._map.itertuples():
-            lines.append(f'    <instantInductionLoop id="{_loop_id(r.signal_id, r.channel)}" lane="{r.lane}" '
-                         f'pos="{r.pos_m:.2f}" friendlyPos="true" file="{self.output}"/>')
+            ends = (("dn", r.pos_m), ("up", r.up_m)) if r.kind == "stopbar" else (("dn", r.pos_m),)
+            for end, pos in ends:
+                lines.append(f'    <instantInductionLoop id="{_loop_id(r.signal_id, r.channel, end)}" '
+                             f'lane="{r.lane}" pos="{pos:.2f}" friendlyPos="true" file="{self.output}"/>')
         lines.append("</additional>")
         self.additional.write_text("\n".join(lines) + "\n")
         return self.additional
@@ -167,18 +175,27 @@ class EventRecorder:
 
     def log(self) -> EventLog:
         """The run's event log: signal events merged with the detectors' on / off events, by time."""
-        by_id = {_loop_id(r.signal_id, r.channel): (r.signal_id, int(r.channel)) for r in self._map.itertuples()}
+        by_id = {_loop_id(r.signal_id, r.channel, end): (r.signal_id, int(r.channel), r.kind, end)
+                 for r in self._map.itertuples() for end in ("dn", "up")}
         rows = list(self._rows)
-        if self.output.is_file() and by_id:
+        zones: dict[tuple[str, int], dict[str, list[float]]] = {}  # stop bar -> vehicle -> [in, out]
+        if self.output.is_file():
             for _, el in ET.iterparse(self.output):
                 if el.tag != "instantOut":
                     continue
                 state = el.get("state")
                 if state in ("enter", "leave"):
-                    sig, chan = by_id[el.get("id")]
+                    sig, chan, kind, end = by_id[el.get("id")]
                     # SUMO stamps a move from step k to k+1 at k - 1 + fraction: shifted onto the lights' clock
-                    rows.append((float(el.get("time")) + self.step_s, sig, 82 if state == "enter" else 81, chan))
+                    t = float(el.get("time")) + self.step_s
+                    if kind == "advance":
+                        rows.append((t, sig, 82 if state == "enter" else 81, chan))
+                    elif (end, state) in (("up", "enter"), ("dn", "leave")):
+                        span = zones.setdefault((sig, chan), {}).setdefault(el.get("vehID"), [math.nan, math.nan])
+                        span[0 if end == "up" else 1] = t
                 el.clear()
+        for (sig, chan), spans in zones.items():
+            rows += _presence(sig, chan, [v for v in spans.values() if v[0] <= v[1]])
         # truncated (not rounded) to 0.1 s: an actuation just before a signal event stays before it
         t = np.floor(np.array([r[0] for r in rows], float) * 10.0 + 1e-6) / 10.0
         order = np.argsort(t, kind="stable")
@@ -192,5 +209,21 @@ class EventRecorder:
         return EventLog(events, self.detectors)
 
 
-def _loop_id(tls: str, channel: int) -> str:
-    return f"citybrain_hires_{tls}_{channel}"
+def _loop_id(tls: str, channel: int, end: str) -> str:
+    return f"citybrain_hires_{tls}_{channel}_{end}"
+
+
+def _presence(sig: str, chan: int, spans: list[list[float]]) -> list[tuple[float, str, int, int]]:
+    """Detector on / off events of a presence zone from its vehicles' [front in, back out] times."""
+    out = []
+    cur = None
+    for a, b in sorted(spans):
+        if cur is not None and a <= cur[1]:
+            cur[1] = max(cur[1], b)
+            continue
+        if cur is not None:
+            out += [(cur[0], sig, 82, chan), (cur[1], sig, 81, chan)]
+        cur = [a, b]
+    if cur is not None:
+        out += [(cur[0], sig, 82, chan), (cur[1], sig, 81, chan)]
+    return out
