@@ -14,6 +14,7 @@ from citybrain.plans import SignalPlan
 from citybrain.plans.formats import plan_sha256, sumo_phases
 
 from .cameras import CameraCounts
+from .events import EventLog
 from .scenario import Scenario
 
 __all__ = ["RunSpec", "PlanUpdate", "AppliedPlan", "RunResult"]
@@ -54,6 +55,10 @@ class RunSpec:
     realtime : float or None
         Pace the run to the wall clock: this many simulated seconds per wall-clock second
         (``None``: as fast as SUMO runs).
+    events : bool
+        Record the hi-res controller events and emulated detectors (:mod:`simulation.events`).
+    advance_m : float
+        Distance of the emulated advance detectors from the stop line (metres).
     """
 
     scenario: Scenario
@@ -68,6 +73,8 @@ class RunSpec:
     gridlock_s: float = 600.0
     plan: str | None = None
     realtime: float | None = None
+    events: bool = False
+    advance_m: float = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +169,7 @@ class RunResult:
     error: str | None = None
     monitor: dict | None = field(default=None, repr=False)
     cameras: CameraCounts | None = field(default=None, repr=False)
+    events: EventLog | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:

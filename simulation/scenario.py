@@ -19,6 +19,7 @@ TOML keys (paths are relative to the TOML file)::
     step_s = 1.0
     seeds = 5                        # runs when the caller gives no seeds: seeds 0..N-1
     sumo_options = ["--lateral-resolution", "0.8"]
+    start_date = "2026-01-01"        # the calendar day of simulation time 0 (hi-res event timestamps)
 
     [[flows]]                        # optional generated demand
     from_edge = "A0B0"
@@ -42,6 +43,7 @@ import math
 import tomllib
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from citybrain._validate import Fields, Problems
@@ -83,6 +85,7 @@ _TOP_KEYS = {
     "sumo_options",
     "flows",
     "cameras",
+    "start_date",
 }
 _FLOW_KEYS = {"from_edge", "to_edge", "veh_per_hour", "begin_s", "end_s"}
 _CAMERA_KEYS = {"interval_s", "detection_rate", "noise_sd", "outage_rate", "outages"}
@@ -176,6 +179,8 @@ class Scenario:
         Emulated camera settings.
     description : str
         Free text.
+    start_date : str
+        ISO date of simulation time 0, for the hi-res event log's timestamps (``simulation.events``).
     """
 
     name: str
@@ -192,6 +197,7 @@ class Scenario:
     sumo_options: tuple[str, ...] = ()
     cameras: CameraConfig = field(default_factory=CameraConfig)
     description: str = ""
+    start_date: str = "2026-01-01"
 
     @property
     def duration_s(self) -> float:
@@ -420,6 +426,11 @@ def _scenario_from_dict(data: dict, path: Path) -> Scenario:
     description = data.get("description", "")
     if not isinstance(description, str):
         top.problem("description", f"must be a string, got {description!r}")
+    start_date = data.get("start_date", "2026-01-01")
+    try:
+        date.fromisoformat(start_date)
+    except (TypeError, ValueError):
+        top.problem("start_date", f"must be an ISO date such as '2026-01-01', got {start_date!r}")
 
     flows: list[Flow] = []
     entries: list[tuple[int, Flow]] = []
@@ -464,6 +475,7 @@ def _scenario_from_dict(data: dict, path: Path) -> Scenario:
         sumo_options=tuple(options),
         cameras=cameras,
         description=description,
+        start_date=start_date,
     )
 
 

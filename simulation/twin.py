@@ -36,6 +36,7 @@ from .controllers import (
     make_controllers,
     needs_detectors,
 )
+from .events import EventRecorder
 from .metrics import junction_delay, read_edge_data, read_tripinfo
 from .monitor import ConflictMonitor
 from .run import AppliedPlan, PlanUpdate, RunResult, RunSpec
@@ -296,6 +297,12 @@ class Twin:
             f'end="{sc.end_s}" excludeEmpty="true"/></additional>\n'
         )
         extra_additional = [additional, *controller_files(self.controllers, self.run_network, layout, self.workdir)]
+        recorder = None
+        if spec.events:
+            recorder = EventRecorder(self.run_network, {t: self.run_network.programs[t] for t in self.lights},
+                                     begin_s=sc.begin_s, start_date=sc.start_date, workdir=self.workdir,
+                                     advance_m=spec.advance_m, step_s=sc.step_s)
+            extra_additional.append(recorder.write_additional())
         routes: tuple[Path, ...] = ()
         if sc.flows:
             flows = self.workdir / "flows.rou.xml"
@@ -323,7 +330,7 @@ class Twin:
             if spec.cameras:
                 counter = CameraCounter(cams, sc.cameras, sc.begin_s, sc.end_s, backend.route, backend.route_index)
             self._counter = counter
-            totals = yield from self._loop(backend, layout, counter)
+            totals = yield from self._loop(backend, layout, counter, recorder)
         except SimulationError as exc:
             log = self.workdir / "sumo.log"
             detail = ""
@@ -351,10 +358,12 @@ class Twin:
             plans_applied=tuple(self.applied),
             wall_s=time.perf_counter() - started,
             cameras=counter.tables(spec.seed) if counter is not None else None,
+            events=recorder.log() if recorder is not None else None,
         )
 
     def _loop(
-        self, backend: Backend, layout: LaneLayout, counter: CameraCounter | None
+        self, backend: Backend, layout: LaneLayout, counter: CameraCounter | None,
+        recorder: EventRecorder | None = None,
     ) -> Generator[dict[str, Observation], Mapping[str, int | None], dict]:
         """Step to the end of the window; return the run's totals (:class:`RunResult` fields)."""
         sc, spec = self.spec.scenario, self.spec
@@ -385,6 +394,8 @@ class Twin:
             data = backend.observe()
             self.time_s = t
             monitor.observe(t, data.tls_state)
+            if recorder is not None:
+                recorder.observe(t_prev, data.tls_state)
             veh = data.lane_vehicles[:n_all]
             halt = data.lane_halting[:n_all]
             halting_sum += halt[:n_in]

@@ -21,6 +21,7 @@ from .optimise import optimise
 from .plans import plans
 from .run import run
 from .simulate import simulate
+from .spm import spm
 
 __all__ = ["cli", "main", "CityBrainGroup"]
 
@@ -51,7 +52,7 @@ def cli() -> None:
     """citybrain: camera counts -> flows -> signal plans -> SUMO digital twin."""
 
 
-for _command in (network, counts, estimate, optimise, plans, run, simulate):
+for _command in (network, counts, estimate, optimise, plans, run, simulate, spm):
     cli.add_command(_command)
 
 

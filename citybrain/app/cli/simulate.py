@@ -44,6 +44,13 @@ __all__ = ["simulate"]
     type=OutputDir(),
     help="Write emulated camera counts, true counts and the camera registry here.",
 )
+@click.option(
+    "--events-out",
+    type=OutputDir(),
+    help="Write each run's hi-res controller events and detector map here (<scenario>_seed<N>_events.csv, _detectors.csv).",
+)
+@click.option("--advance-m", type=FiniteRange(min=0, min_open=True), default=120.0, show_default=True,
+              help="Distance of the emulated advance detectors from the stop line (m; --events-out).")
 @click.option("--serve", type=click.IntRange(1, 65535), help="Accept plan changes on 127.0.0.1:PORT.")
 @click.option(
     "--realtime",
@@ -68,6 +75,8 @@ def simulate(
     backend: str | None,
     sumo_binary: Path | None,
     cameras_out: Path | None,
+    events_out: Path | None,
+    advance_m: float,
     serve: int | None,
     realtime: float | None,
     as_json: bool,
@@ -121,6 +130,8 @@ def simulate(
         backend=backend,
         sumo_binary=str(sumo_binary) if sumo_binary else None,
         cameras=cameras_out is not None,
+        events=events_out is not None,
+        advance_m=advance_m,
         gui=gui,
         plan=str(plan) if plan is not None else None,
         realtime=realtime,
@@ -150,6 +161,10 @@ def simulate(
         for r in results:
             if r.cameras is not None:
                 write_camera_tables(r.cameras, cameras_out, prefix=f"{sc.name}_seed{r.seed}_")
+    if events_out is not None:
+        for r in results:
+            if r.events is not None:
+                r.events.write(events_out, prefix=f"{sc.name}_seed{r.seed}_")
     delays = summarise([r.delay_s for r in results if r.ok])
     version = next((r.sumo_version for r in results if r.sumo_version), "")
     if as_json:
