@@ -17,10 +17,13 @@ from citybrain.exceptions import CityBrainError, SimulationError
 from .counts import counts
 from .estimate import estimate
 from .network import network
+from .ops import ops
 from .optimise import optimise
 from .plans import plans
 from .run import run
+from .serve import serve
 from .simulate import simulate
+from .tokens import tokens
 from .spm import spm
 
 __all__ = ["cli", "main", "CityBrainGroup"]
@@ -52,7 +55,7 @@ def cli() -> None:
     """citybrain: camera counts -> flows -> signal plans -> SUMO digital twin."""
 
 
-for _command in (network, counts, estimate, optimise, plans, run, simulate, spm):
+for _command in (network, counts, estimate, optimise, plans, run, simulate, spm, serve, tokens, ops):
     cli.add_command(_command)
 
 
