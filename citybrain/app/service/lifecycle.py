@@ -129,14 +129,14 @@ class PlanService:
             msg = f"no plan with id {plan_id}"
             raise NotFound(msg)
         v = latest if version is None else version
-        if latest_only and v != latest:
-            msg = f"plan {plan_id}: version {v} is stale; the latest is {latest}"
-            raise Conflict(msg)
         row = conn.execute(select(plan_versions).where(plan_versions.c.plan_id == plan_id,
                                                        plan_versions.c.version == v)).first()
         if row is None:
             msg = f"plan {plan_id} has no version {v} (versions 1 to {latest})"
             raise NotFound(msg)
+        if latest_only and v != latest:
+            msg = f"plan {plan_id}: version {v} is stale; the latest is {latest}"
+            raise Conflict(msg)
         return row
 
     @staticmethod
