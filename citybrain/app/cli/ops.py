@@ -84,8 +84,17 @@ def _client_command(name: str) -> Callable:
     return decorate
 
 
+def _sha(sha: object) -> str:
+    """The first 12 hex digits of a SHA-256, or ``-`` for none."""
+    return str(sha)[:12] if sha else "-"
+
+
+def _v(version: object) -> str:
+    return "-" if version is None else f"v{version}"
+
+
 def _version(v: dict) -> str:
-    return f"v{v.get('version')} {v.get('status', '')} {str(v.get('sha256') or '')[:12]}".rstrip()
+    return f"{_v(v.get('version'))} {v.get('status', '')} {_sha(v.get('sha256'))}"
 
 
 def _plan_line(p: dict) -> str:
@@ -178,7 +187,7 @@ def _pushed(answer: dict) -> list[str]:
     forced = " (forced)" if answer.get("forced") else ""
     lines = [f"push {answer.get('push_id')}: plan {answer.get('id')} v{answer.get('version')} "
              f"{answer.get('status')}{forced}"]
-    return lines + [f"  {tls} {str(sha)[:12]}" for tls, sha in sorted((answer.get("lights") or {}).items())]
+    return lines + [f"  {tls} {_sha(sha)}" for tls, sha in sorted((answer.get("lights") or {}).items())]
 
 
 @_client_command("push")
@@ -206,7 +215,7 @@ def rollback(client: ServiceClient, tls: str, force: bool) -> tuple[dict, list[s
 
 def _light_line(x: dict) -> str:
     active = x.get("active")
-    now = f"plan {active.get('id')} v{active.get('version')} {str(active.get('sha256'))[:12]}" if active else "-"
+    now = f"plan {active.get('id')} {_v(active.get('version'))} {_sha(active.get('sha256'))}" if active else "-"
     return f"{x.get('tls')}\t{x.get('status')}\t{now}\t{x.get('target') or ''}".rstrip()
 
 
@@ -222,11 +231,11 @@ def lights(client: ServiceClient, tls: str | None) -> tuple[dict, list[str], int
     if isinstance(reported, dict) and "error" in reported:
         said = f"  target: out of contact ({reported['error']})"
     elif reported:
-        said = f"  target runs {str(reported.get('sha256'))[:12]}, pending {str(reported.get('pending'))[:12]}"
+        said = f"  target runs {_sha(reported.get('sha256'))}, pending {_sha(reported.get('pending'))}"
     else:
         said = "  target: no report"
-    history = [f"  push {h.get('push_id')}: plan {h.get('id')} v{h.get('version')} {str(h.get('sha256'))[:12]} "
-               f"{h.get('since') or h.get('at') or ''}".rstrip() for h in answer.get("history", [])]
+    history = [f"  push {h.get('push_id')}: plan {h.get('id')} {_v(h.get('version'))} {_sha(h.get('sha256'))} "
+               f"{h.get('result') or ''} {h.get('since') or h.get('at') or ''}".rstrip() for h in answer.get("history", [])]
     return answer, [_light_line(answer), said, *history], 0
 
 
@@ -240,6 +249,6 @@ def audit(client: ServiceClient, tls: str | None, since: str | None, user: str |
     """Print the audit log entries (who, when, what, result), filtered."""
     answer = client.audit(tls=tls, since=since, user=user, action=action)
     lines = [f"{e.get('at')}\t{e.get('user')} ({e.get('role')})\t{e.get('action')} {e.get('result')}\t"
-             f"plan {e.get('plan_id')} v{e.get('from_version')}->v{e.get('to_version')}\t"
+             f"plan {e.get('plan_id') or '-'} {_v(e.get('from_version'))}->{_v(e.get('to_version'))}\t"
              f"{' '.join(e.get('lights') or [])}\t{e.get('detail') or ''}".rstrip() for e in answer["entries"]]
     return answer, lines or ["no entries"], 0

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -269,7 +270,7 @@ class FileTarget:
 
 def _atomic(writer: Callable[[NetworkPlan, Path], Path], plan: NetworkPlan, path: Path) -> None:
     """Write with ``writer`` to a temporary file beside ``path``, flush it to disk, rename it over ``path``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")  # unique: threads may push at once
     try:
         writer(plan, tmp)
         with open(tmp, "rb") as fh:
