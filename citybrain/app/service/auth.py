@@ -15,6 +15,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from citybrain.exceptions import ValidationError
 
+from .db import reader
 from .errors import Forbidden, NotFound, Unauthorized
 from .schema import audit, tokens
 
@@ -82,7 +83,7 @@ def authenticate(engine: Engine, header: str | None) -> User:
     if not header or not header.lower().startswith("bearer ") or not header[7:].strip():
         msg = "no token: send 'Authorization: Bearer TOKEN' (make one with `citybrain tokens create`)"
         raise Unauthorized(msg)
-    with engine.connect() as conn:
+    with reader(engine).connect() as conn:
         row = conn.execute(select(tokens).where(tokens.c.token_sha256 == _hash(header[7:].strip()))).first()
     if row is None or row.revoked_at is not None:
         msg = "unknown or revoked token"
@@ -105,7 +106,7 @@ def require_role(user: User, role: str, action: str) -> None:
 
 def list_tokens(engine: Engine) -> list[dict]:
     """Every token (never its value): id, name, role, created_at, revoked_at."""
-    with engine.connect() as conn:
+    with reader(engine).connect() as conn:
         rows = conn.execute(select(tokens.c.id, tokens.c.name, tokens.c.role, tokens.c.created_at,
                                    tokens.c.revoked_at).order_by(tokens.c.id)).all()
     return [dict(r._mapping) for r in rows]

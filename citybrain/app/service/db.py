@@ -1,8 +1,9 @@
 """Connect to the plan store: SQLite by default, PostgreSQL by URL, the same code for both.
 
 SQLite runs in WAL mode with a busy timeout, and every write transaction starts with
-``BEGIN IMMEDIATE`` so that two writers queue instead of failing half-way. The schema is brought
-up to date by Alembic (``migrations/``) on connect.
+``BEGIN IMMEDIATE`` so that two writers queue instead of failing half-way; reads go through
+:func:`reader`, whose transactions begin deferred so that they never wait for a writer. The schema
+is brought up to date by Alembic (``migrations/``) on connect.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy import Engine, create_engine, event
 
 from citybrain.exceptions import ValidationError
 
-__all__ = ["connect", "database_url", "upgrade"]
+__all__ = ["connect", "database_url", "reader", "upgrade"]
 
 #: Seconds a SQLite writer waits for another one to finish.
 SQLITE_BUSY_TIMEOUT_S = 30.0
@@ -56,7 +57,7 @@ def connect(db: str | Path) -> Engine:
             raise ValidationError(msg)
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _sqlite_begin)
     else:
         engine = create_engine(url, pool_size=20, max_overflow=40, pool_pre_ping=True)
     try:
@@ -66,6 +67,18 @@ def connect(db: str | Path) -> Engine:
         msg = f"--db {db}: cannot open the plan store: {' '.join(str(exc).split())[:300]}"
         raise ValidationError(msg) from exc
     return engine
+
+
+def reader(engine: Engine) -> Engine:
+    """The same engine for reads only: on SQLite its transactions begin deferred, not immediate."""
+    return engine.execution_options(**{_READ_ONLY: True})
+
+
+_READ_ONLY = "citybrain_read_only"
+
+
+def _sqlite_begin(conn) -> None:
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

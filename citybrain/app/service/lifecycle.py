@@ -22,6 +22,7 @@ from citybrain.plans import NetworkPlan, PlanPeriod, SignalPlan, plans_from_dict
 from citybrain.plans.formats import plan_sha256
 
 from .auth import User, now, require_role
+from .db import reader
 from .errors import Conflict, Forbidden, NotFound, TargetFailed, Unprocessable
 from .schema import audit, lights, plan_versions, plans, push_lights, pushes
 from .targets import PushTarget, TargetError, target_for
@@ -75,6 +76,7 @@ class PlanService:
     def __init__(self, engine: Engine, network: RoadNetwork, *, profile: str = "us", export_dir: Path | None = None,
                  target_timeout_s: float = 10.0, targets: Callable[[str], PushTarget] | None = None) -> None:
         self.engine = engine
+        self.reads = reader(engine)
         self.network = network
         self.profile = profile
         self._target = targets or (lambda url: target_for(url, export_dir=export_dir, timeout_s=target_timeout_s))
@@ -194,7 +196,7 @@ class PlanService:
 
     def list_plans(self) -> list[dict]:
         """Every plan with its latest version's status."""
-        with self.engine.connect() as conn:
+        with self.reads.connect() as conn:
             rows = conn.execute(select(plans).order_by(plans.c.id)).all()
             out = []
             for p in rows:
@@ -211,7 +213,7 @@ class PlanService:
         ------
         NotFound
         """
-        with self.engine.connect() as conn:
+        with self.reads.connect() as conn:
             p = conn.execute(select(plans).where(plans.c.id == plan_id)).first()
             if p is None:
                 msg = f"no plan with id {plan_id}"
@@ -230,7 +232,7 @@ class PlanService:
         ------
         NotFound
         """
-        with self.engine.connect() as conn:
+        with self.reads.connect() as conn:
             row = self._version_row(conn, plan_id, version)
         return {**self._summary(row), "plan": json.loads(row.body),
                 "check": json.loads(row.check_result) if row.check_result else None}
@@ -245,7 +247,7 @@ class PlanService:
         ------
         NotFound
         """
-        with self.engine.connect() as conn:
+        with self.reads.connect() as conn:
             pa, pb = (self._plan_of(self._version_row(conn, plan_id, v)) for v in (a, b))
         out = []
         for period in dict.fromkeys([p.name for p in pa.periods] + [p.name for p in pb.periods]):
@@ -318,7 +320,7 @@ class PlanService:
         Forbidden, NotFound, Conflict, Unprocessable, TargetFailed
         """
         require_role(user, "operator", "pushing a plan")
-        with self.engine.connect() as conn:
+        with self.reads.connect() as conn:
             row = self._version_row(conn, plan_id, version)
         if row.status not in _PUSHABLE:
             msg = f"plan {plan_id} version {row.version} is {row.status}; only an approved version can be pushed"
@@ -357,7 +359,7 @@ class PlanService:
             dest = self._target(target)
         except ValidationError as exc:
             raise Unprocessable(str(exc), exc.problems or [str(exc)]) from exc
-        with self.engine.connect() as conn:
+        with self.reads.connect() as conn:
             running = self._running(conn, tls)
         try:
             require_safe(plan, self.network, self.profile, source=f"Plan {row.plan_id} version {row.version}",
@@ -435,7 +437,7 @@ class PlanService:
         Forbidden, NotFound, Conflict, Unprocessable, TargetFailed
         """
         require_role(user, "operator", "rolling back a light")
-        with self.engine.connect() as conn:
+        with self.reads.connect() as conn:
             light = self._light_row(conn, tls)
             if light.active_push_id is None:
                 msg = f"light {tls!r} runs no plan pushed by this service; there is nothing to roll back"
@@ -474,7 +476,7 @@ class PlanService:
 
     def lights_status(self) -> list[dict]:
         """Every light: its status, active plan and target."""
-        with self.engine.connect() as conn:
+        with self.reads.connect() as conn:
             rows = conn.execute(select(lights).order_by(lights.c.tls)).all()
             waiting = set()
             for v in conn.execute(select(plan_versions.c.lights).where(plan_versions.c.status.in_(("checked", "approved")))):
@@ -500,7 +502,7 @@ class PlanService:
         ------
         NotFound
         """
-        with self.engine.connect() as conn:
+        with self.reads.connect() as conn:
             r = self._light_row(conn, tls)
             history = conn.execute(
                 select(pushes, push_lights.c.sha256.label("light_sha256"))
@@ -532,18 +534,18 @@ class PlanService:
             q = q.where(audit.c.user == user)
         if action:
             q = q.where(audit.c.action == action)
-        with self.engine.connect() as conn:
+        with self.reads.connect() as conn:
             rows = conn.execute(q).all()
         return [{**dict(r._mapping), "lights": [x for x in r.lights.split(",") if x]} for r in rows]
 
     def reconcile(self) -> list[dict]:
         """Settle the pushes left in flight by a crash with what their targets report; return them."""
         system = User("(service)", "admin", 0)
-        with self.engine.connect() as conn:
+        with self.reads.connect() as conn:
             flying = conn.execute(select(pushes).where(pushes.c.status == "in-flight").order_by(pushes.c.id)).all()
         out = []
         for p in flying:
-            with self.engine.connect() as conn:
+            with self.reads.connect() as conn:
                 plan = self._plan_of(self._version_row(conn, p.plan_id, p.version))
                 tls = list(conn.execute(select(push_lights.c.tls).where(push_lights.c.push_id == p.id)).scalars())
             expected = _light_shas(restrict(plan, set(tls)))

@@ -8,7 +8,7 @@ triggers refuse UPDATE and DELETE on it.
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, ForeignKey, Integer, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy import Boolean, Column, ForeignKey, Integer, MetaData, String, Table, Text
 
 __all__ = ["audit", "lights", "metadata", "plan_versions", "plans", "push_lights", "pushes", "tokens"]
 
@@ -83,7 +83,6 @@ push_lights = Table(
     Column("push_id", Integer, ForeignKey("pushes.id"), primary_key=True),
     Column("tls", String(200), primary_key=True),
     Column("sha256", String(64)),  # what the target acknowledged for this light
-    UniqueConstraint("push_id", "tls"),
 )
 
 audit = Table(
