@@ -25,6 +25,7 @@ from .serve import serve
 from .simulate import simulate
 from .tokens import tokens
 from .spm import spm
+from .traffic_state import traffic_state
 
 __all__ = ["cli", "main", "CityBrainGroup"]
 
@@ -55,7 +56,7 @@ def cli() -> None:
     """citybrain: camera counts -> flows -> signal plans -> SUMO digital twin."""
 
 
-for _command in (network, counts, estimate, optimise, plans, run, simulate, spm, serve, tokens, ops):
+for _command in (network, counts, estimate, optimise, plans, run, simulate, spm, traffic_state, serve, tokens, ops):
     cli.add_command(_command)
 
 

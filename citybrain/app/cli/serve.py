@@ -41,8 +41,11 @@ def _bind(host: str, port: int) -> socket.socket:
 @click.option("--export-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help=_HELP["export_dir"])
 @click.option("--target-timeout", "target_timeout_s", type=FiniteRange(min=0, min_open=True), default=10.0,
               help=_HELP["target_timeout_s"])
+@click.option("--traffic-state", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help=_HELP["traffic_state"])
+@click.option("--public-per-minute", type=click.IntRange(1), default=60, help=_HELP["public_per_minute"])
 def serve(db: str, net: Path, conflicts: Path | None, profile: str, host: str, port: int, export_dir: Path | None,
-          target_timeout_s: float) -> None:
+          target_timeout_s: float, traffic_state: Path | None, public_per_minute: int) -> None:
     """Serve the plan service: store, check, approve, push, audit and roll back plans for NETWORK.
 
     Make the first admin with `citybrain tokens create --db DB --role admin --name NAME`; clients send
@@ -56,7 +59,8 @@ def serve(db: str, net: Path, conflicts: Path | None, profile: str, host: str, p
         export_dir.mkdir(parents=True, exist_ok=True)
     settings = ServiceSettings(network=net, db=db, conflicts=conflicts, profile=profile, host=host, port=port,
                                export_dir=export_dir.resolve() if export_dir else None,
-                               target_timeout_s=target_timeout_s)
+                               target_timeout_s=target_timeout_s, traffic_state=traffic_state,
+                               public_per_minute=public_per_minute)
     sock = _bind(host, port)
     app = create_app(settings)
     click.echo(f"citybrain plan service on http://{host}:{sock.getsockname()[1]} (database {db})", err=True)

@@ -23,6 +23,7 @@ from . import auth
 from .db import connect
 from .errors import ServiceError, Unprocessable
 from .lifecycle import PlanService
+from .public import public_router
 from .settings import ServiceSettings
 
 __all__ = ["create_app"]
@@ -76,6 +77,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                   description="Store, check, approve, push, audit and roll back signal plans.")
     app.state.service = service
     app.state.settings = settings
+    app.include_router(public_router(settings.traffic_state, settings.public_per_minute))
 
     @app.exception_handler(ServiceError)
     async def _service_error(_request: Request, exc: ServiceError) -> JSONResponse:

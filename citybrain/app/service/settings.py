@@ -29,6 +29,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("port", 8000, "TCP port to listen on."),
     Setting("export_dir", None, "Folder that file: push targets may write into (none: file targets refused)."),
     Setting("target_timeout_s", 10.0, "Seconds to wait for a push target to answer."),
+    Setting("traffic_state", None, "GeoJSON file of `citybrain traffic-state` served at /public/traffic-state (none: 404)."),
+    Setting("public_per_minute", 60, "Requests per minute one client address may make to /public/ routes."),
 )
 
 
@@ -44,3 +46,5 @@ class ServiceSettings:
     port: int = 8000
     export_dir: Path | None = None
     target_timeout_s: float = 10.0
+    traffic_state: Path | None = None
+    public_per_minute: int = 60

@@ -56,13 +56,13 @@ def safe_body(network, *, method: str = "", green_s: float | None = None) -> dic
 class Server:
     """A `citybrain serve` subprocess on a free loopback port."""
 
-    def __init__(self, db: str, export_dir: Path) -> None:
-        self.db, self.export_dir, self.proc, self.url = db, export_dir, None, ""
+    def __init__(self, db: str, export_dir: Path, *extra: str) -> None:
+        self.db, self.export_dir, self.extra, self.proc, self.url = db, export_dir, extra, None, ""
 
     def start(self) -> Server:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "citybrain.app.cli", "serve", "--db", self.db, "--network", str(NET),
-             "--port", "0", "--export-dir", str(self.export_dir)],
+             "--port", "0", "--export-dir", str(self.export_dir), *self.extra],
             stderr=subprocess.PIPE, text=True, cwd=ROOT)
         line = self.proc.stderr.readline()
         if "http://" not in line:

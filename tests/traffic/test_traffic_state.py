@@ -1,0 +1,118 @@
+"""The traffic state: per link travel times against SUMO's own, the GeoJSON it writes, the CLI."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from dataclasses import replace
+
+import geojson
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from citybrain.app.cli import cli
+from citybrain.network import graph_from_sumo_net
+from citybrain.network.geometry import link_geometry
+from citybrain.plans import plans_from_network
+from citybrain.timing.flows import movement_flows
+from citybrain.traffic_state import LEVELS, STATE_COLUMNS, congestion_index, level_of, link_states, state_geojson
+
+from ..conftest import NETWORKS, ROOT, real_path
+
+NET = NETWORKS / "arterial5.net.xml"
+
+
+@pytest.fixture(scope="module")
+def network():
+    return graph_from_sumo_net(NET)
+
+
+def test_levels_follow_the_documented_bands():
+    assert [level_of(x) for x in (1.0, 1.49, 1.5, 1.79, 1.8, 1.99, 2.0, 9.0)] == [
+        "free", "free", "slow", "slow", "congested", "congested", "jammed", "jammed"]
+    assert [b for _, b in LEVELS][:-1] == sorted(b for _, b in LEVELS[:-1])
+
+
+def test_more_flow_means_more_delay_and_an_empty_network_is_free_flowing_between_signals(network):
+    plans = plans_from_network(network).periods[0].by_tls
+    empty = link_states(network, np.zeros(len(network.movements)), plans)
+    busy = link_states(network, np.full(len(network.movements), 300.0), plans)
+    assert list(busy.columns) == list(STATE_COLUMNS)
+    assert (busy["travel_s"] >= empty["travel_s"] - 1e-9).all() and (busy["travel_s"] > empty["travel_s"]).any()
+    # links into a signal wait for it even when empty; links out of the network only accelerate
+    into_signal = empty["control_delay_s"] > 0
+    assert into_signal.any() and (empty.loc[~into_signal, "tti"] < 1.2).all()
+    assert congestion_index(empty)["index"] == 1.0
+    assert congestion_index(busy)["index"] > 1.0
+
+
+def test_plate_measured_travel_times_replace_the_model_where_enough_plates_matched(network):
+    plans = plans_from_network(network).periods[0].by_tls
+    q = np.full(len(network.movements), 200.0)
+    states = link_states(network, q, plans, measured={"J1_J2": (99.0, 25), "J2_J3": (99.0, 3)})
+    by = states.set_index("edge")
+    assert by.loc["J1_J2", "travel_s"] == 99.0 and by.loc["J1_J2", "source"] == "plates"
+    assert by.loc["J2_J3", "source"] == "model" and by.loc["J2_J3", "travel_s"] != 99.0
+
+
+def test_geojson_is_valid_with_one_feature_per_link_in_metres_without_a_projection(network):
+    plans = plans_from_network(network).periods[0].by_tls
+    states = link_states(network, np.full(len(network.movements), 100.0), plans)
+    state = state_geojson(states, link_geometry(NET))
+    parsed = geojson.loads(json.dumps(state))
+    assert parsed.is_valid, parsed.errors()
+    assert len(parsed["features"]) == len(network.edges)
+    assert set(parsed["features"][0]["properties"]) == set(STATE_COLUMNS)
+    assert "metres" in state["crs_note"] and state["areas"]["network"]["level"] in dict(LEVELS)
+
+
+def test_projected_networks_are_written_in_wgs84():
+    path = real_path("resco/ingolstadt7/ingolstadt7.net.xml")
+    geometry = link_geometry(path)
+    lon, lat = np.array([p for pts in geometry.shapes_lonlat.values() for p in pts]).T
+    # Ingolstadt, Bavaria
+    assert (abs(lon - 11.4) < 0.1).all() and (abs(lat - 48.76) < 0.1).all()
+
+
+@pytest.mark.sumo
+def test_travel_times_agree_with_sumo_on_the_demo(network, tmp_path):
+    """Flows estimated from the twin's cameras, the own programs: modelled vs SUMO's edge travel times."""
+    from simulation import RunSpec, load_scenario
+    from simulation.runner import run_one
+
+    from citybrain.estimation import estimate_flows
+
+    sc = load_scenario(ROOT / "scenarios" / "demo.toml")
+    sc = replace(sc, end_s=sc.begin_s + 1800.0)
+    res = run_one(RunSpec(scenario=sc, controller="fixed", seed=0, cameras=True), tmp_path)
+    assert res.ok, res.error
+    flows = estimate_flows(network, res.cameras.count_table(network, strict=False, source="cameras")).flows
+    states = link_states(network, movement_flows(network, flows), plans_from_network(network).periods[0].by_tls,
+                         period_h=0.5).set_index("edge")
+    sumo = {e.get("id"): (float(e.get("traveltime")), float(e.get("entered", 0)))
+            for e in ET.parse(tmp_path / "edgedata.xml").iter("edge") if e.get("traveltime")}
+    busy = [e for e, (_, n) in sumo.items() if n >= 20 and e in states.index]
+    err = np.array([states.loc[e, "travel_s"] / sumo[e][0] - 1 for e in busy])
+    assert len(busy) >= 15
+    assert np.mean(np.abs(err) <= 0.15) >= 0.8, dict(zip(busy, err.round(2)))
+    assert np.median(np.abs(err)) <= 0.10
+
+
+def test_cli_writes_geojson_and_a_map_and_refuses_bad_flows(tmp_path):
+    flows = tmp_path / "flows.csv"
+    network = graph_from_sumo_net(NET)
+    rows = ["junction,from_edge,to_edge,interval_start,interval_s,flow_vph,se_vph"]
+    rows += [f"{m.junction},{m.from_edge},{m.to_edge},0,3600,150,5" for m in network.movements
+             if m.turn != "crossing" and m.tls]
+    flows.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "state.geojson"
+    r = CliRunner().invoke(cli, ["traffic-state", "--network", str(NET), "--flows", str(flows), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert geojson.loads(out.read_text()).is_valid and out.with_suffix(".png").stat().st_size > 10_000
+    bad = tmp_path / "bad.csv"
+    bad.write_text(rows[0] + "\nJ1,nowhere,J1_J2,0,3600,10,1\n")
+    r = CliRunner().invoke(cli, ["traffic-state", "--network", str(NET), "--flows", str(bad), "--out", str(out)])
+    assert r.exit_code == 2 and "nowhere" in r.output and "Traceback" not in r.output
+    r = CliRunner().invoke(cli, ["traffic-state", "--network", str(NET), "--out", str(out)])
+    assert r.exit_code == 2 and "exactly one of --flows" in r.output
