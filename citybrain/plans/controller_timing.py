@@ -40,7 +40,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .model import NetworkPlan, SignalPlan, phase_movements
+from .._validate import Problems
+from .model import NetworkPlan, SignalPlan, network_plan_problems, phase_movements
 
 if TYPE_CHECKING:
     from ..network import RoadNetwork
@@ -54,6 +55,7 @@ __all__ = [
     "approach_direction",
     "timing_table",
     "write_timing_csv",
+    "require_plan_fits",
 ]
 
 #: Columns of ``timing.csv`` (and of :func:`timing_table`), in order. Times are whole seconds.
@@ -160,11 +162,36 @@ def controller_timing(plan: SignalPlan, network: RoadNetwork) -> ControllerTimin
     return ControllerTiming(plan.tls, tuple(rows), cycle, offset, plan.reference_phase + 1)
 
 
+def require_plan_fits(plan: NetworkPlan, network: RoadNetwork, where: str = "the plan") -> None:
+    """Check that every plan is for a light of ``network`` with states of its link count.
+
+    Raises
+    ------
+    ValidationError
+        Naming every light the network lacks and every misfit state (not safety rules: see
+        :func:`~citybrain.plans.safety.require_safe`).
+    """
+    problems = Problems(where)
+    unknown = sorted(set(plan.tls_ids) - set(network.programs))
+    if unknown:
+        problems.add(f"{where}: plan for traffic light(s) {', '.join(map(repr, unknown))} not in network "
+                     f"{network.path.name} (its lights: {', '.join(sorted(network.programs)) or 'none'})")
+    else:
+        network_plan_problems(plan.periods, plan.schedule, problems, where, network)
+    problems.raise_if_any("plan")
+
+
 def timing_table(plan: NetworkPlan, network: RoadNetwork) -> pd.DataFrame:
     """Rows of ``timing.csv`` (:data:`TIMING_COLUMNS`): one per light, period and phase.
 
     Periods come in the plan's order, lights sorted within a period, phases 1..n.
+
+    Raises
+    ------
+    ValidationError
+        If the plan does not fit the network (:func:`require_plan_fits`).
     """
+    require_plan_fits(plan, network)
     rows = []
     for period in plan.periods:
         for signal_plan in sorted(period.plans, key=lambda p: p.tls):
