@@ -30,7 +30,7 @@ def _flows_from_counts(network, counts: Path):
 @click.option("--flows", "flows_path", type=InputFile("a flow table (flows.csv)"), help="Flow table CSV (flows.csv).")
 @click.option("--counts", "counts_path", type=InputFile("a count file (CSV or Parquet)"), help="Camera counts (estimated first).")
 @click.option("--method", type=click.Choice(list(METHODS)), default="webster", show_default=True,
-              help="Timing method (auto: coordinated when signals interact).")
+              help=f"Timing method: one of {', '.join(METHODS)} (auto: coordinated when signals interact).")
 @click.option("--profile", type=click.Choice(["us", "eu"]), default="us", show_default=True, help="Safety profile.")
 @click.option("--out", required=True, type=OutputFile(), help="Plan JSON to write.")
 @click.option("--sumo-out", type=OutputFile(), help="Also write a SUMO tlLogic file.")

@@ -8,8 +8,9 @@ from pathlib import Path
 import click
 
 from citybrain.exceptions import ValidationError
-from citybrain.network import RoadNetwork
-from citybrain.plans import PROFILES, check_network_plan, plans_from_network, read_plans, write_plans_json, write_sumo_additional
+from citybrain.network import RoadNetwork, graph_from_sumo_net
+from citybrain.plans import PROFILES, check_network_plan, plans_from_network, read_plans
+from citybrain.plans.formats import EXPORT_ENDINGS, EXPORT_FORMATS, export_format_for, export_plan
 from .options import InputFile, OutputFile, network_options
 
 __all__ = ["plans"]
@@ -54,15 +55,58 @@ def check(ctx: click.Context, plan: Path, road: RoadNetwork, profile: str, stric
         ctx.exit(1)
 
 
+_FORMATS_HELP = "; ".join(f"{name}: {what}" for name, what in EXPORT_FORMATS.items())
+_ENDINGS_HELP = ", ".join(f"{end} -> {fmt}" for end, fmt in EXPORT_ENDINGS.items())
+#: Formats a controller is programmed from: exported only when the plan passes the safety gate.
+_CONTROLLER_FORMATS = ("utdf", "ntcip")
+
+
 @plans.command("export")
-@network_options(argument=True)
-@click.option("--out", required=True, type=OutputFile(),
-              help="Output: .json for the citybrain schema, else a SUMO additional file.")
-def export(road: RoadNetwork, out: Path) -> None:
-    """Write the network NET's own programs as a plan file (JSON or SUMO tlLogic)."""
-    network_plan = plans_from_network(road)
-    if out.suffix == ".json":
-        write_plans_json(network_plan, out)
-    else:
-        write_sumo_additional(network_plan, out)
-    click.echo(f"wrote {out}")
+@click.argument("plan", type=InputFile("a plan file (JSON, or a SUMO additional or network file)"))
+@click.option("--network", "net", type=InputFile("a SUMO network file (.net.xml)"), default=None,
+              help="SUMO network the plan is for (.net.xml). Default: PLAN itself, when PLAN is a network "
+                   "file (its own programs are exported).")
+@click.option("--conflicts", type=InputFile("a conflict overrides file (JSON)"), default=None,
+              help="Per-junction conflict overrides (JSON) that every conflict check sees.")
+@click.option("--format", "fmt", type=click.Choice(list(EXPORT_FORMATS)), default=None,
+              help=f"Output format ({_FORMATS_HELP}). Default: from the --out ending ({_ENDINGS_HELP}).")
+@click.option("--period", default=None, help="Export only this period of the plan (UTDF holds one period: "
+                                             "required for UTDF when the plan has several).")
+@click.option("--profile", type=click.Choice(sorted(PROFILES)), default="us", show_default=True,
+              help="Safety profile utdf and ntcip exports are checked against (they program controllers).")
+@click.option("--out", required=True, type=OutputFile(), help="The file to write.")
+@click.pass_context
+def export(ctx: click.Context, plan: Path, net: Path | None, conflicts: Path | None, fmt: str | None,
+           period: str | None, profile: str, out: Path) -> None:
+    """Export PLAN for NET as UTDF (Synchro/Vistro), NTCIP 1202 objects (JSON), SUMO tlLogic or plan JSON.
+
+    PLAN is a plan file (JSON or SUMO additional), or a network file to export its own programs.
+    UTDF and NTCIP exports program controllers: an unsafe plan is not written (exit 1, every
+    error listed; check it with ``citybrain plans check``). Exit 2 for unusable input.
+    """
+    fmt = fmt or export_format_for(out)
+    if fmt is None:
+        msg = (f"--out {out}: cannot tell the format from the file name; give --format "
+               f"({', '.join(EXPORT_FORMATS)}) or end it in {', '.join(EXPORT_ENDINGS)}")
+        raise ValidationError(msg)
+    if net is None and ".net.xml" not in plan.name:
+        msg = f"PLAN {plan}: a plan file needs the network it is for: give --network NET.net.xml"
+        raise ValidationError(msg)
+    road = graph_from_sumo_net(net or plan, conflicts=conflicts)
+    own = plan.resolve() == road.path.resolve()
+    network_plan = plans_from_network(road) if own else read_plans(plan, network=road)
+    if fmt in _CONTROLLER_FORMATS:
+        try:
+            errors = [v for v in check_network_plan(network_plan, road, profile) if v.severity == "error"]
+        except ValidationError as exc:  # a light the network does not have: unusable input (exit 2)
+            raise ValidationError(f"{plan}: {exc}") from None
+        if errors:
+            for v in errors:
+                click.echo(str(v), err=True)
+            click.echo(f"{plan.name}: {len(errors)} safety error(s); not exported to {fmt} ({out} not written)", err=True)
+            ctx.exit(1)
+    try:
+        export_plan(network_plan, road, out, fmt, period=period)
+    except ValidationError as exc:
+        raise ValidationError(f"{plan}: {exc}") from None
+    click.echo(f"wrote {out} ({fmt})")

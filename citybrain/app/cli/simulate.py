@@ -18,8 +18,12 @@ __all__ = ["simulate"]
 
 @click.command("simulate")
 @click.argument("scenario", type=InputFile("a scenario file (scenarios/*.toml or a .sumocfg)"))
-@click.option("--controller", default="fixed", show_default=True, help="Registered controller name.")
-@click.option("--plan", "plan", type=InputFile("a plan file (JSON or SUMO tlLogic)"), help="Signal plan file to run (checked first); with an adaptive --controller, the phases it chooses among.")
+@click.option("--controller", default="fixed", show_default=True,
+              help=f"Controller: one of {', '.join(sorted(CONTROLLERS))}.")
+@click.option("--plan", "plan", type=InputFile("a plan file (JSON or SUMO tlLogic)"),
+              help="Signal plan file to run (checked first): the citybrain plan JSON, a SUMO "
+                   "additional file with tlLogic programs, or a SUMO network file (its own programs); with an "
+                   "adaptive --controller, the phases it chooses among.")
 @click.option(
     "--protocol",
     type=click.Choice(sorted(PROTOCOLS)),

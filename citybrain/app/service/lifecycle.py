@@ -79,7 +79,8 @@ class PlanService:
         self.reads = reader(engine)
         self.network = network
         self.profile = profile
-        self._target = targets or (lambda url: target_for(url, export_dir=export_dir, timeout_s=target_timeout_s))
+        self._target = targets or (lambda url: target_for(url, export_dir=export_dir, timeout_s=target_timeout_s,
+                                                                   network=network))
         self._seed_lights()
 
     # -- helpers ---------------------------------------------------------------------------

@@ -7,9 +7,10 @@ one :class:`LightReport` per light). :func:`target_for` picks the target of a UR
 ``http://127.0.0.1:PORT``
     :class:`LiveTwinTarget`: a running twin's plan endpoint (``citybrain simulate ... --serve
     PORT``, :mod:`simulation.live`); the twin's own gate checks the plan again.
-``file:///ABS/PATH.json`` or ``file:///ABS/PATH.add.xml``
-    :class:`FileTarget`: the plan JSON or SUMO ``tlLogic``, written atomically, only under the
-    service's ``export_dir``.
+``file:///ABS/PATH.json``, ``.add.xml``, ``.utdf.csv`` or ``.ntcip.json``
+    :class:`FileTarget`: the plan JSON, SUMO ``tlLogic``, Synchro UTDF or NTCIP 1202 objects
+    (the writers of ``citybrain plans export``), written atomically, only under the service's
+    ``export_dir``.
 
 A controller adapter (NTCIP, a vendor API) is one more class with ``url``, ``push`` and
 ``running``, and one more scheme in :func:`target_for`.
@@ -29,8 +30,9 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from citybrain.exceptions import CityBrainError, ValidationError
+from citybrain.network import RoadNetwork
 from citybrain.plans import NetworkPlan, plans_from_dict, plans_to_dict
-from citybrain.plans.formats import plan_sha256, write_plans_json, write_sumo_additional
+from citybrain.plans.formats import export_plan, plan_sha256, write_plans_json
 
 __all__ = ["LightReport", "PushAck", "PushTarget", "TargetError", "LiveTwinTarget", "FileTarget", "WRITERS",
            "target_for"]
@@ -170,10 +172,13 @@ class LiveTwinTarget:
                 for tls, x in lights.items()}
 
 
-#: File export formats by file-name ending: ``writer(plan, path) -> path``.
-WRITERS: dict[str, Callable[[NetworkPlan, Path], Path]] = {
-    ".add.xml": write_sumo_additional,
-    ".json": write_plans_json,
+#: File export formats by file-name ending (longest first): ``writer(plan, network, path) -> path``,
+#: the writers of ``citybrain plans export`` (:func:`citybrain.plans.formats.export_plan`).
+WRITERS: dict[str, Callable[[NetworkPlan, RoadNetwork, Path], Path]] = {
+    ".utdf.csv": lambda plan, network, path: export_plan(plan, network, path, "utdf"),
+    ".ntcip.json": lambda plan, network, path: export_plan(plan, network, path, "ntcip"),
+    ".add.xml": lambda plan, network, path: export_plan(plan, network, path, "sumo"),
+    ".json": lambda plan, network, path: export_plan(plan, network, path, "json"),
 }
 
 
@@ -188,8 +193,9 @@ def _first_period_shas(plan: NetworkPlan) -> dict[str, str]:
 class FileTarget:
     """A plan file export (:data:`WRITERS` by ending), written atomically, only under ``export_dir``.
 
-    A ``.add.xml`` file (SUMO ``tlLogic``) gets a sidecar ``PATH.json`` (the plan JSON) that
-    :meth:`running` reads back.
+    Every format but the plan JSON (``.json``) gets a sidecar ``PATH.json`` (the plan JSON) that
+    :meth:`running` reads back. A plan that does not fit the network, or that the format cannot
+    hold (a UTDF file holds one period), is refused.
 
     Parameters
     ----------
@@ -197,6 +203,8 @@ class FileTarget:
         The file to write; absolute, ending in one of :data:`WRITERS`.
     export_dir : Path
         The folder every file target must lie under.
+    network : RoadNetwork
+        The network the plans are for.
 
     Raises
     ------
@@ -204,9 +212,9 @@ class FileTarget:
         If the path is relative, has another ending, or lies outside ``export_dir``.
     """
 
-    def __init__(self, path: Path, *, export_dir: Path) -> None:
+    def __init__(self, path: Path, *, export_dir: Path, network: RoadNetwork) -> None:
         path = Path(path)
-        endings = " or ".join(WRITERS)
+        endings = ", ".join(list(WRITERS)[:-1]) + " or " + list(WRITERS)[-1]
         if not path.is_absolute():
             msg = f"file target {str(path)!r}: expected an absolute path"
             raise ValidationError(msg)
@@ -219,6 +227,7 @@ class FileTarget:
             raise ValidationError(msg)
         self.path = resolved
         self.url = resolved.as_uri()
+        self.network = network
         self._json_path = resolved if _ending(resolved) == ".json" else resolved.with_name(resolved.name + ".json")
 
     def push(self, plan: NetworkPlan) -> PushAck:
@@ -232,14 +241,19 @@ class FileTarget:
         Raises
         ------
         TargetError
-            ``refused=False`` if the file cannot be written (naming it).
+            ``refused=True`` if the plan does not fit the network or the format (every problem
+            listed, nothing written); ``refused=False`` if the file cannot be written (naming it).
         """
-        writer = WRITERS[_ending(self.path)]
+        ending = _ending(self.path)
+        writer = WRITERS[ending]
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            _atomic(writer, plan, self.path)
+            _atomic(lambda p, path: writer(p, self.network, path), plan, self.path)
             if self._json_path != self.path:
                 _atomic(write_plans_json, plan, self._json_path)
+        except ValidationError as exc:
+            msg = f"{self.url} refused the plan ({ending}): {'; '.join(exc.problems)}"
+            raise TargetError(msg, exc.problems, refused=True) from exc
         except OSError as exc:
             msg = f"cannot write {self.path}: {exc.strerror or exc}"
             raise TargetError(msg, refused=False) from exc
@@ -280,7 +294,7 @@ def _atomic(writer: Callable[[NetworkPlan, Path], Path], plan: NetworkPlan, path
         tmp.unlink(missing_ok=True)
 
 
-def target_for(url: str, *, export_dir: Path | None, timeout_s: float) -> PushTarget:
+def target_for(url: str, *, export_dir: Path | None, timeout_s: float, network: RoadNetwork | None = None) -> PushTarget:
     """Return the push target of a URL (the schemes of the module docstring).
 
     Parameters
@@ -291,6 +305,8 @@ def target_for(url: str, *, export_dir: Path | None, timeout_s: float) -> PushTa
         Folder file targets must lie under; None refuses file targets.
     timeout_s : float
         Seconds a live target may take to answer.
+    network : RoadNetwork or None
+        The network file targets write plans for; None refuses file targets.
 
     Raises
     ------
@@ -318,6 +334,9 @@ def target_for(url: str, *, export_dir: Path | None, timeout_s: float) -> PushTa
         if parts.netloc not in ("", "localhost") or parts.query or parts.fragment:
             msg = f"push target {url!r}: expected file:///ABSOLUTE/PATH (no host, query or fragment)"
             raise ValidationError(msg)
-        return FileTarget(Path(unquote(parts.path)), export_dir=export_dir)
+        if network is None:
+            msg = f"push target {url!r}: file targets need the road network the plans are for"
+            raise ValidationError(msg)
+        return FileTarget(Path(unquote(parts.path)), export_dir=export_dir, network=network)
     msg = f"push target {url!r}: unknown scheme {parts.scheme!r}; expected http:// (a live twin) or file:// (an export)"
     raise ValidationError(msg)

@@ -23,6 +23,9 @@ from ...conftest import NETWORKS
 from ...simulation.test_live import DEMO, J3, optimised  # noqa: F401 - the fixture is used by name
 
 
+ART = graph_from_sumo_net(NETWORKS / "arterial5.net.xml")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -98,18 +101,18 @@ def test_a_dead_port_is_unreachable_naming_the_url(optimised):  # noqa: F811
     ("http://127.0.0.1:8765/plans", "HOST:PORT with no path"),
     ("http://127.0.0.1:99999", "not a valid URL"),
     ("file://host/x/a.json", "no host"),
-    ("file:///EXPORT/a.txt", r"ending in \.add\.xml or \.json"),
+    ("file:///EXPORT/a.txt", r"ending in \.utdf\.csv, \.ntcip\.json, \.add\.xml or \.json"),
     ("file:///EXPORT/../outside.json", "lies outside the export folder"),
     ("file:///etc/plan.json", "lies outside the export folder"),
 ])
 def test_bad_urls_are_validation_errors(tmp_path, url, match):
     with pytest.raises(ValidationError, match=match):
-        target_for(url.replace("/EXPORT", str(tmp_path)), export_dir=tmp_path, timeout_s=1)
+        target_for(url.replace("/EXPORT", str(tmp_path)), export_dir=tmp_path, timeout_s=1, network=ART)
 
 
 def test_file_targets_are_off_without_an_export_folder(tmp_path):
     with pytest.raises(ValidationError, match="file targets are off"):
-        target_for((tmp_path / "a.json").as_uri(), export_dir=None, timeout_s=1)
+        target_for((tmp_path / "a.json").as_uri(), export_dir=None, timeout_s=1, network=ART)
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +126,7 @@ def two_periods() -> NetworkPlan:
 
 @pytest.mark.parametrize("name", ["plan.json", "sub/plan.add.xml"])
 def test_a_file_target_writes_acks_and_reads_back_the_first_period(tmp_path, two_periods, name):
-    target = target_for((tmp_path / name).as_uri(), export_dir=tmp_path, timeout_s=1)
+    target = target_for((tmp_path / name).as_uri(), export_dir=tmp_path, timeout_s=1, network=ART)
     assert isinstance(target, FileTarget) and target.running() == {}  # no file yet
     ack = target.push(two_periods)
     first = {p.tls: plan_sha256(p) for p in two_periods.periods[0].plans}
@@ -139,7 +142,7 @@ def test_a_file_target_writes_acks_and_reads_back_the_first_period(tmp_path, two
 
 
 def test_a_file_is_replaced_atomically_and_a_failed_write_keeps_the_old_one(tmp_path, two_periods, monkeypatch):
-    target = FileTarget(tmp_path / "plan.json", export_dir=tmp_path)
+    target = FileTarget(tmp_path / "plan.json", export_dir=tmp_path, network=ART)
     target.push(two_periods)
     before, inode = (tmp_path / "plan.json").read_text(), (tmp_path / "plan.json").stat().st_ino
     one = NetworkPlan((two_periods.periods[1],))
@@ -147,7 +150,7 @@ def test_a_file_is_replaced_atomically_and_a_failed_write_keeps_the_old_one(tmp_
     assert (tmp_path / "plan.json").stat().st_ino != inode  # a new file renamed over the old one
     assert set(target.running()) == set(one.tls_ids)
 
-    def half_written(plan, path):
+    def half_written(plan, network, path):
         path.write_text(before[: len(before) // 2])
         raise OSError(28, "No space left on device")
 
@@ -162,11 +165,42 @@ def test_a_file_is_replaced_atomically_and_a_failed_write_keeps_the_old_one(tmp_
 def test_a_corrupt_file_is_a_target_error(tmp_path):
     (tmp_path / "plan.json").write_text("{not json")
     with pytest.raises(TargetError, match="plan.json is no plan file"):
-        FileTarget(tmp_path / "plan.json", export_dir=tmp_path).running()
+        FileTarget(tmp_path / "plan.json", export_dir=tmp_path, network=ART).running()
 
 
 def test_a_symlink_out_of_the_export_folder_is_refused(tmp_path):
     (tmp_path / "export").mkdir()
     (tmp_path / "export" / "link").symlink_to(tmp_path)
     with pytest.raises(ValidationError, match="lies outside the export folder"):
-        FileTarget(tmp_path / "export" / "link" / "plan.json", export_dir=tmp_path / "export")
+        FileTarget(tmp_path / "export" / "link" / "plan.json", export_dir=tmp_path / "export", network=ART)
+
+
+@pytest.mark.parametrize("name", ["plan.utdf.csv", "plan.ntcip.json"])
+def test_file_targets_write_the_controller_exports_with_a_plan_sidecar(tmp_path, two_periods, name):
+    target = target_for((tmp_path / name).as_uri(), export_dir=tmp_path, timeout_s=1, network=ART)
+    one = NetworkPlan((two_periods.periods[1],))
+    ack = target.push(one)
+    assert ack.lights == {p.tls: plan_sha256(p) for p in one.periods[0].plans}
+    assert {t: r.sha256 for t, r in target.running().items()} == ack.lights  # read back from PATH.json
+    text = (tmp_path / name).read_text()
+    if name.endswith(".utdf.csv"):
+        assert "[Timeplans]" in text and "[Phases]" in text
+    else:
+        assert json.loads(text)["format"] == "citybrain.ntcip1202"
+    assert sorted(os.listdir(tmp_path)) == sorted([name, name + ".json"])
+
+
+def test_a_plan_the_format_or_network_cannot_take_is_refused(tmp_path, two_periods):
+    target = FileTarget(tmp_path / "plan.utdf.csv", export_dir=tmp_path, network=ART)
+    with pytest.raises(TargetError, match="holds one period and the plan has 2") as info:
+        target.push(two_periods)
+    assert info.value.refused is True and os.listdir(tmp_path) == []
+    other = plans_from_network(graph_from_sumo_net(NETWORKS / "grid2x2_ped.net.xml"))
+    with pytest.raises(TargetError, match="'A0', 'A1', 'B0', 'B1' not in network arterial5") as info:
+        FileTarget(tmp_path / "plan.json", export_dir=tmp_path, network=ART).push(other)
+    assert info.value.refused is True and os.listdir(tmp_path) == []
+
+
+def test_file_targets_need_the_network(tmp_path):
+    with pytest.raises(ValidationError, match="file targets need the road network"):
+        target_for((tmp_path / "a.json").as_uri(), export_dir=tmp_path, timeout_s=1)
