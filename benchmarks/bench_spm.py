@@ -98,7 +98,7 @@ def main() -> None:
     _cli("simulate", str(demo), "--seed", "0", "--plan", str(tmp / "plan.json"), "--events-out", str(tmp / "co"))
     aog_ex, per_ex = arterial_aog(tmp / "ex" / "demo_seed0_events.csv", tmp / "ex" / "demo_seed0_detectors.csv")
     aog_co, per_co = arterial_aog(tmp / "co" / "demo_seed0_events.csv", tmp / "co" / "demo_seed0_detectors.csv")
-    print("\n2. demo (seed 0, 1 h): arrivals on green of the arterial phases (advance detectors at 120 m)")
+    print("\n2. demo (seed 0, 1 h): arrivals on green of the arterial phases (advance detectors at 120 m, arrivals projected to the stop bar)")
     print(f" existing programs : {aog_ex:5.1f} %  {per_ex}")
     print(f" coordinated plan  : {aog_co:5.1f} %  {per_co}")
     sc = load_scenario(demo)

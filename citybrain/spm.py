@@ -5,13 +5,15 @@ open-source ATSPM reads them: one row per event, columns ``timestamp`` (ISO 8601
 ``event_code``, ``event_param``. Codes used here: 1 phase begin green, 8 begin yellow, 10 begin
 red clearance, 11 end red clearance (param = phase); 81 detector off, 82 detector on (param =
 detector channel). The detector map (``detectors.csv``: ``signal_id, channel, phase, kind,
-lane, distance_m``; kind ``stopbar`` or ``advance``) says which phase each channel calls.
+lane, distance_m`` and, optionally, ``speed_mps``; kind ``stopbar`` or ``advance``) says which
+phase each channel calls.
 
 Measures per light and phase (:func:`measures`):
 
-- arrivals: detector-on events of the phase's advance detectors; arrivals on green are those whose
-  time falls in a green interval (begin green to begin yellow). No travel-time shift is applied:
-  an arrival is timed where the detector is (documented in ``docs/events.md``).
+- arrivals: detector-on events of the phase's advance detectors, projected to the stop bar by the
+  travel time ``distance_m / speed_mps`` (ATSPM's detector offset from the distance to the stop
+  bar and the approach speed; no shift where the map has no speed); arrivals on green are those
+  whose projected time falls in a green interval (begin green to begin yellow).
 - ``aog_pct`` = 100 * arrivals on green / arrivals; ``platoon_ratio`` = (aog_pct / 100) /
   (green time / total time of the phase's cycles) (the HCM platoon ratio Rp).
 - split failures: cycles whose green occupancy of the stop-bar detectors (union over the phase's
@@ -45,12 +47,14 @@ __all__ = [
     "read_events",
     "read_detectors",
     "phase_timelines",
+    "arrival_times",
     "measures",
     "split_monitor",
 ]
 
 EVENT_COLUMNS = ("timestamp", "signal_id", "event_code", "event_param")
 DETECTOR_COLUMNS = ("signal_id", "channel", "phase", "kind", "lane", "distance_m")
+SPEED_COLUMN = "speed_mps"  # optional: the approach speed that projects arrivals to the stop bar
 BEGIN_GREEN, BEGIN_YELLOW, BEGIN_RED_CLEARANCE, END_RED_CLEARANCE = 1, 8, 10, 11
 DETECTOR_OFF, DETECTOR_ON = 81, 82
 OCCUPANCY_LIMIT = 0.79
@@ -111,7 +115,8 @@ def read_detectors(path: str | Path) -> pd.DataFrame:
     ------
     ValidationError
         Naming every bad row: missing columns, a channel or phase that is not a positive integer,
-        a kind other than ``stopbar`` / ``advance``, a distance that is not a number >= 0.
+        a kind other than ``stopbar`` / ``advance``, a distance that is not a number >= 0, a
+        speed (when the column is there) that is not a number > 0.
     """
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -125,6 +130,8 @@ def read_detectors(path: str | Path) -> pd.DataFrame:
     chan = pd.to_numeric(raw["channel"], errors="coerce")
     phase = pd.to_numeric(raw["phase"], errors="coerce")
     dist = pd.to_numeric(raw["distance_m"], errors="coerce")
+    has_speed = SPEED_COLUMN in raw.columns
+    speed = pd.to_numeric(raw[SPEED_COLUMN], errors="coerce") if has_speed else pd.Series(np.nan, index=raw.index)
     for i in range(len(raw)):
         row = i + 2
         for name, v in (("channel", chan), ("phase", phase)):
@@ -135,10 +142,13 @@ def read_detectors(path: str | Path) -> pd.DataFrame:
             problems.append(f"row {row}: kind {raw['kind'].iloc[i]!r} is not 'stopbar' or 'advance'")
         if pd.isna(dist.iloc[i]) or dist.iloc[i] < 0:
             problems.append(f"row {row}: distance_m {raw['distance_m'].iloc[i]!r} is not a number >= 0")
+        if has_speed and not (speed.iloc[i] > 0 and np.isfinite(speed.iloc[i])):
+            problems.append(f"row {row}: {SPEED_COLUMN} {raw[SPEED_COLUMN].iloc[i]!r} is not a number > 0")
     _bad(path, problems, "detector row(s)")
     return pd.DataFrame({
         "signal_id": raw["signal_id"], "channel": chan.astype(int), "phase": phase.astype(int),
         "kind": raw["kind"], "lane": raw["lane"], "distance_m": dist.astype(float),
+        SPEED_COLUMN: speed.astype(float),
     })
 
 
@@ -236,6 +246,18 @@ def _detector_intervals(events: pd.DataFrame, signal_id: str, channels) -> tuple
     return np.sort(np.array(ons, float)), np.array(ivs, float).reshape(-1, 2)
 
 
+def arrival_times(events: pd.DataFrame, detectors: pd.DataFrame, signal_id: str, phase: int) -> np.ndarray:
+    """Sorted arrival times at the stop bar (s) of one phase: its advance detectors' on events plus each
+    detector's travel time ``distance_m / speed_mps`` (0 where the map gives no speed)."""
+    mine = detectors[(detectors["signal_id"].astype(str) == signal_id) & (detectors["phase"] == phase)
+                     & (detectors["kind"] == "advance")]
+    speed = mine[SPEED_COLUMN] if SPEED_COLUMN in mine.columns else pd.Series(np.nan, index=mine.index)
+    travel = (mine["distance_m"] / speed).fillna(0.0)
+    times = [_detector_intervals(events, signal_id, [c])[0] + t
+             for c, t in zip(mine["channel"], travel, strict=True)]
+    return np.sort(np.concatenate(times)) if times else np.zeros(0)
+
+
 def measures(events: pd.DataFrame, detectors: pd.DataFrame) -> pd.DataFrame:
     """Per light and phase measures (one row each): see the module docstring.
 
@@ -246,9 +268,8 @@ def measures(events: pd.DataFrame, detectors: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (s, p), tl in phase_timelines(events).items():
         mine = detectors[(detectors["signal_id"].astype(str) == s) & (detectors["phase"] == p)]
-        adv = mine.loc[mine["kind"] == "advance", "channel"]
         bar = mine.loc[mine["kind"] == "stopbar", "channel"]
-        arr, _ = _detector_intervals(events, s, adv)
+        arr = arrival_times(events, detectors, s, p)
         _, occ = _detector_intervals(events, s, bar)
         greens = tl.green
         # cycles: begin green to next begin green; the arrivals counted are those inside them

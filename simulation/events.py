@@ -2,7 +2,8 @@
 
 Per run (``RunSpec(events=True)``, ``citybrain simulate --events-out DIR``) the twin writes the
 event log a controller would (``events.csv``: ``timestamp, signal_id, event_code, event_param``)
-and its detector map (``detectors.csv``: ``signal_id, channel, phase, kind, lane, distance_m``).
+and its detector map (``detectors.csv``: ``signal_id, channel, phase, kind, lane, distance_m,
+speed_mps``; the speed is the lane's limit, which projects arrivals to the stop bar).
 The format, phase numbering and detector placement are documented in ``docs/events.md``.
 
 - Phases: the green phases of the light's program at the start of the run (phases with a green
@@ -97,6 +98,7 @@ class EventRecorder:
         self.output = workdir / "events_loops.xml"
         self.additional = workdir / "events_loops.add.xml"
         lengths = {e: d["length_m"] for e, d in network.edges.items()}
+        speeds = {e: d["speed_mps"] for e, d in network.edges.items()}
         rows = []
         for tls, prog in programs.items():
             phase_of: dict[str, int] = {}
@@ -120,8 +122,10 @@ class EventRecorder:
                     pos = max(0.0, length - dist)
                     up = max(0.0, pos - STOPBAR_ZONE_M) if kind == "stopbar" else pos
                     rows.append({"signal_id": tls, "channel": n0 + i + 1, "phase": phase_of[lane], "kind": kind,
-                                 "lane": lane, "distance_m": round(dist, 1), "pos_m": pos, "up_m": up})
-        cols = ["signal_id", "channel", "phase", "kind", "lane", "distance_m"]
+                                 "lane": lane, "distance_m": round(dist, 1),
+                                 "speed_mps": round(float(speeds.get(lane.rsplit("_", 1)[0], 0.0)), 2),
+                                 "pos_m": pos, "up_m": up})
+        cols = ["signal_id", "channel", "phase", "kind", "lane", "distance_m", "speed_mps"]
         self._map = pd.DataFrame(rows, columns=[*cols, "pos_m", "up_m"])
         self.detectors = self._map[cols].copy()
         self._state: dict[str, tuple[str, int | None]] = {}

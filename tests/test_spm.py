@@ -83,3 +83,24 @@ def test_missing_column_and_bad_detector_kind(tmp_path):
     det.write_text("signal_id,channel,phase,kind,lane,distance_m\nA,1,1,loop,a_0,0\n")
     with pytest.raises(ValidationError, match="row 2: kind 'loop' is not 'stopbar' or 'advance'"):
         read_detectors(det)
+
+
+def test_arrivals_projected_to_the_stop_bar_by_the_travel_time(tmp_path):
+    rows = _cycles(2)
+    # detector on 5 s before the begin of green: on red at the detector, on green at the stop bar
+    # 120 m / 12 m/s = 10 s later
+    rows += [(55.0, 82, 2), (55.4, 81, 2)]
+    ev, det = _log(tmp_path, rows)
+    assert measures(ev, det)["arrivals_on_green"].tolist() == [0]
+    (tmp_path / "detectors.csv").write_text(DET.replace("distance_m\n", "distance_m,speed_mps\n")
+                                            .replace("0.5\n", "0.5,12\n").replace("120\n", "120,12\n"))
+    det = read_detectors(tmp_path / "detectors.csv")
+    m = measures(ev, det)
+    assert (m["arrivals"].tolist(), m["arrivals_on_green"].tolist()) == ([1], [1])
+
+
+def test_bad_speed_named(tmp_path):
+    path = tmp_path / "detectors.csv"
+    path.write_text("signal_id,channel,phase,kind,lane,distance_m,speed_mps\nA,1,1,advance,a_0,120,fast\n")
+    with pytest.raises(ValidationError, match="row 2: speed_mps 'fast' is not a number > 0"):
+        read_detectors(path)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from citybrain.spm import DETECTOR_ON, phase_timelines
+from citybrain.spm import arrival_times, phase_timelines
 
 __all__ = ["purdue_diagrams"]
 
@@ -36,8 +36,7 @@ def purdue_diagrams(events: pd.DataFrame, detectors: pd.DataFrame, out: Path,
                               & (detectors["kind"] == "advance"), "channel"]
         if chans.empty or len(tl.red) == 0:
             continue
-        on = events[(events["signal_id"] == s) & (events["event_code"] == DETECTOR_ON)
-                    & events["event_param"].isin(list(chans))]["t_s"].to_numpy(float)
+        on = arrival_times(events, detectors, s, p)
         cyc = tl.red[:, 0]
         k = np.searchsorted(cyc, on, side="right") - 1
         ok = k >= 0
@@ -46,7 +45,7 @@ def purdue_diagrams(events: pd.DataFrame, detectors: pd.DataFrame, out: Path,
         kg = np.searchsorted(cyc, g[:, 0], side="right") - 1
         fig, ax = plt.subplots(figsize=_SIZE_IN, dpi=_DPI)
         to_h = lambda t: start + pd.to_timedelta(t, unit="s")  # noqa: E731
-        ax.scatter(to_h(x), y, s=6, c="k", label="arrival (advance detector on)", zorder=3)
+        ax.scatter(to_h(x), y, s=6, c="k", label="arrival at the stop bar (advance detector on + travel time)", zorder=3)
         ax.plot(to_h(g[:, 0]), g[:, 0] - cyc[kg], color="#1a9641", lw=1.5, label="begin green")
         ax.plot(to_h(g[:, 1]), g[:, 1] - cyc[kg], color="#e6ab02", lw=1.5, label="begin yellow")
         title = f"Purdue coordination diagram: signal {s}, phase {p}"

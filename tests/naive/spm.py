@@ -2,9 +2,11 @@
 
 :class:`DirectCount` is a ``Twin`` ``on_step`` hook that reads libsumo each step: a vehicle
 arrives when its front passes an advance detector's position on the detector's lane (or it is
-first seen on the lane's edge past that position; a lane change on the edge is no arrival); the arrival is on green when a link from that lane
-shows ``G``/``g`` in the light's state in force during that step (the state read after it: SUMO
-switches lights at the start of a step, before vehicles move). Times are the steps' start times,
+first seen on the lane's edge past that position; a lane change on the edge is no arrival); the
+arrival is on green when a link from that lane shows ``G``/``g`` in the light's state in force
+during the step that contains the crossing time plus the detector's travel time to the stop bar
+(``distance_m / speed_mps``; the state read after a step: SUMO switches lights at the start of a
+step, before vehicles move). Times are the steps' start times,
 the clock of SUMO's detectors. Stop-bar occupancy per step: the share of the step during
 which some vehicle covers part of the stop-bar zone (on the lane or, past the stop line, on the
 junction's internal lane), its front moving linearly over the step.
@@ -23,12 +25,15 @@ class DirectCount:
         self.step_s = step_s
         self.adv = [(r.signal_id, r.phase, r.lane, positions[f"{r.signal_id}:{r.channel}"])
                     for r in detectors.itertuples() if r.kind == "advance"]
+        self.travel = {(r.signal_id, r.lane): r.distance_m / r.speed_mps
+                       for r in detectors.itertuples() if r.kind == "advance"}
+        self.green: dict[tuple[str, str], dict[int, bool]] = {}  # (tls, lane) -> step number -> green
         self.bar = [(r.signal_id, r.phase, r.lane, zones[f"{r.signal_id}:{r.channel}"])
                     for r in detectors.itertuples() if r.kind == "stopbar"]
         self.links = links  # tls -> lane -> link indices
         self.prev: dict[str, tuple[str, float]] = {}
         self.after: dict[str, list[tuple[str, float]]] = {}
-        self.crossings: list[tuple[float, str, int, bool]] = []  # step start time, tls, phase, on green
+        self.crossings: list[tuple[float, str, int, str]] = []  # step start time, tls, phase, lane
         self.samples: dict[tuple[str, int], list[tuple[float, str]]] = {}  # per step: stop bars' occupied share, signal
 
     def __call__(self, twin, t: float) -> None:
@@ -42,14 +47,15 @@ class DirectCount:
                 now[v] = (lane, ls.vehicle.getLanePosition(v))
         for tls, phase, lane, pos in self.adv:
             state = states[tls]
-            green = any(state[i] in "Gg" for i in self.links[tls][lane])
+            self.green.setdefault((tls, lane), {})[round((t - self.step_s) / self.step_s)] = any(
+                state[i] in "Gg" for i in self.links[tls][lane])
             for v, (ln, x) in now.items():
                 if ln != lane or x < pos:
                     continue
                 before = self.prev.get(v)
                 same_edge = before is not None and before[0].rsplit("_", 1)[0] == lane.rsplit("_", 1)[0]
                 if not same_edge or before[1] < pos:
-                    self.crossings.append((t - self.step_s, tls, phase, green))
+                    self.crossings.append((t - self.step_s, tls, phase, lane))
         step: dict[tuple[str, int], tuple[list, str]] = {}
         for tls, phase, lane, (up, dn) in self.bar:
             spans = []
@@ -73,9 +79,11 @@ class DirectCount:
         self.prev = now
 
     def counts(self, begin_s: float, end_s: float, tls: str, phase: int) -> tuple[int, int]:
-        """Arrivals and arrivals on green of one phase in steps beginning in ``[begin_s, end_s)``."""
-        x = [g for t, s, p, g in self.crossings if s == tls and p == phase and begin_s <= t < end_s]
-        return len(x), sum(x)
+        """Arrivals and arrivals on green of one phase whose projected stop-bar time is in ``[begin_s, end_s)``."""
+        at_bar = [(t + self.travel[(s, ln)], ln) for t, s, p, ln in self.crossings if s == tls and p == phase]
+        kept = [(t, ln) for t, ln in at_bar if begin_s <= t < end_s]
+        on = [self.green[(tls, ln)].get(int(t // self.step_s), False) for t, ln in kept]
+        return len(kept), sum(on)
 
     def split_failures(self, tls: str, phase: int, limit: float = 0.79, red_s: int = 5) -> int:
         """Cycles whose stop-bar occupancy exceeds ``limit`` over the green and the first ``red_s`` steps of red.
