@@ -101,7 +101,8 @@ def report_blocks(data: ReportData, extra: dict | None = None) -> list[tuple]:
         row = {"strategy": data.label(s), "runs": int(part["n"].max()) if len(part) else 0}
         for metric, label, unit, _ in METRICS:
             r = part.loc[metric]
-            cell = f"{_f(r['mean'])} +/- {_f(r['sd'])} [CI +/-{_f(r['ci95'])}]"
+            cell = (f"{_f(r['mean'])} +/- {_f(r['sd'])} [CI +/-{_f(r['ci95'])}]" if math.isfinite(r["ci95"])
+                    else f"{_f(r['mean'])} (one seed)")
             if s != "existing" and math.isfinite(r["change"]):
                 cell += f" ({'+' if r['change'] >= 0 else ''}{_f(r['change_pct'])}%)"
             row[f"{label} ({unit})"] = cell
