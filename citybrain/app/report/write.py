@@ -111,6 +111,9 @@ def report_blocks(data: ReportData, extra: dict | None = None) -> list[tuple]:
     blocks.append(("p", "Cells: mean +/- s.d. over seeds [95% confidence half-width, Student t]; in brackets the "
                         "change against the existing programs (paired by seed). Delay is RESCO's: time loss plus "
                         "insertion delay per vehicle; throughput is vehicles arrived."))
+    if len(data.seeds) < 2:
+        blocks.append(("p", "One seed only: no spread or confidence interval can be given, and one seed proves "
+                            "little; run with --seeds 3 or more before relying on a ranking."))
     failed = data.runs[data.runs["error"].notna()]
     for _, r in failed.iterrows():
         blocks.append(("li", f"FAILED: {r['strategy']} seed {r['seed']}: {str(r['error']).splitlines()[0]}"))
