@@ -131,3 +131,11 @@ def test_geh_band_edges_have_geh_5():
 def test_main_corridor_of_the_arterial(job):
     chain = main_corridor(job.data.network, job.data.flows)
     assert [j for j, _ in chain] == ["J1", "J2", "J3", "J4", "J5"]
+
+
+def test_default_strategies_include_the_recommended_adaptive_controller():
+    from citybrain.app.runner.job import DEFAULT_STRATEGIES
+    from citybrain.control import CONTROLLERS
+
+    assert "actuated-pressure" in DEFAULT_STRATEGIES
+    assert "actuated-pressure" in CONTROLLERS

@@ -20,6 +20,7 @@ STRATEGY_LABELS: dict[str, str] = {
     "sumo-actuated": "SUMO actuated (adaptive)",
     "sumo-delay-based": "SUMO delay-based (adaptive)",
     "actuated": "actuated (adaptive)",
+    "actuated-pressure": "pressure-actuated (adaptive, recommended)",
     "adaptive-plan": "adaptive plan",
 }
 

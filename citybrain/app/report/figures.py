@@ -89,7 +89,8 @@ def _delay(data: ReportData, path: Path) -> Path:
             ax.annotate(f"{mean:.1f}", (i, top), textcoords="offset points", xytext=(0, 4), ha="center", fontsize=9)
     ax.set_xticks(range(len(data.strategies)), [data.label(s) for s in data.strategies], rotation=12, fontsize=9)
     ax.set_ylabel("delay (s/veh)")
-    ax.set_title(f"{data.scenario}: {FIGURES['delay.png']}, seeds {data.seeds[0]}-{data.seeds[-1]}")
+    seeds = f"seed {data.seeds[0]}" if len(data.seeds) == 1 else f"seeds {data.seeds[0]}-{data.seeds[-1]}"
+    ax.set_title(f"{data.scenario}: {FIGURES['delay.png']}, {seeds}")
     ax.grid(axis="y", alpha=0.3)
     return _save(plt, fig, path)
 

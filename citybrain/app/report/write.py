@@ -101,7 +101,8 @@ def report_blocks(data: ReportData, extra: dict | None = None) -> list[tuple]:
         row = {"strategy": data.label(s), "runs": int(part["n"].max()) if len(part) else 0}
         for metric, label, unit, _ in METRICS:
             r = part.loc[metric]
-            cell = f"{_f(r['mean'])} +/- {_f(r['sd'])} [CI +/-{_f(r['ci95'])}]"
+            cell = (f"{_f(r['mean'])} +/- {_f(r['sd'])} [CI +/-{_f(r['ci95'])}]" if math.isfinite(r["ci95"])
+                    else f"{_f(r['mean'])} (one seed)")
             if s != "existing" and math.isfinite(r["change"]):
                 cell += f" ({'+' if r['change'] >= 0 else ''}{_f(r['change_pct'])}%)"
             row[f"{label} ({unit})"] = cell
@@ -110,6 +111,9 @@ def report_blocks(data: ReportData, extra: dict | None = None) -> list[tuple]:
     blocks.append(("p", "Cells: mean +/- s.d. over seeds [95% confidence half-width, Student t]; in brackets the "
                         "change against the existing programs (paired by seed). Delay is RESCO's: time loss plus "
                         "insertion delay per vehicle; throughput is vehicles arrived."))
+    if len(data.seeds) < 2:
+        blocks.append(("p", "One seed only: no spread or confidence interval can be given, and one seed proves "
+                            "little; run with --seeds 3 or more before relying on a ranking."))
     failed = data.runs[data.runs["error"].notna()]
     for _, r in failed.iterrows():
         blocks.append(("li", f"FAILED: {r['strategy']} seed {r['seed']}: {str(r['error']).splitlines()[0]}"))

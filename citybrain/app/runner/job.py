@@ -39,7 +39,7 @@ __all__ = ["DEFAULT_STRATEGIES", "COUNT_SEED", "BASELINE_STRATEGIES", "JobResult
            "monitor_rows"]
 
 #: Strategies compared when none are named: existing programs, new plans, adaptive controllers.
-DEFAULT_STRATEGIES: tuple[str, ...] = ("existing", "plan", "maxpressure", "sumo-actuated")
+DEFAULT_STRATEGIES: tuple[str, ...] = ("existing", "plan", "actuated-pressure", "maxpressure", "sumo-actuated")
 #: Seed of the counting run (kept apart from the validation seeds 0..N-1).
 COUNT_SEED = 1000
 #: Strategies that run programs not made by citybrain: their monitor violations do not fail the job.
