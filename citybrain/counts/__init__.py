@@ -19,11 +19,13 @@ from __future__ import annotations
 from .files import read_count_frame, write_counts
 from .read import check_counts, counts_from_frame, read_counts
 from .registry import read_registry, registry_from_frame
-from .schema import COUNT_COLUMNS, FILE_CODES, REGISTRY_COLUMNS, CountReport, CountTable, Problem
+from .schema import COUNT_COLUMNS, DEFAULT_CAMERA_RANGE_M, FILE_CODES, QUEUE_COLUMN, REGISTRY_COLUMNS, CountReport, CountTable, Problem
 from .validate import validate_counts
 
 __all__ = [
     "COUNT_COLUMNS",
+    "QUEUE_COLUMN",
+    "DEFAULT_CAMERA_RANGE_M",
     "REGISTRY_COLUMNS",
     "Problem",
     "CountReport",

@@ -15,7 +15,7 @@ import pandas as pd
 from ..network import RoadNetwork
 from .files import read_count_frame
 from .places import check_places
-from .schema import REGISTRY_COLUMNS, Problem, examples, missing_columns, raise_problems
+from .schema import DEFAULT_CAMERA_RANGE_M, REGISTRY_COLUMNS, Problem, examples, missing_columns, raise_problems
 
 __all__ = ["read_registry", "registry_from_frame"]
 
@@ -24,7 +24,9 @@ def read_registry(path: str | Path, network: RoadNetwork | None = None) -> pd.Da
     """Read a camera registry (``camera_id, junction, from_edge, to_edge, lanes``).
 
     ``lanes`` is the number of lanes the camera watches, or their space-separated SUMO lane
-    ids (as the twin writes them); it is returned as the number.
+    ids (as the twin writes them); it is returned as the number. An optional ``range_m`` says
+    how far back from the stop line the camera sees a queue (metres; blank or absent:
+    :data:`~citybrain.counts.DEFAULT_CAMERA_RANGE_M`).
 
     Parameters
     ----------
@@ -117,6 +119,24 @@ def registry_from_frame(
                 "camera_id",
             )
         )
+    if "range_m" in frame.columns:
+        range_text = frame["range_m"].astype(str).str.strip()
+        reach = pd.to_numeric(range_text, errors="coerce")
+        blank = range_text.str.lower().isin(["", "nan", "none"])
+        bad_range = ~blank & ~(np.isfinite(reach) & (reach > 0))
+        if bad_range.any():
+            problems.append(
+                Problem(
+                    "bad-range",
+                    f"range_m must be a positive number of metres (or blank for {DEFAULT_CAMERA_RANGE_M:g} m); "
+                    f"got {examples(frame['range_m'][bad_range])}",
+                    tuple(rows[bad_range.to_numpy()]),
+                    "range_m",
+                )
+            )
+        frame["range_m"] = reach.where(~blank & ~bad_range, DEFAULT_CAMERA_RANGE_M)
+    else:
+        frame["range_m"] = DEFAULT_CAMERA_RANGE_M
     empty = frame["camera_id"] == ""
     if empty.any():
         problems.append(Problem("empty-id", "camera_id is empty", tuple(rows[empty.to_numpy()]), "camera_id"))

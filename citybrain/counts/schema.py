@@ -17,6 +17,9 @@ A count file (CSV or Parquet) holds one row per camera observation:
     the exit edge for a movement count; empty for an approach total.
 ``count``
     vehicles counted in the interval (a non-negative integer).
+``queue_veh`` (optional)
+    vehicles queued on the approach at the interval's end, up to the camera's range
+    (registry ``range_m``, default :data:`DEFAULT_CAMERA_RANGE_M`); blank when not reported.
 
 Extra columns are kept and ignored. A camera registry (``camera_id, junction, from_edge,
 to_edge, lanes``) says what each camera sees.
@@ -33,6 +36,8 @@ from ..exceptions import ValidationError
 
 __all__ = [
     "COUNT_COLUMNS",
+    "QUEUE_COLUMN",
+    "DEFAULT_CAMERA_RANGE_M",
     "REGISTRY_COLUMNS",
     "FILE_CODES",
     "Problem",
@@ -53,6 +58,10 @@ COUNT_COLUMNS: tuple[str, ...] = (
     "to_edge",
     "count",
 )
+#: Optional column of count rows: vehicles queued on the approach at the interval's end.
+QUEUE_COLUMN = "queue_veh"
+#: How far back from the stop line a camera sees a queue (metres) when the registry has no ``range_m``.
+DEFAULT_CAMERA_RANGE_M = 100.0
 #: Columns of a camera registry.
 REGISTRY_COLUMNS: tuple[str, ...] = ("camera_id", "junction", "from_edge", "to_edge", "lanes")
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..network import RoadNetwork
 from .places import check_places
-from .schema import COUNT_COLUMNS, CountReport, Problem, examples, missing_columns
+from .schema import COUNT_COLUMNS, QUEUE_COLUMN, CountReport, Problem, examples, missing_columns
 
 __all__ = ["validate_counts"]
 
@@ -118,6 +118,8 @@ def validate_counts(
     for col in frame.columns:
         if col not in COUNT_COLUMNS and col != "row":
             parsed[col] = frame[col].to_numpy()
+    if QUEUE_COLUMN in frame.columns:
+        parsed[QUEUE_COLUMN] = _queue_lengths(frame[QUEUE_COLUMN].astype(str).str.strip(), found)
 
     _check_grid(parsed, text["interval_start"], interval_s, origin, found)
     key = parsed[["camera_id", "interval_start", "from_edge", "to_edge"]]
@@ -255,6 +257,25 @@ def _vehicle_counts(count_text: pd.Series, found: _Findings) -> np.ndarray:
         "count",
     )
     return count
+
+
+def _queue_lengths(queue_text: pd.Series, found: _Findings) -> np.ndarray:
+    """Parse the optional ``queue_veh``: blank (not reported, NaN) or a finite number >= 0 (vehicles)."""
+    queue = pd.to_numeric(queue_text, errors="coerce").to_numpy(dtype=np.float64)
+    blank = queue_text.str.lower().isin(["", "nan", "na", "null", "none"]).to_numpy()
+    not_number = np.isnan(queue) & ~blank
+    found.flag(
+        "mistyped-queue",
+        not_number,
+        f"queue_veh must be a number of queued vehicles (or blank); got {examples(queue_text[not_number])}",
+        QUEUE_COLUMN,
+    )
+    found.flag(
+        "infinite-queue", np.isinf(queue), "queue_veh is infinite; expected a finite number of vehicles", QUEUE_COLUMN
+    )
+    neg = np.isfinite(queue) & (queue < 0)
+    found.flag("negative-queue", neg, f"negative queue; expected >= 0, got {examples(queue_text[neg])}", QUEUE_COLUMN)
+    return np.where(np.isfinite(queue) & (queue >= 0), queue, np.nan)
 
 
 def _check_grid(

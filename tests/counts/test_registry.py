@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from citybrain.counts import REGISTRY_COLUMNS, check_counts, read_registry, registry_from_frame, validate_counts
+from citybrain.counts import DEFAULT_CAMERA_RANGE_M, REGISTRY_COLUMNS, check_counts, read_registry, registry_from_frame, validate_counts
 from citybrain.exceptions import ValidationError
 
 from .conftest import DATA
@@ -29,7 +29,7 @@ def test_registry_checks(grid, tmp_path, registry_frame):
     path = tmp_path / "cameras.csv"
     reg.to_csv(path, index=False)
     registry = read_registry(path, grid)
-    assert list(registry.columns) == list(REGISTRY_COLUMNS)
+    assert list(registry.columns) == [*REGISTRY_COLUMNS, "range_m"]
     assert list(registry["lanes"]) == [1, 2, 1, 1, 2, 1]
     report = check_counts(DATA / "good_counts.csv", grid, registry=registry)
     assert {p.code for p in report.problems} == {"unknown-camera"}
@@ -71,3 +71,19 @@ def test_registry_lanes_bound_the_plausibility_check(grid, registry_frame):
     report, _, _ = validate_counts(counts.assign(count=["1001"]), grid, registry=registry)
     assert [p.code for p in report.problems] == ["implausible-count"]
     assert "row 2: 1001 > 1000 (2 lane(s))" in report.problems[0].message
+
+
+def test_registry_range_defaults_and_bad_range_is_named():
+    frame = pd.DataFrame(
+        {
+            "camera_id": ["a", "b"],
+            "junction": ["B1", "B1"],
+            "from_edge": ["A1B1", "B0B1"],
+            "to_edge": ["", ""],
+            "lanes": ["1", "2"],
+        }
+    )
+    assert registry_from_frame(frame)["range_m"].tolist() == [DEFAULT_CAMERA_RANGE_M] * 2
+    assert registry_from_frame(frame.assign(range_m=["60", ""]))["range_m"].tolist() == [60.0, DEFAULT_CAMERA_RANGE_M]
+    with pytest.raises(ValidationError, match=r"row 3.*range_m.*positive number of metres"):
+        registry_from_frame(frame.assign(range_m=["60", "-5"]))

@@ -130,3 +130,20 @@ def test_any_table_gives_a_report_or_validation_error(grid, rows):
         good = table.frame
         assert (good["count"] >= 0).all() and np.isfinite(good["count"]).all()
         assert (good["count"] == np.floor(good["count"])).all()
+
+
+def test_queue_column_is_parsed_and_blank_means_not_reported(grid):
+    frame = read_count_frame(BAD / "negative_queue.csv")
+    frame.loc[2, "queue_veh"] = ""
+    table = counts_from_frame(frame, grid)
+    queue = table.frame["queue_veh"].to_numpy()
+    assert np.isnan(queue[2])
+    assert queue[1] == 1.0 and queue[3] == 3.0
+
+
+def test_negative_queue_names_rows_and_field(grid):
+    report = check_counts(BAD / "negative_queue.csv", grid)
+    (problem,) = report.problems
+    assert problem.rows == (4,)
+    assert problem.field == "queue_veh"
+    assert "negative queue" in problem.message and "-2" in problem.message
