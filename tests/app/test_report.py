@@ -139,3 +139,12 @@ def test_default_strategies_include_the_recommended_adaptive_controller():
 
     assert "actuated-pressure" in DEFAULT_STRATEGIES
     assert "actuated-pressure" in CONTROLLERS
+
+
+@pytest.mark.sumo
+def test_one_seed_report_shows_means_and_says_one_seed_proves_little(tmp_path):
+    one = run_job("scenarios/demo.toml", tmp_path, seeds=[0], strategies=["existing", "plan"], duration_s=600,
+                  progress=Progress(enabled=False))
+    md = (one.out / "report.md").read_text()
+    assert "(one seed)" in md and "one seed proves little" in md
+    assert "+/- -" not in md and "+/-nan" not in md and "[CI +/--]" not in md
