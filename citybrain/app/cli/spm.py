@@ -14,7 +14,9 @@ __all__ = ["spm"]
 @click.command("spm")
 @click.argument("events", type=InputFile("a hi-res event log (events.csv)"))
 @click.option("--detectors", "detectors_path", required=True,
-              type=InputFile("a detector map (detectors.csv)"), help="Detector map: signal_id, channel, phase, kind, lane, distance_m.")
+              type=InputFile("a detector map (detectors.csv)"),
+              help="Detector map: signal_id, channel, phase, kind, lane, distance_m and optionally speed_mps "
+                   "(projects arrivals to the stop bar).")
 @click.option("--out", required=True, type=OutputDir(), help="Folder for spm.csv, split_monitor.csv and the diagrams.")
 @click.option("--no-figures", is_flag=True, help="Write the tables only.")
 def spm(events: Path, detectors_path: Path, out: Path, no_figures: bool) -> None:
