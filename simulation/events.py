@@ -4,7 +4,7 @@ Per run (``RunSpec(events=True)``, ``citybrain simulate --events-out DIR``) the 
 event log a controller would (``events.csv``: ``timestamp, signal_id, event_code, event_param``)
 and its detector map (``detectors.csv``: ``signal_id, channel, phase, kind, lane, distance_m,
 speed_mps``; the speed is the lane's limit, which projects arrivals to the stop bar).
-The format, phase numbering and detector placement are documented in ``docs/events.md``.
+The format, phase numbering and detector placement are documented in ``docs/formats.md``.
 
 - Phases: the green phases of the light's program at the start of the run (phases with a green
   and no yellow), numbered 1..n in the program's (the plan's) order. Signal events come from the
