@@ -226,17 +226,19 @@ def _occupied(on_off: np.ndarray, a: float, b: float) -> float:
     return (total + cur_b - cur_a) / (b - a)
 
 
-def _detector_intervals(events: pd.DataFrame, signal_id: str, channels) -> tuple[np.ndarray, np.ndarray]:
-    """Detector-on times and [on, off) occupancy intervals of some channels of one light."""
+def _detector_intervals(events: pd.DataFrame, signal_id: str, channels,
+                        shift_s: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Detector-on times (each channel's shifted by ``shift_s[channel]`` seconds, if given) and
+    [on, off) occupancy intervals of some channels of one light."""
     d = events[(events["signal_id"] == signal_id) & events["event_param"].isin(list(channels))
                & events["event_code"].isin([DETECTOR_ON, DETECTOR_OFF])]
     ons, ivs = [], []
     end = float(events["t_s"].max())
-    for _, g in d.groupby("event_param"):
-        on = None
+    for channel, g in d.groupby("event_param"):
+        on, shift = None, (shift_s or {}).get(channel, 0.0)
         for code, t in zip(g["event_code"], g["t_s"], strict=True):
             if code == DETECTOR_ON:
-                ons.append(t)
+                ons.append(t + shift)
                 on = t if on is None else on
             elif on is not None:
                 ivs.append((on, t))
@@ -253,9 +255,7 @@ def arrival_times(events: pd.DataFrame, detectors: pd.DataFrame, signal_id: str,
                      & (detectors["kind"] == "advance")]
     speed = mine[SPEED_COLUMN] if SPEED_COLUMN in mine.columns else pd.Series(np.nan, index=mine.index)
     travel = (mine["distance_m"] / speed).fillna(0.0)
-    times = [_detector_intervals(events, signal_id, [c])[0] + t
-             for c, t in zip(mine["channel"], travel, strict=True)]
-    return np.sort(np.concatenate(times)) if times else np.zeros(0)
+    return _detector_intervals(events, signal_id, mine["channel"], dict(zip(mine["channel"], travel, strict=True)))[0]
 
 
 def measures(events: pd.DataFrame, detectors: pd.DataFrame) -> pd.DataFrame:

@@ -274,33 +274,20 @@ def _times(
 ) -> tuple[np.ndarray, pd.Timestamp | None]:
     """Seconds from the origin of every sighting (NaN where bad); seconds or ISO 8601, one kind per file."""
     num = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
-    ok = np.isfinite(num) & (num >= 0)
     if np.isfinite(num).sum() >= len(text) / 2:
-        if (~ok).any():
-            problems.append(
-                Problem(
-                    "bad-time",
-                    f"time_s must be seconds >= 0 from the scenario's begin like the other rows; got {examples(text[~ok])}",
-                    tuple(rows[~ok]),
-                    "time_s",
-                )
-            )
-        return np.where(ok, num, np.nan), None
-    stamps = pd.to_datetime(text, errors="coerce", format="ISO8601")
-    if stamps.dt.tz is not None:
-        stamps = stamps.dt.tz_convert(None)
-    good = stamps.notna().to_numpy()
+        good = np.isfinite(num) & (num >= 0)
+        seconds, origin, expected = np.where(good, num, np.nan), None, "seconds >= 0 from the scenario's begin"
+    else:
+        stamps = pd.to_datetime(text, errors="coerce", format="ISO8601")
+        if stamps.dt.tz is not None:
+            stamps = stamps.dt.tz_convert(None)
+        good = stamps.notna().to_numpy()
+        seconds, expected = np.full(len(text), np.nan), "an ISO 8601 time (2024-05-01T07:15:03)"
+        if good.any():
+            origin = stamps[good].min() if origin is None else pd.Timestamp(origin)
+            seconds = (stamps - origin).dt.total_seconds().to_numpy(dtype=np.float64)
     if (~good).any():
-        problems.append(
-            Problem(
-                "bad-time",
-                f"time_s must be an ISO 8601 time (2024-05-01T07:15:03) like the other rows; got {examples(text[~good])}",
-                tuple(rows[~good]),
-                "time_s",
-            )
-        )
-    if not good.any():
-        return np.full(len(text), np.nan), origin
-    origin = stamps[good].min() if origin is None else pd.Timestamp(origin)
-    return (stamps - origin).dt.total_seconds().to_numpy(dtype=np.float64), origin
+        problems.append(Problem("bad-time", f"time_s must be {expected} like the other rows; got {examples(text[~good])}",
+                                tuple(rows[~good]), "time_s"))
+    return seconds, origin
 
