@@ -51,7 +51,10 @@ pytestmark = pytest.mark.sumo
 
 LIGHT = "J3"
 #: Requests the tests provoke on purpose; Chromium logs each refused one as a network error.
-EXPECTED_REFUSALS = ("/plans/1/push - Failed to load resource: the server responded with a status of 422",
+EXPECTED_REFUSALS = ("/me - Failed to load resource: the server responded with a status of 401",
+                     "/plans - Failed to load resource: the server responded with a status of 422",
+                     "/plans/1/push - Failed to load resource: the server responded with a status of 502",
+                     "/plans/1/push - Failed to load resource: the server responded with a status of 422",
                      "/plans/1/approve - Failed to load resource: the server responded with a status of 403",
                      "/lights/J3/rollback - Failed to load resource: the server responded with a status of 403")
 
@@ -107,7 +110,8 @@ def stack(optimised, tmp_path_factory):  # noqa: F811
                         p["cycle_s"] += 2.0
         assert eng.post(f"/plans/{pid}/versions", json=v2).json()["version"] == 2
         assert eng.post(f"/plans/{pid}/check").json()["status"] == "checked"
-        yield {"url": server.url, "tokens": tokens, "target": target, "v1": optimised, "v2": v2, "api": clients}
+        yield {"url": server.url, "tokens": tokens, "target": target, "v1": optimised, "v2": v2, "api": clients,
+               "twin": twin}
     finally:
         for c in clients.values():
             c.close()
@@ -151,8 +155,8 @@ def _text(driver, css: str) -> str:
 
 def _sign_in(driver, url: str, token: str, name: str, role: str) -> None:
     driver.get(url + "/")
-    if driver.find_elements(By.ID, "signout") and driver.find_element(By.ID, "signout").is_displayed():
-        driver.find_element(By.ID, "signout").click()
+    driver.execute_script("sessionStorage.clear()")  # else the page signs the tab's last user in again
+    driver.refresh()
     field = driver.find_element(By.ID, "token")
     field.send_keys(token)
     field.send_keys(Keys.ENTER)
@@ -178,8 +182,10 @@ def _open_light_by_keyboard(driver, tls: str = LIGHT) -> None:
     _wait(driver, lambda d: _text(d, "#panel h2").startswith(f"Light {tls}"), f"the panel of {tls}")
 
 
-def _open_plan(driver, plan_id: int = 1) -> None:
+def _open_plan(driver, plan_id: int = 1, *, every: bool = False) -> None:
     driver.find_element(By.ID, "tab-plans").click()
+    if every and not driver.find_element(By.ID, "plans-all").is_selected():
+        driver.find_element(By.ID, "plans-all").click()
 
     def click(d) -> bool:
         try:
@@ -225,7 +231,14 @@ def _severe(driver) -> list[str]:
             and not any(ok in e["message"] for ok in EXPECTED_REFUSALS)]
 
 
-def test_an_engineer_sees_plans_and_checks_but_no_approve_push_or_rollback(stack, browser, artefacts):
+def test_an_engineer_sees_plans_and_checks_but_no_approve_push_or_rollback(stack, browser, artefacts, tmp_path):
+    browser.get(stack["url"] + "/")
+    browser.find_element(By.ID, "token").send_keys("cb_not-a-token", Keys.ENTER)
+    _wait(browser, lambda d: d.find_element(By.ID, "error").is_displayed(), "the 401 shown")
+    assert _text(browser, "#error-text") == "HTTP 401: unknown or revoked token"
+    assert browser.find_element(By.ID, "signin").is_displayed() and not browser.find_element(By.ID, "app").is_displayed()
+    assert browser.execute_script("return sessionStorage.length") == 0
+
     _sign_in(browser, stack["url"], stack["tokens"]["erin"], "erin", "engineer")
     assert browser.execute_script("return [innerWidth, innerHeight]") == [1280, 800]
     assert len(browser.find_elements(By.CSS_SELECTOR, "#map .light")) == 5
@@ -243,6 +256,21 @@ def test_an_engineer_sees_plans_and_checks_but_no_approve_push_or_rollback(stack
     assert browser.find_element(By.ID, "upload-form").is_displayed()
     _layout_fits(browser)
     browser.save_screenshot(str(artefacts / "1-engineer-plans-1280x800.png"))
+
+    # an unsafe plan uploaded: the API's 422 with every violation, and nothing stored
+    unsafe = copy.deepcopy(stack["v1"])
+    for ph in unsafe["periods"][0]["plans"][0]["phases"]:
+        ph["yellow_s"] = ph["all_red_s"] = 0.0
+    (tmp_path / "unsafe.json").write_text(json.dumps(unsafe))
+    browser.find_element(By.ID, "upload-file").send_keys(str(tmp_path / "unsafe.json"))
+    browser.find_element(By.ID, "upload-button").click()
+    _wait(browser, lambda d: _text(d, "#error-text").startswith("HTTP 422:"), "the unsafe plan refused")
+    problems = browser.find_elements(By.CSS_SELECTOR, "#error-problems li")
+    assert len(problems) >= 2 and "yellow" in _text(browser, "#error-problems")
+    assert "HTTP 422" in _text(browser, "#upload-result")
+    assert [p["id"] for p in stack["api"]["erin"].get("/plans").json()["plans"]] == [1]
+    browser.save_screenshot(str(artefacts / "1b-engineer-unsafe-upload-1280x800.png"))
+
     _open_light_by_keyboard(browser)
     assert not browser.find_elements(By.ID, "rollback-button")
     refused = _forged(browser, "POST", "/plans/1/approve")
@@ -325,9 +353,7 @@ def test_a_viewer_sees_map_and_audit_no_action_and_a_forged_request_is_refused(s
     assert browser.execute_script("return [innerWidth, innerHeight]") == [1920, 1080]
     _layout_fits(browser)
     browser.save_screenshot(str(artefacts / "5-viewer-map-1920x1080.png"))
-    browser.find_element(By.ID, "tab-plans").click()
-    browser.find_element(By.ID, "plans-all").click()  # plan 1 is active now: not a draft or pending
-    _open_plan(browser)
+    _open_plan(browser, every=True)  # plan 1 is active now: not a draft or pending
     browser.find_element(By.ID, "tab-audit").click()
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#audit-table tbody tr"), "the audit lines")
     browser.save_screenshot(str(artefacts / "6-viewer-audit-1920x1080.png"))
@@ -336,4 +362,25 @@ def test_a_viewer_sees_map_and_audit_no_action_and_a_forged_request_is_refused(s
     refused = _forged(browser, "POST", f"/lights/{LIGHT}/rollback")
     assert refused["status"] == 403 and "operator" in refused["body"]["detail"], refused
     assert stack["api"]["erin"].get(f"/lights/{LIGHT}").json()["active"]["version"] == 1
+    assert _severe(browser) == []
+
+
+def test_a_dead_twin_shows_out_of_contact_and_a_push_to_it_fails(stack, browser, artefacts):
+    _viewport(browser, 1280, 800)
+    _sign_in(browser, stack["url"], stack["tokens"]["oscar"], "oscar", "operator")
+    stack["twin"].terminate()
+    stack["twin"].wait(30)
+    _wait(browser, lambda d: _status(d) == "out-of-contact", "J3 out of contact")
+    _open_light_by_keyboard(browser)
+    assert "out of contact" in _text(browser, "#panel-reported")
+    _open_plan(browser, every=True)  # version 2 runs on J1, J2, J4, J5: push it to J3 again, into the dead twin
+    Select(browser.find_element(By.ID, "version-select")).select_by_visible_text("version 2 (active)")
+    _wait(browser, lambda d: d.find_elements(By.ID, "push-lights"), "the push form of version 2")
+    browser.find_element(By.ID, "push-lights").send_keys(LIGHT)
+    browser.find_element(By.ID, "push-button").click()
+    _wait(browser, lambda d: _text(d, "#error-text").startswith("HTTP 502:"), "the failed push shown")
+    browser.find_element(By.ID, "tab-map").click()
+    _wait(browser, lambda d: _status(d) == "push-failed", "J3 push failed")
+    assert stack["api"]["erin"].get(f"/lights/{LIGHT}").json()["active"]["version"] == 1  # the previous plan stays
+    browser.save_screenshot(str(artefacts / "7-operator-twin-gone-1280x800.png"))
     assert _severe(browser) == []
