@@ -218,10 +218,15 @@ function drawMap() {
   const X = (x) => (x - f.x0 + f.pad).toFixed(1);
   const Y = (y) => (f.y1 - y + f.pad).toFixed(1);
   map.setAttribute("viewBox", `0 0 ${f.w.toFixed(1)} ${f.h.toFixed(1)}`);
-  const links = svg("g", { class: "links" }, state.network.links.map((link) => svg("polyline", {
-    class: "link", "data-edge": link.id, "stroke-width": 2 + link.lanes,
-    points: link.shape_m.map(([x, y]) => `${X(x)},${Y(y)}`).join(" "),
-  }, svg("title", {}, `link ${link.id} (${link.from} to ${link.to}, ${link.lanes} lane(s))`))));
+  const pairs = new Set(state.network.links.map((l) => `${l.from}>${l.to}`));
+  const links = svg("g", { class: "links" }, state.network.links.map((link) => {
+    // the two directions of a road drawn side by side (each to the right of its travel), not on top of each other
+    const shape = pairs.has(`${link.to}>${link.from}`) ? offsetRight(link.shape_m, f.span * 0.004) : link.shape_m;
+    return svg("polyline", {
+      class: "link", "data-edge": link.id, "stroke-width": 2 + link.lanes,
+      points: shape.map(([x, y]) => `${X(x)},${Y(y)}`).join(" "),
+    }, svg("title", {}, `link ${link.id} (${link.from} to ${link.to}, ${link.lanes} lane(s))`));
+  }));
   const r = f.span * 0.014;
   const lights = svg("g", { class: "lights" }, state.network.lights.map((light) => {
     const g = svg("g", {
@@ -242,6 +247,20 @@ function drawMap() {
   map.replaceChildren(links, lights);
   $("map-note").textContent = `${state.network.lights.length} lights, ${state.network.links.length} links; ` +
     `coordinates: ${state.network.crs_note}`;
+}
+
+// A polyline (metres, y north) moved ``d`` metres to the right of its direction, vertex by vertex.
+function offsetRight(points, d) {
+  const normal = (a, b) => {
+    const len = Math.hypot(b[0] - a[0], b[1] - a[1]) || 1;
+    return [(b[1] - a[1]) / len, -(b[0] - a[0]) / len];
+  };
+  return points.map((p, i) => {
+    const n1 = i > 0 ? normal(points[i - 1], p) : null;
+    const n2 = i < points.length - 1 ? normal(p, points[i + 1]) : null;
+    const n = n1 && n2 ? [(n1[0] + n2[0]) / 2, (n1[1] + n2[1]) / 2] : n1 || n2;
+    return [p[0] + n[0] * d, p[1] + n[1] * d];
+  });
 }
 
 // The light's contact with its target: "none" (no target), "ok" or "lost" (with why).
