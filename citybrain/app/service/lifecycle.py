@@ -536,8 +536,8 @@ class PlanService:
             out = {"target": url, "lights": sorted(by_target[url]), "error": None, "reported": {}}
             try:
                 reports = self._target(url).running()
-            except (TargetError, ValidationError) as exc:
-                return {**out, "error": str(exc)}
+            except Exception as exc:  # an outside system: whatever it answers, name it in the report, never a 500
+                return {**out, "error": str(exc) or type(exc).__name__}
             out["reported"] = {t: {"sha256": reports[t].sha256, "pending": reports[t].pending,
                                    "controller": reports[t].controller} for t in out["lights"] if t in reports}
             return out
