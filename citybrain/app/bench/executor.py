@@ -26,7 +26,7 @@ from citybrain.sumo_tools import sumo_binary
 from simulation import RunResult, RunSpec, Scenario, load_scenario, run_many
 from simulation.runner import failed_result
 
-from .plugins import ControllerRun, absolute_reference, controller_factory
+from .plugins import ControllerRun, absolute_reference, controller_factory, registered_reference
 from .store import RunStore, result_row
 from .strategies import STRATEGIES, StrategyError, prepare_strategy
 from .sweep import BenchRun, Sweep, with_window
@@ -111,6 +111,7 @@ def plan_sweep(sweep: Sweep) -> list[tuple[BenchRun, Scenario]]:
             continue
         try:
             controller_factory(absolute_reference(choice.name), choice.kwargs)
+            registered_reference(choice.name)
         except ValidationError as exc:
             problems.append(str(exc))
     if problems:
@@ -127,8 +128,11 @@ def _task(run: BenchRun, scenario: Scenario, sweep: Sweep, strategy_run) -> Cont
     if strategy_run is not None:
         return ControllerRun(strategy_run.spec(base))
     choice = run.controller
-    if choice.name in CONTROLLERS and not choice.params:
-        return ControllerRun(base)
+    if choice.name in CONTROLLERS:
+        reference = registered_reference(choice.name)
+        if reference is None and not choice.params:
+            return ControllerRun(base)
+        return ControllerRun(base, reference or choice.name, choice.params)
     return ControllerRun(base, absolute_reference(choice.name), choice.params)
 
 

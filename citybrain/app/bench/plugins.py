@@ -31,7 +31,7 @@ from citybrain.exceptions import ValidationError
 from simulation import RunResult, RunSpec
 from simulation.runner import failed_result, run_one
 
-__all__ = ["ControllerRun", "absolute_reference", "controller_factory", "resolve_controller"]
+__all__ = ["ControllerRun", "absolute_reference", "controller_factory", "registered_reference", "resolve_controller"]
 
 
 def absolute_reference(name: str, base: Path | None = None) -> str:
@@ -51,6 +51,30 @@ def _absolute(text: str, base: Path) -> str:
     path = Path(file)
     path = path if path.is_absolute() else (base / path).resolve()
     return f"{path}:{tail}" if sep else str(path)
+
+
+def registered_reference(name: str) -> str | None:
+    """For a controller registered in this process by a user, the ``module:Class`` its run processes import.
+
+    ``None`` for citybrain's own controllers (registered in every process) and for names that
+    are not registered.
+
+    Raises
+    ------
+    ValidationError
+        If the factory lives in ``__main__`` (a script, ``python -c``, a notebook) or in a
+        function's locals, which a run's process cannot import.
+    """
+    factory = CONTROLLERS.get(name)
+    module, qualname = getattr(factory, "__module__", None), getattr(factory, "__qualname__", "")
+    if factory is None or module is None or module.split(".")[0] == "citybrain":
+        return None
+    if module == "__main__" or "<" in qualname:
+        msg = (f"Controller {name!r} is registered from {module}.{qualname}, which the runs' processes cannot "
+               "import (they start fresh); put it in a module or a file and name it as package.module:Class or "
+               "path/to/file.py:Class.")
+        raise ValidationError(msg)
+    return f"{module}:{qualname}"
 
 
 def resolve_controller(name: str) -> ControllerFactory:

@@ -10,10 +10,10 @@ file (:func:`read_sweep`)::
     timeout_s = 600            # optional: wall-clock limit of one run (seconds)
     results = "results/study"  # optional: the results folder (--results overrides it)
 
-    controllers = ["fixed", "maxpressure", "webster", "mine.py:MyController"]
-    [[controllers]]            # or one table per controller, with parameters
-    name = "actuated"
-    params = { gap_s = 2.5 }
+    controllers = ["fixed", "maxpressure", "webster", "mine.py:MyController",
+                   { name = "actuated", params = { gap_s = 2.5 } }]   # a controller with parameters
+
+(or one ``[[controllers]]`` table per controller, with ``name`` and ``params``).
 
 Paths in the file are relative to it. ``--seeds N`` means seeds ``1..N``: seed 0 is the run
 whose emulated cameras the plan strategies (:mod:`.strategies`) are made from, so no strategy

@@ -55,3 +55,12 @@ class Hangs(NextGreen):
     def decide(self, observation: Observation) -> int | None:
         time.sleep(3600)
         return None
+
+
+class NotAController:
+    """Builds from (network, tls) but has no ``decide``."""
+
+    name = "not-a-controller"
+
+    def __init__(self, network, tls: str) -> None:
+        self.tls = tls
