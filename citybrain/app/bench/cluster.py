@@ -61,7 +61,7 @@ def run_on_dask(
         msg = f"--scheduler needs Dask distributed, which is not installed: {INSTALL}"
         raise BackendUnavailableError(msg) from None
     try:
-        client = Client(address, timeout=connect_timeout_s, set_as_default=False)
+        client = Client(address, timeout=connect_timeout_s)
     except (OSError, TimeoutError, ValueError) as exc:
         msg = f"--scheduler {address}: cannot reach the Dask scheduler ({type(exc).__name__}: {exc})."
         raise ValidationError(msg) from None
