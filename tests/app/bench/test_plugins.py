@@ -59,3 +59,20 @@ def test_a_controller_registered_from_main_is_refused_with_what_to_do_instead():
     finally:
         del CONTROLLERS["test-local"]
     assert registered_reference("maxpressure") is None
+
+
+@pytest.mark.sumo
+def test_a_trained_policy_runs_as_rl_colon_path(lone_toml, tmp_path):
+    from click.testing import CliRunner
+
+    from citybrain.app.cli import cli
+
+    policy = tmp_path / "policy.py"
+    policy.write_text("import numpy as np\nLAYOUT = (8, 32, 32)\n"
+                      "def policy(x, mask):\n    return int(np.flatnonzero(mask)[-1])  # the light's last green\n")
+    result = CliRunner().invoke(cli, ["bench", "--scenarios", str(lone_toml), "--controllers", f"rl:{policy}",
+                                      "--seeds", "1", "--duration", "120", "--protocol", "resco",
+                                      "--results", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    (row,) = RunStore(tmp_path / "out").final().itertuples()
+    assert row.controller == f"rl:{policy}" and row.status == "ok" and row.arrived > 0 and row.protocol == "resco"
