@@ -26,6 +26,7 @@ from .simulate import simulate
 from .tokens import tokens
 from .spm import spm
 from .traffic_state import traffic_state
+from .bench import bench
 
 __all__ = ["cli", "main", "CityBrainGroup"]
 
@@ -56,7 +57,7 @@ def cli() -> None:
     """citybrain: camera counts -> flows -> signal plans -> SUMO digital twin."""
 
 
-for _command in (network, counts, estimate, optimise, plans, run, simulate, spm, traffic_state, serve, tokens, ops):
+for _command in (network, counts, estimate, optimise, plans, run, simulate, spm, traffic_state, serve, tokens, ops, bench):
     cli.add_command(_command)
 
 
