@@ -28,6 +28,7 @@ Every pre-emption is a :class:`~citybrain.control.preempt.PreemptionRecord` in
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -43,7 +44,13 @@ from citybrain.control.preempt import (
 )
 from citybrain.exceptions import UnsafePlanError
 from citybrain.network import RoadNetwork
-from citybrain.plans.safety import HARD_MIN_YELLOW_S, clearance_times, get_profile, require_safe_preemption
+from citybrain.plans.safety import (
+    HARD_MIN_YELLOW_S,
+    clearance_times,
+    get_profile,
+    preemption_violations,
+    require_safe_preemption,
+)
 
 from .backend import Backend, SetState, StepData
 from .emergency import EMERGENCY_TYPE
@@ -73,6 +80,7 @@ class LightPreemption:
     min_green_s: float
     emit: Callable[[float, int], None]
     mark_ours: Callable[[], None]
+    safe: Callable[[str], bool]
     stage: str = "called"
     released: bool = False
     state: str = ""  # the vehicle's green, once chosen
@@ -88,13 +96,19 @@ class LightPreemption:
         return self.stage in ("entry", "dwell")
 
     def _greens(self) -> dict[int, str]:
-        """The greens the light may show: its checked program's (controller-driven) or its plan's."""
+        """The greens the light may show: its checked program's (controller-driven) or its plan's, the safe ones.
+
+        A baseline program (a network's own, never checked) may have greens the gate refuses
+        (conflicting or merging protected streams): pre-emption never shows those.
+        """
         d = self.driver
         if d.program_driven:
             if d.running is None:
                 return {}
-            return {k: ph.state for k, ph in enumerate(d.running.phases) if _green(ph.state)}
-        return {k: d.program.phases[k].state for k in d.greens}
+            greens = {k: ph.state for k, ph in enumerate(d.running.phases) if _green(ph.state)}
+        else:
+            greens = {k: d.program.phases[k].state for k in d.greens}
+        return {k: s for k, s in greens.items() if self.safe(s)}
 
     def _own_clearance(self, shown: str) -> tuple[float, float]:
         """The program's (or plan's) own yellow and all-red after the green ``shown`` (0, 0 if not known)."""
@@ -138,7 +152,7 @@ class LightPreemption:
         greens = self._greens()
         key = preempt_phase(greens, self.call.links)
         if key is None:
-            self._refuse(t, "no green of the light serves the vehicle's movement"
+            self._refuse(t, "no safe green of the light serves the vehicle's movement"
                          if greens else "the light runs no known plan to return to")
             return
         held_key = self._key_of(shown, greens)
@@ -268,20 +282,29 @@ class PreemptionLayer:
         The run's signal drivers, by light.
     emit
         ``emit(time_s, tls, code, number)`` for each hi-res event (or ``None``).
-    mark_ours
-        ``mark_ours(tls)`` when pre-emption takes a light over (the monitor judges it as ours).
+    mark_ours, unmark_ours
+        ``mark_ours(tls)`` when pre-emption takes a light of ``baseline`` over (the monitor judges
+        it as ours), ``unmark_ours(tls)`` when the light runs its own program again.
+    baseline
+        The lights whose controller runs the network's own program (the monitor's baselines).
     profile
         The safety profile (its ``preempt_min_green_s``).
     """
 
     def __init__(self, network: RoadNetwork, settings: PreemptionSettings, drivers: dict[str, SignalDriver], *,
                  emit: Callable[[float, str, int, int], None] | None = None,
-                 mark_ours: Callable[[str], None] | None = None, profile=None) -> None:
+                 mark_ours: Callable[[str], None] | None = None, unmark_ours: Callable[[str], None] | None = None,
+                 baseline: frozenset[str] = frozenset(), profile=None) -> None:
         self.network, self.settings, self.drivers = network, settings, drivers
+        self.profile = get_profile(profile)
         self.preemptor = Preemptor(network, settings)
         self.min_green_s = get_profile(profile).preempt_min_green_s
         self._emit = emit or (lambda *_: None)
         self._mark = mark_ours or (lambda _: None)
+        self._unmark = unmark_ours or (lambda _: None)
+        self.baseline = baseline
+        self._lent: set[str] = set()  # baseline lights pre-emption drives (or hands back) now
+        self._safe: dict[tuple[str, str], bool] = {}
         self.vehicles: dict[str, tuple[str, ...]] = {}  # emergency vehicle -> route
         self.queues: dict[str, list[LightPreemption]] = {}  # per light, its pre-emptions in call order
         self._calls: dict[tuple[str, str], LightPreemption] = {}  # (light, vehicle) -> its pre-emption
@@ -308,7 +331,8 @@ class PreemptionLayer:
             tls = call.tls
             p = LightPreemption(self.drivers[tls], call, record, self.network, self.min_green_s,
                                 emit=lambda time_s, code, tls=tls: self._emit(time_s, tls, code, number),
-                                mark_ours=lambda tls=tls: self._mark(tls))
+                                mark_ours=lambda tls=tls: self._lend(tls),
+                                safe=lambda state, tls=tls: self.safe(tls, state))
             self._emit(t, tls, EVENT_CODES["input_on"], number)
             self.queues.setdefault(tls, []).append(p)
             self._calls[(tls, call.vehicle)] = p
@@ -320,3 +344,24 @@ class PreemptionLayer:
             while queue and queue[0].stage in ("done", "refused"):
                 queue.pop(0)
             self.drivers[tls].preemption = queue[0] if queue else None
+        for tls in [x for x in self._lent if self._handed_back(self.drivers[x])]:
+            self._lent.discard(tls)
+            self._unmark(tls)
+
+    @staticmethod
+    def _handed_back(driver: SignalDriver) -> bool:
+        return driver.preemption is None and driver.program_driven and not driver.pending
+
+    def _lend(self, tls: str) -> None:
+        if tls in self.baseline:
+            self._lent.add(tls)
+            self._mark(tls)
+
+    def safe(self, tls: str, state: str) -> bool:
+        """Whether the gate lets pre-emption show ``state`` at ``tls`` (no conflict, permissive or merge error)."""
+        key = (tls, state)
+        if key not in self._safe:
+            found = preemption_violations(tls, state, math.inf, 0.0, 0.0, state, self.network, self.profile,
+                                          geometry=self.drivers[tls].geometry)
+            self._safe[key] = not any(v.severity == "error" for v in found)
+        return self._safe[key]

@@ -403,6 +403,7 @@ class Twin:
         layer = None
         if spec.preempt is not None:
             layer = PreemptionLayer(self.run_network, spec.preempt, signals, mark_ours=monitor.mark_ours,
+                                    unmark_ours=monitor.unmark_ours, baseline=frozenset(self.lights) - set(ours),
                                     emit=recorder.add if recorder is not None else None)
         while t < end:
             t_prev = t
