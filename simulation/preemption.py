@@ -150,13 +150,18 @@ class LightPreemption:
         if not _green(shown):
             return
         greens = self._greens()
-        key = preempt_phase(greens, self.call.links)
+        key, links = None, self.call.links
+        for option in self.call.options or (links,):  # the widest set of links some green serves
+            key = preempt_phase(greens, option)
+            if key is not None:
+                links = option
+                break
         if key is None:
             self._refuse(t, "no safe green of the light serves the vehicle's movement"
                          if greens else "the light runs no known plan to return to")
             return
         held_key = self._key_of(shown, greens)
-        if serves(shown, self.call.links) >= serves(greens[key], self.call.links) and held_key is not None:
+        if serves(shown, links) >= serves(greens[key], links) and held_key is not None:
             # the green shown (one of the light's greens) serves the vehicle: hold it
             self._take(backend, t)
             self.state, self.green_key, self.green_since = shown, held_key, d.phase_start
@@ -307,7 +312,7 @@ class PreemptionLayer:
         self._safe: dict[tuple[str, str], bool] = {}
         self.vehicles: dict[str, tuple[str, ...]] = {}  # emergency vehicle -> route
         self.queues: dict[str, list[LightPreemption]] = {}  # per light, its pre-emptions in call order
-        self._calls: dict[tuple[str, str], LightPreemption] = {}  # (light, vehicle) -> its pre-emption
+        self._calls: dict[tuple[str, str, int], LightPreemption] = {}  # (light, vehicle, route index) -> it
         self.records: list[PreemptionRecord] = []
 
     def step(self, backend: Backend, t: float) -> None:
@@ -335,9 +340,9 @@ class PreemptionLayer:
                                 safe=lambda state, tls=tls: self.safe(tls, state))
             self._emit(t, tls, EVENT_CODES["input_on"], number)
             self.queues.setdefault(tls, []).append(p)
-            self._calls[(tls, call.vehicle)] = p
+            self._calls[(tls, call.vehicle, call.route_index)] = p
         for r in releases:
-            p = self._calls.pop((r.tls, r.vehicle), None)
+            p = self._calls.pop((r.tls, r.vehicle, r.route_index), None)
             if p is not None:
                 p.release(t, r.reason)
         for tls, queue in self.queues.items():

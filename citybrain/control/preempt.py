@@ -107,12 +107,17 @@ class RouteLight:
     route_index : int
         Index in the route of the approach edge, the edge that ends at the light's stop line.
     links : tuple of int
-        The light's link indices from the approach edge to the route's next edge.
-    stop_m : float
-        Distance along the route from the start of its first edge to this stop line (metres).
-    free_s : float
-        Travel time along the route from the start of its first edge to this stop line at the
-        speed limits (seconds).
+        The light's link indices from the approach edge to the route's next edge, and, where
+        the route crosses several junctions of the light one after the other (a cluster), from
+        each of its approach edges there.
+    exit_index : int
+        Index in the route of the light's last approach edge in that run (``route_index`` but in
+        a cluster): the vehicle has passed the light once it leaves that edge.
+    options : tuple of tuple of int
+        The link sets a pre-emption green may serve, widest first: every link of the approach
+        edge (the whole queue ahead discharges, whichever way it turns), the links of the lanes
+        the route's movement uses (vehicles sharing them), then ``links``; the first set some
+        green serves is served (:func:`preempt_phase`).
     """
 
     tls: str
@@ -120,6 +125,14 @@ class RouteLight:
     links: tuple[int, ...]
     stop_m: float
     free_s: float
+    exit_index: int = -1
+    options: tuple[tuple[int, ...], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.exit_index < 0:
+            object.__setattr__(self, "exit_index", self.route_index)
+        if not self.options:
+            object.__setattr__(self, "options", (self.links,))
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,13 +152,19 @@ class VehiclePosition:
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """A light's pre-emption input goes on for a vehicle, to serve ``links`` (its movement)."""
+    """A light's pre-emption input goes on for a vehicle, to serve ``links`` (its movement).
+
+    ``route_index`` is the light's (:class:`RouteLight`) in the vehicle's route, which tells two
+    passages of one route by the same light apart; ``options`` as in :class:`RouteLight`.
+    """
 
     tls: str
     vehicle: str
     links: tuple[int, ...]
     time_s: float
     distance_m: float
+    route_index: int = 0
+    options: tuple[tuple[int, ...], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +175,7 @@ class Release:
     vehicle: str
     time_s: float
     reason: str
+    route_index: int = 0
 
 
 @dataclass(slots=True)
@@ -187,6 +207,10 @@ def route_lights(network: RoadNetwork, route: Sequence[str],
                  edges: Mapping[str, Mapping] | None = None) -> tuple[RouteLight, ...]:
     """The traffic lights a route passes, in route order, each with the links the route uses there.
 
+    Where the route crosses junctions of one light one after the other (a cluster), they are one
+    passage when a green of the light's program serves the route through all of them, else one
+    passage each (the light then serves them in turn).
+
     Parameters
     ----------
     network
@@ -201,7 +225,7 @@ def route_lights(network: RoadNetwork, route: Sequence[str],
     for m in network.movements:
         if m.tls is not None and m.turn != "crossing":
             by_pair.setdefault((m.from_edge, m.to_edge), []).append(m)
-    out = []
+    out: list[RouteLight] = []
     at_m = at_s = 0.0
     for i, edge in enumerate(route):
         data = edges.get(edge, {})
@@ -210,10 +234,31 @@ def route_lights(network: RoadNetwork, route: Sequence[str],
         at_s += length / max(float(data.get("speed_mps", 13.89)), 0.1)
         movs = by_pair.get((edge, route[i + 1]), []) if i + 1 < len(route) else []
         for tls in dict.fromkeys(m.tls for m in movs):
-            links = tuple(sorted({k for m in movs if m.tls == tls for k in m.link_indices}))
-            if links:
-                out.append(RouteLight(tls, i, links, at_m, at_s))
+            ms = [m for m in movs if m.tls == tls]
+            links = tuple(sorted({k for m in ms for k in m.link_indices}))
+            if not links:
+                continue
+            lanes = {x for m in ms for x in m.from_lanes}
+            vehicle_links = [x for x in network.programs[tls].links
+                             if network.movements[x.movement].turn != "crossing"]
+            approach = tuple(sorted({x.index for x in vehicle_links if x.from_lane.rsplit("_", 1)[0] == edge}))
+            shared = tuple(sorted({x.index for x in vehicle_links if x.from_lane in lanes} | set(links)))
+            options = tuple(dict.fromkeys((approach, shared, links)))
+            last = out[-1] if out else None
+            union = tuple(sorted({*last.links, *links})) if last is not None else links
+            if last is not None and last.tls == tls and preempt_phase(_greens(network, tls), union) is not None:
+                # the next junction of the same light (a cluster), one of whose greens serves both: one passage
+                wider = (tuple(sorted({*o, *links})) for o in last.options)
+                out[-1] = RouteLight(tls, last.route_index, union, last.stop_m, last.free_s, i,
+                                     tuple(dict.fromkeys((*wider, union))))
+            else:
+                out.append(RouteLight(tls, i, links, at_m, at_s, i, options))
     return tuple(out)
+
+
+def _greens(network: RoadNetwork, tls: str) -> dict[int, str]:
+    program = network.programs[tls]
+    return {k: program.phases[k].state for k in program.green_phases()}
 
 
 def serves(state: str, links: Sequence[int]) -> int:
@@ -308,13 +353,13 @@ class Preemptor:
                 status = track.status.get(k)
                 if status == "done":
                     continue
-                passed = i > light.route_index or (i == light.route_index and pos.in_junction)
+                passed = i > light.exit_index or (i == light.exit_index and pos.in_junction)
                 if status == "on":
                     if passed:
-                        releases.append(Release(light.tls, vehicle, time_s, "passed"))
+                        releases.append(Release(light.tls, vehicle, time_s, "passed", light.route_index))
                         track.status[k] = "done"
                     elif time_s - track.since[k] >= s.max_hold_s:
-                        releases.append(Release(light.tls, vehicle, time_s, "max-presence"))
+                        releases.append(Release(light.tls, vehicle, time_s, "max-presence", light.route_index))
                         track.status[k] = "done"
                     continue
                 if passed:  # never called (entered past it, or detection too short): nothing to clear
@@ -325,11 +370,12 @@ class Preemptor:
                 near = ((s.detect_distance_m is not None and distance <= s.detect_distance_m)
                         or (s.detect_time_s is not None and eta <= s.detect_time_s))
                 if near:
-                    calls.append(Call(light.tls, vehicle, light.links, time_s, distance))
+                    calls.append(Call(light.tls, vehicle, light.links, time_s, distance, light.route_index,
+                                      light.options))
                     track.status[k], track.since[k] = "on", time_s
         for vehicle in [v for v in self._tracks if v not in vehicles]:
             track = self._tracks.pop(vehicle)
             for k, light in enumerate(track.lights):
                 if track.status.get(k) == "on":
-                    releases.append(Release(light.tls, vehicle, time_s, "gone"))
+                    releases.append(Release(light.tls, vehicle, time_s, "gone", light.route_index))
         return calls, releases
