@@ -219,6 +219,31 @@ class Backend(ABC):
     def close(self) -> None:
         """End the simulation (flushes tripinfo and other outputs); safe to call twice."""
 
+    # -- vehicles, for emergency-vehicle pre-emption (a backend without them refuses it) ----------
+    def _no_vehicles(self) -> SimulationError:
+        msg = f"The {self.name or type(self).__name__} backend does not report vehicles (needed for pre-emption)."
+        return SimulationError(msg)
+
+    def departed_ids(self) -> tuple[str, ...]:
+        """Vehicles inserted in the last step."""
+        raise self._no_vehicles()
+
+    def arrived_ids(self) -> tuple[str, ...]:
+        """Vehicles that left the network in the last step."""
+        raise self._no_vehicles()
+
+    def vehicle_type(self, vehicle: str) -> str:
+        """A vehicle's type id."""
+        raise self._no_vehicles()
+
+    def vehicle_place(self, vehicle: str) -> tuple[str, float, int]:
+        """Where a vehicle is: ``(edge id, position on its lane (m), index of its route edge)``.
+
+        On a junction's internal lane the edge id starts with ``":"`` and the index is that of
+        the route edge it came from.
+        """
+        raise self._no_vehicles()
+
 
 class _SumoBackend(Backend):
     """SUMO behind its TraCI-style API (the ``libsumo`` module or a TraCI connection)."""
@@ -313,6 +338,23 @@ class _SumoBackend(Backend):
     def route_index(self, vehicle: str) -> int:
         """The index in its route of the edge a vehicle is on."""
         return self.api.vehicle.getRouteIndex(vehicle)
+
+    def departed_ids(self) -> tuple[str, ...]:
+        """Vehicles inserted in the last step."""
+        return tuple(self.api.simulation.getDepartedIDList())
+
+    def arrived_ids(self) -> tuple[str, ...]:
+        """Vehicles that left the network in the last step."""
+        return tuple(self.api.simulation.getArrivedIDList())
+
+    def vehicle_type(self, vehicle: str) -> str:
+        """A vehicle's type id."""
+        return self.api.vehicle.getTypeID(vehicle)
+
+    def vehicle_place(self, vehicle: str) -> tuple[str, float, int]:
+        """Edge, lane position (m) and route index of a vehicle; see :meth:`Backend.vehicle_place`."""
+        v = self.api.vehicle
+        return v.getRoadID(vehicle), float(v.getLanePosition(vehicle)), int(v.getRouteIndex(vehicle))
 
     def close(self) -> None:
         """End the simulation; safe to call twice."""

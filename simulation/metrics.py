@@ -12,6 +12,11 @@ delay_all_s
 trip_time_s, waiting_s, stops
     Means over the same entries as ``delay_s`` of ``duration``, ``waitingTime`` and
     ``waitingCount`` (number of stops).
+emergency
+    The emergency vehicles' trips (``simulation.emergency``), reported apart and left out of
+    every figure above: ``count`` (inserted), ``finished``, and the means of ``trip_time_s``,
+    ``delay_s``, ``waiting_s`` and ``stops`` over the finished ones (an unfinished emergency run
+    is counted but has no travel time yet).
 queue_veh
     Mean over steps of the number of halting vehicles (speed < 0.1 m/s) on the incoming
     lanes of signalised junctions.
@@ -68,6 +73,8 @@ class TripStats:
         Entries of vehicles that arrived.
     never_inserted : int
         Entries of vehicles never inserted (0 when SUMO did not write them).
+    emergency : dict or None
+        The emergency vehicles' figures (module docstring), ``None`` when not asked for.
     """
 
     delay_s: float
@@ -78,9 +85,10 @@ class TripStats:
     entries: int
     finished: int
     never_inserted: int
+    emergency: dict | None = None
 
 
-def read_tripinfo(path: str | Path, *, has_undeparted: bool = True) -> TripStats:
+def read_tripinfo(path: str | Path, *, has_undeparted: bool = True, emergency_type: str | None = None) -> TripStats:
     """Read a tripinfo file and compute the RESCO delay and its companions.
 
     Parameters
@@ -90,6 +98,9 @@ def read_tripinfo(path: str | Path, *, has_undeparted: bool = True) -> TripStats
     has_undeparted : bool
         Whether SUMO also wrote never-inserted vehicles (``write-undeparted``); if not,
         ``delay_all_s`` is ``None``.
+    emergency_type : str or None
+        The vehicle type of emergency vehicles: their entries are left out of the headline
+        figures and summarised in ``emergency``.
 
     Raises
     ------
@@ -100,9 +111,17 @@ def read_tripinfo(path: str | Path, *, has_undeparted: bool = True) -> TripStats
     delay = trip = wait = stops = 0.0
     n = finished = undeparted = 0
     undeparted_delay = 0.0
+    ev: list[tuple[bool, float, float, float, float]] = []  # finished, duration, delay, waiting, stops
     try:
         for _, elem in ET.iterparse(path):
             if elem.tag != "tripinfo":
+                continue
+            if emergency_type is not None and elem.get("vType") == emergency_type:
+                if float(elem.get("depart", 0.0)) >= 0:
+                    ev.append((float(elem.get("arrival", -1.0)) >= 0, float(elem.get("duration", 0.0)),
+                               float(elem.get("timeLoss", 0.0)) + float(elem.get("departDelay", 0.0)),
+                               float(elem.get("waitingTime", 0.0)), float(elem.get("waitingCount", 0.0))))
+                elem.clear()
                 continue
             depart_delay = float(elem.get("departDelay", 0.0))
             if float(elem.get("depart", 0.0)) < 0:
@@ -135,7 +154,19 @@ def read_tripinfo(path: str | Path, *, has_undeparted: bool = True) -> TripStats
         entries=n,
         finished=finished,
         never_inserted=undeparted,
+        emergency=_emergency_stats(ev) if emergency_type is not None else None,
     )
+
+
+def _emergency_stats(trips: list[tuple[bool, float, float, float, float]]) -> dict:
+    """``count``, ``finished`` and the means over finished trips (``None`` without any) of the emergency runs."""
+    done = [x for x in trips if x[0]]
+
+    def mean(i):
+        return statistics.fmean(x[i] for x in done) if done else None
+
+    return {"count": len(trips), "finished": len(done), "trip_time_s": mean(1), "delay_s": mean(2),
+            "waiting_s": mean(3), "stops": mean(4)}
 
 
 def read_edge_data(path: str | Path) -> dict[str, tuple[float, int]]:

@@ -34,6 +34,9 @@ TOML keys (paths are relative to the TOML file)::
     noise_sd = 0.0                   # relative s.d. of multiplicative Gaussian noise
     outage_rate = 0.0                # probability a camera is down in an interval
     outages = [{camera_id = "cam_B1_A1B1", start_s = 0.0, end_s = 600.0}]
+
+    [emergency]                      # emergency vehicles (simulation.emergency)
+    every_min = 10.0
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ from pathlib import Path
 
 from citybrain._validate import Fields, Problems
 from citybrain.exceptions import ValidationError
+
+from .emergency import EmergencyConfig, check_emergency_edges, read_emergency
 
 __all__ = [
     "Flow",
@@ -86,6 +91,7 @@ _TOP_KEYS = {
     "flows",
     "cameras",
     "start_date",
+    "emergency",
 }
 _FLOW_KEYS = {"from_edge", "to_edge", "veh_per_hour", "begin_s", "end_s"}
 _CAMERA_KEYS = {"interval_s", "detection_rate", "noise_sd", "outage_rate", "outages"}
@@ -181,6 +187,8 @@ class Scenario:
         Free text.
     start_date : str
         ISO date of simulation time 0, for the hi-res event log's timestamps (``simulation.events``).
+    emergency : EmergencyConfig or None
+        Emergency vehicles (:mod:`simulation.emergency`), ``None`` for none.
     """
 
     name: str
@@ -198,6 +206,7 @@ class Scenario:
     cameras: CameraConfig = field(default_factory=CameraConfig)
     description: str = ""
     start_date: str = "2026-01-01"
+    emergency: EmergencyConfig | None = None
 
     @property
     def duration_s(self) -> float:
@@ -457,6 +466,13 @@ def _scenario_from_dict(data: dict, path: Path) -> Scenario:
         problems.add(f"{path.name}: no demand: give 'demand' route files or [[flows]]")
 
     cameras = _cameras(top.table("cameras"))
+    emergency = read_emergency(top.table("emergency"))
+    net_path = network if network is not None else (cfg_scenario.network if cfg_scenario else None)
+    if emergency is not None and net_path is not None and not problems:
+        from citybrain.network import graph_from_sumo_net
+
+        for p in check_emergency_edges(emergency, graph_from_sumo_net(net_path), f"{path.name}: [emergency]"):
+            problems.add(p)
     problems.raise_if_any("scenario")
     if cfg_scenario is not None:
         network = cfg_scenario.network
@@ -476,6 +492,7 @@ def _scenario_from_dict(data: dict, path: Path) -> Scenario:
         cameras=cameras,
         description=description,
         start_date=start_date,
+        emergency=emergency,
     )
 
 

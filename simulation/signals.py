@@ -204,6 +204,9 @@ class SignalDriver:
         self._switching: PlanUpdate | None = None  # the plan the transition under way leads to
         self._entry = (0, 0.0)  # its SUMO phase to enter and that phase's duration (s)
         self.installed: PlanUpdate | None = None  # the plan installed in this step, for the twin to record
+        #: the emergency-vehicle pre-emption of this light under way (``simulation.preemption``), or None
+        self.preemption = None
+        self.resuming = False  # the plan being installed is the one a pre-emption interrupted
 
     # -- decisions ---------------------------------------------------------------------
     def start(self, backend: Backend, phase: int) -> None:
@@ -242,8 +245,14 @@ class SignalDriver:
         """Advance the light by one step (transitions, plan switches); return whether it decides now.
 
         A program-driven light never decides: SUMO runs its program. A pushed plan switches
-        in when the running program's last phase ends (:meth:`push`).
+        in when the running program's last phase ends (:meth:`push`). While a pre-emption
+        (:attr:`preemption`) drives the light, it shows the states; while one waits to enter, the
+        light runs on but its controller is not asked.
         """
+        preemption = self.preemption
+        if preemption is not None and preemption.drives:
+            preemption.step(backend, t)
+            return False
         if self.pending:
             if t + 1e-9 >= self.pending_end:
                 self._advance_pending(backend, t)
@@ -259,6 +268,9 @@ class SignalDriver:
                     self._begin_plan_switch(backend, t, self.active[last][1])
                 elif phase < before <= last:
                     self._begin_plan_switch(backend, t, self.active[before][1])
+        if preemption is not None and preemption.stage == "called":
+            preemption.try_enter(backend, t, data)
+            return False
         if self.program_driven:
             return False
         return not self.pending and int(round(t - self.begin_s)) % self.every == 0
@@ -389,10 +401,13 @@ class SignalDriver:
         backend.apply(SetProgram(self.tls, update.program_id, update.phases))
         backend.apply(SetPhase(self.tls, phase, duration))
         self.program_driven = True
-        self.running, self.active, self.pushed = update.plan, update.phases, True
+        self.running, self.active = update.plan, update.phases
         self.phase, self.phase_start = phase, t
         self.green = None
-        self.installed = update
+        if self.resuming:  # back into the plan a pre-emption interrupted: not a new plan
+            self.resuming = False
+        else:
+            self.pushed, self.installed = True, update
 
 
 def offset_entry(update: PlanUpdate, t: float) -> tuple[int, float]:

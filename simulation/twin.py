@@ -36,9 +36,11 @@ from .controllers import (
     make_controllers,
     needs_detectors,
 )
+from .emergency import EMERGENCY_TYPE, emergency_routes_xml, emergency_trips
 from .events import EventRecorder
 from .metrics import junction_delay, read_edge_data, read_tripinfo
 from .monitor import ConflictMonitor
+from .preemption import PreemptionLayer
 from .run import AppliedPlan, PlanUpdate, RunResult, RunSpec
 from .signals import LaneLayout, SignalDriver, ask_controllers
 
@@ -308,6 +310,14 @@ class Twin:
             flows = self.workdir / "flows.rou.xml"
             flows.write_text(sc.flows_xml())
             routes = (flows,)
+        if sc.emergency is not None:
+            try:
+                trips = emergency_trips(sc.emergency, self.network, sc.begin_s, sc.end_s, spec.seed)
+            except ValueError as exc:
+                raise ValidationError(f"{sc.source.name}: [emergency]: {exc}") from None
+            emergency = self.workdir / "emergency.rou.xml"
+            emergency.write_text(emergency_routes_xml(trips))
+            routes = (*routes, emergency)
         undeparted = backend.supports("--tripinfo-output.write-undeparted")
         args = sc.sumo_args(spec.seed, extra_routes=routes, extra_additional=tuple(extra_additional))
         args += ["--tripinfo-output", str(tripinfo), "--error-log", str(self.workdir / "sumo.log")]
@@ -340,7 +350,8 @@ class Twin:
             raise SimulationError(f"{exc}{detail}") from exc
         finally:
             backend.close()
-        trips = read_tripinfo(tripinfo, has_undeparted=undeparted)
+        trips = read_tripinfo(tripinfo, has_undeparted=undeparted,
+                              emergency_type=EMERGENCY_TYPE if sc.emergency is not None else None)
         if undeparted:
             totals["never_inserted"] = trips.never_inserted
         approaches = {j: self.network.approach_edges(j) for j in layout.junctions}
@@ -359,6 +370,7 @@ class Twin:
             wall_s=time.perf_counter() - started,
             cameras=counter.tables(spec.seed) if counter is not None else None,
             events=recorder.log() if recorder is not None else None,
+            emergency=trips.emergency,
         )
 
     def _loop(
@@ -388,6 +400,11 @@ class Twin:
         end = sc.end_s - 1e-6
         ours = [x for x in self.lights if not is_baseline(self.controllers[x])]
         monitor = ConflictMonitor(self.network, self.lights, ours=ours)
+        layer = None
+        if spec.preempt is not None:
+            layer = PreemptionLayer(self.run_network, spec.preempt, signals, mark_ours=monitor.mark_ours,
+                                    unmark_ours=monitor.unmark_ours, baseline=frozenset(self.lights) - set(ours),
+                                    emit=recorder.add if recorder is not None else None)
         while t < end:
             t_prev = t
             t = backend.step()
@@ -421,6 +438,8 @@ class Twin:
                 with self._lock:
                     for tls in self._pending:
                         monitor.mark_ours(tls)
+            if layer is not None:
+                layer.step(backend, t)
             due = []
             for sig in signals.values():
                 if sig.advance(backend, t, data):
@@ -457,6 +476,7 @@ class Twin:
             "never_inserted": max(0, loaded - departed),
             "gridlock_at_s": gridlock_at,
             "monitor": monitor.summary(),
+            "preemptions": tuple(layer.records) if layer is not None else (),
         }
 
     def _take_plans(self, signals: dict[str, SignalDriver]) -> None:

@@ -183,8 +183,19 @@ def _window_start(elapsed_s: float, window_s: float, interval_s: float) -> float
 
 
 def _plan_from_counts(network, seen: CameraCounts, folder: Path, tag: str, method: str):
-    """Plans from the counts a re-plan sees, validated once; the counts are also written to ``folder``."""
+    """Plans from the counts a re-plan sees, validated once; the counts are also written to ``folder``.
+
+    The traffic state for the public (:mod:`citybrain.traffic_state`, from the same flows and the
+    new plans) is refreshed with every re-plan: ``traffic_state_<tag>.geojson`` and the latest as
+    ``traffic_state.geojson`` (what ``citybrain serve --traffic-state`` serves).
+    """
+    import json
+
     from citybrain.estimation import EstimationSettings, estimate_flows
+    from citybrain.network.geometry import link_geometry
+    from citybrain.timing.delay_model import flows_period_h
+    from citybrain.timing.flows import movement_flows
+    from citybrain.traffic_state import link_states, state_geojson
     from .job import make_plans
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -194,6 +205,10 @@ def _plan_from_counts(network, seen: CameraCounts, folder: Path, tag: str, metho
     table = seen.count_table(network, source=str(cpath))
     flows = estimate_flows(network, table, EstimationSettings(standard_errors=False)).flows
     plan, _ = make_plans(network, flows, duration_s=float(flows["interval_s"].iloc[0]), method=method, n_periods=1)
+    states = link_states(network, movement_flows(network, flows), plan.periods[0].by_tls, period_h=flows_period_h(flows))
+    text = json.dumps(state_geojson(states, link_geometry(network.path), at=str(cpath)), allow_nan=False)
+    (folder / f"traffic_state_{tag}.geojson").write_text(text)
+    (folder / "traffic_state.geojson").write_text(text)
     return plan
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 from dataclasses import replace
 
@@ -28,7 +29,14 @@ def test_closed_loop_replans_and_beats_plans_once(tmp_path):
     assert runs.loc["closed-loop", "delay_s"] < runs.loc["plans-once", "delay_s"]
     assert "closed loop beats plans made once" in result.output
     assert (tmp_path / "closed_loop.md").is_file()
-    assert list((tmp_path / "runs" / "closed-loop" / "seed0" / "replans").glob("counts_*.csv"))
+    replans = tmp_path / "runs" / "closed-loop" / "seed0" / "replans"
+    assert list(replans.glob("counts_*.csv"))
+    # the traffic state is refreshed with every re-plan, the latest beside the per-period ones
+    states = sorted(replans.glob("traffic_state_*.geojson"))
+    assert len(states) == runs.loc["closed-loop", "plans_pushed"]
+    latest = json.loads((replans / "traffic_state.geojson").read_text())
+    assert latest["type"] == "FeatureCollection" and latest["features"]
+    assert latest == json.loads(max(states, key=lambda p: int(p.stem.rsplit("_", 1)[1])).read_text())
 
 
 def test_closed_loop_needs_a_window_longer_than_the_counting_hour(tmp_path):
