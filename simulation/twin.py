@@ -37,7 +37,7 @@ from .controllers import (
     needs_detectors,
 )
 from .events import EventRecorder
-from .metrics import junction_delay, read_edge_data, read_tripinfo
+from .metrics import junction_delay, read_edge_data, read_tripinfo, resco_delay
 from .monitor import ConflictMonitor
 from .run import AppliedPlan, PlanUpdate, RunResult, RunSpec
 from .signals import LaneLayout, SignalDriver, ask_controllers
@@ -352,6 +352,7 @@ class Twin:
             backend=backend.name,
             sumo_version=version,
             **{name: getattr(trips, name) for name in ("delay_s", "delay_all_s", "trip_time_s", "waiting_s", "stops")},
+            resco_delay_s=resco_delay(tripinfo, sc.route_files(routes), sc.end_s),
             **totals,
             junction_delay_s=junction_delay(read_edge_data(edgedata), approaches),
             gridlocked=totals["gridlock_at_s"] is not None,
