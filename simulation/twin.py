@@ -34,6 +34,7 @@ from .controllers import (
     controller_files,
     is_baseline,
     make_controllers,
+    near_range_m,
     needs_detectors,
 )
 from .events import EventRecorder
@@ -326,7 +327,8 @@ class Twin:
                 extra = [x for c in cams for x in c.watch_lanes if x not in known]
                 watched = (*watched, *dict.fromkeys(extra))
             detectors = layout.detector_ids if needs_detectors(self.controllers) else ()
-            backend.watch(watched, self.lights, vehicle_ids=spec.cameras, detectors=detectors)
+            areas = {"areas": layout.area_ids} if near_range_m(self.controllers) > 0 else {}
+            backend.watch(watched, self.lights, vehicle_ids=spec.cameras, detectors=detectors, **areas)
             if spec.cameras:
                 counter = CameraCounter(cams, sc.cameras, sc.begin_s, sc.end_s, backend.route, backend.route_index)
             self._counter = counter
@@ -430,7 +432,7 @@ class Twin:
                     self._record_applied(sig.installed, t)
                     sig.installed = None
             if due:
-                vectors = layout.vectors(veh, halt, data.detector_gap_s)
+                vectors = layout.vectors(veh, halt, data.detector_gap_s, data.area_vehicles, data.area_halting)
                 outside = {sig.tls: sig for sig in due if getattr(sig.controller, "external", False)}
                 inside = [sig for sig in due if sig.tls not in outside]
                 for sig, choice in ask_controllers(inside, t, vectors).items():
