@@ -9,6 +9,14 @@ delay_all_s
     The same mean with each never-inserted vehicle counted too, from its scheduled departure
     to the end of the window (SUMO's ``--tripinfo-output.write-undeparted`` entries, whose
     ``departDelay`` is exactly that). ``None`` when the SUMO version cannot write them.
+resco_delay_s
+    The figure RESCO's result code computes (``resco_benchmark/utils/readXML.py`` in
+    Pi-Star-Lab/RESCO): the sum over the tripinfo entries of inserted vehicles of ``timeLoss +
+    departDelay``, plus, for every ``<vehicle>`` of the route files scheduled after the scheduled
+    departure of the last vehicle inserted (the entry of largest ``depart``) and before the
+    window's end, the time from its scheduled departure to the window's end, divided by the
+    entries and those vehicles together. As in RESCO, ``<trip>`` and ``<flow>`` demand adds
+    nothing (on cologne1 and the Ingolstadt scenarios it equals ``delay_s``).
 trip_time_s, waiting_s, stops
     Means over the same entries as ``delay_s`` of ``duration``, ``waitingTime`` and
     ``waitingCount`` (number of stops).
@@ -48,6 +56,7 @@ __all__ = [
     "QUEUE_PERIOD_S",
     "TripStats",
     "read_tripinfo",
+    "resco_delay",
     "read_edge_data",
     "junction_delay",
     "lane_queue_additional",
@@ -167,6 +176,65 @@ def _emergency_stats(trips: list[tuple[bool, float, float, float, float]]) -> di
 
     return {"count": len(trips), "finished": len(done), "trip_time_s": mean(1), "delay_s": mean(2),
             "waiting_s": mean(3), "stops": mean(4)}
+def resco_delay(tripinfo: str | Path, route_files: tuple[str | Path, ...] | list[str | Path], end_s: float) -> float:
+    """Return RESCO's delay (s/veh) of one run: tripinfo delay plus never-inserted vehicles' waits.
+
+    See ``resco_delay_s`` in the module docstring. The scheduled departure of the last vehicle
+    inserted is its ``depart - departDelay`` (what RESCO looks up in the route file).
+
+    Parameters
+    ----------
+    tripinfo : str or Path
+        SUMO ``--tripinfo-output`` file (entries with ``depart < 0``, SUMO's undeparted
+        vehicles, are left out: RESCO's SUMO did not write them).
+    route_files : sequence of str or Path
+        The run's route files; their ``<vehicle>`` elements are the scheduled vehicles.
+    end_s : float
+        End of the window (seconds).
+
+    Raises
+    ------
+    SimulationError
+        If a file is missing or not valid XML.
+    """
+    total, n, last_depart, last_scheduled = 0.0, 0, -math.inf, -math.inf
+    for elem in _iter_tags(tripinfo, "tripinfo", "Tripinfo output"):
+        depart = float(elem.get("depart", -1.0))
+        if depart < 0:
+            continue
+        depart_delay = float(elem.get("departDelay", 0.0))
+        n += 1
+        total += float(elem.get("timeLoss", 0.0)) + depart_delay
+        if depart > last_depart:
+            last_depart, last_scheduled = depart, depart - depart_delay
+    never = 0
+    if n:
+        for path in route_files:
+            for elem in _iter_tags(path, "vehicle", "Route file"):
+                try:
+                    scheduled = float(elem.get("depart", ""))
+                except ValueError:  # "triggered", "now" ...: not a scheduled time
+                    continue
+                if last_scheduled < scheduled < end_s:
+                    never += 1
+                    total += end_s - scheduled
+    return total / (n + never) if n + never else math.nan
+
+
+def _iter_tags(path: str | Path, tag: str, what: str):
+    """Yield the elements ``tag`` of an XML file as they are parsed (cleared after use)."""
+    path = Path(path)
+    try:
+        for _, elem in ET.iterparse(path):
+            if elem.tag == tag:
+                yield elem
+                elem.clear()
+    except FileNotFoundError as exc:
+        msg = f"{what} {path} was not written or is missing."
+        raise SimulationError(msg) from exc
+    except ET.ParseError as exc:
+        msg = f"{what} {path} is not valid XML ({exc})."
+        raise SimulationError(msg) from exc
 
 
 def read_edge_data(path: str | Path) -> dict[str, tuple[float, int]]:

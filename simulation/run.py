@@ -159,6 +159,7 @@ class RunResult:
     sumo_version: str
     delay_s: float = math.nan
     delay_all_s: float | None = None
+    resco_delay_s: float = math.nan
     trip_time_s: float = math.nan
     waiting_s: float = math.nan
     stops: float = math.nan
@@ -195,6 +196,7 @@ class RunResult:
             "seed": self.seed,
             "delay_s": num(self.delay_s),
             "delay_all_s": num(self.delay_all_s),
+            "resco_delay_s": num(self.resco_delay_s),
             "trip_time_s": num(self.trip_time_s),
             "waiting_s": num(self.waiting_s),
             "stops": num(self.stops),

@@ -213,6 +213,11 @@ class Scenario:
         """Length of the time window (seconds)."""
         return self.end_s - self.begin_s
 
+    def route_files(self, extra_routes: tuple[Path, ...] = ()) -> tuple[Path, ...]:
+        """The route files SUMO reads: the ``sumocfg``'s, then ``demand``, then ``extra_routes``."""
+        cfg = _cfg_files(self.sumocfg, "route-files") if self.sumocfg is not None else ()
+        return (*cfg, *self.demand, *extra_routes)
+
     def sumo_args(
         self,
         seed: int,

@@ -155,13 +155,24 @@ class LaneLayout:
         """Ids of the emulated approach detectors, one per approach lane in layout order."""
         return tuple(f"citybrain_det_{lane}" for lane in self.lanes[: self.n_in])
 
-    def vectors(self, veh: np.ndarray, halt: np.ndarray, gaps: np.ndarray) -> tuple:
+    @property
+    def area_ids(self) -> tuple[str, ...]:
+        """Ids of the emulated lane-area detectors near the stop line, one per approach lane in layout order."""
+        return tuple(f"citybrain_area_{lane}" for lane in self.lanes[: self.n_in])
+
+    def vectors(self, veh: np.ndarray, halt: np.ndarray, gaps: np.ndarray,
+                near_veh: np.ndarray | None = None, near_halt: np.ndarray | None = None) -> tuple:
         """The vectors :meth:`SignalDriver.observation` slices, from one step's lane readings.
 
         ``veh`` and ``halt`` are vehicles and halting vehicles per watched lane, ``gaps`` the
-        seconds since each detector last saw a vehicle (empty without detectors).
+        seconds since each detector last saw a vehicle (empty without detectors), ``near_veh``
+        and ``near_halt`` the lane-area detectors' counts per approach lane (``None`` without).
         """
-        return veh, halt, self.m_in @ veh, self.m_in @ halt, self.m_out @ veh, gaps
+        empty = np.empty(0, np.int64)
+        near_veh = empty if near_veh is None else near_veh
+        near_halt = empty if near_halt is None else near_halt
+        return (veh, halt, self.m_in @ veh, self.m_in @ halt, self.m_out @ veh, gaps, self.m_out @ halt,
+                near_veh, near_halt)
 
 
 class SignalDriver:
@@ -222,7 +233,8 @@ class SignalDriver:
         self.phase_start = t
         self.target = None
 
-    def observation(self, t: float, veh, halt, mveh, mhalt, mout, gaps) -> Observation:
+    def observation(self, t: float, veh, halt, mveh, mhalt, mout, gaps, mout_halt=(), near_veh=(),
+                    near_halt=()) -> Observation:
         """Build this light's observation from the step's lane, movement and detector vectors."""
         return Observation(
             tls=self.tls,
@@ -239,6 +251,9 @@ class SignalDriver:
             lane_vehicles=veh[self.in_slice],
             lane_halting=halt[self.in_slice],
             lane_gap_s=gaps[self.in_slice] if len(gaps) else (),
+            movement_out_halting=mout_halt[self.mov_slice] if len(mout_halt) else (),
+            lane_near_vehicles=near_veh[self.in_slice] if len(near_veh) else (),
+            lane_near_halting=near_halt[self.in_slice] if len(near_halt) else (),
         )
 
     def advance(self, backend: Backend, t: float, data: StepData) -> bool:

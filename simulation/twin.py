@@ -34,11 +34,12 @@ from .controllers import (
     controller_files,
     is_baseline,
     make_controllers,
+    near_range_m,
     needs_detectors,
 )
 from .emergency import EMERGENCY_TYPE, emergency_routes_xml, emergency_trips
 from .events import EventRecorder
-from .metrics import junction_delay, read_edge_data, read_tripinfo
+from .metrics import junction_delay, read_edge_data, read_tripinfo, resco_delay
 from .monitor import ConflictMonitor
 from .preemption import PreemptionLayer
 from .run import AppliedPlan, PlanUpdate, RunResult, RunSpec
@@ -336,7 +337,8 @@ class Twin:
                 extra = [x for c in cams for x in c.watch_lanes if x not in known]
                 watched = (*watched, *dict.fromkeys(extra))
             detectors = layout.detector_ids if needs_detectors(self.controllers) else ()
-            backend.watch(watched, self.lights, vehicle_ids=spec.cameras, detectors=detectors)
+            areas = {"areas": layout.area_ids} if near_range_m(self.controllers) > 0 else {}
+            backend.watch(watched, self.lights, vehicle_ids=spec.cameras, detectors=detectors, **areas)
             if spec.cameras:
                 counter = CameraCounter(cams, sc.cameras, sc.begin_s, sc.end_s, backend.route, backend.route_index)
             self._counter = counter
@@ -363,6 +365,7 @@ class Twin:
             backend=backend.name,
             sumo_version=version,
             **{name: getattr(trips, name) for name in ("delay_s", "delay_all_s", "trip_time_s", "waiting_s", "stops")},
+            resco_delay_s=resco_delay(tripinfo, sc.route_files(routes), sc.end_s),
             **totals,
             junction_delay_s=junction_delay(read_edge_data(edgedata), approaches),
             gridlocked=totals["gridlock_at_s"] is not None,
@@ -448,7 +451,7 @@ class Twin:
                     self._record_applied(sig.installed, t)
                     sig.installed = None
             if due:
-                vectors = layout.vectors(veh, halt, data.detector_gap_s)
+                vectors = layout.vectors(veh, halt, data.detector_gap_s, data.area_vehicles, data.area_halting)
                 outside = {sig.tls: sig for sig in due if getattr(sig.controller, "external", False)}
                 inside = [sig for sig in due if sig.tls not in outside]
                 for sig, choice in ask_controllers(inside, t, vectors).items():

@@ -194,6 +194,7 @@ def simulate(
             if r.events is not None:
                 r.events.write(events_out, prefix=f"{sc.name}_seed{r.seed}_")
     delays = summarise([r.delay_s for r in results if r.ok])
+    resco = summarise([r.resco_delay_s for r in results if r.ok])
     version = next((r.sumo_version for r in results if r.sumo_version), "")
     if as_json:
         body = {
@@ -204,6 +205,7 @@ def simulate(
             "sumo_version": version,
             "runs": [r.to_json() for r in results],
             "delay_s": {k: (None if math.isnan(v) else v) for k, v in delays.items()},
+            "resco_delay_s": {k: (None if math.isnan(v) else v) for k, v in resco.items()},
             "monitor": _monitor_total([r.monitor for r in results]),
             "emergency": _emergency_total([r.emergency for r in results if r.ok]) if sc.emergency else None,
         }
