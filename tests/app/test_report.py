@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from citybrain.app.report import FIGURES, hcm_los, strategy_table
-from citybrain.app.report.figures import FIGURE_SIZE_PX, _geh_band
+from citybrain.app.report.figures import FIGURE_SIZES, _geh_band
 from citybrain.app.report.tables import main_corridor, mean_ci
 from citybrain.app.runner import Progress, run_job
 
@@ -49,7 +49,7 @@ def test_figures_are_images_of_the_expected_size(job):
         path = job.out / "figures" / name
         assert path.is_file(), name
         w, h, px = _png(path)
-        assert (w, h) == FIGURE_SIZE_PX, name
+        assert (w, h) == FIGURE_SIZES[name], name
         rgb = px.reshape(-1, 3)
         assert len(np.unique(rgb[:: max(1, len(rgb) // 20000)], axis=0)) > 8, f"{name} looks blank"
         dark = (rgb.sum(axis=1) < 600).mean()

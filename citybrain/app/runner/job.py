@@ -33,6 +33,7 @@ from citybrain.network import RoadNetwork, graph_from_sumo_net
 from citybrain.plans import check_network_plan, write_plans_json, write_sumo_additional
 from citybrain.plans.model import NetworkPlan
 from citybrain.app.report import ReportData, write_report
+from citybrain.app.report.tables import corridor_chain
 from citybrain.app.report.data import MONITOR_COLUMNS, RUN_COLUMNS
 
 __all__ = ["DEFAULT_STRATEGIES", "COUNT_SEED", "BASELINE_STRATEGIES", "JobResult", "Progress", "run_job", "make_plans",
@@ -95,7 +96,8 @@ class JobResult:
 
 
 def make_plans(network: RoadNetwork, flows: pd.DataFrame, *, duration_s: float, begin_s: float = 0.0,
-               method: str = "auto", seed: int = 0, n_periods: int | None = None) -> tuple[NetworkPlan, str]:
+               method: str = "auto", seed: int = 0, n_periods: int | None = None,
+               period_name: str | None = None) -> tuple[NetworkPlan, str]:
     """Optimise plans from estimated flows; return the plans and a description of how.
 
     Parameters
@@ -115,6 +117,9 @@ def make_plans(network: RoadNetwork, flows: pd.DataFrame, *, duration_s: float, 
         Seed of the coordinated search.
     n_periods
         Time-of-day periods (default: one per two hours, 1 to 4).
+    period_name
+        Name of the period of a one-period plan (default: the window it was made for,
+        ``"HH:MM-HH:MM"`` of simulation time).
 
     Raises
     ------
@@ -136,11 +141,19 @@ def make_plans(network: RoadNetwork, flows: pd.DataFrame, *, duration_s: float, 
         how = f"{chosen}, {periods} time-of-day periods (optimal segmentation of the flows)"
     else:
         plan = optimise_plan(network, shifted, chosen, TimingOptions(seed=seed))
+        name = period_name or f"{_clock(begin_s)}-{_clock(begin_s + duration_s)}"
+        plan = NetworkPlan((replace(plan.periods[0], name=name),), plan.schedule, plan.meta)
         how = f"{chosen}, one plan for the window"
     if chosen == "coordinated":
         how += "; common cycle and offsets (TRANSYT-style delay model)"
     require_safe(plan, network, source="The new plan")
     return plan, how
+
+
+def _clock(seconds: float) -> str:
+    """``HH:MM`` of a time in seconds (hours past 24 kept: ``25:00``)."""
+    minutes = int(round(seconds / 60.0))
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def _spec_for(strategy: str, base_spec, plan_path: Path):
@@ -169,7 +182,8 @@ def _check_strategies(strategies) -> list[str]:
 
 def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, strategies=None,
             method: str = "auto", count_seed: int = COUNT_SEED, workers: int | None = None,
-            progress: Progress | None = None, duration_s: float | None = None) -> JobResult:
+            progress: Progress | None = None, duration_s: float | None = None,
+            corridor: list[str] | None = None) -> JobResult:
     """Run the main job on a scenario and write its report, plans and flows into ``out``.
 
     Parameters
@@ -193,6 +207,9 @@ def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, 
         Progress display (default: on standard error).
     duration_s
         Shorten the scenario's window to this many seconds (tests, quick looks).
+    corridor
+        Signalised junctions of the time-space diagram, in travel order (default: the main
+        corridor, the longest chain of signals linked by through movements).
 
     Returns
     -------
@@ -201,7 +218,7 @@ def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, 
     Raises
     ------
     ValidationError
-        Unusable scenario, bad strategies, or counts with problems (the report is written
+        Unusable scenario, bad strategies or corridor, or counts with problems (the report is written
         to ``out/counts_report.txt`` first).
     InfeasiblePlanError
         If no safe plan could be made.
@@ -226,6 +243,8 @@ def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, 
         strategies = [s for s in DEFAULT_STRATEGIES if s in ("existing", "plan") or s in CONTROLLERS]
     strategies = _check_strategies(strategies)
     network = graph_from_sumo_net(sc.network)
+    if corridor is not None:
+        corridor_chain(network, corridor)  # refused now, not after the runs
     workers = max(1, workers or os.cpu_count() or 1)
 
     # 1. counts
@@ -293,6 +312,7 @@ def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, 
     data = _report_data(sc, network, strategies, seed_list, results, lane_files, flows, counted, fit, plan, how,
                         count_seed)
     data.timings = timings
+    data.corridor = corridor
     violations = _our_violations(data.monitor)
     for line in violations:
         progress(f"  WARNING {line}")
