@@ -69,7 +69,8 @@ def run(scenario: Path, out: Path, seeds: int | None, strategies: list[str] | No
                               method=method, progress=progress, duration_s=duration_s, corridor=corridor)
         for line in res.lines:
             click.echo(line)
-        click.echo(f"wrote {res.paths['closed_loop.md']}")
+        click.echo(f"wrote {res.paths['closed_loop.md']}" + (f", {res.paths['report.md']} and {res.paths['report.html']}"
+                                                             if "report.html" in res.paths else ""))
         failed = [r for r in res.runs if r.error]
         if failed:
             first = failed[0]

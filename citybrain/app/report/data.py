@@ -25,7 +25,7 @@ __all__ = ["ReportData", "STRATEGY_LABELS", "RUN_COLUMNS", "MONITOR_COLUMNS", "D
 DATA_FOLDER = "report_data"
 _TABLES = ("runs", "junctions", "queues", "lanes", "flows", "truth", "monitor")
 _SCALARS = ("scenario", "description", "seeds", "strategies", "fit", "plan_method", "begin_s", "end_s", "sumo_version",
-            "count_seed", "timings", "notes", "corridor", "extra")
+            "count_seed", "timings", "notes", "corridor", "extra", "plan_strategy")
 
 #: Human labels of the strategies the runner knows; others are shown by name.
 STRATEGY_LABELS: dict[str, str] = {
@@ -38,6 +38,8 @@ STRATEGY_LABELS: dict[str, str] = {
     "actuated": "actuated (adaptive)",
     "actuated-pressure": "pressure-actuated (adaptive, recommended)",
     "adaptive-plan": "adaptive plan",
+    "plans-once": "plans made once (first hour's counts)",
+    "closed-loop": "closed loop (re-planned)",
 }
 
 #: Columns of :attr:`ReportData.runs` (one row per strategy and seed).
@@ -65,7 +67,8 @@ class ReportData:
     seeds : list of int
         Validation seeds (the same for every strategy).
     strategies : list of str
-        Strategies in report order; ``"existing"`` (the network's own programs) first.
+        Strategies in report order, the baseline first (``"existing"``: the network's own
+        programs; the closed loop: ``"plans-once"``); changes are taken against it.
     runs : pandas.DataFrame
         :data:`RUN_COLUMNS`, one row per strategy and seed.
     junctions : pandas.DataFrame
@@ -102,6 +105,8 @@ class ReportData:
         :data:`MONITOR_COLUMNS`: the twin's conflict monitor, one row per strategy, seed and
         kind with violations; ``ours`` when citybrain's plans or controllers caused them (the
         network's programs and SUMO's own are baselines).
+    plan_strategy : str
+        The strategy that runs :attr:`plan` (``"plan"``; the closed loop: ``"plans-once"``).
     corridor : list of str or None
         Junctions of the time-space diagram in travel order (``None``: the main corridor).
     extra : dict
@@ -131,6 +136,12 @@ class ReportData:
     monitor: pd.DataFrame | None = None
     corridor: list[str] | None = None
     extra: dict = field(default_factory=dict)
+    plan_strategy: str = "plan"
+
+    @property
+    def baseline(self) -> str:
+        """The strategy changes are taken against: the first."""
+        return self.strategies[0]
 
     @cached_property
     def existing_plan(self) -> NetworkPlan:

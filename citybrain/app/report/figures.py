@@ -111,7 +111,7 @@ def _delay(data: ReportData, path: Path) -> Path:
 
 def _map(data: ReportData, path: Path) -> Path:
     g = data.network.graph
-    others = [s for s in data.strategies if s != "existing"] or ["existing"]
+    others = data.strategies[1:] or data.strategies
     xs_all = [d["x_m"] for _, d in g.nodes(data=True)]
     ys_all = [d["y_m"] for _, d in g.nodes(data=True)]
     wide = (max(xs_all) - min(xs_all) + 1.0) / (max(ys_all) - min(ys_all) + 1.0) > 2.0 if xs_all else True
@@ -121,7 +121,7 @@ def _map(data: ReportData, path: Path) -> Path:
                                    squeeze=False)
     mean = data.junctions.groupby(["strategy", "junction"])["delay_s"].mean()
     junctions = [j for j in sorted(data.junctions["junction"].unique()) if j in g.nodes]
-    change = {s: np.array([mean.get((s, j), math.nan) - mean.get(("existing", j), math.nan) for j in junctions])
+    change = {s: np.array([mean.get((s, j), math.nan) - mean.get((data.baseline, j), math.nan) for j in junctions])
               for s in others}
     finite = np.concatenate([c[np.isfinite(c)] for c in change.values()] + [np.zeros(1)])
     lim = max(1.0, float(np.abs(finite).max()))
@@ -142,7 +142,7 @@ def _map(data: ReportData, path: Path) -> Path:
                         xytext=(0, 11), ha="center", fontsize=10, zorder=4,
                         bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
         ax.set_aspect("equal", adjustable="box")
-        ax.set_title(f"{data.label(s)} - existing programs", fontsize=11)
+        ax.set_title(f"{data.label(s)} - {data.label(data.baseline)}", fontsize=11)
         ax.tick_params(labelsize=9)
         if k // ncols == nrows - 1:
             ax.set_xlabel("x (m)", fontsize=9)
@@ -150,7 +150,8 @@ def _map(data: ReportData, path: Path) -> Path:
             ax.set_ylabel("y (m)", fontsize=9)
     if sc is not None:
         fig.colorbar(sc, ax=list(axes.flat), label="change in control delay (s/veh); green: better", shrink=0.8)
-    fig.suptitle(f"{data.scenario}: {FIGURES['map.png']}", fontsize=12)
+    fig.suptitle(f"{data.scenario}: change in junction control delay against {data.label(data.baseline)}, "
+                 "per strategy", fontsize=12)
     fig.savefig(path, dpi=_DPI)
     plt.close(fig)
     return path
@@ -280,7 +281,7 @@ def _ascending(g, junctions: list[str]) -> bool:
 def _timespace(data: ReportData, path: Path) -> Path:
     net = data.network
     runs = _corridor_runs(data)
-    panels = [("existing programs", data.existing_plan), ("new plans", data.plan)]
+    panels = [("existing programs", data.existing_plan), (data.label(data.plan_strategy), data.plan)]
     plt, fig, axes = _figure("timespace.png", 1, 2, sharey=True)
     if not runs:
         for ax in axes.flat:

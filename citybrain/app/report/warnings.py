@@ -63,14 +63,14 @@ def report_warnings(data: ReportData, *, vc_limit: float = 0.9, min_cycle_s: flo
             rows.append({"kind": "monitor", "strategy": strategy, "where": kind,
                          "detail": f"{int(t['count'])} violation(s) in {int(t['seeds'])} seed(s) ({who})"})
     vc = movement_vc(data.network, data.flows, data.plan)
-    for column, strategy in (("vc_plan", "plan"), ("vc_existing", "existing")):
+    for column, strategy in (("vc_plan", data.plan_strategy), ("vc_existing", "existing")):
         if not len(vc):
             break
         for r in vc[vc[column] > vc_limit].sort_values(column, ascending=False).itertuples():
             rows.append({"kind": "v/c", "strategy": strategy, "where": f"{r.junction}: {r.from_edge} -> {r.to_edge}",
                          "detail": f"{r.turn}: v/c {getattr(r, column):.2f} > {vc_limit:g} "
                                    f"({r.flow_vph:.0f} veh/h estimated)"})
-    for strategy, plan in (("plan", data.plan), ("existing", data.existing_plan)):
+    for strategy, plan in ((data.plan_strategy, data.plan), ("existing", data.existing_plan)):
         for period, p in plan.all_plans():
             if sum(p.splits_s) < min_cycle_s:
                 rows.append({"kind": "short cycle", "strategy": strategy, "where": f"{p.tls} ({period})",

@@ -46,11 +46,11 @@ def _f(x, digits: int = 1) -> str:
 
 def headline(data: ReportData, table: pd.DataFrame | None = None) -> list[str]:
     """One line per strategy: its delay against the existing programs, with the margin."""
-    table = strategy_table(data.runs, data.strategies) if table is None else table
+    table = strategy_table(data.runs, data.strategies, data.baseline) if table is None else table
     d = table[table["metric"] == "delay_s"].set_index("strategy")
-    if "existing" not in d.index:
+    if data.baseline not in d.index:
         return []
-    base = d.loc["existing", "mean"]
+    base = d.loc[data.baseline, "mean"]
     ranked = ranking_table(table, data.strategies)
     ranked = ranked[ranked["metric"] == "delay_s"]
     out = ["Ranking by delay (s/veh, lower is better): " + ", ".join(
@@ -62,7 +62,7 @@ def headline(data: ReportData, table: pd.DataFrame | None = None) -> list[str]:
         r = d.loc[s]
         better = r["change"] < 0
         sig = math.isfinite(r["change_ci95"]) and abs(r["change"]) > r["change_ci95"]
-        verdict = ("beats" if better else "does not beat") + " the existing programs"
+        verdict = ("beats" if better else "does not beat") + f" {data.label(data.baseline)}"
         if math.isfinite(r["change_ci95"]):
             verdict += " (significant at 95%)" if sig else " (not significant at 95%)"
             interval = f"paired 95% CI +/-{_f(r['change_ci95'])}"
@@ -192,16 +192,22 @@ def monitor_blocks(data: ReportData) -> list[tuple]:
     return blocks
 
 
+def report_title(data: ReportData) -> str:
+    """The report's title: ``citybrain run: SCENARIO`` (the closed loop's says so)."""
+    return data.extra.get("title", f"citybrain run: {data.scenario}")
+
+
 def report_blocks(data: ReportData, extra: dict | None = None) -> list[tuple]:
     """Return the report as blocks: ``("h1"|"h2"|"p"|"li", text)``, ``("table", frame)``, ``("img", file, title)``."""
     extra = {**data.extra, **(extra or {})}
-    table = strategy_table(data.runs, data.strategies)
-    blocks: list[tuple] = [("h1", f"citybrain run: {data.scenario}")]
+    table = strategy_table(data.runs, data.strategies, data.baseline)
+    blocks: list[tuple] = [("h1", report_title(data))]
     if data.description:
         blocks.append(("p", data.description))
-    blocks.append(("p", f"Window {data.begin_s:g}-{data.end_s:g} s ({(data.end_s - data.begin_s) / 3600:g} h); "
+    counts = extra.get("counts_from", f"counts from a separate run (seed {data.count_seed})")
+    blocks.append(("p", f"Window {data.begin_s:g}-{data.end_s:g} s ({(data.end_s - data.begin_s) / 3600:.3g} h); "
                         f"validation seeds {', '.join(map(str, data.seeds))} (the same for every strategy); "
-                        f"counts from a separate run (seed {data.count_seed}); SUMO {data.sumo_version}."))
+                        f"{counts}; SUMO {data.sumo_version}."))
     blocks.append(("h2", "Result"))
     for line in headline(data, table):
         blocks.append(("li", line))
@@ -220,7 +226,7 @@ def report_blocks(data: ReportData, extra: dict | None = None) -> list[tuple]:
             digits = 2 if unit == "per veh" else 1
             cell = (f"{_f(r['mean'], digits)} +/- {_f(r['sd'], digits)} [CI +/-{_f(r['ci95'], digits)}]"
                     if math.isfinite(r["ci95"]) else f"{_f(r['mean'], digits)} (one seed)")
-            if s != "existing" and math.isfinite(r["change"]):
+            if s != data.baseline and math.isfinite(r["change"]):
                 cell += f" ({'+' if r['change'] >= 0 else ''}{_f(r['change_pct'])}%)"
             if (s, metric) in best:
                 cell += " (best)"
@@ -228,32 +234,39 @@ def report_blocks(data: ReportData, extra: dict | None = None) -> list[tuple]:
         rows.append(row)
     blocks.append(("table", pd.DataFrame(rows)))
     blocks.append(("p", "Cells: mean +/- s.d. over seeds [95% confidence half-width, Student t]; in brackets the "
-                        "change against the existing programs (paired by seed); (best): first in the ranking. "
+                        "change against the first row (paired by seed); (best): first in the ranking. "
                         "Delay is RESCO's: time loss plus insertion delay per vehicle; throughput is vehicles "
                         "arrived."))
     blocks.extend(ranking_blocks(data, table))
     blocks.extend(monitor_blocks(data))
 
-    blocks.append(("h2", "Counts and flow estimate"))
     fit = data.fit
-    blocks.append(("p", f"{fit.get('counts', 0)} counts checked, no problems; {fit.get('movements', 0)} movements x "
-                        f"{fit.get('intervals', 0)} intervals of {fit.get('interval_s', 0):g} s estimated. Fit to the "
-                        f"counts: GEH < 5 on {_f(100 * fit.get('fit_geh_below_5', math.nan))}% "
-                        f"(mean GEH {_f(fit.get('fit_geh_mean', math.nan), 2)})."))
+    if fit:
+        blocks.append(("h2", "Counts and flow estimate"))
+        blocks.append(("p", f"{fit.get('counts', 0)} counts checked, no problems; {fit.get('movements', 0)} movements "
+                            f"x {fit.get('intervals', 0)} intervals of {fit.get('interval_s', 0):g} s estimated. Fit to "
+                            f"the counts: GEH < 5 on {_f(100 * fit.get('fit_geh_below_5', math.nan))}% "
+                            f"(mean GEH {_f(fit.get('fit_geh_mean', math.nan), 2)})."))
     if data.truth is not None and len(data.truth):
         comp = flow_comparison(data.flows, data.truth)
         blocks.append(("p", f"Against the twin's true movement counts (window flows): GEH < 5 on "
                             f"{_f(100 * float((comp['geh'] < 5).mean()))}% of {len(comp)} movements; mean GEH "
                             f"{_f(float(comp['geh'].mean()), 2)}; largest {_f(float(comp['geh'].max()), 2)}."))
 
-    blocks.append(("h2", "New plans"))
-    blocks.append(("p", f"Method: {data.plan_method}. Files: plan.json (the plan service's format), plan.add.xml "
-                        f"(SUMO tlLogic), timing.csv (the timing sheet below), flows.csv (estimated flows)."))
+    blocks.append(("h2", "New plans" if data.plan_strategy == "plan" else f"Plans: {data.label(data.plan_strategy)}"))
+    blocks.append(("p", f"Method: {data.plan_method}. " + extra.get(
+        "files", "Files: plan.json (the plan service's format), plan.add.xml (SUMO tlLogic), timing.csv (the timing "
+                 "sheet below), flows.csv (estimated flows).")))
     if data.plan.schedule:
         blocks.append(("p", "Schedule: " + ", ".join(f"{e.period} from {e.start_s / 3600:.2f} h"
                                                      for e in data.plan.schedule)))
     if "safety" in extra:
         blocks.append(("p", extra["safety"]))
+    if extra.get("pushes"):
+        blocks.append(("h2", "Plans pushed"))
+        blocks.append(("p", "Every plan pushed into the running twin (each passed the safety gate), kept as a file; "
+                            "the mean cycle over the lights."))
+        blocks.append(("table", pd.DataFrame(extra["pushes"])))
     blocks.extend(timing_blocks(data))
 
     blocks.append(("h2", "Junctions: control delay and HCM level of service"))
@@ -382,7 +395,7 @@ def write_report(data: ReportData, out: str | Path, *, extra: dict | None = None
     data.extra = {**data.extra, **(extra or {})}
     paths: dict[str, Path] = {}
     paths.update(render_figures(data, out / "figures"))
-    table = strategy_table(data.runs, data.strategies)
+    table = strategy_table(data.runs, data.strategies, data.baseline)
     tables = {
         "strategies.csv": table,
         "ranking.csv": ranking_table(table, data.strategies),
@@ -400,7 +413,7 @@ def write_report(data: ReportData, out: str | Path, *, extra: dict | None = None
     paths["report_data"] = data.save(out)
     blocks = report_blocks(data)
     (out / "report.md").write_text(_to_markdown(blocks), encoding="utf-8")
-    (out / "report.html").write_text(_to_html(blocks, f"citybrain run: {data.scenario}"), encoding="utf-8")
+    (out / "report.html").write_text(_to_html(blocks, report_title(data)), encoding="utf-8")
     paths["report.md"] = out / "report.md"
     paths["report.html"] = out / "report.html"
     return paths

@@ -37,7 +37,7 @@ from citybrain.app.report.tables import corridor_chain
 from citybrain.app.report.data import MONITOR_COLUMNS, RUN_COLUMNS
 
 __all__ = ["DEFAULT_STRATEGIES", "COUNT_SEED", "BASELINE_STRATEGIES", "JobResult", "Progress", "run_job", "make_plans",
-           "monitor_rows"]
+           "monitor_rows", "report_data"]
 
 #: Strategies compared when none are named: existing programs, new plans, adaptive controllers.
 DEFAULT_STRATEGIES: tuple[str, ...] = ("existing", "plan", "actuated-pressure", "maxpressure", "sumo-actuated")
@@ -309,8 +309,9 @@ def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, 
     # 6. report
     t = time.perf_counter()
     progress("step 6/7: writing the report and figures")
-    data = _report_data(sc, network, strategies, seed_list, results, lane_files, flows, counted, fit, plan, how,
-                        count_seed)
+    truth = counted.cameras.truth if counted.cameras is not None else None
+    data = report_data(sc, network, strategies, seed_list, results, lane_files, flows=flows, truth=truth, fit=fit,
+                       plan=plan, plan_method=how, count_seed=count_seed)
     data.timings = timings
     data.corridor = corridor
     violations = _our_violations(data.monitor)
@@ -353,8 +354,22 @@ def _checked_counts(cameras, network: RoadNetwork, count_file: Path, report_file
     raise ValidationError(msg, problems)
 
 
-def _report_data(sc, network, strategies, seeds, results, lane_files, flows, counted, fit, plan, how,
-                 count_seed) -> ReportData:
+def report_data(sc, network: RoadNetwork, strategies: list[str], seeds: list[int], results: dict,
+                lane_files: dict, *, flows: pd.DataFrame, truth: pd.DataFrame | None, fit: dict, plan: NetworkPlan,
+                plan_method: str, count_seed: int, plan_strategy: str = "plan") -> ReportData:
+    """Collect the report's data from validation runs.
+
+    Parameters
+    ----------
+    sc : simulation.Scenario
+        The scenario run.
+    results
+        ``{(strategy, seed): RunResult}``.
+    lane_files
+        ``{(strategy, seed): path}`` of each run's laneData output (queues per lane).
+    flows, truth, fit, plan, plan_method, count_seed, plan_strategy
+        As :class:`~citybrain.app.report.ReportData`'s attributes.
+    """
     from simulation.metrics import read_lane_queues
 
     run_rows, j_rows, q_rows, l_rows = [], [], [], []
@@ -399,9 +414,8 @@ def _report_data(sc, network, strategies, seeds, results, lane_files, flows, cou
         junctions=pd.DataFrame(j_rows, columns=["strategy", "seed", "junction", "delay_s", "queue_veh"]),
         queues=pd.DataFrame(q_rows, columns=["strategy", "seed", "time_s", "queue_veh"]),
         lanes=pd.DataFrame(l_rows, columns=["strategy", "seed", "lane", "junction", "length_m", "peak_queue_veh"]),
-        flows=flows, truth=counted.cameras.truth if counted.cameras is not None else None, fit=fit, plan=plan,
-        plan_method=how, begin_s=sc.begin_s, end_s=sc.end_s, sumo_version=version, count_seed=count_seed,
-        monitor=monitor,
+        flows=flows, truth=truth, fit=fit, plan=plan, plan_method=plan_method, begin_s=sc.begin_s, end_s=sc.end_s,
+        sumo_version=version, count_seed=count_seed, monitor=monitor, plan_strategy=plan_strategy,
     )
 
 
