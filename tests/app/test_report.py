@@ -229,3 +229,16 @@ def test_report_command_rerenders_a_run_with_another_corridor(job, tmp_path):
     assert bad.exit_code == 2 and "no road link from J1 to J3" in bad.output
     empty = CliRunner().invoke(cli, ["report", str(tmp_path / "figures")])
     assert empty.exit_code == 2 and "no saved report data" in empty.output and "Traceback" not in empty.output
+
+
+@pytest.mark.sumo
+def test_report_shows_signal_performance_measures_existing_beside_new(job):
+    spm = pd.read_csv(job.out / "spm.csv")
+    assert set(spm["strategy"]) == {"existing", "plan"} and set(spm["seed"]) == {0}
+    assert sorted(spm["signal_id"].unique()) == ["J1", "J2", "J3", "J4", "J5"]
+    assert (spm["arrivals_on_green"] <= spm["arrivals"]).all() and spm["arrivals"].sum() > 0
+    assert (job.out / "runs" / "plan" / "seed0" / "events.csv").is_file()
+    md = (job.out / "report.md").read_text()
+    part = spm[spm["strategy"] == "plan"]
+    share = 100.0 * part["arrivals_on_green"].sum() / part["arrivals"].sum()
+    assert f"new plans (citybrain): {share:.1f}% of {part['arrivals'].sum():.0f} arrivals on green" in md

@@ -23,7 +23,7 @@ __all__ = ["ReportData", "STRATEGY_LABELS", "RUN_COLUMNS", "MONITOR_COLUMNS", "D
 
 #: Folder of a run's saved report data, inside the run's folder.
 DATA_FOLDER = "report_data"
-_TABLES = ("runs", "junctions", "queues", "lanes", "flows", "truth", "monitor")
+_TABLES = ("runs", "junctions", "queues", "lanes", "flows", "truth", "monitor", "spm")
 _SCALARS = ("scenario", "description", "seeds", "strategies", "fit", "plan_method", "begin_s", "end_s", "sumo_version",
             "count_seed", "timings", "notes", "corridor", "extra", "plan_strategy")
 
@@ -105,6 +105,10 @@ class ReportData:
         :data:`MONITOR_COLUMNS`: the twin's conflict monitor, one row per strategy, seed and
         kind with violations; ``ours`` when citybrain's plans or controllers caused them (the
         network's programs and SUMO's own are baselines).
+    spm : pandas.DataFrame or None
+        Signal performance measures from the hi-res events of the first seed
+        (:func:`citybrain.spm.measures`' columns plus ``strategy, seed``), for the existing
+        programs and the new plans.
     plan_strategy : str
         The strategy that runs :attr:`plan` (``"plan"``; the closed loop: ``"plans-once"``).
     corridor : list of str or None
@@ -137,6 +141,7 @@ class ReportData:
     corridor: list[str] | None = None
     extra: dict = field(default_factory=dict)
     plan_strategy: str = "plan"
+    spm: pd.DataFrame | None = None
 
     @property
     def baseline(self) -> str:

@@ -89,7 +89,8 @@ def ranking_blocks(data: ReportData, table: pd.DataFrame) -> list[tuple]:
             row[str(k)] = f"{data.label(r.strategy)}: {_f(r.mean, 2 if unit == 'per veh' else 1)}" + \
                 (" (best)" if r.best else "")
         rows.append(row)
-    blocks.append(("table", pd.DataFrame(rows, columns=["metric", *map(str, range(1, n + 1))]).fillna("")))
+    blocks.append(("table", pd.DataFrame(rows, columns=["metric", *map(str, range(1, n + 1))]).fillna("")
+                   .rename(columns={str(k): f"rank {k}" for k in range(1, n + 1)})))
     blocks.append(("p", "Strategies ordered by their mean over seeds " + (
         "(one seed: the order may not survive another seed)." if one else
         f"({len(data.seeds)} seeds); whether a gap is real is in the pairwise changes below.")))
@@ -160,6 +161,38 @@ def timing_blocks(data: ReportData) -> list[tuple]:
 def _opt(x) -> str:
     """A whole number of seconds, or '-' where there is none."""
     return "-" if x is None or pd.isna(x) else str(int(x))
+
+
+def spm_blocks(data: ReportData) -> list[tuple]:
+    """Signal performance measures (ATSPM) from the hi-res events: existing programs beside the new plans."""
+    spm = data.spm
+    if spm is None or not len(spm):
+        return []
+    blocks: list[tuple] = [("h2", "Signal performance measures (hi-res events)")]
+    names = {}
+    for strategy, plan in (("existing", data.existing_plan), (data.plan_strategy, data.plan)):
+        t = timing_table(plan, data.network).drop_duplicates(["light", "phase"])
+        names.update({(strategy, r.light, r.phase): r.name for r in t.itertuples()})
+    totals = []
+    for strategy, part in spm.groupby("strategy", sort=False):
+        arrivals = float(part["arrivals"].sum())
+        aog = 100.0 * float(part["arrivals_on_green"].sum()) / arrivals if arrivals else math.nan
+        totals.append(f"{data.label(strategy)}: {_f(aog)}% of {arrivals:.0f} arrivals on green, "
+                      f"{int(part['split_failures'].sum())} split failure(s) in {int(part['cycles'].sum())} phase cycles")
+    seed = int(spm["seed"].iloc[0])
+    blocks.append(("p", f"From the controller event log (Indiana hi-res codes, events.csv beside each run) of seed "
+                        f"{seed}, read back with the readers of 'citybrain spm': arrivals on green at the advance "
+                        "detectors projected to the stop bar, split failures (green occupancy > 79% and red occupancy "
+                        "in the first 5 s > 79%). " + "; ".join(totals) + "."))
+    rows = []
+    for r in spm.sort_values(["signal_id", "strategy", "phase"], key=lambda c: c.map(
+            {s: i for i, s in enumerate(data.strategies)}) if c.name == "strategy" else c).itertuples():
+        rows.append({"light": r.signal_id, "plan": data.label(r.strategy), "phase": r.phase,
+                     "movements": names.get((r.strategy, r.signal_id, r.phase), ""), "cycles": r.cycles,
+                     "arrivals": r.arrivals, "on green (%)": _f(r.aog_pct), "platoon ratio": _f(r.platoon_ratio, 2),
+                     "split failures": r.split_failures})
+    blocks.append(("table", pd.DataFrame(rows)))
+    return blocks
 
 
 def monitor_blocks(data: ReportData) -> list[tuple]:
@@ -277,6 +310,8 @@ def report_blocks(data: ReportData, extra: dict | None = None) -> list[tuple]:
         show[f"{s} LOS"] = jt[f"{s}:los"]
     blocks.append(("table", show))
 
+    blocks.extend(spm_blocks(data))
+
     blocks.append(("h2", "Movements: v/c (estimated flow over capacity)"))
     vc = movement_vc(data.network, data.flows, data.plan)
     if len(vc):
@@ -388,7 +423,8 @@ def write_report(data: ReportData, out: str | Path, *, extra: dict | None = None
     dict
         Paths by name: ``report.md``, ``report.html``, each figure, ``strategies.csv``,
         ``ranking.csv``, ``pairwise.csv``, ``warnings.csv``, ``runs.csv``, ``junctions.csv``,
-        ``vc.csv``, ``timing.csv`` (the new plans), ``timing_existing.csv`` and ``report_data``.
+        ``vc.csv``, ``timing.csv`` (the new plans), ``timing_existing.csv``, ``spm.csv`` (when
+        events were logged) and ``report_data``.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -407,6 +443,8 @@ def write_report(data: ReportData, out: str | Path, *, extra: dict | None = None
         "timing.csv": timing_table(data.plan, data.network),
         "timing_existing.csv": timing_table(data.existing_plan, data.network),
     }
+    if data.spm is not None:
+        tables["spm.csv"] = data.spm
     for name, frame in tables.items():
         frame.to_csv(out / name, index=False)
         paths[name] = out / name

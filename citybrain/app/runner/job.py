@@ -43,6 +43,8 @@ __all__ = ["DEFAULT_STRATEGIES", "COUNT_SEED", "BASELINE_STRATEGIES", "JobResult
 DEFAULT_STRATEGIES: tuple[str, ...] = ("existing", "plan", "actuated-pressure", "maxpressure", "sumo-actuated")
 #: Seed of the counting run (kept apart from the validation seeds 0..N-1).
 COUNT_SEED = 1000
+#: Strategies whose first validation seed records hi-res events for the signal performance measures.
+SPM_STRATEGIES = ("existing", "plan")
 #: Strategies that run programs not made by citybrain: their monitor violations do not fail the job.
 BASELINE_STRATEGIES = frozenset({"existing", "sumo-actuated", "sumo-delay-based"})
 
@@ -293,7 +295,9 @@ def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, 
     specs = []
     for (strategy, seed), folder in zip(jobs, folders, strict=True):
         add, lane_files[(strategy, seed)] = lane_queue_additional(folder, network)
-        base = RunSpec(scenario=replace(sc, additional=(*sc.additional, add)), seed=seed)
+        # hi-res events for the signal performance measures: existing programs and new plans, first seed
+        events = strategy in SPM_STRATEGIES and seed == seed_list[0]
+        base = RunSpec(scenario=replace(sc, additional=(*sc.additional, add)), seed=seed, events=events)
         specs.append(_spec_for(strategy, base, plan_path))
     finished = []
 
@@ -314,6 +318,7 @@ def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, 
                        plan=plan, plan_method=how, count_seed=count_seed)
     data.timings = timings
     data.corridor = corridor
+    data.spm = _spm_table(results, out)
     violations = _our_violations(data.monitor)
     for line in violations:
         progress(f"  WARNING {line}")
@@ -326,6 +331,22 @@ def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, 
     progress(f"step 7/7: plans and flows ready for the plan service: {plan_path}, {out / 'plan.add.xml'}, "
              f"{out / 'flows.csv'}")
     return JobResult(out=out, data=data, paths=paths, plan=plan, violations=violations)
+
+
+def _spm_table(results: dict, out: Path) -> pd.DataFrame | None:
+    """Signal performance measures of the runs that logged events, one row per strategy, light and phase.
+
+    Each log is written to its run's folder (``events.csv``, ``detectors.csv``) and read back
+    with the readers a real controller's log goes through (:mod:`citybrain.spm`).
+    """
+    from citybrain.spm import measures, read_detectors, read_events
+
+    frames = []
+    for (strategy, seed), r in results.items():
+        if r.ok and r.events is not None:
+            ev, det = r.events.write(out / "runs" / strategy / f"seed{seed}")
+            frames.append(measures(read_events(ev), read_detectors(det)).assign(strategy=strategy, seed=seed))
+    return pd.concat(frames, ignore_index=True) if frames else None
 
 
 def _checked_counts(cameras, network: RoadNetwork, count_file: Path, report_file: Path) -> CountTable:
