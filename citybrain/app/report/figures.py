@@ -267,15 +267,17 @@ def _corridor_runs(data: ReportData):
             e = edge_between(js[1], j)
             out = through.get((j, e)) if e else None
         back.append((j, e, out, dist[i]))
-    return [("eastbound/northbound" if _ascending(g, js) else "forward", fwd),
-            ("westbound/southbound" if _ascending(g, js) else "backward", back)]
+    forward, backward = _directions(g, js)
+    return [(forward, fwd), (backward, back)]
 
 
-def _ascending(g, junctions: list[str]) -> bool:
-    """True when the corridor runs with growing x (or y, for a north-south one)."""
+def _directions(g, junctions: list[str]) -> tuple[str, str]:
+    """Names of the corridor's two directions of travel from its geometry (eastbound/westbound, ...)."""
     a, b = g.nodes[junctions[0]], g.nodes[junctions[-1]]
     dx, dy = b["x_m"] - a["x_m"], b["y_m"] - a["y_m"]
-    return (dx if abs(dx) >= abs(dy) else dy) > 0
+    if abs(dx) >= abs(dy):
+        return ("eastbound", "westbound") if dx > 0 else ("westbound", "eastbound")
+    return ("northbound", "southbound") if dy > 0 else ("southbound", "northbound")
 
 
 def _timespace(data: ReportData, path: Path) -> Path:
@@ -331,10 +333,10 @@ def _timespace(data: ReportData, path: Path) -> Path:
                 if all(any(a <= start + tt < b for a, b in w) for w, tt in zip(greens, travel, strict=True)):
                     passed += 1
                     ax.plot([start + tt - t_ref for tt in travel], dists, color=color, alpha=0.25, lw=1, zorder=1)
-            legend.append(f"{name.split('/')[0]} band {passed} s")
+            legend.append(f"{name} {passed} s")
         cyc = sorted({round(sum(p.splits_s)) for p in plans.values() if p is not None})
-        ax.set_title(f"{title}: cycle {', '.join(map(str, cyc))} s; " + ", ".join(legend) + " per cycle",
-                     fontsize=11)
+        ax.set_title(f"{title}, cycle {', '.join(map(str, cyc))} s\ngreen band per cycle: " + ", ".join(legend),
+                     fontsize=10)
         ax.set_xlim(0, span)
         ax.set_xlabel(f"time from {t_ref:g} s of simulation (s)")
         ax.grid(axis="x", alpha=0.3)
@@ -347,8 +349,8 @@ def _timespace(data: ReportData, path: Path) -> Path:
     axes.flat[0].set_ylabel("distance along the corridor (m)")
     pad = max(30.0, 0.08 * (max(ticks) - min(ticks)))
     axes.flat[0].set_ylim(min(ticks) - pad, max(ticks) + pad)
-    fig.suptitle(f"{data.scenario}: {FIGURES['timespace.png']} ({' - '.join(j for j, *_ in runs[0][1])}); "
-                 f"at each junction the lower bar is {runs[0][0]}, the upper {runs[1][0]}", fontsize=11)
+    fig.suptitle(f"{data.scenario}: time-space diagrams, corridor {' - '.join(j for j, *_ in runs[0][1])} "
+                 f"(at each junction the lower bar is {runs[0][0]}, the upper {runs[1][0]})", fontsize=11)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     fig.savefig(path, dpi=_DPI)
     plt.close(fig)

@@ -68,7 +68,7 @@ def report_warnings(data: ReportData, *, vc_limit: float = 0.9, min_cycle_s: flo
             break
         for r in vc[vc[column] > vc_limit].sort_values(column, ascending=False).itertuples():
             rows.append({"kind": "v/c", "strategy": strategy, "where": f"{r.junction}: {r.from_edge} -> {r.to_edge}",
-                         "detail": f"{r.turn}: v/c {getattr(r, column):.2f} > {vc_limit:g} "
+                         "detail": f"{r.turn}: v/c {getattr(r, column):.3f} > {vc_limit:g} "
                                    f"({r.flow_vph:.0f} veh/h estimated)"})
     for strategy, plan in ((data.plan_strategy, data.plan), ("existing", data.existing_plan)):
         for period, p in plan.all_plans():
