@@ -229,6 +229,9 @@ def test_report_command_rerenders_a_run_with_another_corridor(job, tmp_path):
     assert bad.exit_code == 2 and "no road link from J1 to J3" in bad.output
     empty = CliRunner().invoke(cli, ["report", str(tmp_path / "figures")])
     assert empty.exit_code == 2 and "no saved report data" in empty.output and "Traceback" not in empty.output
+    (tmp_path / "report_data" / "meta.json").write_text("{not json")
+    broken = CliRunner().invoke(cli, ["report", str(tmp_path)])
+    assert broken.exit_code == 2 and "meta.json: not the JSON 'citybrain run' writes" in broken.output
 
 
 @pytest.mark.sumo

@@ -182,14 +182,25 @@ class ReportData:
             msg = (f"{folder}: no saved report data ({DATA_FOLDER}/meta.json); expected the folder of a "
                    f"'citybrain run' (made by this version).")
             raise ValidationError(msg)
-        meta = json.loads(meta_path.read_text())
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            msg = f"{meta_path}: not the JSON 'citybrain run' writes ({exc}); run the job again."
+            raise ValidationError(msg) from exc
+        expected = {*_SCALARS, "network"}
+        if not isinstance(meta, dict) or set(meta) != expected:
+            got = sorted(meta) if isinstance(meta, dict) else type(meta).__name__
+            msg = f"{meta_path}: expected the fields {sorted(expected)}, got {got}; run the job again."
+            raise ValidationError(msg)
         net_path = Path(meta.pop("network"))
         if not net_path.is_file():
             msg = f"{meta_path}: the run's network {net_path} is gone; expected the SUMO .net.xml the run used."
             raise ValidationError(msg)
         network = graph_from_sumo_net(net_path)
-        tables = {name: pd.read_parquet(where / f"{name}.parquet") if (where / f"{name}.parquet").is_file() else None
-                  for name in _TABLES}
+        tables = {name: _read_table(where / f"{name}.parquet") for name in _TABLES}
+        if tables["runs"] is None:
+            msg = f"{where / 'runs.parquet'}: missing; expected the runs of a 'citybrain run'."
+            raise ValidationError(msg)
         tables["runs"]["error"] = tables["runs"]["error"].astype(object).where(tables["runs"]["error"].notna(), None)
         plan = read_plans_json(where / "plan.json", network=network)
         return cls(network=network, plan=plan, **tables, **meta)
@@ -197,3 +208,20 @@ class ReportData:
     def label(self, strategy: str) -> str:
         """Human label of a strategy."""
         return STRATEGY_LABELS.get(strategy, strategy)
+
+
+def _read_table(path: Path) -> pd.DataFrame | None:
+    """A saved table, or ``None`` when it was not saved.
+
+    Raises
+    ------
+    ValidationError
+        If the file is not a readable Parquet file.
+    """
+    if not path.is_file():
+        return None
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        msg = f"{path}: not a readable Parquet table ({exc}); run the job again."
+        raise ValidationError(msg) from exc
