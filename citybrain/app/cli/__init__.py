@@ -20,6 +20,7 @@ from .network import network
 from .ops import ops
 from .optimise import optimise
 from .plans import plans
+from .report import report
 from .run import run
 from .serve import serve
 from .simulate import simulate
@@ -57,7 +58,8 @@ def cli() -> None:
     """citybrain: camera counts -> flows -> signal plans -> SUMO digital twin."""
 
 
-for _command in (network, counts, estimate, optimise, plans, run, simulate, spm, traffic_state, serve, tokens, ops, bench):
+for _command in (network, counts, estimate, optimise, plans, run, simulate, spm, traffic_state, serve, tokens, ops, bench,
+                 report):
     cli.add_command(_command)
 
 
