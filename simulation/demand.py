@@ -101,7 +101,7 @@ def write_jtr_demand(
     estimate
         A :class:`~citybrain.estimation.FlowEstimate` (numeric times; use
         ``junctions="all"`` when estimating to route beyond the signalised junctions) or a
-        flows frame.
+        flows frame. Its ``demand_vph`` is routed when it has one, else ``flow_vph``.
     network
         The network estimated (its file is passed to ``jtrrouter``).
     folder
@@ -126,6 +126,8 @@ def write_jtr_demand(
         If ``jtrrouter`` fails (its last error lines are in the message).
     """
     flows = getattr(estimate, "flows", estimate)
+    if "demand_vph" in flows.columns:  # counts with queue readings: route what arrived, not only what crossed
+        flows = flows.assign(flow_vph=flows["demand_vph"])
     if len(flows) == 0:
         msg = "write_jtr_demand: the flows table is empty."
         raise ValidationError(msg)

@@ -15,6 +15,7 @@ import click
 
 from citybrain.exceptions import CityBrainError, SimulationError
 from .counts import counts
+from .demand import demand
 from .estimate import estimate
 from .network import network
 from .ops import ops
@@ -56,7 +57,8 @@ def cli() -> None:
     """citybrain: camera counts -> flows -> signal plans -> SUMO digital twin."""
 
 
-for _command in (network, counts, estimate, optimise, plans, run, simulate, spm, traffic_state, serve, tokens, ops):
+for _command in (network, counts, estimate, optimise, plans, run, simulate, spm, traffic_state, serve, tokens, ops,
+                 demand):
     cli.add_command(_command)
 
 

@@ -38,20 +38,31 @@ def _strategy_names(ctx: click.Context, param: click.Parameter, value: str | Non
 @click.option("--workers", type=click.IntRange(min=1), help="Runs at a time (default: the number of CPUs).")
 @click.option("--duration", "duration_s", type=FiniteRange(min=60), default=None,
               help="Shorten the scenario's window to this many seconds.")
+@click.option("--counts", "counts_file", type=InputFile("a count file (CSV or Parquet)"), default=None,
+              help="Your own camera counts instead of the emulated cameras; the twin then validates the plans "
+                   "on demand routed from their estimate.")
+@click.option("--registry", type=InputFile("a camera registry (CSV or Parquet)"), default=None,
+              help="The camera registry of --counts.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
 def run(scenario: Path, out: Path, seeds: int | None, strategies: list[str] | None, method: str,
-        replan_every: float | None, workers: int | None, duration_s: float | None, quiet: bool) -> None:
+        replan_every: float | None, workers: int | None, duration_s: float | None, counts_file: Path | None,
+        registry: Path | None, quiet: bool) -> None:
     """Close the loop on SCENARIO and report it.
 
     Runs the scenario's existing programs with emulated cameras, checks the counts,
     estimates movement flows, optimises signal plans, validates existing programs vs new
     plans vs adaptive controllers over the same seeds in the SUMO twin, and writes
     OUT/report.md, OUT/report.html, figures, plan.json, plan.add.xml and flows.csv.
-    With --replan-every, runs the closed loop instead (OUT/closed_loop.md).
+    With --replan-every, runs the closed loop instead (OUT/closed_loop.md). With --counts,
+    your counts replace the emulated cameras.
     """
     from citybrain.app.runner import Progress, run_job
 
     progress = Progress(enabled=not quiet)
+    if registry is not None and counts_file is None:
+        raise click.UsageError("--registry describes the cameras of --counts; give --counts too.")
+    if replan_every is not None and counts_file is not None:
+        raise click.UsageError("--replan-every re-plans from the twin's own cameras; it does not take --counts.")
     if replan_every is not None:
         if strategies is not None:
             raise click.UsageError("--strategies is for the validation runs; the closed loop (--replan-every) "
@@ -71,7 +82,7 @@ def run(scenario: Path, out: Path, seeds: int | None, strategies: list[str] | No
             raise SystemExit(1)
         return
     res = run_job(scenario, out, seeds=seeds, strategies=strategies, method=method, workers=workers,
-                  progress=progress, duration_s=duration_s)
+                  progress=progress, duration_s=duration_s, counts=counts_file, registry=registry)
     from citybrain.app.report.write import headline
 
     for line in headline(res.data):

@@ -90,7 +90,8 @@ def report_blocks(data: ReportData, extra: dict | None = None) -> list[tuple]:
         blocks.append(("p", data.description))
     blocks.append(("p", f"Window {data.begin_s:g}-{data.end_s:g} s ({(data.end_s - data.begin_s) / 3600:g} h); "
                         f"validation seeds {', '.join(map(str, data.seeds))} (the same for every strategy); "
-                        f"counts from a separate run (seed {data.count_seed}); SUMO {data.sumo_version}."))
+                        f"{data.counts_source or f'counts from a separate run (seed {data.count_seed})'}; "
+                        f"SUMO {data.sumo_version}."))
     blocks.append(("h2", "Result"))
     for line in headline(data, table):
         blocks.append(("li", line))
