@@ -314,6 +314,8 @@ def aggregate_hourly(flows: pd.DataFrame, *, origin: pd.Timestamp | None = None)
 
     Each hour's flow (veh/h) is the number of vehicles of its intervals (``flow_vph *
     interval_s / 3600``, summed); ``se_vph`` combines the intervals' errors as independent.
+    ``demand_vph`` is summed as the flow, and an hour is ``queue_capped`` when any of its
+    intervals is, when the table has them.
     Hours are counted from second 0 (numeric times) or from the clock hour (ISO times). An
     hour only partly covered by intervals is scaled to a full hour.
 
@@ -327,7 +329,7 @@ def aggregate_hourly(flows: pd.DataFrame, *, origin: pd.Timestamp | None = None)
     Returns
     -------
     pandas.DataFrame
-        Same columns, ``interval_s == 3600``.
+        Same columns (:data:`FLOW_COLUMNS` and the :data:`DEMAND_COLUMNS` it has), ``interval_s == 3600``.
 
     Raises
     ------
@@ -338,7 +340,8 @@ def aggregate_hourly(flows: pd.DataFrame, *, origin: pd.Timestamp | None = None)
     if missing:
         msg = f"aggregate_hourly: flows table lacks column(s) {', '.join(missing)}."
         raise ValidationError(msg)
-    frame = flows[list(FLOW_COLUMNS)].copy()
+    optional = [c for c in DEMAND_COLUMNS if c in flows.columns]
+    frame = flows[[*FLOW_COLUMNS, *optional]].copy()
     if (frame["interval_s"] > 3600).any():
         msg = "aggregate_hourly: intervals longer than an hour cannot be split into hours."
         raise ValidationError(msg)
@@ -353,8 +356,14 @@ def aggregate_hourly(flows: pd.DataFrame, *, origin: pd.Timestamp | None = None)
     frame["_veh"] = frame["flow_vph"] * share
     frame["_var"] = (frame["se_vph"] * share) ** 2
     frame["_cover"] = share
+    extra = {}
+    if "demand_vph" in optional:
+        frame["_demand"] = frame["demand_vph"] * share
+        extra["_demand"] = ("_demand", "sum")
+    if "queue_capped" in optional:
+        extra["queue_capped"] = ("queue_capped", "any")
     group = frame.groupby(["_hour", "junction", "from_edge", "to_edge"], observed=True, sort=True)
-    agg = group.agg(_veh=("_veh", "sum"), _var=("_var", "sum"), _cover=("_cover", "sum")).reset_index()
+    agg = group.agg(_veh=("_veh", "sum"), _var=("_var", "sum"), _cover=("_cover", "sum"), **extra).reset_index()
     cover = agg["_cover"].clip(upper=1.0)
     out = pd.DataFrame(
         {
@@ -367,6 +376,10 @@ def aggregate_hourly(flows: pd.DataFrame, *, origin: pd.Timestamp | None = None)
             "se_vph": np.sqrt(agg["_var"]) / cover,
         }
     )
+    if "demand_vph" in optional:
+        out["demand_vph"] = agg["_demand"] / cover
+    if "queue_capped" in optional:
+        out["queue_capped"] = agg["queue_capped"].astype(bool)
     return out
 
 

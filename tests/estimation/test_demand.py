@@ -90,3 +90,15 @@ def test_flow_files_keep_demand_and_refuse_bad_flags(grid, counts, tmp_path):
     with pytest.raises(ValidationError, match=r"rows 7 field 'demand_vph'") as info:
         read_flows(tmp_path / "bad.csv")
     assert "rows 5 field 'queue_capped': expected True or False" in str(info.value)
+
+
+def test_hourly_flows_sum_demand_and_keep_any_capped_interval(grid, counts):
+    holds = 2 * DEFAULT_CAMERA_RANGE_M / EstimationSettings().jam_spacing_m
+    est = estimate_flows(grid, counts_from_frame(_with_queues(counts, [6.0, holds, 9.0]), grid))
+    hourly = est.hourly()
+    assert list(hourly.columns[-2:]) == list(DEMAND_COLUMNS)
+    mine = hourly[(hourly["junction"] == APPROACH[0]) & (hourly["from_edge"] == APPROACH[1])]
+    assert mine["queue_capped"].all() and hourly["queue_capped"].sum() == len(mine)
+    # three 900 s intervals scaled to the hour: the extra vehicles are the last reading, 9
+    extra = (mine["demand_vph"] - mine["flow_vph"]).sum() * 2700.0 / 3600.0
+    assert extra == pytest.approx(9.0, abs=1e-6)

@@ -32,6 +32,7 @@ def test_demand_runs_in_sumo_and_reproduces_the_estimated_movement_flows(tmp_pat
     est = runner.invoke(cli, ["estimate", "--network", str(NET), "--counts", str(counts), "--registry", str(registry),
                               "--out", str(tmp_path / "flows.csv")])
     assert est.exit_code == 0, est.output
+    assert "queues read: demand" in est.output
     made = runner.invoke(cli, ["demand", "--network", str(NET), "--flows", str(tmp_path / "flows.csv"),
                                "--out", str(tmp_path / "routes.rou.xml"), "--seed", "3"])
     assert made.exit_code == 0, made.output
