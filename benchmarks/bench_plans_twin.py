@@ -10,7 +10,10 @@ Protocol, per scenario:
    flows per interval; the true routes are never used by our side.
 3. **Plans.** :func:`citybrain.timing.optimise_plan` with ``method="coordinated"`` (and the
    isolated ``"webster"`` for reference); every plan must pass
-   :func:`citybrain.plans.check_network_plan` without errors.
+   :func:`citybrain.plans.check_network_plan` without errors. The cameras read queues
+   (``queue_veh``), so the plans are timed for the estimated demand (discharge plus queue
+   growth); ``coordinated-discharge`` is the coordinated plan from the same counts without
+   the queue readings (timed for the discharge alone, as before queues were read).
 4. **SUMO's tools** get the scenario's demand itself (route files; trips are routed with
    ``duarouter`` first): ``tlsCycleAdaptation.py`` (Webster) and ``tlsCoordinator.py`` on
    its output (offsets).
@@ -68,7 +71,7 @@ QUICK = ("grid4x4", "arterial5")
 #: the others the US ITE profile (the default).
 PROFILE = {"cologne3": "eu", "ingolstadt7": "eu"}
 #: Strategies in table order.
-STRATEGIES = ("network", "sumo-webster+coord", "webster", "coordinated")
+STRATEGIES = ("network", "sumo-webster+coord", "webster", "coordinated", "coordinated-discharge")
 #: Diagnostic: the coordinated plan from the camera run's *true* movement counts (``--diagnose``).
 TRUE_FLOWS = "coordinated@truth"
 DROP_SHARE = 0.3
@@ -249,6 +252,14 @@ def bench_scenario(name: str, seeds: list[int], workers: int, workdir: Path, *, 
             path, facts = our_plan(network, flows, method, work / f"{method}.add.xml", profile=PROFILE.get(name))
             adds[method] = [path]
             out.notes[method] = facts
+    if "coordinated-discharge" in strategies:
+        from citybrain.estimation import DEMAND_COLUMNS
+
+        discharge = flows.drop(columns=[c for c in DEMAND_COLUMNS if c in flows.columns])
+        path, facts = our_plan(network, discharge, "coordinated", work / "coordinated_discharge.add.xml",
+                               profile=PROFILE.get(name))
+        adds["coordinated-discharge"] = [path]
+        out.notes["coordinated-discharge"] = facts
     if TRUE_FLOWS in strategies:
         path, facts = our_plan(network, true_flows, "coordinated", work / "coordinated_truth.add.xml",
                                profile=PROFILE.get(name))
@@ -330,6 +341,7 @@ def plot(results: list[ScenarioResult], path: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global REAL
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=f"only {', '.join(QUICK)}, seeds 1..2")
     parser.add_argument("--scenarios", nargs="*", choices=sorted(SCENARIOS), help="scenarios to run")
@@ -338,7 +350,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--diagnose", action="store_true",
                         help="also run the coordinated plan from the camera run's true counts")
     parser.add_argument("--workdir", type=Path, default=None, help="keep SUMO outputs here")
+    parser.add_argument("--strategies", nargs="*", choices=STRATEGIES, help="strategies to run (default: all)")
+    parser.add_argument("--real", type=Path, default=None,
+                        help=f"the real-world scenarios folder (default {REAL}, beside the repository)")
     args = parser.parse_args(argv)
+    if args.real is not None:
+        REAL = args.real
     names = args.scenarios or (list(QUICK) if args.quick else list(SCENARIOS))
     n = args.seeds or (2 if args.quick else 5)
     seeds = list(range(1, n + 1))
@@ -351,7 +368,8 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     try:
         for name in names:
-            strategies = (*STRATEGIES, TRUE_FLOWS) if args.diagnose else STRATEGIES
+            chosen = tuple(args.strategies) if args.strategies else STRATEGIES
+            strategies = (*chosen, TRUE_FLOWS) if args.diagnose else chosen
             r = bench_scenario(name, seeds, args.workers, workdir, strategies=strategies)
             if r is not None:
                 results.append(r)

@@ -221,6 +221,14 @@ class Backend(ABC):
         """The index in its route of the edge a vehicle is on (or last was on)."""
 
     @abstractmethod
+    def halted(self, lane: str) -> tuple[float, ...]:
+        """Distances (m) from the lane's end of the vehicles halting on a lane now (below 0.1 m/s)."""
+
+    @abstractmethod
+    def pending(self) -> tuple[str, ...]:
+        """Vehicles whose departure time has come but that the simulator could not insert yet."""
+
+    @abstractmethod
     def close(self) -> None:
         """End the simulation (flushes tripinfo and other outputs); safe to call twice."""
 
@@ -362,6 +370,18 @@ class _SumoBackend(Backend):
         """Edge, lane position (m) and route index of a vehicle; see :meth:`Backend.vehicle_place`."""
         v = self.api.vehicle
         return v.getRoadID(vehicle), float(v.getLanePosition(vehicle)), int(v.getRouteIndex(vehicle))
+    def halted(self, lane: str) -> tuple[float, ...]:
+        """Distances (m) from the lane's end of the vehicles halting on it (SUMO's 0.1 m/s)."""
+        api = self.api
+        length = api.lane.getLength(lane)
+        veh = api.vehicle
+        return tuple(
+            length - veh.getLanePosition(v) for v in api.lane.getLastStepVehicleIDs(lane) if veh.getSpeed(v) < 0.1
+        )
+
+    def pending(self) -> tuple[str, ...]:
+        """Vehicles waiting for insertion (``simulation.getPendingVehicles``)."""
+        return tuple(self.api.simulation.getPendingVehicles())
 
     def close(self) -> None:
         """End the simulation; safe to call twice."""

@@ -14,6 +14,10 @@ may be degraded by
 - outages: a camera reports nothing for an interval, at random (``outage_rate``) or as
   scheduled.
 
+With queue readings (:class:`simulation.queues.QueueReadings`) every approach-total row also
+carries ``queue_veh``, the vehicles queued on the approach at the interval's end (blank on
+movement rows), and the registry the cameras' ``range_m``.
+
 Tables (pandas DataFrames; times in seconds from the scenario's begin, ``to_edge`` empty
 for an approach total):
 
@@ -36,15 +40,19 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from citybrain.control import APPROACH_REACH_M
-from citybrain.counts import COUNT_COLUMNS, REGISTRY_COLUMNS, CountTable, counts_from_frame
+from citybrain.counts import COUNT_COLUMNS, QUEUE_COLUMN, REGISTRY_COLUMNS, CountTable, counts_from_frame
 from citybrain.network import RoadNetwork
 
 from .scenario import CameraConfig
+
+if TYPE_CHECKING:
+    from .queues import QueueReadings
 
 __all__ = [
     "TRUTH_COLUMNS",
@@ -190,6 +198,8 @@ class CameraCounter:
     route_index : callable
         ``route_index(vehicle_id) -> int``: index in its route of the edge it is on (or last
         left, while inside a junction). Both raise when the vehicle has left the simulation.
+    queues : QueueReadings or None
+        The cameras' queue readings, reported as ``queue_veh`` on approach totals.
     """
 
     def __init__(
@@ -200,8 +210,10 @@ class CameraCounter:
         end_s: float,
         route: Callable[[str], tuple[str, ...]],
         route_index: Callable[[str], int],
+        queues: QueueReadings | None = None,
     ) -> None:
         self.cameras = cameras
+        self.queues = queues
         self.config = config
         self.begin_s, self.end_s = float(begin_s), float(end_s)
         self._route, self._route_index = route, route_index
@@ -293,15 +305,23 @@ class CameraCounter:
                 )
                 if down:
                     continue
+                queue = () if self.queues is None else (math.nan,)
                 for to, n in zip(cam.to_edges, seen, strict=True):
                     row = (start, length, cam.camera_id, cam.junction, cam.from_edge, to)
-                    count_rows.append((*row, self._noisy(n, rng)))
+                    count_rows.append((*row, self._noisy(n, rng), *queue))
+                if self.queues is not None:
+                    queue = (self.queues.value(k, cam.camera_id),)
                 row = (start, length, cam.camera_id, cam.junction, cam.from_edge, "")
-                count_rows.append((*row, self._noisy(sum(seen), rng)))
+                count_rows.append((*row, self._noisy(sum(seen), rng), *queue))
+        registry = pd.DataFrame(reg_rows, columns=list(REGISTRY_COLUMNS))
+        count_columns = list(COUNT_COLUMNS)
+        if self.queues is not None:
+            count_columns.append(QUEUE_COLUMN)
+            registry["range_m"] = self.queues.range_m
         return CameraCounts(
-            counts=pd.DataFrame(count_rows, columns=list(COUNT_COLUMNS)),
+            counts=pd.DataFrame(count_rows, columns=count_columns),
             truth=pd.DataFrame(truth_rows, columns=TRUTH_COLUMNS),
-            registry=pd.DataFrame(reg_rows, columns=list(REGISTRY_COLUMNS)),
+            registry=registry,
         )
 
     def _noisy(self, n: int, rng: np.random.Generator) -> int:

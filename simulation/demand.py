@@ -52,8 +52,10 @@ def turn_ratio_xml(flows: pd.DataFrame) -> str:
 def entry_flow_xml(flows: pd.DataFrame, network: RoadNetwork, *, begin_offset_s: float = 0.0) -> str:
     """Return SUMO ``<flow>`` definitions entering the estimated area (for ``jtrrouter``).
 
-    An approach edge is an entry when no reported movement feeds it; its flow per interval is
-    the sum of its movements' flows.
+    Traffic enters on an approach edge what its movements take from it beyond what the
+    reported movements into it bring, per interval: the whole approach flow where no reported
+    movement feeds the edge, the rest where only a little does (a dead end's U-turn at the
+    edge of the map) or where the estimate has a mid-block source.
 
     Returns
     -------
@@ -61,10 +63,11 @@ def entry_flow_xml(flows: pd.DataFrame, network: RoadNetwork, *, begin_offset_s:
         A ``<routes>`` document with one ``<flow from=... number=...>`` per entry and interval.
     """
     frame = flows.astype({"junction": str, "from_edge": str, "to_edge": str})
-    fed = set(frame["to_edge"].unique())
     edges = network.edges
-    entries = frame[~frame["from_edge"].isin(fed)]
-    totals = entries.groupby(["interval_start", "interval_s", "from_edge"], sort=True)["flow_vph"].sum()
+    keys = ["interval_start", "interval_s"]
+    out = frame.groupby([*keys, "from_edge"], sort=True)["flow_vph"].sum()
+    into = frame.groupby([*keys, "to_edge"], sort=True)["flow_vph"].sum().rename_axis(out.index.names)
+    totals = (out - into.reindex(out.index, fill_value=0.0)).clip(lower=0.0)
     lines = ["<routes>", '    <vType id="car" departLane="best" departSpeed="max"/>']
     rows = []
     for (start, length, edge), vph in totals.items():
@@ -101,7 +104,7 @@ def write_jtr_demand(
     estimate
         A :class:`~citybrain.estimation.FlowEstimate` (numeric times; use
         ``junctions="all"`` when estimating to route beyond the signalised junctions) or a
-        flows frame.
+        flows frame. Its ``demand_vph`` is routed when it has one, else ``flow_vph``.
     network
         The network estimated (its file is passed to ``jtrrouter``).
     folder
@@ -126,6 +129,8 @@ def write_jtr_demand(
         If ``jtrrouter`` fails (its last error lines are in the message).
     """
     flows = getattr(estimate, "flows", estimate)
+    if "demand_vph" in flows.columns:  # counts with queue readings: route what arrived, not only what crossed
+        flows = flows.assign(flow_vph=flows["demand_vph"])
     if len(flows) == 0:
         msg = "write_jtr_demand: the flows table is empty."
         raise ValidationError(msg)

@@ -45,7 +45,7 @@ import gzip
 import math
 import tomllib
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -268,6 +268,15 @@ class Scenario:
             *self.sumo_options,
         ]
         return args
+
+    def with_demand(self, routes: tuple[Path, ...]) -> Scenario:
+        """Return the scenario with ``routes`` as its only demand (the configuration's route files and ``flows`` dropped).
+
+        The SUMO configuration's network and additional files are kept; its other options give
+        way to the run protocol's, as in every run.
+        """
+        cfg_add = _cfg_files(self.sumocfg, "additional-files") if self.sumocfg is not None else ()
+        return replace(self, sumocfg=None, demand=tuple(routes), flows=(), additional=(*cfg_add, *self.additional))
 
     def flows_xml(self) -> str:
         """Return the scenario's ``flows`` as a SUMO route file (empty string when none)."""

@@ -28,6 +28,7 @@ from citybrain.plans.safety import LightGeometry, Violation
 
 from .backend import Backend, make_backend
 from .cameras import CameraCounter, CameraCounts, cameras_for_network
+from .queues import QueueReadings
 from .controllers import (
     checked_network,
     checked_program_plan,
@@ -340,7 +341,9 @@ class Twin:
             areas = {"areas": layout.area_ids} if near_range_m(self.controllers) > 0 else {}
             backend.watch(watched, self.lights, vehicle_ids=spec.cameras, detectors=detectors, **areas)
             if spec.cameras:
-                counter = CameraCounter(cams, sc.cameras, sc.begin_s, sc.end_s, backend.route, backend.route_index)
+                queues = QueueReadings(cams, self.network, sc.cameras.interval_s, sc.begin_s, sc.end_s)
+                counter = CameraCounter(cams, sc.cameras, sc.begin_s, sc.end_s, backend.route, backend.route_index,
+                                        queues=queues)
             self._counter = counter
             totals = yield from self._loop(backend, layout, counter, recorder)
         except SimulationError as exc:
@@ -436,6 +439,8 @@ class Twin:
                 gridlock_at = last_arrival
             if counter is not None:
                 counter.update(t_prev, data.lane_vehicle_ids, data.arrived_ids)
+                if counter.queues is not None and counter.queues.due(t):
+                    counter.queues.read(backend.halted, backend.pending, backend.route)
             self._take_plans(signals)
             if self._pending:  # a pushed plan: the light's signals are ours from now on
                 with self._lock:

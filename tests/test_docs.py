@@ -7,7 +7,7 @@ from pathlib import Path
 
 from citybrain.counts import COUNT_COLUMNS, QUEUE_COLUMN, REGISTRY_COLUMNS
 from citybrain.counts.sightings import SIGHTING_COLUMNS
-from citybrain.estimation import FLOW_COLUMNS
+from citybrain.estimation import DEMAND_COLUMNS, FLOW_COLUMNS
 from citybrain.plans.controller_timing import TIMING_COLUMNS
 from citybrain.plans.formats import EXPORT_ENDINGS
 from citybrain.plans.formats.ntcip import NTCIP_OBJECTS
@@ -48,7 +48,7 @@ def test_file_formats_list_the_readers_columns_in_order():
         "Counts": (COUNT_COLUMNS, (QUEUE_COLUMN,)),
         "Camera registry": (REGISTRY_COLUMNS, ("range_m",)),
         "Plate sightings": (SIGHTING_COLUMNS, ()),
-        "Flows": (FLOW_COLUMNS, ()),
+        "Flows": (FLOW_COLUMNS, DEMAND_COLUMNS),
         "High-resolution events": (EVENT_COLUMNS, ()),
         "Detector map": (DETECTOR_COLUMNS, (SPEED_COLUMN,)),
     }

@@ -68,7 +68,8 @@ def validate_counts(
     registry
         Camera registry (from :func:`~citybrain.counts.read_registry`); counts whose camera is
         missing from it or that disagree with it are reported, and its ``lanes`` bound the
-        plausibility check.
+        plausibility check; with a ``queue_veh`` column, each row's camera ``range_m`` is kept
+        beside it.
     source
         Name used in messages.
     max_lane_flow_vph
@@ -136,6 +137,9 @@ def validate_counts(
         found.bad |= bad_place
     if registry is not None:
         _check_registry(parsed, registry, lanes, found)
+        if QUEUE_COLUMN in parsed and "range_m" in registry:  # how far each camera's queue reading reaches
+            reach = registry.drop_duplicates("camera_id").set_index("camera_id")["range_m"]
+            parsed["range_m"] = parsed["camera_id"].map(reach).to_numpy(dtype=np.float64)
     _check_plausible(count, length, lanes, max_lane_flow_vph, found)
 
     report = CountReport(source, n, tuple(found.problems), tuple(int(r) for r in found.rows[found.bad]))

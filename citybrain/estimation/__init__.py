@@ -44,6 +44,11 @@ minimises a weighted sum of squares, each row weighted by ``1 / sd^2``:
 
 subject to ``0 <= x_m <= lanes_m * max_lane_flow_vph``.
 
+Demand. The counts measure discharge; where they carry queue readings (``queue_veh``) the
+estimate adds each movement's demand (``demand_vph``: discharge plus queue growth, with the
+queue held when the readings start) and flags where the queue filled the camera's range
+(``queue_capped``: demand is a lower bound there); see :mod:`~citybrain.estimation.demand`.
+
 Network boundary. A link entered only by a U-turn (a dead end at the edge of the map) is where
 vehicles enter the model; its conservation row, chained through the dead end's U-turn with the
 row of the opposite link, acts as a directional-balance prior (inbound flow of a boundary road
@@ -77,6 +82,7 @@ import pandas as pd
 from ..counts import CountTable, counts_from_frame
 from ..exceptions import ValidationError
 from ..network import RoadNetwork
+from .demand import DEMAND_COLUMNS, movement_demand
 from .priors import prior_turning_ratios
 from .problem import EstimationProblem, build_problem
 from .results import (
@@ -94,6 +100,7 @@ from .settings import METHODS, EstimationSettings
 from .solvers import solve, standard_errors
 
 __all__ = [
+    "DEMAND_COLUMNS",
     "FLOW_COLUMNS",
     "METHODS",
     "EstimationProblem",
@@ -163,4 +170,6 @@ def estimate_flows(
     p = build_problem(network, counts, settings, turning_ratios=turning_ratios)
     x, sweeps = solve(p, settings)
     prior = "history" if turning_ratios is not None else "lane-use"
-    return package_estimate(network, counts, p, x, standard_errors(p, settings), sweeps, report, settings, prior)
+    demand = movement_demand(network, counts, p, x, settings.jam_spacing_m)
+    return package_estimate(network, counts, p, x, standard_errors(p, settings), sweeps, report, settings, prior,
+                            demand=demand)

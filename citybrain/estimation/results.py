@@ -13,6 +13,7 @@ import pandas as pd
 from ..counts import CountTable
 from ..exceptions import ValidationError
 from ..network import RoadNetwork
+from .demand import DEMAND_COLUMNS
 from .problem import KEY_COLUMNS, EstimationProblem
 from .settings import EstimationSettings
 
@@ -75,7 +76,9 @@ class FlowEstimate:
         Columns exactly :data:`FLOW_COLUMNS`: ``interval_start`` (seconds from the counts'
         origin, or ISO 8601 text when the counts used times), ``interval_s``, ``junction``,
         ``from_edge``, ``to_edge``, ``flow_vph`` and ``se_vph`` (veh/h), one row per interval
-        and movement of the reported junctions.
+        and movement of the reported junctions; when the counts carried queue readings, also
+        :data:`~citybrain.estimation.DEMAND_COLUMNS`: ``demand_vph`` (veh/h) and
+        ``queue_capped`` (the demand is a lower bound).
     fit : pandas.DataFrame
         One row per observed count: ``interval_start, interval_s, camera_id, junction,
         from_edge, to_edge, observed_vph, fitted_vph, geh`` (GEH of the hourly rates).
@@ -231,11 +234,14 @@ def package_estimate(
     report: np.ndarray | None,
     settings: EstimationSettings,
     turning_ratio_prior: str,
+    *,
+    demand: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> FlowEstimate:
     """Build the :class:`FlowEstimate` of solution ``x`` (``(n_t, n_var)``, veh/h) of problem ``p``.
 
-    ``se`` is ``(se_vph per distinct interval, each interval's row)`` and ``report`` the
-    junctions to report (:func:`junction_mask`).
+    ``se`` is ``(se_vph per distinct interval, each interval's row)``, ``report`` the
+    junctions to report (:func:`junction_mask`) and ``demand`` the movements' demand and
+    lower-bound flags shaped like ``x`` (:func:`~citybrain.estimation.demand.movement_demand`).
     """
     from .._kernels.estimation.tables import _count_fit, _flow_columns
 
@@ -268,6 +274,9 @@ def package_estimate(
         },
         copy=False,
     )
+    if demand is not None:
+        flows["demand_vph"] = demand[0][:, sel].ravel()
+        flows["queue_capped"] = demand[1][:, sel].ravel()
     # fit to every observed count, in order of interval then count row, with its key's codes
     key_codes, key_values = [], []
     for col in KEY_COLUMNS:
@@ -305,6 +314,8 @@ def aggregate_hourly(flows: pd.DataFrame, *, origin: pd.Timestamp | None = None)
 
     Each hour's flow (veh/h) is the number of vehicles of its intervals (``flow_vph *
     interval_s / 3600``, summed); ``se_vph`` combines the intervals' errors as independent.
+    ``demand_vph`` is summed as the flow, and an hour is ``queue_capped`` when any of its
+    intervals is, when the table has them.
     Hours are counted from second 0 (numeric times) or from the clock hour (ISO times). An
     hour only partly covered by intervals is scaled to a full hour.
 
@@ -318,7 +329,7 @@ def aggregate_hourly(flows: pd.DataFrame, *, origin: pd.Timestamp | None = None)
     Returns
     -------
     pandas.DataFrame
-        Same columns, ``interval_s == 3600``.
+        Same columns (:data:`FLOW_COLUMNS` and the :data:`DEMAND_COLUMNS` it has), ``interval_s == 3600``.
 
     Raises
     ------
@@ -329,7 +340,8 @@ def aggregate_hourly(flows: pd.DataFrame, *, origin: pd.Timestamp | None = None)
     if missing:
         msg = f"aggregate_hourly: flows table lacks column(s) {', '.join(missing)}."
         raise ValidationError(msg)
-    frame = flows[list(FLOW_COLUMNS)].copy()
+    optional = [c for c in DEMAND_COLUMNS if c in flows.columns]
+    frame = flows[[*FLOW_COLUMNS, *optional]].copy()
     if (frame["interval_s"] > 3600).any():
         msg = "aggregate_hourly: intervals longer than an hour cannot be split into hours."
         raise ValidationError(msg)
@@ -344,8 +356,14 @@ def aggregate_hourly(flows: pd.DataFrame, *, origin: pd.Timestamp | None = None)
     frame["_veh"] = frame["flow_vph"] * share
     frame["_var"] = (frame["se_vph"] * share) ** 2
     frame["_cover"] = share
+    extra = {}
+    if "demand_vph" in optional:
+        frame["_demand"] = frame["demand_vph"] * share
+        extra["_demand"] = ("_demand", "sum")
+    if "queue_capped" in optional:
+        extra["queue_capped"] = ("queue_capped", "any")
     group = frame.groupby(["_hour", "junction", "from_edge", "to_edge"], observed=True, sort=True)
-    agg = group.agg(_veh=("_veh", "sum"), _var=("_var", "sum"), _cover=("_cover", "sum")).reset_index()
+    agg = group.agg(_veh=("_veh", "sum"), _var=("_var", "sum"), _cover=("_cover", "sum"), **extra).reset_index()
     cover = agg["_cover"].clip(upper=1.0)
     out = pd.DataFrame(
         {
@@ -358,14 +376,19 @@ def aggregate_hourly(flows: pd.DataFrame, *, origin: pd.Timestamp | None = None)
             "se_vph": np.sqrt(agg["_var"]) / cover,
         }
     )
+    if "demand_vph" in optional:
+        out["demand_vph"] = agg["_demand"] / cover
+    if "queue_capped" in optional:
+        out["queue_capped"] = agg["queue_capped"].astype(bool)
     return out
 
 
 def write_flows(flows: FlowEstimate | pd.DataFrame, path: str | Path) -> Path:
-    """Write a flows table (``flows.csv``: :data:`FLOW_COLUMNS`) and return its path."""
+    """Write a flows table (``flows.csv``: :data:`FLOW_COLUMNS`, then the :data:`DEMAND_COLUMNS` it has) and return its path."""
     frame = flows.flows if isinstance(flows, FlowEstimate) else flows
     path = Path(path)
-    frame[list(FLOW_COLUMNS)].to_csv(path, index=False, float_format="%.3f")
+    columns = [*FLOW_COLUMNS, *(c for c in DEMAND_COLUMNS if c in frame.columns)]
+    frame[columns].to_csv(path, index=False, float_format="%.3f")
     return path
 
 
@@ -375,12 +398,14 @@ def read_flows(path: str | Path) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        :data:`FLOW_COLUMNS`; ``interval_start`` float seconds, or text for ISO 8601 times.
+        :data:`FLOW_COLUMNS`; ``interval_start`` float seconds, or text for ISO 8601 times;
+        then the :data:`DEMAND_COLUMNS` the file has (``queue_capped`` as bool).
 
     Raises
     ------
     ValidationError
-        Listing every problem: missing columns, non-numeric or negative flows, bad intervals.
+        Listing every problem: missing columns, non-numeric or negative flows or demand, a
+        ``queue_capped`` other than true/false, bad intervals.
     """
     path = Path(path)
     if not path.is_file():
@@ -397,7 +422,9 @@ def read_flows(path: str | Path) -> pd.DataFrame:
         raise ValidationError(msg)
     problems = []
     rows = np.arange(len(frame)) + 2
-    for col, allow_nan in (("interval_s", False), ("flow_vph", False), ("se_vph", True)):
+    optional = [c for c in DEMAND_COLUMNS if c in frame.columns]
+    numeric = [("interval_s", False), ("flow_vph", False), ("se_vph", True)]
+    for col, allow_nan in numeric + ([("demand_vph", False)] if "demand_vph" in optional else []):
         values = pd.to_numeric(frame[col].replace("", np.nan), errors="coerce")
         bad = values.isna() & (frame[col].astype(str) != "" if allow_nan else True) & ~(
             frame[col].astype(str).str.lower().eq("nan") & allow_nan
@@ -406,6 +433,12 @@ def read_flows(path: str | Path) -> pd.DataFrame:
         if bad.any():
             problems.append(f"{path}: rows {', '.join(map(str, rows[bad.to_numpy()][:10]))} field {col!r}: expected a number >= 0")
         frame[col] = values
+    if "queue_capped" in optional:
+        flag = frame["queue_capped"].astype(str).str.strip().str.lower()
+        bad = ~flag.isin(["true", "false", "1", "0"]).to_numpy()
+        if bad.any():
+            problems.append(f"{path}: rows {', '.join(map(str, rows[bad][:10]))} field 'queue_capped': expected True or False")
+        frame["queue_capped"] = flag.isin(["true", "1"])
     start = pd.to_numeric(frame["interval_start"], errors="coerce")
     if start.notna().all():
         frame["interval_start"] = start.astype(np.float64)
@@ -418,7 +451,7 @@ def read_flows(path: str | Path) -> pd.DataFrame:
             )
     if problems:
         raise ValidationError("\n".join(problems), problems)
-    return frame[list(FLOW_COLUMNS)]
+    return frame[[*FLOW_COLUMNS, *optional]]
 
 
 def estimate_to_json(estimate: FlowEstimate) -> str:

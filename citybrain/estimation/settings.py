@@ -24,7 +24,7 @@ _JUNCTIONS = ("signalised", "all")
 # fields by the kind of value they take (every field is in exactly one)
 _POSITIVE = (
     "count_sd_floor_vph", "conservation_sd_vph", "turn_prior_sd_vph", "level_prior_sd_vph", "entry_level_sd_vph",
-    "max_lane_flow_vph", "tol_vph",
+    "max_lane_flow_vph", "tol_vph", "jam_spacing_m",
 )
 _NON_NEGATIVE = ("noise_rel", "uturn_prior_factor")
 _FLAGS = ("count_poisson", "learn_turn_factors", "standard_errors", "raise_on_nonconvergence")
@@ -89,6 +89,9 @@ class EstimationSettings:
         flow that moves less does not wake its neighbours in the bound step); ``> 0``.
     raise_on_nonconvergence
         Raise :class:`~citybrain.exceptions.ConvergenceError` when an interval used every sweep.
+    jam_spacing_m
+        Road length (m) a queued vehicle takes: a queue reading of at least ``lanes * range_m /
+        jam_spacing_m`` vehicles filled the camera's range (:mod:`~citybrain.estimation.demand`); ``> 0``.
 
     Raises
     ------
@@ -123,6 +126,7 @@ class EstimationSettings:
     max_sweeps: int = 500
     tol_vph: float = 0.05
     raise_on_nonconvergence: bool = False
+    jam_spacing_m: float = 8.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.junctions, str) and _is_sequence(self.junctions):
@@ -135,7 +139,7 @@ class EstimationSettings:
         """What is wrong with field ``name`` (``None`` when nothing)."""
         value = getattr(self, name)
         start = f"The {name!r} field of EstimationSettings must be"
-        unit = " (veh/h)" if name.endswith("_vph") else ""
+        unit = " (veh/h)" if name.endswith("_vph") else " (m)" if name.endswith("_m") else ""
         if name in _POSITIVE and not (_is_real(value) and value > 0 and math.isfinite(value)):
             return f"{start} a positive number{unit}. Got {value!r} instead."
         if name in _NON_NEGATIVE and not (_is_real(value) and value >= 0 and math.isfinite(value)):

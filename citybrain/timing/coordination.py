@@ -295,7 +295,8 @@ def coordinated(network, flows, options: TimingOptions = TimingOptions(), *, cyc
     clip_to_program
         Scale each lane group's flow down to what the own program can discharge
         (:func:`~citybrain.timing.flows.clip_to_program_capacity`): for flows estimated
-        from counts taken under the own programs.
+        from counts taken under the own programs. With a demand column the discharge is
+        clipped and the queue growth (demand minus discharge) added back.
     n_cycles
         How many of the best cycles of the scan are compared again with all restarts.
     left_turns
@@ -352,8 +353,9 @@ def coordinated(network, flows, options: TimingOptions = TimingOptions(), *, cyc
     rng = normalise_seed(options.seed)
     q = movement_flows(network, flows, aggregate=options.aggregate)
     ids = select_lights(network, options.tls)
-    if clip_to_program:
-        q = clip_to_program_capacity(network, q, ids)
+    if clip_to_program:  # the discharge estimate is clipped; measured queue growth stays on top
+        served = movement_flows(network, flows, aggregate=options.aggregate, demand=False)
+        q = clip_to_program_capacity(network, served, ids) + (q - served)
     if period_h is None:
         period_h = flows_period_h(flows)
     search = _Search(network, q, options.permissive_factor, offset_step_s, n_passes, period_h)

@@ -13,8 +13,8 @@ from .phases import lane_groups, service_matrix
 __all__ = ["movement_flows", "clip_to_program_capacity", "select_lights"]
 
 
-def movement_flows(network, flows: pd.DataFrame, *, aggregate: str = "mean") -> np.ndarray:
-    """Return the flow (veh/h) of every movement of ``network`` from a flow table.
+def movement_flows(network, flows: pd.DataFrame, *, aggregate: str = "mean", demand: bool = True) -> np.ndarray:
+    """Return the flow (veh/h) of every movement of ``network`` from a flow table: its demand when the table has it.
 
     Parameters
     ----------
@@ -22,9 +22,12 @@ def movement_flows(network, flows: pd.DataFrame, *, aggregate: str = "mean") -> 
         The road network.
     flows
         Flow table with columns :data:`FLOW_COLUMNS`; several intervals per movement are
-        combined by ``aggregate``.
+        combined by ``aggregate``. With a ``demand_vph`` column (counts with queue readings:
+        discharge plus queue growth) that column is the flow timing designs for.
     aggregate
         ``"mean"``, ``"max"`` or ``"median"`` over intervals.
+    demand
+        Use ``demand_vph`` when the table has it (``False``: always the discharge ``flow_vph``).
 
     Returns
     -------
@@ -48,9 +51,10 @@ def movement_flows(network, flows: pd.DataFrame, *, aggregate: str = "mean") -> 
     if aggregate not in ("mean", "max", "median"):
         msg = f"The 'aggregate' must be one of ['max', 'mean', 'median']. Got {aggregate!r} instead."
         raise ValidationError(msg)
-    vph = pd.to_numeric(flows["flow_vph"], errors="coerce")
+    column = "demand_vph" if demand and "demand_vph" in flows.columns else "flow_vph"
+    vph = pd.to_numeric(flows[column], errors="coerce")
     for i in np.flatnonzero(vph.isna().to_numpy() | (vph.to_numpy() < 0)):
-        problems.append(f"row {i}: flow_vph must be a number >= 0, got {flows['flow_vph'].iloc[i]!r}.")
+        problems.append(f"row {i}: {column} must be a number >= 0, got {flows[column].iloc[i]!r}.")
     keys = list(zip(flows["junction"].astype(str), flows["from_edge"].astype(str), flows["to_edge"].astype(str)))
     unknown = sorted({k for k in keys if not network.has_movement(*k)})
     for k in unknown[:50]:
@@ -75,7 +79,8 @@ def clip_to_program_capacity(network, q_vph: np.ndarray, tls_ids) -> np.ndarray:
     group of each light, the flow is scaled down to at most the group's saturation flow
     times its green share in the own program (permissive green counted in full, so this is
     an upper bound). An estimate above it is an estimation error (a removed camera), and
-    timing would give that approach green it does not need.
+    timing would give that approach green it does not need. Clip the discharge
+    (``flow_vph``), not the demand: demand above capacity is what queues measure.
     """
     out = np.asarray(q_vph, dtype=float).copy()
     for t in tls_ids:

@@ -33,8 +33,9 @@ def split_periods(flows: pd.DataFrame, n_periods: int = 3) -> list[tuple[float, 
     if missing:
         msg = f"The flow table lacks column(s) {missing}; expected exactly {list(FLOW_COLUMNS)}."
         raise ValidationError(msg)
+    column = "demand_vph" if "demand_vph" in flows.columns else "flow_vph"  # as timing: demand when measured
     wide = flows.pivot_table(index="interval_start", columns=["junction", "from_edge", "to_edge"],
-                             values="flow_vph", aggfunc="mean").fillna(0.0).sort_index()
+                             values=column, aggfunc="mean").fillna(0.0).sort_index()
     starts = wide.index.to_numpy(dtype=float)
     step = float(flows["interval_s"].median())
     n = len(starts)

@@ -36,6 +36,7 @@ BAD = [
     ("max_sweeps", 0, "an integer >= 1"),
     ("max_sweeps", True, "an integer >= 1"),
     ("tol_vph", 0.0, r"a positive number \(veh/h\)"),
+    ("jam_spacing_m", 0.0, r"a positive number \(m\)"),
     ("raise_on_nonconvergence", "no", "True or False"),
 ]
 

@@ -302,6 +302,15 @@ class FakeBackend(Backend):
     def route_index(self, vehicle: str) -> int:
         return 0 if self._vehicles[vehicle].crossed_s is None else 1
 
+    def halted(self, lane: str) -> tuple[float, ...]:
+        """A queue on red halts, one vehicle every 7.5 m from the stop line."""
+        if lane not in self.queues or self._green(lane):
+            return ()
+        return tuple(7.5 * i for i in range(len(self.queues[lane])))
+
+    def pending(self) -> tuple[str, ...]:
+        return ()
+
     # -- helpers ------------------------------------------------------------------------------
     def intervals(self, tls: str) -> list[tuple[float, float, str]]:
         """(start, duration, state) of every state a light showed, up to the end of the run."""

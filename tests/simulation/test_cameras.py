@@ -7,7 +7,7 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 
-from citybrain.counts import COUNT_COLUMNS, REGISTRY_COLUMNS, CountTable, read_counts
+from citybrain.counts import COUNT_COLUMNS, QUEUE_COLUMN, REGISTRY_COLUMNS, CountTable, read_counts
 from citybrain.exceptions import ValidationError
 from citybrain.network import graph_from_sumo_net
 from simulation import RunSpec
@@ -44,11 +44,11 @@ def grid_runs():
 
 def test_perfect_cameras_equal_true_movement_counts(grid_runs):
     tables = grid_runs["perfect"].cameras
-    assert list(tables.counts.columns) == list(COUNT_COLUMNS)
+    assert list(tables.counts.columns) == [*COUNT_COLUMNS, QUEUE_COLUMN]
     assert list(tables.truth.columns) == TRUTH_COLUMNS
-    assert list(tables.registry.columns) == list(REGISTRY_COLUMNS)
+    assert list(tables.registry.columns) == [*REGISTRY_COLUMNS, "range_m"]
     keys = ["interval_start", "interval_s", "junction", "from_edge", "to_edge"]
-    cams = tables.counts.drop(columns="camera_id").sort_values(keys).reset_index(drop=True)
+    cams = tables.counts.drop(columns=["camera_id", QUEUE_COLUMN]).sort_values(keys).reset_index(drop=True)
     truth = tables.truth.sort_values(keys).reset_index(drop=True)
     assert cams.equals(truth)
     moves = truth[truth.to_edge != ""]
@@ -79,7 +79,7 @@ def test_degraded_cameras_miss_vehicles_and_go_down(grid_runs, tmp_path):
     assert not counts[counts.camera_id == "cam_B1_A1B1"].empty
     files = write_camera_tables(tables, tmp_path, "x_")
     assert [f.name for f in files] == ["x_counts.csv", "x_truth.csv", "x_cameras.csv"]
-    assert files[0].read_text().splitlines()[0] == ",".join(COUNT_COLUMNS)
+    assert files[0].read_text().splitlines()[0] == ",".join([*COUNT_COLUMNS, QUEUE_COLUMN])
 
 
 def test_count_table_is_the_validated_file_without_the_file(grid_runs, tmp_path):

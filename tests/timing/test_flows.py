@@ -52,3 +52,26 @@ def test_clip_to_program_capacity():
     sat = np.array([m.sat_flow_vph for m in GRID.movements])
     signalised = [i for i, m in enumerate(GRID.movements) if m.tls and m.turn != "crossing"]
     assert np.all(clipped[signalised] <= sat[signalised] * 2 + 1e-9)
+
+
+def test_timing_designs_for_demand_when_the_table_has_it():
+    flows = make_flows(GRID, share=0.3, intervals=2)
+    queued = flows.assign(demand_vph=flows["flow_vph"] * 1.5, queue_capped=False)
+    npt.assert_allclose(movement_flows(GRID, queued), 1.5 * movement_flows(GRID, flows))
+    npt.assert_allclose(movement_flows(GRID, queued, demand=False), movement_flows(GRID, flows))
+    bad = queued.assign(demand_vph=queued["demand_vph"].where(queued.index != 4, -1.0))
+    with pytest.raises(ValidationError, match="row 4: demand_vph must be a number >= 0"):
+        movement_flows(GRID, bad)
+
+
+def test_coordinated_times_demand_above_the_own_programs_capacity():
+    """The discharge is clipped to what the own programs serve; queue growth is measured, so it stays."""
+    from citybrain.timing import TimingOptions, optimise_plan
+
+    flows = make_flows(GRID, share=0.25)
+    light = ["A0"]
+    queued = flows.assign(demand_vph=np.where(flows["junction"] == "A0", flows["flow_vph"] * 1.6, flows["flow_vph"]))
+    options = TimingOptions(tls=light, seed=0)
+    served = optimise_plan(GRID, flows, "coordinated", options, n_restarts=1, cycle_step_s=20)
+    demanded = optimise_plan(GRID, queued, "coordinated", options, n_restarts=1, cycle_step_s=20)
+    assert demanded.periods[0].by_tls["A0"].cycle_s > served.periods[0].by_tls["A0"].cycle_s

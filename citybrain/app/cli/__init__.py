@@ -15,6 +15,7 @@ import click
 
 from citybrain.exceptions import CityBrainError, SimulationError
 from .counts import counts
+from .demand import demand
 from .estimate import estimate
 from .network import network
 from .ops import ops
@@ -59,7 +60,7 @@ def cli() -> None:
 
 
 for _command in (network, counts, estimate, optimise, plans, run, simulate, spm, traffic_state, serve, tokens, ops, bench,
-                 report):
+                 report, demand):
     cli.add_command(_command)
 
 

@@ -51,6 +51,11 @@ def estimate(
         f"fit GEH < 5 on {100 * s['fit_geh_below_5']:.1f}% of counts; most sweeps {s['sweeps_max']}; "
         f"mean |conservation residual| {s['conservation_residual_abs_mean_vph']:.1f} veh/h"
     )
+    if "demand_vph" in result.flows.columns:
+        f = result.flows
+        click.echo(f"queues read: demand {f['demand_vph'].sum() / max(f['flow_vph'].sum(), 1e-9) - 1:+.1%} over the "
+                   f"discharge; {int(f['queue_capped'].sum())} of {len(f)} movement intervals had a queue filling the "
+                   "camera's range (their demand is a lower bound)")
     if out is not None:
         click.echo(f"wrote {out}")
     else:

@@ -43,10 +43,15 @@ def _strategy_names(ctx: click.Context, param: click.Parameter, value: str | Non
 @click.option("--corridor", default=None, callback=junction_list,
               help="Signalised junctions of the time-space diagram in travel order, comma-separated "
                    "(e.g. J1,J2,J3; default: the longest chain of signals linked by through movements).")
+@click.option("--counts", "counts_file", type=InputFile("a count file (CSV or Parquet)"), default=None,
+              help="Your own camera counts instead of the emulated cameras; the twin then validates the plans "
+                   "on demand routed from their estimate.")
+@click.option("--registry", type=InputFile("a camera registry (CSV or Parquet)"), default=None,
+              help="The camera registry of --counts.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
 def run(scenario: Path, out: Path, seeds: int | None, strategies: list[str] | None, method: str,
         replan_every: float | None, workers: int | None, duration_s: float | None, corridor: list[str] | None,
-        quiet: bool) -> None:
+        counts_file: Path | None, registry: Path | None, quiet: bool) -> None:
     """Close the loop on SCENARIO and report it.
 
     Runs the scenario's existing programs with emulated cameras, checks the counts,
@@ -54,11 +59,16 @@ def run(scenario: Path, out: Path, seeds: int | None, strategies: list[str] | No
     plans vs adaptive controllers over the same seeds in the SUMO twin, and writes
     OUT/report.md, OUT/report.html, figures, plan.json, plan.add.xml, timing.csv and
     flows.csv (re-render with `citybrain report OUT`). With --replan-every, runs the closed
-    loop instead (OUT/closed_loop.md, closed_loop.html, figures and every pushed plan).
+    loop instead (OUT/closed_loop.md, closed_loop.html, figures and every pushed plan). With
+    --counts, your counts replace the emulated cameras.
     """
     from citybrain.app.runner import Progress, run_job
 
     progress = Progress(enabled=not quiet)
+    if registry is not None and counts_file is None:
+        raise click.UsageError("--registry describes the cameras of --counts; give --counts too.")
+    if replan_every is not None and counts_file is not None:
+        raise click.UsageError("--replan-every re-plans from the twin's own cameras; it does not take --counts.")
     if replan_every is not None:
         if strategies is not None:
             raise click.UsageError("--strategies is for the validation runs; the closed loop (--replan-every) "
@@ -79,7 +89,7 @@ def run(scenario: Path, out: Path, seeds: int | None, strategies: list[str] | No
             raise SystemExit(1)
         return
     res = run_job(scenario, out, seeds=seeds, strategies=strategies, method=method, workers=workers,
-                  progress=progress, duration_s=duration_s, corridor=corridor)
+                  progress=progress, duration_s=duration_s, corridor=corridor, counts=counts_file, registry=registry)
     from citybrain.app.report.write import headline
 
     for line in headline(res.data):

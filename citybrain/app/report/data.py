@@ -97,6 +97,8 @@ class ReportData:
         SUMO version of the runs.
     count_seed : int
         Seed of the counting run.
+    counts_source : str
+        Where the counts came from when not from a counting run (a user's file); ``""``: the run.
     timings : dict
         Wall time (s) per step.
     notes : list of str
@@ -135,6 +137,7 @@ class ReportData:
     end_s: float = 3600.0
     sumo_version: str = ""
     count_seed: int = 0
+    counts_source: str = ""
     timings: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     monitor: pd.DataFrame | None = None

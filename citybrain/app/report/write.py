@@ -240,7 +240,7 @@ def report_blocks(data: ReportData, extra: dict | None = None) -> list[tuple]:
     counts = extra.get("counts_from", f"counts from a separate run (seed {data.count_seed})")
     blocks.append(("p", f"Window {data.begin_s:g}-{data.end_s:g} s ({(data.end_s - data.begin_s) / 3600:.3g} h); "
                         f"validation seeds {', '.join(map(str, data.seeds))} (the same for every strategy); "
-                        f"{counts}; SUMO {data.sumo_version}."))
+                        f"{data.counts_source or counts}; SUMO {data.sumo_version}."))
     blocks.append(("h2", "Result"))
     for line in headline(data, table):
         blocks.append(("li", line))

@@ -13,6 +13,11 @@
 6. write ``report.md``, ``report.html``, figures and tables;
 7. the plans (``plan.json``, ``plan.add.xml``) and flows (``flows.csv``) stay in the folder,
    ready for the plan service.
+
+With a user's own counts (``counts=``, and their camera ``registry=``) step 1 reads them instead
+of running the cameras, and the twin validates the plans on demand routed from the estimate
+(:func:`simulation.demand.write_jtr_demand`, every junction estimated, in ``demand/``) instead of
+the scenario's own demand: the scenario gives the network, its programs and the window.
 """
 
 from __future__ import annotations
@@ -26,8 +31,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from citybrain.counts import CountTable
-from citybrain.estimation import estimate_flows, write_flows
+from citybrain.counts import CountTable, read_counts
+from citybrain.estimation import EstimationSettings, estimate_flows, write_flows
 from citybrain.exceptions import SimulationError, ValidationError
 from citybrain.network import RoadNetwork, graph_from_sumo_net
 from citybrain.plans import check_network_plan, write_plans_json, write_sumo_additional
@@ -185,7 +190,8 @@ def _check_strategies(strategies) -> list[str]:
 def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, strategies=None,
             method: str = "auto", count_seed: int = COUNT_SEED, workers: int | None = None,
             progress: Progress | None = None, duration_s: float | None = None,
-            corridor: list[str] | None = None) -> JobResult:
+            corridor: list[str] | None = None, counts: str | Path | None = None,
+            registry: str | Path | None = None) -> JobResult:
     """Run the main job on a scenario and write its report, plans and flows into ``out``.
 
     Parameters
@@ -212,6 +218,12 @@ def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, 
     corridor
         Signalised junctions of the time-space diagram, in travel order (default: the main
         corridor, the longest chain of signals linked by through movements).
+    counts
+        A user's count file (CSV or Parquet; times in seconds from the scenario's begin, or ISO
+        8601 with the first interval at the begin): used instead of the counting run, and the
+        validation runs on demand routed from its estimate.
+    registry
+        The camera registry of ``counts`` (CSV or Parquet).
 
     Returns
     -------
@@ -251,27 +263,42 @@ def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, 
 
     # 1. counts
     t = time.perf_counter()
-    progress(f"step 1/7: counting run: {sc.name} under its existing programs, cameras on (seed {count_seed})")
-    spec = RunSpec(scenario=sc, controller="fixed", seed=count_seed, cameras=True)
-    (counted,) = run_many([spec], [out / "runs" / "counting" / f"seed{count_seed}"], workers=1)
-    if not counted.ok or counted.cameras is None:
-        msg = f"The counting run of {sc.name} failed: {counted.error}"
-        raise SimulationError(msg)
-    count_files = write_camera_tables(counted.cameras, out / "counts", prefix="")
-    timings["1 counting run"] = time.perf_counter() - t
+    truth = None
+    if counts is None:
+        progress(f"step 1/7: counting run: {sc.name} under its existing programs, cameras on (seed {count_seed})")
+        spec = RunSpec(scenario=sc, controller="fixed", seed=count_seed, cameras=True)
+        (counted,) = run_many([spec], [out / "runs" / "counting" / f"seed{count_seed}"], workers=1)
+        if not counted.ok or counted.cameras is None:
+            msg = f"The counting run of {sc.name} failed: {counted.error}"
+            raise SimulationError(msg)
+        count_files = write_camera_tables(counted.cameras, out / "counts", prefix="")
+        truth = counted.cameras.truth
+        timings["1 counting run"] = time.perf_counter() - t
+    else:
+        progress(f"step 1/7: the counts are {counts} (no counting run)")
 
     # 2. check counts
     t = time.perf_counter()
     progress("step 2/7: checking the counts")
-    table = _checked_counts(counted.cameras, network, count_files[0], out / "counts_report.txt")
+    if counts is None:
+        table = _checked_counts(counted.cameras, network, count_files[0], out / "counts_report.txt")
+    else:
+        table = _checked_counts(None, network, Path(counts), out / "counts_report.txt", registry=registry)
     timings["2 count check"] = time.perf_counter() - t
 
     # 3. estimate
     t = time.perf_counter()
     progress(f"step 3/7: estimating movement flows from {len(table)} counts")
     estimate = estimate_flows(network, table)
-    flows = estimate.flows
-    write_flows(flows, out / "flows.csv")
+    flows = _seconds(estimate.flows, table)
+    write_flows(estimate.flows, out / "flows.csv")
+    if counts is not None:  # the validation's demand: routed from an estimate of every junction
+        from simulation.demand import write_jtr_demand
+
+        routed = write_jtr_demand(_seconds(estimate_flows(network, table, EstimationSettings(junctions="all")).flows,
+                                           table), network, out / "demand", begin_offset_s=sc.begin_s)
+        sc = sc.with_demand((routed["routes"],))
+        progress(f"  validation demand: {routed['routes']} (jtrrouter, from the estimate)")
     fit = estimate.summary()
     fit.pop("settings", None)
     timings["3 flow estimate"] = time.perf_counter() - t
@@ -313,12 +340,13 @@ def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, 
     # 6. report
     t = time.perf_counter()
     progress("step 6/7: writing the report and figures")
-    truth = counted.cameras.truth if counted.cameras is not None else None
     data = report_data(sc, network, strategies, seed_list, results, lane_files, flows=flows, truth=truth, fit=fit,
                        plan=plan, plan_method=how, count_seed=count_seed)
     data.timings = timings
     data.corridor = corridor
     data.spm = _spm_table(results, out)
+    if counts is not None:
+        data.counts_source = f"counts from {counts}; validation demand routed from their estimate"
     violations = _our_violations(data.monitor)
     for line in violations:
         progress(f"  WARNING {line}")
@@ -349,11 +377,13 @@ def _spm_table(results: dict, out: Path) -> pd.DataFrame | None:
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
-def _checked_counts(cameras, network: RoadNetwork, count_file: Path, report_file: Path) -> CountTable:
-    """Validate the counting run's counts once; on any problem write the report and raise.
+def _checked_counts(cameras, network: RoadNetwork, count_file: Path, report_file: Path,
+                    registry: str | Path | None = None) -> CountTable:
+    """Validate the counts once (the counting run's ``cameras``, or else ``count_file`` with its
+    ``registry``); on any problem write the report and raise.
 
-    The report names ``count_file`` (the counts as written to the output folder), whose rows
-    are the table's rows.
+    The report names ``count_file`` (for the cameras: the counts as written to the output
+    folder, whose rows are the table's rows).
 
     Raises
     ------
@@ -361,7 +391,10 @@ def _checked_counts(cameras, network: RoadNetwork, count_file: Path, report_file
         Listing every problem, after writing them to ``report_file``.
     """
     try:
-        table = cameras.count_table(network, strict=False, source=str(count_file))
+        if cameras is None:
+            table = read_counts(count_file, network, strict=False, registry=registry)
+        else:
+            table = cameras.count_table(network, strict=False, source=str(count_file))
     except ValidationError as exc:  # no usable count at all: the report is the message
         report_text = str(exc)
         problems = exc.problems
@@ -373,6 +406,14 @@ def _checked_counts(cameras, network: RoadNetwork, count_file: Path, report_file
     report_file.write_text(report_text + "\n")
     msg = f"The counts have problems; the plan is not made. Report in {report_file}:\n{report_text}"
     raise ValidationError(msg, problems)
+
+
+def _seconds(flows: pd.DataFrame, table: CountTable) -> pd.DataFrame:
+    """The flows with ``interval_start`` in seconds from the counts' first interval when the counts used ISO times."""
+    if table.origin is None:
+        return flows
+    start = pd.to_datetime(flows["interval_start"], format="ISO8601")
+    return flows.assign(interval_start=(start - start.min()).dt.total_seconds())
 
 
 def report_data(sc, network: RoadNetwork, strategies: list[str], seeds: list[int], results: dict,
