@@ -37,6 +37,9 @@ BAD = [
     ("max_sweeps", True, "an integer >= 1"),
     ("tol_vph", 0.0, r"a positive number \(veh/h\)"),
     ("raise_on_nonconvergence", "no", "True or False"),
+    ("ratio_period_s", -900.0, "a number >= 0"),
+    ("pool_prior_weight", math.nan, "a number >= 0"),
+    ("pool_iterations", 0, "an integer >= 1"),
 ]
 
 
