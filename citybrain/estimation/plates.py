@@ -53,6 +53,7 @@ __all__ = [
 #: Columns of :attr:`PathFragments.frame`.
 FRAGMENT_COLUMNS: tuple[str, ...] = ("camera_a", "camera_b", "time_a_s", "time_b_s", "travel_s", "free_flow_s", "pair")
 _CROSSING = TURN_CODES.index("crossing")
+_UTURN = TURN_CODES.index("uturn")
 
 
 @dataclass(frozen=True)
@@ -74,14 +75,19 @@ class PlateSettings:
         Fewest (effective) fragments through an approach for its turn shares; ``> 0``.
     max_free_flow_s
         Cameras farther apart than this free-flow time (s) are not linked; ``> 0``.
+    share_sd_floor
+        Standard deviation added (in quadrature) to every turn share's sampling one: trips
+        that end between two cameras, or take another path than the shortest, bias a share
+        in ways the sample cannot show; ``>= 0``.
     """
 
     max_time_factor: float = 3.0
     slack_s: float = 120.0
     min_time_factor: float = 0.5
     retention_s: float = RETENTION_S
-    min_fragments: float = 5.0
+    min_fragments: float = 20.0
     max_free_flow_s: float = 900.0
+    share_sd_floor: float = 0.1
 
     def __post_init__(self) -> None:
         checks = {
@@ -91,9 +97,10 @@ class PlateSettings:
             "retention_s": lambda v: v > 0,
             "min_fragments": lambda v: v > 0,
             "max_free_flow_s": lambda v: v > 0,
+            "share_sd_floor": lambda v: v >= 0,
         }
         wanted = {"max_time_factor": "> 1", "slack_s": ">= 0", "min_time_factor": "in [0, 1]",
-                  "retention_s": "> 0", "min_fragments": "> 0", "max_free_flow_s": "> 0"}
+                  "retention_s": "> 0", "min_fragments": "> 0", "max_free_flow_s": "> 0", "share_sd_floor": ">= 0"}
         problems = []
         for name, ok in checks.items():
             value = getattr(self, name)
@@ -264,7 +271,8 @@ def fragment_turn_shares(
     pandas.DataFrame
         ``junction, from_edge, to_edge, share, share_sd, fragments``: the movements of each
         such approach with their share of the approach's flow into those movements, its
-        standard deviation ``sqrt((s (1 - s) + 1 / n) / n)`` and the effective fragments ``n``.
+        standard deviation ``sqrt((s (1 - s) + 1 / n) / n + share_sd_floor^2)`` and the
+        effective fragments ``n``.
     """
     from .._kernels.estimation.plates import _path_weights
 
@@ -299,7 +307,7 @@ def fragment_turn_shares(
         if n_eff < fragments.settings.min_fragments:
             continue
         share = total[s] / total[s].sum()
-        sd = np.sqrt((share * (1.0 - share) + 1.0 / n_eff) / n_eff)
+        sd = np.sqrt((share * (1.0 - share) + 1.0 / n_eff) / n_eff + fragments.settings.share_sd_floor**2)
         for m, sh, sdv in zip(s, share, sd, strict=True):
             rows.append((arrays.junction_ids[j], arrays.edge_ids[e], arrays.edge_ids[arrays.mov_to_edge[m]],
                          float(sh), float(sdv), float(n_eff)))
@@ -388,13 +396,14 @@ def _read_rates(sightings: pd.DataFrame, counts: pd.DataFrame, t0: float, t1: fl
 def _covered_downstream(arrays, cam_edge: np.ndarray) -> np.ndarray:
     """Per edge: does every vehicle on it reach a camera's stop line, whichever way it continues?
 
-    True for a camera's approach edge; else when the edge has movements out and all of them
-    enter covered edges (fixed point from the cameras; loops stay uncovered).
+    True for a camera's approach edge; else when the edge has movements out other than
+    U-turns and all of them enter covered edges (fixed point from the cameras; loops stay
+    uncovered). A dead end (only a U-turn out) is where trips leave the network: uncovered.
     """
     n_e = len(arrays.edge_ids)
     covered = np.zeros(n_e, dtype=bool)
     covered[cam_edge] = True
-    ok = (arrays.mov_turn != _CROSSING) & (arrays.mov_to_edge >= 0)
+    ok = (arrays.mov_turn != _CROSSING) & (arrays.mov_turn != _UTURN) & (arrays.mov_to_edge >= 0)
     changed = True
     while changed:
         changed = False
