@@ -34,6 +34,8 @@ TOML keys (paths are relative to the TOML file)::
     noise_sd = 0.0                   # relative s.d. of multiplicative Gaussian noise
     outage_rate = 0.0                # probability a camera is down in an interval
     outages = [{camera_id = "cam_B1_A1B1", start_s = 0.0, end_s = 600.0}]
+    read_rate = 0.3                  # share of crossings whose plate is read (sightings)
+    misread_rate = 0.02              # share of read plates read wrong
 
     [emergency]                      # emergency vehicles (simulation.emergency)
     every_min = 10.0
@@ -94,7 +96,7 @@ _TOP_KEYS = {
     "emergency",
 }
 _FLOW_KEYS = {"from_edge", "to_edge", "veh_per_hour", "begin_s", "end_s"}
-_CAMERA_KEYS = {"interval_s", "detection_rate", "noise_sd", "outage_rate", "outages"}
+_CAMERA_KEYS = {"interval_s", "detection_rate", "noise_sd", "outage_rate", "outages", "read_rate", "misread_rate"}
 
 #: Bounds SUMO accepts: times (s) from 0 (it refuses a negative begin) to about 31 years (it
 #: refuses 1e300 s), and a flow rate (veh/h) far above any road's yet below those it refuses (1e9).
@@ -148,6 +150,10 @@ class CameraConfig:
         Probability in [0, 1] that a camera is down for a whole interval.
     outages : tuple of Outage
         Scheduled outages.
+    read_rate : float
+        Probability in [0, 1] that a camera reads the plate of a vehicle crossing its stop line.
+    misread_rate : float
+        Probability in [0, 1] that a read plate is read wrong (one character changed).
     """
 
     interval_s: float = 300.0
@@ -155,6 +161,8 @@ class CameraConfig:
     noise_sd: float = 0.0
     outage_rate: float = 0.0
     outages: tuple[Outage, ...] = ()
+    read_rate: float = 0.3
+    misread_rate: float = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -632,4 +640,6 @@ def _cameras(raw: Fields | None) -> CameraConfig:
             o.problem("end_s", f"must be after start_s={start:g} (seconds from the begin), got {end:g}")
         elif None not in (camera, start, end):
             outages.append(Outage(camera, start, end))  # type: ignore[arg-type]
-    return CameraConfig(interval, rate, noise, outage, tuple(outages))  # type: ignore[arg-type]
+    read = raw.number("read_rate", 0.3, low=0, high=1)
+    misread = raw.number("misread_rate", 0.02, low=0, high=1)
+    return CameraConfig(interval, rate, noise, outage, tuple(outages), read, misread)  # type: ignore[arg-type]

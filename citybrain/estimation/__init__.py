@@ -77,12 +77,16 @@ The numba kernels are in :mod:`citybrain._kernels.estimation`.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
 import pandas as pd
 
 from ..counts import CountTable, counts_from_frame
 from ..exceptions import ValidationError
 from ..network import RoadNetwork
 from .demand import DEMAND_COLUMNS, movement_demand
+from .plates import FRAGMENT_COLUMNS, PathFragments, PlateSettings, fragment_turn_shares, link_fragments, link_travel_times
 from .priors import prior_turning_ratios
 from .problem import EstimationProblem, build_problem
 from .results import (
@@ -102,6 +106,12 @@ from .solvers import solve, standard_errors
 __all__ = [
     "DEMAND_COLUMNS",
     "FLOW_COLUMNS",
+    "FRAGMENT_COLUMNS",
+    "PathFragments",
+    "PlateSettings",
+    "fragment_turn_shares",
+    "link_fragments",
+    "link_travel_times",
     "METHODS",
     "EstimationProblem",
     "EstimationSettings",
@@ -123,6 +133,8 @@ def estimate_flows(
     settings: EstimationSettings | None = None,
     *,
     turning_ratios: pd.DataFrame | None = None,
+    fragments: PathFragments | None = None,
+    registry: pd.DataFrame | None = None,
 ) -> FlowEstimate:
     """Estimate the flow (veh/h) of every movement per interval from camera counts.
 
@@ -138,6 +150,11 @@ def estimate_flows(
     turning_ratios
         History for the turning-ratio prior: ``junction, from_edge, to_edge`` and ``ratio``
         or ``flow_vph`` (e.g. an earlier estimate's flows). Default: the lane-use prior.
+    fragments
+        Path fragments from plate sightings (:func:`link_fragments`): each period's turn
+        shares (:func:`fragment_turn_shares`) enter as rows of their own.
+    registry
+        The camera registry the fragments' cameras are in (needed with ``fragments``).
 
     Returns
     -------
@@ -156,6 +173,24 @@ def estimate_flows(
     -----
     The model is described in the module docstring. GEH is the statistic of the UK Design
     Manual for Roads and Bridges (TA 46/97), computed on hourly rates.
+
+    Pooled turning ratios (``settings.ratio_period_s > 0``). Within a period an approach's
+    turning ratios ``r`` are nearly constant while its flow ``Q_t`` varies from interval to
+    interval; counts downstream then see ``sum_a r_am Q_at`` vary with the upstream flows,
+    which identifies ratios that one interval cannot (Cremer and Keller 1987, who estimate
+    ``r`` from entry and exit counts of a junction by constrained least squares over time).
+    Here the ratios of every approach of the network are estimated jointly with the flows by
+    minimising the model's one objective over the period's intervals, with the turning-prior
+    rows ``x_mt - r_m Q_at`` tying the intervals together, by alternating its two exact block
+    minimisations: the flows given the ratios (the per-interval problem with ``r`` as the
+    prior's ratios) and the ratios given the flows (per approach, constrained least squares
+    ``r_m = sum_t x_mt Q_at / sum_t Q_at^2``, which keeps ``r >= 0`` and ``sum r = 1``; kernel
+    ``_pool_turning_ratios``), from the lane-use prior, until no ratio moves more than 0.001
+    or ``pool_iterations``. Each step lowers the objective, so it converges; ratios that the
+    period's variation does not identify keep the prior's values. Why this and not a joint
+    nonlinear solve (the bilinear ``r Q`` terms): each half is an existing, exact and fast
+    solve (the network-wide sparse factorisation, then a closed form per approach), bounds and
+    weights stay those of the model, and it scales to the city benchmark.
     """
     settings = EstimationSettings() if settings is None else settings
     if not isinstance(settings, EstimationSettings):
@@ -167,9 +202,60 @@ def estimate_flows(
     if len(counts.frame) == 0:
         msg = "estimate_flows needs at least one count; the count table is empty."
         raise ValidationError(msg)
+    if fragments is not None and registry is None:
+        msg = "estimate_flows: fragments need the camera registry their cameras are in (registry=...)."
+        raise ValidationError(msg)
     p = build_problem(network, counts, settings, turning_ratios=turning_ratios)
-    x, sweeps = solve(p, settings)
     prior = "history" if turning_ratios is not None else "lane-use"
+    if settings.ratio_period_s <= 0 and fragments is None:
+        x, sweeps = solve(p, settings)
+        demand = movement_demand(network, counts, p, x, settings.jam_spacing_m)
+        return package_estimate(network, counts, p, x, standard_errors(p, settings), sweeps, report, settings, prior,
+                                demand=demand)
+    x = np.empty((len(p.intervals), p.n_var))
+    sweeps = np.zeros(len(p.intervals), dtype=np.int64)
+    se_parts, se_rows = [], np.zeros(len(p.intervals), dtype=np.int64)
+    for period in _periods(p.intervals, settings.ratio_period_s):
+        start, end = p.intervals[period[0]], p.intervals[period[-1]] + p.interval_s
+        frame = counts.frame
+        sub = replace(counts, frame=frame[(frame["interval_start"] >= start) & (frame["interval_start"] < end)])
+        shares = None if fragments is None else fragment_turn_shares(network, fragments, sub, registry)
+        pp, xp, sw = _pooled(network, sub, settings, turning_ratios, shares)
+        rows = np.searchsorted(p.intervals, pp.intervals)
+        x[rows], sweeps[rows] = xp, sw
+        se, se_row = standard_errors(pp, settings)
+        se_rows[rows] = se_row + sum(len(s) for s in se_parts)
+        se_parts.append(se)
+    prior += ", pooled" if settings.ratio_period_s > 0 else ""
+    prior += ", plates" if fragments is not None else ""
+    se_all = (np.concatenate(se_parts), se_rows)
     demand = movement_demand(network, counts, p, x, settings.jam_spacing_m)
-    return package_estimate(network, counts, p, x, standard_errors(p, settings), sweeps, report, settings, prior,
-                            demand=demand)
+    return package_estimate(network, counts, p, x, se_all, sweeps, report, settings, prior, demand=demand)
+
+
+def _periods(intervals: np.ndarray, period_s: float) -> list[np.ndarray]:
+    """Indices of the intervals of each period of ``period_s`` seconds (all in one when 0)."""
+    if period_s <= 0:
+        return [np.arange(len(intervals))]
+    k = np.floor((intervals - intervals[0]) / period_s + 1e-9).astype(np.int64)
+    return [np.flatnonzero(k == v) for v in np.unique(k)]
+
+
+def _pooled(network, counts, settings, turning_ratios, shares):
+    """The estimate of one period: flows and turning ratios alternately (see :func:`estimate_flows`)."""
+    from .._kernels.estimation.pooling import _pool_turning_ratios
+
+    p = build_problem(network, counts, settings, turning_ratios=turning_ratios, turn_shares=shares)
+    x, sweeps = solve(p, settings)
+    if settings.ratio_period_s <= 0:
+        return p, x, sweeps
+    prior = ratio = p.turn_ratio
+    for _ in range(int(settings.pool_iterations)):
+        new = _pool_turning_ratios(np.ascontiguousarray(x), p.seg_start, p.seg_end, prior, float(settings.pool_prior_weight))
+        moved = float(np.max(np.abs(new - ratio))) if len(new) else 0.0
+        ratio = new
+        p = build_problem(network, counts, settings, turning_ratios=turning_ratios, ratios=ratio, turn_shares=shares)
+        x, sweeps = solve(p, settings)
+        if moved < 1e-3:
+            break
+    return p, x, sweeps

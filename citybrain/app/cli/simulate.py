@@ -47,7 +47,7 @@ __all__ = ["simulate"]
 @click.option(
     "--cameras-out",
     type=OutputDir(),
-    help="Write emulated camera counts, true counts and the camera registry here.",
+    help="Write emulated camera counts, true counts, the camera registry and plate sightings (the raw feed: plates are the twin's vehicle ids) here.",
 )
 @click.option(
     "--events-out",
@@ -188,7 +188,7 @@ def simulate(
     if cameras_out is not None:
         for r in results:
             if r.cameras is not None:
-                write_camera_tables(r.cameras, cameras_out, prefix=f"{sc.name}_seed{r.seed}_")
+                write_camera_tables(r.cameras, cameras_out, prefix=f"{sc.name}_seed{r.seed}_", sightings=True)
     if events_out is not None:
         for r in results:
             if r.events is not None:
