@@ -371,6 +371,10 @@ def test_a_viewer_sees_map_and_audit_no_action_and_a_forged_request_is_refused(s
     assert browser.execute_script("return [innerWidth, innerHeight]") == [1920, 1080]
     _layout_fits(browser)
     browser.save_screenshot(str(artefacts / "5-viewer-map-1920x1080.png"))
+    browser.execute_script("document.getElementById('tab-map').focus()")
+    webdriver.ActionChains(browser).send_keys(Keys.ARROW_RIGHT).perform()  # the tabs answer the arrow keys
+    _wait(browser, lambda d: d.find_element(By.ID, "view-plans").is_displayed(), "the plans view by keyboard")
+    assert browser.switch_to.active_element == browser.find_element(By.ID, "tab-plans")
     _open_plan(browser, every=True)  # plan 1 is active now: not a draft or pending
     browser.find_element(By.ID, "tab-audit").click()
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#audit-table tbody tr"), "the audit lines")

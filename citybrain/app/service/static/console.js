@@ -13,7 +13,7 @@ const SVG_NS = "http://www.w3.org/2000/svg";
 const state = {
   token: null, me: null, network: null, lights: new Map(), targets: new Map(), selected: null,
   panelKey: "", plans: [], plan: null, versions: new Map(), audit: [], poll: null, polls: 0,
-  busy: false, traffic: null,
+  busy: false,
 };
 
 // ---------------------------------------------------------------- small DOM helpers
@@ -129,7 +129,6 @@ function atLeast(role) {
 
 function applyRole() {
   for (const node of document.querySelectorAll(".needs-engineer")) node.hidden = !atLeast("engineer");
-  for (const node of document.querySelectorAll(".needs-operator")) node.hidden = !atLeast("operator");
 }
 
 // ---------------------------------------------------------------- sign in and out
@@ -316,11 +315,11 @@ async function refreshTraffic() {
     paintTraffic(null);
     return;
   }
-  state.traffic = new Map((data.features || []).map((f) => [f.id ?? f.properties.edge, f.properties]));
+  const traffic = new Map((data.features || []).map((f) => [f.id ?? f.properties.edge, f.properties]));
   const areas = Object.entries(data.areas || {}).filter(([, v]) => v && Number.isFinite(v.index))
     .map(([k, v]) => `${k}: congestion index ${v.index.toFixed(2)} (${v.level})`).join(", ");
-  note.textContent = `traffic state${data.at ? ` at ${data.at}` : ""}: ${state.traffic.size} links${areas ? `; ${areas}` : ""}`;
-  paintTraffic(state.traffic);
+  note.textContent = `traffic state${data.at ? ` at ${data.at}` : ""}: ${traffic.size} links${areas ? `; ${areas}` : ""}`;
+  paintTraffic(traffic);
 }
 
 function paintTraffic(traffic) {
@@ -770,7 +769,18 @@ function init() {
   $("signin-form").addEventListener("submit", guard(signIn));
   $("signout").addEventListener("click", () => signOut(true));
   $("error-close").addEventListener("click", clearError);
-  for (const v of ["map", "plans", "audit"]) $(`tab-${v}`).addEventListener("click", () => showView(v));
+  const views = ["map", "plans", "audit"];
+  views.forEach((v, i) => {
+    const tab = $(`tab-${v}`);
+    tab.addEventListener("click", () => showView(v));
+    tab.addEventListener("keydown", (e) => { // arrow keys move between the tabs
+      const step = { ArrowRight: 1, ArrowLeft: -1 }[e.key];
+      if (!step) return;
+      const next = views[(i + step + views.length) % views.length];
+      $(`tab-${next}`).focus();
+      showView(next);
+    });
+  });
   $("plans-all").addEventListener("change", guard(refreshPlans));
   $("upload-form").addEventListener("submit", guard(uploadPlan));
   $("audit-form").addEventListener("submit", guard(refreshAudit));
