@@ -66,7 +66,7 @@ def network_drawing(network: RoadNetwork) -> dict:
     xs = [x for link in links for x, _ in link["shape_m"]] + [light["x_m"] for light in lights]
     ys = [y for link in links for _, y in link["shape_m"]] + [light["y_m"] for light in lights]
     bounds = [min(xs), min(ys), max(xs), max(ys)] if xs else [0.0, 0.0, 0.0, 0.0]
-    return {"links": links, "lights": lights, "bounds_m": bounds, "crs_note": geometry.crs_note}
+    return {"links": links, "lights": lights, "bounds_m": bounds, "crs_note": "network metres (x east, y north)"}
 
 
 def add_console(app: FastAPI, service: PlanService, authenticate: Callable[..., User]) -> None:

@@ -239,7 +239,8 @@ function drawMap() {
         }
       },
     }, svg("circle", { r: r.toFixed(1) }),
-    svg("text", { y: (-r * 1.5).toFixed(1), "font-size": (r * 1.5).toFixed(1), "text-anchor": "middle" }, light.tls),
+    svg("text", { y: (-r * 1.5).toFixed(1), "font-size": (r * 1.5).toFixed(1), "text-anchor": "middle" },
+      light.tls.length > 16 ? `${light.tls.slice(0, 15)}…` : light.tls),
     svg("title", {}, light.tls));
     return g;
   }));
