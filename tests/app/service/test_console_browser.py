@@ -285,6 +285,9 @@ def test_an_engineer_sees_plans_and_checks_but_no_approve_push_or_rollback(stack
 
 def test_an_operator_approves_pushes_sees_the_light_change_and_rolls_back(stack, browser, artefacts):
     _sign_in(browser, stack["url"], stack["tokens"]["olga"], "olga", "operator")
+    _open_light_by_keyboard(browser)  # before: J3 runs version 1 and waits for version 2's approval
+    _wait(browser, lambda d: _text(d, "#panel-active") == "plan 1 version 1", "J3 on version 1")
+    assert _status(browser) == "pending-approval" and _phase_greens(browser) == _greens(stack["v1"])
     _open_plan(browser)
     browser.find_element(By.ID, "approve-button").click()
     _wait(browser, lambda d: _text(d, "#plan-status") == "approved", "version 2 approved")
