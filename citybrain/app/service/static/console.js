@@ -393,8 +393,11 @@ function renderPanel(light, entries, version) {
 
   if (version) {
     for (const { period, plan } of lightPlans(version.plan, light.tls)) parts.push(timing(plan, period));
+  } else {
+    const own = state.network.lights.find((l) => l.tls === light.tls);
+    if (own) parts.push(ownProgram(own.program));
   }
-  if (atLeast("operator")) parts.push(rollbackForm(light));
+  if (atLeast("operator") && light.active) parts.push(rollbackForm(light));
   parts.push(el("h3", {}, "Plan history"), historyTable(light.history));
   parts.push(el("h3", {}, "Audit lines"), auditLines(entries));
   panel.replaceChildren(...parts);
@@ -460,11 +463,35 @@ function timing(plan, period) {
       el("tbody", {}, rows)));
 }
 
+// The light's own program from the network file: its phases along the cycle, coloured by their signal states.
+function ownProgram(program) {
+  const cycle = program.phases.reduce((t, ph) => t + ph.duration_s, 0);
+  const W = 600;
+  const k = W / (cycle || 1);
+  const kind = (st) => (/[Gg]/.test(st) ? "seg-green" : /[yYuo]/.test(st) ? "seg-yellow" : "seg-red");
+  const segs = [];
+  let t = 0;
+  program.phases.forEach((ph, i) => {
+    segs.push(svg("rect", { class: kind(ph.state), x: (t * k).toFixed(2), y: 8, width: (ph.duration_s * k).toFixed(2), height: 26 },
+      svg("title", {}, `phase ${i} ${secs(ph.duration_s)} ${ph.state}`)));
+    if (ph.duration_s * k > 26) {
+      segs.push(svg("text", { class: "seg-label", x: ((t + ph.duration_s / 2) * k).toFixed(1), y: 26, "text-anchor": "middle" },
+        plainNumber(ph.duration_s)));
+    }
+    segs.push(svg("line", { class: "phase-tick", x1: (t * k).toFixed(1), x2: (t * k).toFixed(1), y1: 2, y2: 38 }));
+    t += ph.duration_s;
+  });
+  segs.push(svg("text", { class: "axis", x: W, y: 52, "text-anchor": "end" }, `${plainNumber(cycle)} s`));
+  return el("section", { class: "timing own-program" },
+    el("h3", {}, `Its own program in the network file (${program.type} ${program.program_id}): cycle ${secs(cycle)}, offset ${secs(program.offset_s)}`),
+    svg("svg", { class: "phases", viewBox: `0 0 ${W} 58`, role: "img", "aria-label": `Own program: cycle ${secs(cycle)}` }, segs),
+    el("p", { class: "note" }, "No plan of this service has been pushed to this light."));
+}
+
 function rollbackForm(light) {
   const result = el("p", { class: "result", id: "rollback-result", "aria-live": "polite" });
   const force = el("input", { type: "checkbox", id: "rollback-force" });
-  const button = el("button", { type: "submit", id: "rollback-button", disabled: !light.active },
-    `Roll back ${light.tls}`);
+  const button = el("button", { type: "submit", id: "rollback-button" }, `Roll back ${light.tls}`);
   const form = el("form", { class: "actions", method: "post" },
     button, el("label", { class: "check", for: "rollback-force" }, force,
       " force (restore this light alone out of its coordinated group)"), result);
