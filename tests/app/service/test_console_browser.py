@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import io
 import json
 import os
 import shutil
@@ -121,14 +122,13 @@ def stack(optimised, tmp_path_factory):  # noqa: F811
 
 
 @pytest.fixture(scope="module")
-def browser(artefacts):
+def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,800"):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(artefacts)})
     _viewport(driver, 1280, 800)
     yield driver
     driver.quit()
@@ -210,6 +210,19 @@ def _forged(driver, method: str, path: str) -> dict:
         fetch(path, {method, headers: {Authorization: 'Bearer ' + sessionStorage.getItem('citybrain.token'),
                                        'Content-Type': 'application/json'}, body: '{}'})
           .then(async r => done({status: r.status, body: await r.json()}));""", method, path)
+
+
+def _exported_csv(driver) -> str:
+    """Press Export CSV and return the file the page hands to the browser (the blob behind its download link)."""
+    driver.execute_script("""
+        const make = URL.createObjectURL.bind(URL);
+        window.exported = null;
+        URL.createObjectURL = (blob) => { window.exported = blob; return make(blob); };""")
+    driver.find_element(By.ID, "audit-csv").click()
+    return driver.execute_async_script("""
+        const done = arguments[0];
+        const wait = () => (window.exported ? window.exported.text().then(done) : setTimeout(wait, 50));
+        wait();""")
 
 
 def _layout_fits(driver) -> None:
@@ -339,13 +352,12 @@ def test_an_operator_approves_pushes_sees_the_light_change_and_rolls_back(stack,
     _wait(browser, lambda d: _text(d, "#audit-count") == "2 line(s)", "olga's rollback lines (started, acknowledged)")
     rows = browser.find_elements(By.CSS_SELECTOR, "#audit-table tbody tr")
     assert all("olga" in r.text and "rollback" in r.text for r in rows)
-    browser.find_element(By.ID, "audit-csv").click()
-    found = _wait(browser, lambda d: [p for p in artefacts.glob("citybrain-audit-*.csv")], "the CSV download")
-    with found[-1].open(newline="") as fh:
-        lines = list(csv.DictReader(fh))
+    text = _exported_csv(browser)
+    (artefacts / "audit-olga-rollback.csv").write_text(text)
+    lines = list(csv.DictReader(io.StringIO(text)))
     assert [(x["user"], x["action"], x["result"]) for x in lines] == [("olga", "rollback", "started"),
                                                                       ("olga", "rollback", "acknowledged")]
-    found[-1].unlink()
+    assert all(x["lights"] == LIGHT and x["at"] and x["sha256"] for x in lines)
     # by light and time: nothing from the future, J3's lines up to now
     Select(browser.find_element(By.ID, "audit-action")).select_by_visible_text("any")
     browser.find_element(By.ID, "audit-user").clear()
@@ -359,6 +371,13 @@ def test_an_operator_approves_pushes_sees_the_light_change_and_rolls_back(stack,
     _wait(browser, lambda d: _text(d, "#audit-count") == f"{j1} line(s)", "J1's lines")
     assert "rollback" not in _text(browser, "#audit-table tbody")  # J3 alone was rolled back
     browser.save_screenshot(str(artefacts / "4-operator-audit-1280x800.png"))
+
+    _open_plan(browser, every=True)
+    browser.find_element(By.ID, "signout").click()  # nothing of olga's stays: no token, no control
+    assert browser.execute_script("return sessionStorage.length") == 0
+    assert browser.find_element(By.ID, "signin").is_displayed()
+    for control in ("push-button", "rollback-button", "approve-button", "check-button"):
+        assert not browser.find_elements(By.ID, control), control
     assert _severe(browser) == []
 
 

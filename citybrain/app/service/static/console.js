@@ -64,8 +64,13 @@ class ApiError extends Error {
   }
 }
 
+// Thrown for a request of a session that has ended (signed out meanwhile): nothing to show.
+class SignedOut extends Error {}
+
 async function api(method, path, body, raw) {
-  const headers = { Authorization: `Bearer ${state.token}` };
+  const token = state.token;
+  if (!token) throw new SignedOut("signed out");
+  const headers = { Authorization: `Bearer ${token}` };
   const init = { method, headers, cache: "no-store" };
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
@@ -83,6 +88,7 @@ async function api(method, path, body, raw) {
   } catch (_exc) {
     data = null;
   }
+  if (state.token !== token) throw new SignedOut("signed out");
   if (!resp.ok) {
     const detail = data && typeof data.detail === "string" ? data.detail : resp.statusText;
     const problems = data && Array.isArray(data.problems) ? data.problems : [];
@@ -96,6 +102,7 @@ function errorLine(err) {
 }
 
 function showError(err) {
+  if (err instanceof SignedOut) return;
   $("error-text").textContent = errorLine(err);
   const list = $("error-problems");
   list.replaceChildren(...(err.problems || []).map((p) => el("li", {}, p)));
@@ -116,6 +123,7 @@ function guard(fn) {
 
 // Show an action's outcome in its own result line as well as in the error banner.
 function report(node, err) {
+  if (err instanceof SignedOut) return;
   node.replaceChildren(el("span", { class: "bad" }, errorLine(err)),
     err.problems && err.problems.length ? el("ul", {}, err.problems.map((p) => el("li", {}, p))) : null);
   showError(err);
@@ -158,7 +166,15 @@ function signOut(clear = true) {
   $("signin").hidden = false;
   $("signout").hidden = true;
   $("who").textContent = "";
+  // nothing the last user saw (or could press) stays on the page for the next one
   $("panel").replaceChildren(el("p", { class: "note" }, "Choose a light on the map."));
+  $("plan-detail").replaceChildren(el("p", { class: "note" }, "Choose a plan."));
+  for (const id of ["plans-table", "audit-table"]) $(id).querySelector("tbody").replaceChildren();
+  for (const id of ["upload-result", "audit-count", "traffic-note"]) $(id).textContent = "";
+  $("upload-form").reset();
+  $("audit-form").reset();
+  $("layer-traffic").checked = false;
+  paintTraffic(null);
   if (clear) clearError();
   $("token").focus();
 }
