@@ -40,7 +40,7 @@ CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
     pytest.skip(f"headless Chromium needs {CHROMIUM} and {CHROMEDRIVER} (OS packages chromium, chromium-driver)",
                 allow_module_level=True)
-webdriver = pytest.importorskip("selenium.webdriver", reason="Selenium is in the test extra: pip install -e '.[test]'")
+from selenium import webdriver  # noqa: E402 - the test extra's; only the OS packages may be missing
 from selenium.common.exceptions import (  # noqa: E402
     NoSuchElementException, StaleElementReferenceException, TimeoutException)
 from selenium.webdriver.chrome.service import Service  # noqa: E402
