@@ -536,7 +536,7 @@ function historyTable(history) {
     el("thead", {}, el("tr", {}, ["Push", "Kind", "Plan", "User", "Status", "Finished (UTC)", "Message"].map((h) => el("th", { scope: "col" }, h)))),
     el("tbody", {}, history.map((h) => el("tr", { class: `push-${h.status}` },
       el("td", {}, h.push_id), el("td", {}, h.kind + (h.forced ? " (forced)" : "")), el("td", {}, `${h.id} v${h.version}`),
-      el("td", {}, h.user), el("td", {}, h.status), el("td", {}, when(h.finished_at || h.started_at)),
+      el("td", {}, h.user), el("td", {}, h.status), el("td", { class: "nowrap" }, when(h.finished_at || h.started_at)),
       el("td", { class: "wrap" }, h.message || h.target)))));
 }
 
@@ -546,7 +546,7 @@ function auditLines(entries) {
   return el("table", { class: "grid compact", id: "panel-audit" },
     el("thead", {}, el("tr", {}, ["At (UTC)", "User", "Action", "Result", "Plan", "Detail"].map((h) => el("th", { scope: "col" }, h)))),
     el("tbody", {}, newest.map((e) => el("tr", {},
-      el("td", {}, when(e.at)), el("td", {}, e.user), el("td", {}, e.action), el("td", {}, e.result),
+      el("td", { class: "nowrap" }, when(e.at)), el("td", {}, e.user), el("td", {}, e.action), el("td", {}, e.result),
       el("td", {}, e.plan_id ? `${e.plan_id} v${e.to_version ?? ""}` : ""), el("td", { class: "wrap" }, e.detail)))));
 }
 
