@@ -42,7 +42,7 @@ function setAttrs(node, attrs) {
 }
 
 function append(node, children) {
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
     node.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -530,24 +530,29 @@ function rollbackForm(light) {
   return el("section", {}, el("h3", {}, "Roll back"), form);
 }
 
+// A table whose rows each carry a line of text under them (the panel is narrow): [cells, text, class].
+function twoLineTable(id, headers, rows) {
+  return el("table", { class: "grid compact two-line", id },
+    el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, rows.map(([cells, text, cls]) => [
+      el("tr", { class: `main ${cls || ""}` }, cells.map(([v, c]) => el("td", { class: c || null }, v))),
+      el("tr", { class: `sub ${cls || ""}` }, el("td", { colspan: headers.length, class: "wrap" }, text)),
+    ])));
+}
+
 function historyTable(history) {
   if (!history.length) return el("p", { class: "note" }, "No push has included this light.");
-  return el("table", { class: "grid compact", id: "panel-history" },
-    el("thead", {}, el("tr", {}, ["Push", "Kind", "Plan", "User", "Status", "Finished (UTC)", "Message"].map((h) => el("th", { scope: "col" }, h)))),
-    el("tbody", {}, history.map((h) => el("tr", { class: `push-${h.status}` },
-      el("td", {}, h.push_id), el("td", {}, h.kind + (h.forced ? " (forced)" : "")), el("td", {}, `${h.id} v${h.version}`),
-      el("td", {}, h.user), el("td", {}, h.status), el("td", { class: "nowrap" }, when(h.finished_at || h.started_at)),
-      el("td", { class: "wrap" }, h.message || h.target)))));
+  return twoLineTable("panel-history", ["Push", "Kind", "Plan", "User", "Status", "Finished (UTC)"],
+    history.map((h) => [[[h.push_id], [h.kind + (h.forced ? " (forced)" : "")], [`${h.id} v${h.version}`], [h.user],
+      [h.status], [when(h.finished_at || h.started_at), "nowrap"]], `${h.target}: ${h.message || "no answer yet"}`,
+    `push-${h.status}`]));
 }
 
 function auditLines(entries) {
   if (!entries.length) return el("p", { class: "note" }, "No audit line names this light.");
-  const newest = entries.slice().reverse();
-  return el("table", { class: "grid compact", id: "panel-audit" },
-    el("thead", {}, el("tr", {}, ["At (UTC)", "User", "Action", "Result", "Plan", "Detail"].map((h) => el("th", { scope: "col" }, h)))),
-    el("tbody", {}, newest.map((e) => el("tr", {},
-      el("td", { class: "nowrap" }, when(e.at)), el("td", {}, e.user), el("td", {}, e.action), el("td", {}, e.result),
-      el("td", {}, e.plan_id ? `${e.plan_id} v${e.to_version ?? ""}` : ""), el("td", { class: "wrap" }, e.detail)))));
+  return twoLineTable("panel-audit", ["At (UTC)", "User", "Action", "Result", "Plan"],
+    entries.slice().reverse().map((e) => [[[when(e.at), "nowrap"], [e.user], [e.action], [e.result],
+      [e.plan_id ? `${e.plan_id} v${e.to_version ?? ""}` : ""]], e.detail, `result-${e.result}`]));
 }
 
 // ---------------------------------------------------------------- plans view
