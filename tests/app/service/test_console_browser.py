@@ -403,6 +403,9 @@ def test_a_viewer_sees_map_and_audit_no_action_and_a_forged_request_is_refused(s
     browser.save_screenshot(str(artefacts / "6-viewer-audit-1920x1080.png"))
     controls = ("check-button", "approve-button", "push-button", "rollback-button", "upload-form")
     assert [c for c in controls if any(e.is_displayed() for e in browser.find_elements(By.ID, c))] == []
+    # the CSV's cells: RFC 4180 quoting, and no cell a spreadsheet would run as a formula
+    cells = browser.execute_script("return [csvCell('=HYPERLINK(\"x\")'), csvCell('a,\"b\"'), csvCell(['J1', 'J2']), csvCell(null)]")
+    assert cells == ['"\'=HYPERLINK(""x"")"', '"a,""b"""', "J1 J2", ""]
     refused = _forged(browser, "POST", f"/lights/{LIGHT}/rollback")
     assert refused["status"] == 403 and "operator" in refused["body"]["detail"], refused
     assert stack["api"]["erin"].get(f"/lights/{LIGHT}").json()["active"]["version"] == 1
