@@ -9,7 +9,8 @@ signed-in role:
     Who the token is: name, role, and the roles from least to most allowed.
 ``GET /network``
     The network the service checks plans against, to draw: each road link's shape and each light's
-    position (the mean of its junctions), in the network's metres (x east, y north).
+    position (the mean of its junctions), in the network's metres (x east, y north), and each
+    light's own program in the network file (its phases' durations and signal states).
 ``GET /targets``
     Every push target the lights have, asked once each: what it reports each light runs, or why it
     could not be asked (the console's "out of contact").
@@ -44,7 +45,7 @@ PAGE_HEADERS = {
 
 
 def network_drawing(network: RoadNetwork) -> dict:
-    """The links' shapes and the lights' positions of ``network`` (metres), with the bounding box of both.
+    """The links' shapes, the lights' positions (metres) and own programs of ``network``, and the bounding box.
 
     Raises
     ------
@@ -62,11 +63,15 @@ def network_drawing(network: RoadNetwork) -> dict:
         xy = [(nodes[j]["x_m"], nodes[j]["y_m"]) for j in program.junctions if j in nodes]
         if xy:
             lights.append({"tls": tls, "junctions": list(program.junctions),
-                           "x_m": sum(x for x, _ in xy) / len(xy), "y_m": sum(y for _, y in xy) / len(xy)})
+                           "x_m": sum(x for x, _ in xy) / len(xy), "y_m": sum(y for _, y in xy) / len(xy),
+                           "program": {"program_id": program.program_id, "type": program.type,
+                                       "offset_s": program.offset_s,
+                                       "phases": [{"duration_s": ph.duration_s, "state": ph.state}
+                                                  for ph in program.phases]}})
     xs = [x for link in links for x, _ in link["shape_m"]] + [light["x_m"] for light in lights]
     ys = [y for link in links for _, y in link["shape_m"]] + [light["y_m"] for light in lights]
     bounds = [min(xs), min(ys), max(xs), max(ys)] if xs else [0.0, 0.0, 0.0, 0.0]
-    return {"links": links, "lights": lights, "bounds_m": bounds, "crs_note": geometry.crs_note}
+    return {"links": links, "lights": lights, "bounds_m": bounds, "crs_note": "network metres (x east, y north)"}
 
 
 def add_console(app: FastAPI, service: PlanService, authenticate: Callable[..., User]) -> None:

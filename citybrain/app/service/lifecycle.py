@@ -525,7 +525,7 @@ class PlanService:
              "sha256": h.light_sha256, "target": h.target, "message": h.message} for h in history]}
 
     def targets_report(self) -> list[dict]:
-        """Every push target the lights have, asked at once: per target its lights, what it reports each runs, or its error."""
+        """Every push target of the lights, asked at once: its lights, what it reports each runs, or its error."""
         with self.reads.connect() as conn:
             rows = conn.execute(select(lights.c.tls, lights.c.target).where(lights.c.target.is_not(None))).all()
         by_target: dict[str, list[str]] = {}

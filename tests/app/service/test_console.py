@@ -74,9 +74,12 @@ def test_network_draws_every_link_from_its_shape_and_every_light_at_its_junction
     assert set(lights) == set(network.programs)
     j3 = network.graph.nodes["J3"]
     assert (lights["J3"]["x_m"], lights["J3"]["y_m"]) == (j3["x_m"], j3["y_m"])
+    own = network.programs["J3"]
+    assert [(p["duration_s"], p["state"]) for p in lights["J3"]["program"]["phases"]] == [
+        (p.duration_s, p.state) for p in own.phases]
     x0, y0, x1, y1 = drawing["bounds_m"]
     assert all(x0 <= x <= x1 and y0 <= y <= y1 for link in drawing["links"] for x, y in link["shape_m"])
-    assert "metres" in drawing["crs_note"]
+    assert drawing["crs_note"] == "network metres (x east, y north)"
 
 
 def test_targets_reports_what_each_target_runs_and_a_target_that_cannot_be_asked(served, network):  # noqa: F811

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import io
 import json
 import os
 import shutil
@@ -39,7 +40,7 @@ CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
     pytest.skip(f"headless Chromium needs {CHROMIUM} and {CHROMEDRIVER} (OS packages chromium, chromium-driver)",
                 allow_module_level=True)
-webdriver = pytest.importorskip("selenium.webdriver", reason="Selenium is in the test extra: pip install -e '.[test]'")
+from selenium import webdriver  # noqa: E402 - the test extra's; only the OS packages may be missing
 from selenium.common.exceptions import (  # noqa: E402
     NoSuchElementException, StaleElementReferenceException, TimeoutException)
 from selenium.webdriver.chrome.service import Service  # noqa: E402
@@ -121,14 +122,13 @@ def stack(optimised, tmp_path_factory):  # noqa: F811
 
 
 @pytest.fixture(scope="module")
-def browser(artefacts):
+def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,800"):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(artefacts)})
     _viewport(driver, 1280, 800)
     yield driver
     driver.quit()
@@ -212,6 +212,19 @@ def _forged(driver, method: str, path: str) -> dict:
           .then(async r => done({status: r.status, body: await r.json()}));""", method, path)
 
 
+def _exported_csv(driver) -> str:
+    """Press Export CSV and return the file the page hands to the browser (the blob behind its download link)."""
+    driver.execute_script("""
+        const make = URL.createObjectURL.bind(URL);
+        window.exported = null;
+        URL.createObjectURL = (blob) => { window.exported = blob; return make(blob); };""")
+    driver.find_element(By.ID, "audit-csv").click()
+    return driver.execute_async_script("""
+        const done = arguments[0];
+        const wait = () => (window.exported ? window.exported.text().then(done) : setTimeout(wait, 50));
+        wait();""")
+
+
 def _layout_fits(driver) -> None:
     width = driver.execute_script("return document.documentElement.scrollWidth")
     assert width <= driver.execute_script("return window.innerWidth"), "the page scrolls sideways"
@@ -285,6 +298,9 @@ def test_an_engineer_sees_plans_and_checks_but_no_approve_push_or_rollback(stack
 
 def test_an_operator_approves_pushes_sees_the_light_change_and_rolls_back(stack, browser, artefacts):
     _sign_in(browser, stack["url"], stack["tokens"]["olga"], "olga", "operator")
+    _open_light_by_keyboard(browser)  # before: J3 runs version 1 and waits for version 2's approval
+    _wait(browser, lambda d: _text(d, "#panel-active") == "plan 1 version 1", "J3 on version 1")
+    assert _status(browser) == "pending-approval" and _phase_greens(browser) == _greens(stack["v1"])
     _open_plan(browser)
     browser.find_element(By.ID, "approve-button").click()
     _wait(browser, lambda d: _text(d, "#plan-status") == "approved", "version 2 approved")
@@ -336,13 +352,12 @@ def test_an_operator_approves_pushes_sees_the_light_change_and_rolls_back(stack,
     _wait(browser, lambda d: _text(d, "#audit-count") == "2 line(s)", "olga's rollback lines (started, acknowledged)")
     rows = browser.find_elements(By.CSS_SELECTOR, "#audit-table tbody tr")
     assert all("olga" in r.text and "rollback" in r.text for r in rows)
-    browser.find_element(By.ID, "audit-csv").click()
-    found = _wait(browser, lambda d: [p for p in artefacts.glob("citybrain-audit-*.csv")], "the CSV download")
-    with found[-1].open(newline="") as fh:
-        lines = list(csv.DictReader(fh))
+    text = _exported_csv(browser)
+    (artefacts / "audit-olga-rollback.csv").write_text(text)
+    lines = list(csv.DictReader(io.StringIO(text)))
     assert [(x["user"], x["action"], x["result"]) for x in lines] == [("olga", "rollback", "started"),
                                                                       ("olga", "rollback", "acknowledged")]
-    found[-1].unlink()
+    assert all(x["lights"] == LIGHT and x["at"] and x["sha256"] for x in lines)
     # by light and time: nothing from the future, J3's lines up to now
     Select(browser.find_element(By.ID, "audit-action")).select_by_visible_text("any")
     browser.find_element(By.ID, "audit-user").clear()
@@ -356,6 +371,13 @@ def test_an_operator_approves_pushes_sees_the_light_change_and_rolls_back(stack,
     _wait(browser, lambda d: _text(d, "#audit-count") == f"{j1} line(s)", "J1's lines")
     assert "rollback" not in _text(browser, "#audit-table tbody")  # J3 alone was rolled back
     browser.save_screenshot(str(artefacts / "4-operator-audit-1280x800.png"))
+
+    _open_plan(browser, every=True)
+    browser.find_element(By.ID, "signout").click()  # nothing of olga's stays: no token, no control
+    assert browser.execute_script("return sessionStorage.length") == 0
+    assert browser.find_element(By.ID, "signin").is_displayed()
+    for control in ("push-button", "rollback-button", "approve-button", "check-button"):
+        assert not browser.find_elements(By.ID, control), control
     assert _severe(browser) == []
 
 
@@ -371,12 +393,19 @@ def test_a_viewer_sees_map_and_audit_no_action_and_a_forged_request_is_refused(s
     assert browser.execute_script("return [innerWidth, innerHeight]") == [1920, 1080]
     _layout_fits(browser)
     browser.save_screenshot(str(artefacts / "5-viewer-map-1920x1080.png"))
+    browser.execute_script("document.getElementById('tab-map').focus()")
+    webdriver.ActionChains(browser).send_keys(Keys.ARROW_RIGHT).perform()  # the tabs answer the arrow keys
+    _wait(browser, lambda d: d.find_element(By.ID, "view-plans").is_displayed(), "the plans view by keyboard")
+    assert browser.switch_to.active_element == browser.find_element(By.ID, "tab-plans")
     _open_plan(browser, every=True)  # plan 1 is active now: not a draft or pending
     browser.find_element(By.ID, "tab-audit").click()
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#audit-table tbody tr"), "the audit lines")
     browser.save_screenshot(str(artefacts / "6-viewer-audit-1920x1080.png"))
     controls = ("check-button", "approve-button", "push-button", "rollback-button", "upload-form")
     assert [c for c in controls if any(e.is_displayed() for e in browser.find_elements(By.ID, c))] == []
+    # the CSV's cells: RFC 4180 quoting, and no cell a spreadsheet would run as a formula
+    cells = browser.execute_script("return [csvCell('=HYPERLINK(\"x\")'), csvCell('a,\"b\"'), csvCell(['J1', 'J2']), csvCell(null)]")
+    assert cells == ['"\'=HYPERLINK(""x"")"', '"a,""b"""', "J1 J2", ""]
     refused = _forged(browser, "POST", f"/lights/{LIGHT}/rollback")
     assert refused["status"] == 403 and "operator" in refused["body"]["detail"], refused
     assert stack["api"]["erin"].get(f"/lights/{LIGHT}").json()["active"]["version"] == 1

@@ -13,7 +13,7 @@ const SVG_NS = "http://www.w3.org/2000/svg";
 const state = {
   token: null, me: null, network: null, lights: new Map(), targets: new Map(), selected: null,
   panelKey: "", plans: [], plan: null, versions: new Map(), audit: [], poll: null, polls: 0,
-  busy: false, traffic: null,
+  busy: false,
 };
 
 // ---------------------------------------------------------------- small DOM helpers
@@ -42,7 +42,7 @@ function setAttrs(node, attrs) {
 }
 
 function append(node, children) {
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
     node.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -64,8 +64,13 @@ class ApiError extends Error {
   }
 }
 
+// Thrown for a request of a session that has ended (signed out meanwhile): nothing to show.
+class SignedOut extends Error {}
+
 async function api(method, path, body, raw) {
-  const headers = { Authorization: `Bearer ${state.token}` };
+  const token = state.token;
+  if (!token) throw new SignedOut("signed out");
+  const headers = { Authorization: `Bearer ${token}` };
   const init = { method, headers, cache: "no-store" };
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
@@ -83,6 +88,7 @@ async function api(method, path, body, raw) {
   } catch (_exc) {
     data = null;
   }
+  if (state.token !== token) throw new SignedOut("signed out");
   if (!resp.ok) {
     const detail = data && typeof data.detail === "string" ? data.detail : resp.statusText;
     const problems = data && Array.isArray(data.problems) ? data.problems : [];
@@ -96,6 +102,7 @@ function errorLine(err) {
 }
 
 function showError(err) {
+  if (err instanceof SignedOut) return;
   $("error-text").textContent = errorLine(err);
   const list = $("error-problems");
   list.replaceChildren(...(err.problems || []).map((p) => el("li", {}, p)));
@@ -116,6 +123,7 @@ function guard(fn) {
 
 // Show an action's outcome in its own result line as well as in the error banner.
 function report(node, err) {
+  if (err instanceof SignedOut) return;
   node.replaceChildren(el("span", { class: "bad" }, errorLine(err)),
     err.problems && err.problems.length ? el("ul", {}, err.problems.map((p) => el("li", {}, p))) : null);
   showError(err);
@@ -129,7 +137,6 @@ function atLeast(role) {
 
 function applyRole() {
   for (const node of document.querySelectorAll(".needs-engineer")) node.hidden = !atLeast("engineer");
-  for (const node of document.querySelectorAll(".needs-operator")) node.hidden = !atLeast("operator");
 }
 
 // ---------------------------------------------------------------- sign in and out
@@ -159,7 +166,15 @@ function signOut(clear = true) {
   $("signin").hidden = false;
   $("signout").hidden = true;
   $("who").textContent = "";
+  // nothing the last user saw (or could press) stays on the page for the next one
   $("panel").replaceChildren(el("p", { class: "note" }, "Choose a light on the map."));
+  $("plan-detail").replaceChildren(el("p", { class: "note" }, "Choose a plan."));
+  for (const id of ["plans-table", "audit-table"]) $(id).querySelector("tbody").replaceChildren();
+  for (const id of ["upload-result", "audit-count", "traffic-note"]) $(id).textContent = "";
+  $("upload-form").reset();
+  $("audit-form").reset();
+  $("layer-traffic").checked = false;
+  paintTraffic(null);
   if (clear) clearError();
   $("token").focus();
 }
@@ -240,7 +255,8 @@ function drawMap() {
         }
       },
     }, svg("circle", { r: r.toFixed(1) }),
-    svg("text", { y: (-r * 1.5).toFixed(1), "font-size": (r * 1.5).toFixed(1), "text-anchor": "middle" }, light.tls),
+    svg("text", { y: (-r * 1.5).toFixed(1), "font-size": (r * 1.5).toFixed(1), "text-anchor": "middle" },
+      light.tls.length > 16 ? `${light.tls.slice(0, 15)}…` : light.tls),
     svg("title", {}, light.tls));
     return g;
   }));
@@ -316,11 +332,11 @@ async function refreshTraffic() {
     paintTraffic(null);
     return;
   }
-  state.traffic = new Map((data.features || []).map((f) => [f.id ?? f.properties.edge, f.properties]));
+  const traffic = new Map((data.features || []).map((f) => [f.id ?? f.properties.edge, f.properties]));
   const areas = Object.entries(data.areas || {}).filter(([, v]) => v && Number.isFinite(v.index))
     .map(([k, v]) => `${k}: congestion index ${v.index.toFixed(2)} (${v.level})`).join(", ");
-  note.textContent = `traffic state${data.at ? ` at ${data.at}` : ""}: ${state.traffic.size} links${areas ? `; ${areas}` : ""}`;
-  paintTraffic(state.traffic);
+  note.textContent = `traffic state${data.at ? ` at ${data.at}` : ""}: ${traffic.size} links${areas ? `; ${areas}` : ""}`;
+  paintTraffic(traffic);
 }
 
 function paintTraffic(traffic) {
@@ -393,8 +409,11 @@ function renderPanel(light, entries, version) {
 
   if (version) {
     for (const { period, plan } of lightPlans(version.plan, light.tls)) parts.push(timing(plan, period));
+  } else {
+    const own = state.network.lights.find((l) => l.tls === light.tls);
+    if (own) parts.push(ownProgram(own.program));
   }
-  if (atLeast("operator")) parts.push(rollbackForm(light));
+  if (atLeast("operator") && light.active) parts.push(rollbackForm(light));
   parts.push(el("h3", {}, "Plan history"), historyTable(light.history));
   parts.push(el("h3", {}, "Audit lines"), auditLines(entries));
   panel.replaceChildren(...parts);
@@ -460,11 +479,35 @@ function timing(plan, period) {
       el("tbody", {}, rows)));
 }
 
+// The light's own program from the network file: its phases along the cycle, coloured by their signal states.
+function ownProgram(program) {
+  const cycle = program.phases.reduce((t, ph) => t + ph.duration_s, 0);
+  const W = 600;
+  const k = W / (cycle || 1);
+  const kind = (st) => (/[Gg]/.test(st) ? "seg-green" : /[yYuo]/.test(st) ? "seg-yellow" : "seg-red");
+  const segs = [];
+  let t = 0;
+  program.phases.forEach((ph, i) => {
+    segs.push(svg("rect", { class: kind(ph.state), x: (t * k).toFixed(2), y: 8, width: (ph.duration_s * k).toFixed(2), height: 26 },
+      svg("title", {}, `phase ${i} ${secs(ph.duration_s)} ${ph.state}`)));
+    if (ph.duration_s * k > 26) {
+      segs.push(svg("text", { class: "seg-label", x: ((t + ph.duration_s / 2) * k).toFixed(1), y: 26, "text-anchor": "middle" },
+        plainNumber(ph.duration_s)));
+    }
+    segs.push(svg("line", { class: "phase-tick", x1: (t * k).toFixed(1), x2: (t * k).toFixed(1), y1: 2, y2: 38 }));
+    t += ph.duration_s;
+  });
+  segs.push(svg("text", { class: "axis", x: W, y: 52, "text-anchor": "end" }, `${plainNumber(cycle)} s`));
+  return el("section", { class: "timing own-program" },
+    el("h3", {}, `Its own program in the network file (${program.type} ${program.program_id}): cycle ${secs(cycle)}, offset ${secs(program.offset_s)}`),
+    svg("svg", { class: "phases", viewBox: `0 0 ${W} 58`, role: "img", "aria-label": `Own program: cycle ${secs(cycle)}` }, segs),
+    el("p", { class: "note" }, "No plan of this service has been pushed to this light."));
+}
+
 function rollbackForm(light) {
   const result = el("p", { class: "result", id: "rollback-result", "aria-live": "polite" });
   const force = el("input", { type: "checkbox", id: "rollback-force" });
-  const button = el("button", { type: "submit", id: "rollback-button", disabled: !light.active },
-    `Roll back ${light.tls}`);
+  const button = el("button", { type: "submit", id: "rollback-button" }, `Roll back ${light.tls}`);
   const form = el("form", { class: "actions", method: "post" },
     button, el("label", { class: "check", for: "rollback-force" }, force,
       " force (restore this light alone out of its coordinated group)"), result);
@@ -487,24 +530,29 @@ function rollbackForm(light) {
   return el("section", {}, el("h3", {}, "Roll back"), form);
 }
 
+// A table whose rows each carry a line of text under them (the panel is narrow): [cells, text, class].
+function twoLineTable(id, headers, rows) {
+  return el("table", { class: "grid compact two-line", id },
+    el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, rows.map(([cells, text, cls]) => [
+      el("tr", { class: `main ${cls || ""}` }, cells.map(([v, c]) => el("td", { class: c || null }, v))),
+      el("tr", { class: `sub ${cls || ""}` }, el("td", { colspan: headers.length, class: "wrap" }, text)),
+    ])));
+}
+
 function historyTable(history) {
   if (!history.length) return el("p", { class: "note" }, "No push has included this light.");
-  return el("table", { class: "grid compact", id: "panel-history" },
-    el("thead", {}, el("tr", {}, ["Push", "Kind", "Plan", "User", "Status", "Finished (UTC)", "Message"].map((h) => el("th", { scope: "col" }, h)))),
-    el("tbody", {}, history.map((h) => el("tr", { class: `push-${h.status}` },
-      el("td", {}, h.push_id), el("td", {}, h.kind + (h.forced ? " (forced)" : "")), el("td", {}, `${h.id} v${h.version}`),
-      el("td", {}, h.user), el("td", {}, h.status), el("td", {}, when(h.finished_at || h.started_at)),
-      el("td", { class: "wrap" }, h.message || h.target)))));
+  return twoLineTable("panel-history", ["Push", "Kind", "Plan", "User", "Status", "Finished (UTC)"],
+    history.map((h) => [[[h.push_id], [h.kind + (h.forced ? " (forced)" : "")], [`${h.id} v${h.version}`], [h.user],
+      [h.status], [when(h.finished_at || h.started_at), "nowrap"]], `${h.target}: ${h.message || "no answer yet"}`,
+    `push-${h.status}`]));
 }
 
 function auditLines(entries) {
   if (!entries.length) return el("p", { class: "note" }, "No audit line names this light.");
-  const newest = entries.slice().reverse();
-  return el("table", { class: "grid compact", id: "panel-audit" },
-    el("thead", {}, el("tr", {}, ["At (UTC)", "User", "Action", "Result", "Plan", "Detail"].map((h) => el("th", { scope: "col" }, h)))),
-    el("tbody", {}, newest.map((e) => el("tr", {},
-      el("td", {}, when(e.at)), el("td", {}, e.user), el("td", {}, e.action), el("td", {}, e.result),
-      el("td", {}, e.plan_id ? `${e.plan_id} v${e.to_version ?? ""}` : ""), el("td", { class: "wrap" }, e.detail)))));
+  return twoLineTable("panel-audit", ["At (UTC)", "User", "Action", "Result", "Plan"],
+    entries.slice().reverse().map((e) => [[[when(e.at), "nowrap"], [e.user], [e.action], [e.result],
+      [e.plan_id ? `${e.plan_id} v${e.to_version ?? ""}` : ""]], e.detail, `result-${e.result}`]));
 }
 
 // ---------------------------------------------------------------- plans view
@@ -770,7 +818,18 @@ function init() {
   $("signin-form").addEventListener("submit", guard(signIn));
   $("signout").addEventListener("click", () => signOut(true));
   $("error-close").addEventListener("click", clearError);
-  for (const v of ["map", "plans", "audit"]) $(`tab-${v}`).addEventListener("click", () => showView(v));
+  const views = ["map", "plans", "audit"];
+  views.forEach((v, i) => {
+    const tab = $(`tab-${v}`);
+    tab.addEventListener("click", () => showView(v));
+    tab.addEventListener("keydown", (e) => { // arrow keys move between the tabs
+      const step = { ArrowRight: 1, ArrowLeft: -1 }[e.key];
+      if (!step) return;
+      const next = views[(i + step + views.length) % views.length];
+      $(`tab-${next}`).focus();
+      showView(next);
+    });
+  });
   $("plans-all").addEventListener("change", guard(refreshPlans));
   $("upload-form").addEventListener("submit", guard(uploadPlan));
   $("audit-form").addEventListener("submit", guard(refreshAudit));
