@@ -336,16 +336,20 @@ def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, 
 def _spm_table(results: dict, out: Path) -> pd.DataFrame | None:
     """Signal performance measures of the runs that logged events, one row per strategy, light and phase.
 
-    Each log is written to its run's folder (``events.csv``, ``detectors.csv``) and read back
-    with the readers a real controller's log goes through (:mod:`citybrain.spm`).
+    Each log is written to its run's folder (``events.csv``, ``detectors.csv``, the files
+    ``citybrain spm`` reads) and measured from memory, in the form :func:`citybrain.spm.read_events`
+    returns: times parsed, sorted, ``t_s`` from the first event.
     """
-    from citybrain.spm import measures, read_detectors, read_events
+    from citybrain.spm import measures
 
     frames = []
     for (strategy, seed), r in results.items():
         if r.ok and r.events is not None:
-            ev, det = r.events.write(out / "runs" / strategy / f"seed{seed}")
-            frames.append(measures(read_events(ev), read_detectors(det)).assign(strategy=strategy, seed=seed))
+            r.events.write(out / "runs" / strategy / f"seed{seed}")
+            ev = r.events.events.assign(timestamp=pd.to_datetime(r.events.events["timestamp"], format="ISO8601"))
+            ev = ev.sort_values("timestamp", kind="stable").reset_index(drop=True)
+            ev["t_s"] = (ev["timestamp"] - ev["timestamp"].iloc[0]).dt.total_seconds() if len(ev) else []
+            frames.append(measures(ev, r.events.detectors).assign(strategy=strategy, seed=seed))
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
