@@ -183,6 +183,10 @@ def test_warnings_flag_vc_short_cycles_and_unserved_demand(job):
     short = w[(w["kind"] == "short cycle") & (w["strategy"] == "existing")]
     assert sorted(x.split()[0] for x in short["where"]) == ["J1", "J2", "J3", "J4", "J5"]  # 90 s < 95 s
     assert report_warnings(data, vc_limit=5.0, min_cycle_s=1.0).query("kind in ['v/c', 'short cycle']").empty
+    failing = data.spm[data.spm["split_failures"] > 0]
+    flagged = report_warnings(data, split_failure_share=0.0).query("kind == 'split failures'")
+    assert len(flagged) == len(failing)
+    assert report_warnings(data, split_failure_share=1.0).query("kind == 'split failures'").empty
     runs = data.runs.copy()
     data.runs = runs.assign(never_inserted=np.where(runs["strategy"] == "plan", 4, 0))
     try:

@@ -126,7 +126,8 @@ def warning_blocks(data: ReportData) -> list[tuple]:
     counts = w["kind"].value_counts()
     blocks.append(("p", f"{len(w)} warning(s): " + ", ".join(f"{n} {k}" for k, n in counts.items()) +
                         ". Thresholds: v/c > 0.9 (estimated flow over capacity under the timing), cycle < 40 s, "
-                        "peak queue (7.5 m per halting vehicle) longer than the lane."))
+                        "peak queue (7.5 m per halting vehicle) longer than the lane, split failures in more than "
+                        "10% of a phase's cycles."))
     blocks.append(("table", pd.DataFrame({"kind": w["kind"], "strategy": [data.label(s) if s else "" for s in
                                                                           w["strategy"]],
                                           "where": w["where"], "detail": w["detail"]})))
