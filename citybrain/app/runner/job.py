@@ -37,7 +37,7 @@ from citybrain.app.report.tables import corridor_chain
 from citybrain.app.report.data import MONITOR_COLUMNS, RUN_COLUMNS
 
 __all__ = ["DEFAULT_STRATEGIES", "COUNT_SEED", "BASELINE_STRATEGIES", "JobResult", "Progress", "run_job", "make_plans",
-           "monitor_rows", "report_data"]
+           "monitor_rows", "report_data", "hhmm"]
 
 #: Strategies compared when none are named: existing programs, new plans, adaptive controllers.
 DEFAULT_STRATEGIES: tuple[str, ...] = ("existing", "plan", "actuated-pressure", "maxpressure", "sumo-actuated")
@@ -143,7 +143,7 @@ def make_plans(network: RoadNetwork, flows: pd.DataFrame, *, duration_s: float, 
         how = f"{chosen}, {periods} time-of-day periods (optimal segmentation of the flows)"
     else:
         plan = optimise_plan(network, shifted, chosen, TimingOptions(seed=seed))
-        name = period_name or f"{_clock(begin_s)}-{_clock(begin_s + duration_s)}"
+        name = period_name or f"{hhmm(begin_s)}-{hhmm(begin_s + duration_s)}"
         plan = NetworkPlan((replace(plan.periods[0], name=name),), plan.schedule, plan.meta)
         how = f"{chosen}, one plan for the window"
     if chosen == "coordinated":
@@ -152,7 +152,7 @@ def make_plans(network: RoadNetwork, flows: pd.DataFrame, *, duration_s: float, 
     return plan, how
 
 
-def _clock(seconds: float) -> str:
+def hhmm(seconds: float) -> str:
     """``HH:MM`` of a time in seconds (hours past 24 kept: ``25:00``)."""
     minutes = int(round(seconds / 60.0))
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
