@@ -183,6 +183,10 @@ def test_warnings_flag_vc_short_cycles_and_unserved_demand(job):
     short = w[(w["kind"] == "short cycle") & (w["strategy"] == "existing")]
     assert sorted(x.split()[0] for x in short["where"]) == ["J1", "J2", "J3", "J4", "J5"]  # 90 s < 95 s
     assert report_warnings(data, vc_limit=5.0, min_cycle_s=1.0).query("kind in ['v/c', 'short cycle']").empty
+    failing = data.spm[data.spm["split_failures"] > 0]
+    flagged = report_warnings(data, split_failure_share=0.0).query("kind == 'split failures'")
+    assert len(flagged) == len(failing)
+    assert report_warnings(data, split_failure_share=1.0).query("kind == 'split failures'").empty
     runs = data.runs.copy()
     data.runs = runs.assign(never_inserted=np.where(runs["strategy"] == "plan", 4, 0))
     try:
@@ -245,3 +249,25 @@ def test_report_shows_signal_performance_measures_existing_beside_new(job):
     part = spm[spm["strategy"] == "plan"]
     share = 100.0 * part["arrivals_on_green"].sum() / part["arrivals"].sum()
     assert f"new plans (citybrain): {share:.1f}% of {part['arrivals'].sum():.0f} arrivals on green" in md
+
+
+@pytest.mark.sumo
+def test_queue_windows_hold_whole_cycles_of_every_fixed_plan(job):
+    from citybrain.app.report.figures import queue_window_s
+
+    window = queue_window_s(job.data)
+    cycles = {round(sum(p.splits_s)) for plan in (job.data.existing_plan, job.data.plan) for _, p in plan.all_plans()}
+    assert window % 60 == 0 and window >= max(300, 3 * max(cycles))
+    assert all(window % c == 0 for c in cycles), (window, cycles)
+
+
+@pytest.mark.sumo
+def test_measures_from_memory_equal_citybrain_spm_reading_the_files(job):
+    from citybrain.spm import measures, read_detectors, read_events
+
+    folder = job.out / "runs" / "plan" / "seed0"
+    from_files = measures(read_events(folder / "events.csv"), read_detectors(folder / "detectors.csv"))
+    spm = pd.read_csv(job.out / "spm.csv")
+    mine = spm[spm["strategy"] == "plan"].reset_index(drop=True)
+    for col in ("signal_id", "phase", "cycles", "arrivals", "arrivals_on_green", "split_failures"):
+        assert mine[col].tolist() == from_files[col].tolist(), col

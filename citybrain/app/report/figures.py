@@ -16,7 +16,8 @@
 ``queues.png``
     Halting vehicles on the signal approaches over time, per strategy (mean over seeds), in
     consecutive windows of whole minutes spanning at least three cycles of the longest fixed
-    cycle (:func:`queue_window_s`), so the cycle does not alias into the curve.
+    cycle and, where one exists, whole cycles of every fixed plan (:func:`queue_window_s`),
+    so the cycle does not alias into the curve.
 """
 
 from __future__ import annotations
@@ -361,11 +362,20 @@ def queue_window_s(data: ReportData, sample_s: float = 60.0) -> float:
     """Length (s) of the queue chart's windows: whole samples spanning at least three of the longest fixed cycle.
 
     The fixed cycles are those of the existing programs and the new plans (adaptive
-    controllers have none); at least 5 minutes.
+    controllers have none). Among the next 20 lengths of at least 5 minutes and three
+    longest cycles, the first that holds every fixed cycle a whole number of times, else
+    the first that holds the longest one so, else the shortest.
     """
-    cycles = [sum(p.splits_s) for plan in (data.existing_plan, data.plan) for _, p in plan.all_plans()]
-    longest = max(cycles, default=90.0)
-    return sample_s * max(5, math.ceil(3 * longest / sample_s))
+    cycles = sorted({round(sum(p.splits_s)) for plan in (data.existing_plan, data.plan) for _, p in plan.all_plans()}
+                    - {0})
+    longest = max(cycles, default=90)
+    first = max(math.ceil(300.0 / sample_s), math.ceil(3 * longest / sample_s))
+    candidates = [sample_s * k for k in range(first, first + 20)]
+    for need in (cycles, [longest]):
+        whole = [w for w in candidates if all(round(w) % c == 0 for c in need)]
+        if whole:
+            return whole[0]
+    return candidates[0]
 
 
 def _queues(data: ReportData, path: Path) -> Path:
@@ -383,8 +393,10 @@ def _queues(data: ReportData, path: Path) -> Path:
         ax.legend(loc="upper left", fontsize=8)
     ax.set_xlabel("minutes from the start of the window")
     ax.set_ylabel("halting vehicles on signal approaches (veh)")
-    ax.set_title(f"{data.scenario}: {FIGURES['queues.png']}: mean over seeds and {window / 60:g}-min windows "
-                 f"(at least 3 cycles)", fontsize=11)
+    cycles = sorted({round(sum(p.splits_s)) for plan in (data.existing_plan, data.plan) for _, p in plan.all_plans()})
+    whole = [c for c in cycles if c and round(window) % c == 0]
+    ax.set_title(f"{data.scenario}: {FIGURES['queues.png']}: mean over seeds and {window / 60:g}-min windows"
+                 + (f" (whole cycles of {', '.join(map(str, whole))} s)" if whole else ""), fontsize=11)
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     return _save(plt, fig, path)

@@ -13,6 +13,9 @@ One row per finding (:data:`WARNING_COLUMNS`), of these kinds:
     the lane (:func:`~citybrain.app.report.tables.storage_table`), under some strategy.
 ``monitor``
     Conflict-monitor violations of a strategy (its own, or a baseline's).
+``split failures``
+    A phase whose split failures (hi-res events, :func:`citybrain.spm.measures`) are more
+    than ``split_failure_share`` (10%) of its cycles: its green is too short for its demand.
 ``never inserted``
     Vehicles that never entered the network (the demand was not served).
 ``failed run``, ``gridlock``
@@ -33,7 +36,7 @@ WARNING_COLUMNS = ("kind", "strategy", "where", "detail")
 
 
 def report_warnings(data: ReportData, *, vc_limit: float = 0.9, min_cycle_s: float = 40.0,
-                    vehicle_spacing_m: float = 7.5) -> pd.DataFrame:
+                    vehicle_spacing_m: float = 7.5, split_failure_share: float = 0.1) -> pd.DataFrame:
     """Return the report's warnings (:data:`WARNING_COLUMNS`), most serious kinds first.
 
     Parameters
@@ -46,6 +49,8 @@ def report_warnings(data: ReportData, *, vc_limit: float = 0.9, min_cycle_s: flo
         Cycle (s) under which a light is flagged.
     vehicle_spacing_m
         Road length (m) one queued vehicle takes.
+    split_failure_share
+        Share of a phase's cycles with a split failure above which it is flagged.
     """
     rows: list[dict] = []
     runs = data.runs
@@ -79,6 +84,11 @@ def report_warnings(data: ReportData, *, vc_limit: float = 0.9, min_cycle_s: flo
         rows.append({"kind": "storage", "strategy": r.strategy, "where": f"{r.junction}: lane {r.lane}",
                      "detail": f"peak queue {r.peak_queue_m:.0f} m > lane length {r.length_m:.0f} m "
                                f"in {int(r.seeds_over)} seed(s)"})
+    if data.spm is not None:
+        spm = data.spm[data.spm["split_failures"] > split_failure_share * data.spm["cycles"]]
+        for r in spm.itertuples():
+            rows.append({"kind": "split failures", "strategy": r.strategy, "where": f"{r.signal_id} phase {r.phase}",
+                         "detail": f"{r.split_failures} split failure(s) in {r.cycles} cycles (seed {r.seed})"})
     ok = runs[runs["error"].isna()]
     for strategy in data.strategies:
         n = ok.loc[ok["strategy"] == strategy, "never_inserted"].astype(float)

@@ -126,7 +126,8 @@ def warning_blocks(data: ReportData) -> list[tuple]:
     counts = w["kind"].value_counts()
     blocks.append(("p", f"{len(w)} warning(s): " + ", ".join(f"{n} {k}" for k, n in counts.items()) +
                         ". Thresholds: v/c > 0.9 (estimated flow over capacity under the timing), cycle < 40 s, "
-                        "peak queue (7.5 m per halting vehicle) longer than the lane."))
+                        "peak queue (7.5 m per halting vehicle) longer than the lane, split failures in more than "
+                        "10% of a phase's cycles."))
     blocks.append(("table", pd.DataFrame({"kind": w["kind"], "strategy": [data.label(s) if s else "" for s in
                                                                           w["strategy"]],
                                           "where": w["where"], "detail": w["detail"]})))
@@ -180,10 +181,10 @@ def spm_blocks(data: ReportData) -> list[tuple]:
         totals.append(f"{data.label(strategy)}: {_f(aog)}% of {arrivals:.0f} arrivals on green, "
                       f"{int(part['split_failures'].sum())} split failure(s) in {int(part['cycles'].sum())} phase cycles")
     seed = int(spm["seed"].iloc[0])
-    blocks.append(("p", f"From the controller event log (Indiana hi-res codes, events.csv beside each run) of seed "
-                        f"{seed}, read back with the readers of 'citybrain spm': arrivals on green at the advance "
-                        "detectors projected to the stop bar, split failures (green occupancy > 79% and red occupancy "
-                        "in the first 5 s > 79%). " + "; ".join(totals) + "."))
+    blocks.append(("p", f"From the controller event log of seed {seed} (Indiana hi-res codes; events.csv and "
+                        "detectors.csv beside each run, the files 'citybrain spm' reads), measured with its code: "
+                        "arrivals on green at the advance detectors projected to the stop bar, split failures (green "
+                        "occupancy > 79% and red occupancy in the first 5 s > 79%). Totals: " + "; ".join(totals) + "."))
     rows = []
     for r in spm.sort_values(["signal_id", "strategy", "phase"], key=lambda c: c.map(
             {s: i for i, s in enumerate(data.strategies)}) if c.name == "strategy" else c).itertuples():

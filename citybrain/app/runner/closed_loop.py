@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from citybrain.exceptions import ValidationError
-from .job import Progress
+from .job import Progress, hhmm
 
 if TYPE_CHECKING:
     from simulation import CameraCounts, RunResult, Scenario
@@ -188,7 +188,7 @@ class LoopSpec:
             lo = 0.0 if not pushes else _window_start(elapsed, window_s, sc.cameras.interval_s)
             seen = tw.camera_tables().between(lo, elapsed)
             plan, flows = _plan_from_counts(network, seen, folder / "replans", f"{int(elapsed)}", self.method,
-                                            f"from {_clock(t)}")
+                                            f"from {hhmm(t)}")
             tw.push_plan(plan)  # the gate (require_safe), all lights at once
             cycles = [p.cycle_s for p in plan.periods[0].plans]
             pushes.append((elapsed, sum(cycles) / len(cycles)))
@@ -204,13 +204,8 @@ class LoopSpec:
 def _pushed(folder: Path, elapsed_s: float, ending: str) -> Path:
     """Where a run keeps what it pushed at ``elapsed_s``: ``pushed/plan_HHMM.<ending>``."""
     (folder / "pushed").mkdir(parents=True, exist_ok=True)
-    return folder / "pushed" / f"plan_{_clock(elapsed_s).replace(':', '')}.{ending}"
+    return folder / "pushed" / f"plan_{hhmm(elapsed_s).replace(':', '')}.{ending}"
 
-
-def _clock(seconds: float) -> str:
-    """``HH:MM`` of a time in seconds."""
-    minutes = int(round(seconds / 60.0))
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def _window_start(elapsed_s: float, window_s: float, interval_s: float) -> float:
@@ -396,7 +391,7 @@ def _write_loop_report(sc: Scenario, runs: list[LoopRun], seeds: list[int], out:
         plan_method=f"{method}, made from the first "
                     f"{first.pushes[0][0] / 3600:g} h of counts (seed {first.seed}) and pushed once")
     data.corridor = corridor
-    pushes = [{"strategy": data.label(r.variant), "seed": r.seed, "pushed at (h:mm from the begin)": _clock(t),
+    pushes = [{"strategy": data.label(r.variant), "seed": r.seed, "pushed at (h:mm from the begin)": hhmm(t),
                "mean cycle (s)": f"{c:.0f}", "file": str(Path(f).relative_to(out.resolve()))}
               for r in runs if r.seed == seeds[0] for (t, c), f in zip(r.pushes, r.plan_files, strict=True)]
     extra = {"title": f"citybrain closed loop: {sc.name}", "pushes": pushes,

@@ -42,7 +42,7 @@ from citybrain.app.report.tables import corridor_chain
 from citybrain.app.report.data import MONITOR_COLUMNS, RUN_COLUMNS
 
 __all__ = ["DEFAULT_STRATEGIES", "COUNT_SEED", "BASELINE_STRATEGIES", "JobResult", "Progress", "run_job", "make_plans",
-           "monitor_rows", "report_data"]
+           "monitor_rows", "report_data", "hhmm"]
 
 #: Strategies compared when none are named: existing programs, new plans, adaptive controllers.
 DEFAULT_STRATEGIES: tuple[str, ...] = ("existing", "plan", "actuated-pressure", "maxpressure", "sumo-actuated")
@@ -148,7 +148,7 @@ def make_plans(network: RoadNetwork, flows: pd.DataFrame, *, duration_s: float, 
         how = f"{chosen}, {periods} time-of-day periods (optimal segmentation of the flows)"
     else:
         plan = optimise_plan(network, shifted, chosen, TimingOptions(seed=seed))
-        name = period_name or f"{_clock(begin_s)}-{_clock(begin_s + duration_s)}"
+        name = period_name or f"{hhmm(begin_s)}-{hhmm(begin_s + duration_s)}"
         plan = NetworkPlan((replace(plan.periods[0], name=name),), plan.schedule, plan.meta)
         how = f"{chosen}, one plan for the window"
     if chosen == "coordinated":
@@ -157,7 +157,7 @@ def make_plans(network: RoadNetwork, flows: pd.DataFrame, *, duration_s: float, 
     return plan, how
 
 
-def _clock(seconds: float) -> str:
+def hhmm(seconds: float) -> str:
     """``HH:MM`` of a time in seconds (hours past 24 kept: ``25:00``)."""
     minutes = int(round(seconds / 60.0))
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
@@ -364,16 +364,20 @@ def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, 
 def _spm_table(results: dict, out: Path) -> pd.DataFrame | None:
     """Signal performance measures of the runs that logged events, one row per strategy, light and phase.
 
-    Each log is written to its run's folder (``events.csv``, ``detectors.csv``) and read back
-    with the readers a real controller's log goes through (:mod:`citybrain.spm`).
+    Each log is written to its run's folder (``events.csv``, ``detectors.csv``, the files
+    ``citybrain spm`` reads) and measured from memory, in the form :func:`citybrain.spm.read_events`
+    returns: times parsed, sorted, ``t_s`` from the first event.
     """
-    from citybrain.spm import measures, read_detectors, read_events
+    from citybrain.spm import measures
 
     frames = []
     for (strategy, seed), r in results.items():
         if r.ok and r.events is not None:
-            ev, det = r.events.write(out / "runs" / strategy / f"seed{seed}")
-            frames.append(measures(read_events(ev), read_detectors(det)).assign(strategy=strategy, seed=seed))
+            r.events.write(out / "runs" / strategy / f"seed{seed}")
+            ev = r.events.events.assign(timestamp=pd.to_datetime(r.events.events["timestamp"], format="ISO8601"))
+            ev = ev.sort_values("timestamp", kind="stable").reset_index(drop=True)
+            ev["t_s"] = (ev["timestamp"] - ev["timestamp"].iloc[0]).dt.total_seconds() if len(ev) else []
+            frames.append(measures(ev, r.events.detectors).assign(strategy=strategy, seed=seed))
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
