@@ -38,8 +38,6 @@ BAD = [
     ("tol_vph", 0.0, r"a positive number \(veh/h\)"),
     ("raise_on_nonconvergence", "no", "True or False"),
     ("ratio_period_s", -900.0, "a number >= 0"),
-    ("pool_prior_weight", math.nan, "a number >= 0"),
-    ("pool_iterations", 0, "an integer >= 1"),
 ]
 
 
