@@ -25,8 +25,10 @@ __all__ = ["estimate"]
 @click.option("--all-junctions", is_flag=True, help="Report unsignalised junctions too.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary and flows as JSON.")
 @plate_options
-@click.option("--ratio-period", type=FiniteRange(min=0), default=0.0, show_default=True,
-              help="Pool turning ratios over periods of this many seconds (0: no pooling).")
+@click.option("--pool-ratios", "ratio_period", type=FiniteRange(min=0), is_flag=False, flag_value=3600.0, default=0.0,
+              metavar="[SECONDS]",
+              help="Estimate turning ratios pooled over periods of SECONDS (3600 when the option is given alone): "
+                   "constant ratios, varying flows. Default: per interval.")
 @click.option("--travel-times", type=OutputFile(), default=None,
               help="With --sightings: write the plate-measured link travel times here (CSV).")
 def estimate(

@@ -91,3 +91,16 @@ def test_sightings_need_a_registry_and_a_key(camera_files, monkeypatch):
     no_key = runner.invoke(cli, [*base, "--registry", str(registry)])
     assert no_key.exit_code == 2 and PLATE_KEY_ENV in no_key.output
     assert "Traceback" not in no_registry.output + no_key.output
+
+
+@pytest.mark.parametrize(("args", "period"), [([], 0.0), (["--pool-ratios"], 3600.0)])
+def test_pool_ratios_option(args, period):
+    import json
+
+    from ...conftest import DATA
+
+    result = CliRunner().invoke(cli, ["estimate", "--network", NET, "--counts", str(DATA / "good_counts.csv"), *args, "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)["summary"]
+    assert summary["settings"]["ratio_period_s"] == period
+    assert ("pooled" in summary["settings"]["turning_ratio_prior"]) == (period > 0)
