@@ -21,6 +21,13 @@ Method. The problem is bilinear in ``(r, Q)``; it is solved by
 blocks (flows given ratios, ratios given flows) was tried first and rejected: with the
 turning prior's loose rows the flows absorb the ratio change and the iteration stalls or
 drifts (on a generated grid with every approach counted it moved away from the true ratios).
+
+What it buys (measured). On the generated 4x4 grid with constant ratios, every signalised
+approach total counted and eight 15-minute intervals, the mean error of the movement flows is
+49.5 veh/h per interval and 47.4 pooled (1.7 with the true ratios): the model's objective is
+lower at the pooled solution than at the truth, because its conservation rows (sd 60 veh/h)
+and turning prior outweigh the evidence of the flows' variation (with conservation sd 10 the
+pooled error falls to 31). Figures on real networks: ``benchmarks/bench_estimation_accuracy.py``.
 """
 
 from __future__ import annotations
