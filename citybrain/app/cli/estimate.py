@@ -50,10 +50,12 @@ def estimate(
     if lenient and not table.report.ok:
         click.echo(table.report.format(), err=True)
     settings = EstimationSettings(junctions="all" if all_junctions else "signalised", ratio_period_s=ratio_period)
+    if travel_times is not None and sightings is None:
+        raise click.UsageError("--travel-times needs --sightings: the travel times are measured by plate matches")
     fragments, cameras = None, None
     if sightings is not None:
         cameras = read_registry(registry, network) if registry is not None else None
-        fragments = read_fragments(network, sightings, cameras, plate_key_file, origin=table.origin)
+        fragments = read_fragments(network, sightings, cameras, plate_key_file, counts_origin=table.origin)
         click.echo(f"{len(fragments)} path fragments from {len(fragments.sightings)} sightings", err=True)
         if travel_times is not None:
             link_travel_times(fragments).to_csv(travel_times, index=False, float_format="%.1f")
