@@ -87,6 +87,7 @@ from ..exceptions import ValidationError
 from ..network import RoadNetwork
 from .demand import DEMAND_COLUMNS, movement_demand
 from .plates import FRAGMENT_COLUMNS, PathFragments, PlateSettings, fragment_turn_shares, link_fragments, link_travel_times
+from .pooling import pooled_flows
 from .priors import prior_turning_ratios
 from .problem import EstimationProblem, build_problem
 from .results import (
@@ -174,23 +175,10 @@ def estimate_flows(
     The model is described in the module docstring. GEH is the statistic of the UK Design
     Manual for Roads and Bridges (TA 46/97), computed on hourly rates.
 
-    Pooled turning ratios (``settings.ratio_period_s > 0``). Within a period an approach's
-    turning ratios ``r`` are nearly constant while its flow ``Q_t`` varies from interval to
-    interval; counts downstream then see ``sum_a r_am Q_at`` vary with the upstream flows,
-    which identifies ratios that one interval cannot (Cremer and Keller 1987, who estimate
-    ``r`` from entry and exit counts of a junction by constrained least squares over time).
-    Here the ratios of every approach of the network are estimated jointly with the flows by
-    minimising the model's one objective over the period's intervals, with the turning-prior
-    rows ``x_mt - r_m Q_at`` tying the intervals together, by alternating its two exact block
-    minimisations: the flows given the ratios (the per-interval problem with ``r`` as the
-    prior's ratios) and the ratios given the flows (per approach, constrained least squares
-    ``r_m = sum_t x_mt Q_at / sum_t Q_at^2``, which keeps ``r >= 0`` and ``sum r = 1``; kernel
-    ``_pool_turning_ratios``), from the lane-use prior, until no ratio moves more than 0.001
-    or ``pool_iterations``. Each step lowers the objective, so it converges; ratios that the
-    period's variation does not identify keep the prior's values. Why this and not a joint
-    nonlinear solve (the bilinear ``r Q`` terms): each half is an existing, exact and fast
-    solve (the network-wide sparse factorisation, then a closed form per approach), bounds and
-    weights stay those of the model, and it scales to the city benchmark.
+    Pooled turning ratios (``settings.ratio_period_s > 0``): within each period the flows
+    are estimated with constant turning ratios and varying approach flows, all intervals at
+    once (:func:`~citybrain.estimation.pooling.pooled_flows`, where the method is described
+    and justified).
     """
     settings = EstimationSettings() if settings is None else settings
     if not isinstance(settings, EstimationSettings):
@@ -242,20 +230,9 @@ def _periods(intervals: np.ndarray, period_s: float) -> list[np.ndarray]:
 
 
 def _pooled(network, counts, settings, turning_ratios, shares):
-    """The estimate of one period: flows and turning ratios alternately (see :func:`estimate_flows`)."""
-    from .._kernels.estimation.pooling import _pool_turning_ratios
-
+    """The estimate of one period: per interval, then on constant ratios when pooling (:mod:`.pooling`)."""
     p = build_problem(network, counts, settings, turning_ratios=turning_ratios, turn_shares=shares)
     x, sweeps = solve(p, settings)
-    if settings.ratio_period_s <= 0:
-        return p, x, sweeps
-    prior = ratio = p.turn_ratio
-    for _ in range(int(settings.pool_iterations)):
-        new = _pool_turning_ratios(np.ascontiguousarray(x), p.seg_start, p.seg_end, prior, float(settings.pool_prior_weight))
-        moved = float(np.max(np.abs(new - ratio))) if len(new) else 0.0
-        ratio = new
-        p = build_problem(network, counts, settings, turning_ratios=turning_ratios, ratios=ratio, turn_shares=shares)
-        x, sweeps = solve(p, settings)
-        if moved < 1e-3:
-            break
+    if settings.ratio_period_s > 0:
+        x, _ = pooled_flows(p, x)
     return p, x, sweeps

@@ -185,17 +185,12 @@ def link_fragments(
     frame = sightings.frame[code >= 0]
     code = code[code >= 0].astype(np.int64)
     times = frame["time_s"].to_numpy(dtype=np.float64)
-    graph, free_s = _edge_graph(arrays)
-    used_edges, cam_node = np.unique(cam_edge, return_inverse=True)
-    dist = _free_flow_times(graph, used_edges, float(settings.max_free_flow_s))  # (n used edges, n edges)
-    a_cam, b_cam = np.nonzero(np.isfinite(dist[cam_node][:, used_edges[cam_node]]))
-    same = cam_edge[a_cam] == cam_edge[b_cam]
-    a_cam, b_cam = a_cam[~same], b_cam[~same]
+    graph = _edge_graph(arrays)
     n_cam = len(cam_ids)
-    pair_key = a_cam.astype(np.int64) * n_cam + b_cam
+    a_cam, b_cam, pair_free = _camera_pairs(graph, cam_edge, float(settings.max_free_flow_s))
+    pair_key = a_cam * n_cam + b_cam
     order = np.argsort(pair_key)
-    pair_key, a_cam, b_cam = pair_key[order], a_cam[order], b_cam[order]
-    pair_free = dist[cam_node[a_cam], cam_edge[b_cam]]
+    pair_key, a_cam, b_cam, pair_free = pair_key[order], a_cam[order], b_cam[order], pair_free[order]
     first, pair = _link_sightings(
         frame["plate_id"].to_numpy(dtype=np.int64), times, code, pair_key, pair_free, np.int64(n_cam),
         float(settings.max_time_factor), float(settings.slack_s), float(settings.min_time_factor),
@@ -205,7 +200,8 @@ def link_fragments(
     dropped = int((~keep).sum())
     first, pair = first[keep], pair[keep]
     used_pairs, pair_of = np.unique(pair, return_inverse=True)
-    ptr, movs, through = _paths(network, arrays, graph, free_s, cam_edge[a_cam[used_pairs]], cam_edge[b_cam[used_pairs]], cam_edge)
+    ptr, movs, through = _paths(network, arrays, graph, cam_edge[a_cam[used_pairs]], cam_edge[b_cam[used_pairs]], cam_edge,
+                                float(settings.max_free_flow_s))
     n_moves = np.diff(ptr)
     one_move_edge = np.where(n_moves == 1, np.asarray(arrays.edge_ids, dtype=object)[cam_edge[b_cam[used_pairs]]], "")
     pairs = pd.DataFrame(
@@ -343,19 +339,43 @@ def _edge_graph(arrays):
     v = arrays.mov_to_edge[ok]
     n_e = len(arrays.edge_ids)
     graph = sp.csr_matrix((np.maximum(free_s[v], 1e-3), (u, v)), shape=(n_e, n_e))
-    return graph, free_s
+    return graph
 
 
-def _free_flow_times(graph, sources: np.ndarray, limit_s: float) -> np.ndarray:
-    """Shortest free-flow times (s) from each source edge's stop line to every edge's (inf beyond ``limit_s``)."""
+def _camera_pairs(graph, cam_edge: np.ndarray, limit_s: float, batch: int = 256):
+    """Camera pairs ``(a, b)`` on different edges within ``limit_s`` of free flow, with that time (s).
+
+    Shortest free-flow times from each camera edge's stop line, in batches of source edges so
+    that only ``batch`` rows of distances are held at once; every camera of the source edge is
+    paired with every camera of the reached edge.
+    """
     from scipy.sparse.csgraph import dijkstra
 
-    if len(sources) == 0:
-        return np.zeros((0, graph.shape[0]))
-    return np.atleast_2d(dijkstra(graph, indices=sources, limit=limit_s))
+    edges, cam_node = np.unique(cam_edge, return_inverse=True)
+    by_node = np.argsort(cam_node, kind="stable")
+    n_of = np.bincount(cam_node, minlength=len(edges))
+    first_of = np.concatenate([[0], np.cumsum(n_of)[:-1]])
+    src_parts, dst_parts, t_parts = [], [], []
+    for start in range(0, len(edges), batch):
+        dist = np.atleast_2d(dijkstra(graph, indices=edges[start : start + batch], limit=limit_s))[:, edges]
+        src, dst = np.nonzero(np.isfinite(dist))
+        keep = src + start != dst
+        src_parts.append(src[keep] + start)
+        dst_parts.append(dst[keep])
+        t_parts.append(dist[src[keep], dst[keep]])
+    src = np.concatenate(src_parts) if src_parts else np.zeros(0, dtype=np.int64)
+    dst = np.concatenate(dst_parts) if dst_parts else np.zeros(0, dtype=np.int64)
+    t = np.concatenate(t_parts) if t_parts else np.zeros(0)
+    # expand edge pairs into camera pairs: n_of[src] x n_of[dst] each
+    size = n_of[src] * n_of[dst]
+    k = np.repeat(np.arange(len(src)), size)
+    within = np.arange(int(size.sum())) - np.repeat(np.cumsum(size) - size, size)
+    a = by_node[first_of[src[k]] + within // n_of[dst[k]]]
+    b = by_node[first_of[dst[k]] + within % n_of[dst[k]]]
+    return a.astype(np.int64), b.astype(np.int64), t[k].astype(np.float64)
 
 
-def _paths(network, arrays, graph, free_s, src_edge, dst_edge, cam_edge):
+def _paths(network, arrays, graph, src_edge, dst_edge, cam_edge, limit_s):
     """Movements of the shortest path of every pair, and whether it passes another camera's stop line."""
     from scipy.sparse.csgraph import dijkstra
 
@@ -365,7 +385,7 @@ def _paths(network, arrays, graph, free_s, src_edge, dst_edge, cam_edge):
     through = np.zeros(len(src_edge), dtype=bool)
     by_source: dict[int, np.ndarray] = {}
     for s in np.unique(src_edge):
-        _, pred = dijkstra(graph, indices=int(s), return_predecessors=True)
+        _, pred = dijkstra(graph, indices=int(s), return_predecessors=True, limit=limit_s)
         by_source[int(s)] = pred
     for k, (s, d) in enumerate(zip(src_edge, dst_edge, strict=True)):
         pred = by_source[int(s)]

@@ -26,7 +26,7 @@ _POSITIVE = (
     "count_sd_floor_vph", "conservation_sd_vph", "turn_prior_sd_vph", "level_prior_sd_vph", "entry_level_sd_vph",
     "max_lane_flow_vph", "tol_vph", "jam_spacing_m",
 )
-_NON_NEGATIVE = ("noise_rel", "uturn_prior_factor", "ratio_period_s", "pool_prior_weight")
+_NON_NEGATIVE = ("noise_rel", "uturn_prior_factor", "ratio_period_s")
 _FLAGS = ("count_poisson", "learn_turn_factors", "standard_errors", "raise_on_nonconvergence")
 _CHOICES = {"method": METHODS, "count_sd_from": COUNT_SD_FROM, "turn_prior_variance": TURN_PRIOR_VARIANCE}
 
@@ -95,28 +95,8 @@ class EstimationSettings:
     ratio_period_s
         Turning ratios pooled over periods of this length (seconds; 0: no pooling, each
         interval's split follows the turning prior alone): within a period every approach's
-        ratios are constant while its flow varies, estimated jointly with the flows (see
-        :func:`~citybrain.estimation.estimate_flows`); ``>= 0``.
-    pool_prior_weight
-        Weight of the turning prior's ratios in the ratio step, in periods' worth of data (0:
-        the period's flows alone); ``>= 0``.
-    pool_iterations
-        Most alternations of the pooled estimate (flows given ratios, ratios given flows); an
-        integer ``>= 1``.
-
-    Raises
-    ------
-    ValidationError
-        Naming every field out of its range, with the range and the value received.
-
-    Examples
-    --------
-    >>> EstimationSettings(noise_rel=0.2).noise_rel
-    0.2
-    >>> EstimationSettings(conservation_sd_vph=0)
-    Traceback (most recent call last):
-    ...
-    citybrain.exceptions.ValidationError: The 'conservation_sd_vph' field of EstimationSettings must be a positive number (veh/h). Got 0 instead.
+        ratios are constant while its flow varies, estimated jointly with the flows
+        (:mod:`citybrain.estimation.pooling`); ``>= 0``.
     """
 
     method: str = "direct"
@@ -139,8 +119,6 @@ class EstimationSettings:
     raise_on_nonconvergence: bool = False
     jam_spacing_m: float = 8.0
     ratio_period_s: float = 0.0
-    pool_prior_weight: float = 1.0
-    pool_iterations: int = 30
 
     def __post_init__(self) -> None:
         if not isinstance(self.junctions, str) and _is_sequence(self.junctions):
@@ -162,7 +140,7 @@ class EstimationSettings:
             return f"{start} True or False. Got {value!r} instead."
         if name in _CHOICES and not (isinstance(value, str) and value in _CHOICES[name]):
             return f"{start} one of {', '.join(_CHOICES[name])}. Got {value!r} instead."
-        if name in ("max_sweeps", "pool_iterations") and not (isinstance(value, Integral) and not isinstance(value, bool) and value >= 1):
+        if name == "max_sweeps" and not (isinstance(value, Integral) and not isinstance(value, bool) and value >= 1):
             return f"{start} an integer >= 1. Got {value!r} instead."
         if name == "junctions" and not (
             (isinstance(value, str) and value in _JUNCTIONS)

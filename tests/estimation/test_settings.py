@@ -39,8 +39,6 @@ BAD = [
     ("jam_spacing_m", 0.0, r"a positive number \(m\)"),
     ("raise_on_nonconvergence", "no", "True or False"),
     ("ratio_period_s", -900.0, "a number >= 0"),
-    ("pool_prior_weight", math.nan, "a number >= 0"),
-    ("pool_iterations", 0, "an integer >= 1"),
 ]
 
 

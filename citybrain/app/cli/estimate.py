@@ -25,8 +25,10 @@ __all__ = ["estimate"]
 @click.option("--all-junctions", is_flag=True, help="Report unsignalised junctions too.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary and flows as JSON.")
 @plate_options
-@click.option("--ratio-period", type=FiniteRange(min=0), default=0.0, show_default=True,
-              help="Pool turning ratios over periods of this many seconds (0: no pooling).")
+@click.option("--pool-ratios", "ratio_period", type=FiniteRange(min=0), is_flag=False, flag_value=3600.0, default=0.0,
+              metavar="[SECONDS]",
+              help="Estimate turning ratios pooled over periods of SECONDS (3600 when the option is given alone): "
+                   "constant ratios, varying flows. Default: per interval.")
 @click.option("--travel-times", type=OutputFile(), default=None,
               help="With --sightings: write the plate-measured link travel times here (CSV).")
 def estimate(
@@ -48,10 +50,12 @@ def estimate(
     if lenient and not table.report.ok:
         click.echo(table.report.format(), err=True)
     settings = EstimationSettings(junctions="all" if all_junctions else "signalised", ratio_period_s=ratio_period)
+    if travel_times is not None and sightings is None:
+        raise click.UsageError("--travel-times needs --sightings: the travel times are measured by plate matches")
     fragments, cameras = None, None
     if sightings is not None:
         cameras = read_registry(registry, network) if registry is not None else None
-        fragments = read_fragments(network, sightings, cameras, plate_key_file, origin=table.origin)
+        fragments = read_fragments(network, sightings, cameras, plate_key_file, counts_origin=table.origin)
         click.echo(f"{len(fragments)} path fragments from {len(fragments.sightings)} sightings", err=True)
         if travel_times is not None:
             link_travel_times(fragments).to_csv(travel_times, index=False, float_format="%.1f")

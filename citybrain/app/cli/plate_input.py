@@ -36,18 +36,27 @@ def plate_options(func: Callable) -> Callable:
 
 def read_fragments(
     network: RoadNetwork, sightings: Path, registry: pd.DataFrame | None, key_file: Path | None,
-    origin: pd.Timestamp | None = None,
+    counts_origin: pd.Timestamp | None | bool = False,
 ) -> PathFragments:
     """Read, hash and link a sightings file into path fragments.
+
+    ``counts_origin`` is the count table's origin (``None``: its times are seconds) when the
+    sightings must share the counts' clock; ``False`` when there are no counts.
 
     Raises
     ------
     ValidationError
-        If no registry is given, no key is set, or the file has problems (rows and fields named,
-        never a plate).
+        If no registry is given, no key is set, the file has problems (rows and fields named,
+        never a plate), or its kind of time differs from the counts'.
     """
     if registry is None:
         msg = "--sightings needs --registry: the sightings name cameras of the camera registry."
         raise ValidationError(msg)
+    origin = None if counts_origin is False else counts_origin
     table = read_sightings(sightings, registry, key=plate_key(key_file), origin=origin)
+    if counts_origin is not False and (table.origin is None) != (counts_origin is None):
+        kinds = ("seconds", "ISO 8601 times")
+        msg = (f"{sightings}: time_s holds {kinds[table.origin is not None]} but the counts' interval_start holds "
+               f"{kinds[counts_origin is not None]}; expected one kind of time in both files.")
+        raise ValidationError(msg)
     return link_fragments(network, table, registry)

@@ -91,3 +91,38 @@ def test_sightings_need_a_registry_and_a_key(camera_files, monkeypatch):
     no_key = runner.invoke(cli, [*base, "--registry", str(registry)])
     assert no_key.exit_code == 2 and PLATE_KEY_ENV in no_key.output
     assert "Traceback" not in no_registry.output + no_key.output
+
+
+@pytest.mark.parametrize(("args", "period"), [([], 0.0), (["--pool-ratios"], 3600.0)])
+def test_pool_ratios_option(args, period):
+    import json
+
+    from ...conftest import DATA
+
+    result = CliRunner().invoke(cli, ["estimate", "--network", NET, "--counts", str(DATA / "good_counts.csv"), *args, "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)["summary"]
+    assert summary["settings"]["ratio_period_s"] == period
+    assert ("pooled" in summary["settings"]["turning_ratio_prior"]) == (period > 0)
+
+
+def test_sightings_mistakes_are_one_line_and_exit_2(camera_files, tmp_path, monkeypatch):
+    counts, registry, sightings, _ = camera_files
+    monkeypatch.setenv(PLATE_KEY_ENV, "a-test-key-of-32-bytes-0123456789")
+    runner = CliRunner()
+    base = ["estimate", "--network", NET, "--counts", str(counts), "--registry", str(registry)]
+    lonely = runner.invoke(cli, [*base, "--travel-times", str(tmp_path / "tt.csv")])
+    assert lonely.exit_code == 2 and "--travel-times needs --sightings" in lonely.output
+    iso = tmp_path / "iso.csv"
+    feed = pd.read_csv(sightings, dtype={"plate": str})
+    feed["time_s"] = (pd.Timestamp("2026-12-04T07:00:00") + pd.to_timedelta(feed["time_s"], unit="s")).dt.strftime("%Y-%m-%dT%H:%M:%S")
+    feed.to_csv(iso, index=False)
+    mixed = runner.invoke(cli, [*base, "--sightings", str(iso)])
+    assert mixed.exit_code == 2 and "one kind of time in both files" in mixed.output
+    assert "RAWPLATE" not in mixed.output and "Traceback" not in lonely.output + mixed.output
+    # sightings that link nothing (each plate read once) still give an estimate
+    once = tmp_path / "once.csv"
+    feed.assign(time_s=pd.read_csv(sightings)["time_s"]).drop_duplicates("plate").to_csv(once, index=False)
+    single = runner.invoke(cli, [*base, "--sightings", str(once), "--travel-times", str(tmp_path / "tt.csv")])
+    assert single.exit_code == 0, single.output
+    assert "0 path fragments" in single.output and list(pd.read_csv(tmp_path / "tt.csv").columns) == ["edge", "travel_time_s", "matched"]
