@@ -74,7 +74,7 @@ def summary_table(final: pd.DataFrame, baseline: str = "fixed", metric: str = "d
         The metric (a :data:`~.store.METRICS` name).
     """
     rows = []
-    for study, group in final.groupby(list(STUDY), sort=False, dropna=False):
+    for study, group in final.groupby(list(STUDY), dropna=False):
         ok = group[group["status"] == "ok"]
         base = ok[ok["controller"] == baseline].set_index("seed")[metric]
         for controller in dict.fromkeys(group["controller"]):
@@ -175,7 +175,7 @@ def write_report(store: RunStore, baseline: str = "fixed", *, baseline_given: bo
              f"change and paired t-test (`*` p < 0.05, `**` p < 0.01) against `{baseline}` on the seeds both ran; "
              "95% CI from Student's t.", ""]
     published = resco_published()
-    for study, group in table.groupby(list(STUDY), sort=False, dropna=False):
+    for study, group in table.groupby(list(STUDY), dropna=False):
         info = dict(zip(STUDY, study, strict=True))
         title = (f"{info['scenario']} ({info['window_begin_s']:g}-{info['window_end_s']:g} s, {info['protocol']} "
                  f"protocol, SUMO {info['sumo_version']})")
