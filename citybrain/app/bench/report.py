@@ -62,7 +62,7 @@ def _mark(p: float) -> str:
 
 
 def summary_table(final: pd.DataFrame, baseline: str = "fixed", metric: str = "delay_s") -> pd.DataFrame:
-    """One row per study x controller: n, failed, mean, sd, ci95, change against ``baseline``, p, mark, rank.
+    """One row per study x controller: n, failed, gridlocked, mean, sd, ci95, change against ``baseline``, p, mark, rank.
 
     Parameters
     ----------
@@ -88,7 +88,8 @@ def summary_table(final: pd.DataFrame, baseline: str = "fixed", metric: str = "d
             own_mean = float(good.loc[good["seed"].isin(base.index), metric].mean()) if len(base) else math.nan
             change = own_mean - base_mean if pairs else math.nan
             rows.append({**dict(zip(STUDY, study, strict=True)), "controller": controller, "n": len(values),
-                         "failed": int((mine["status"] != "ok").sum()), "mean": mean,
+                         "failed": int((mine["status"] != "ok").sum()),
+                         "gridlocked": int(good["gridlocked"].astype(bool).sum()), "mean": mean,
                          "sd": float(values.std(ddof=1)) if len(values) > 1 else math.nan, "ci95": _ci95(values),
                          "pairs": pairs, "change": change,
                          "change_pct": 100.0 * change / base_mean if pairs and base_mean else math.nan,
@@ -183,11 +184,12 @@ def write_report(store: RunStore, baseline: str = "fixed", *, baseline_given: bo
         lines += [f"## {title}", ""]
         if baseline not in set(group["controller"]):
             lines += [f"No `{baseline}` run here: no change against the baseline.", ""]
-        lines += ["| rank | controller | runs | failed | delay mean | sd | 95% CI | change | change % | p (paired) |",
-                  "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += ["| rank | controller | runs | failed | gridlocked | delay mean | sd | 95% CI | change | change % | "
+                  "p (paired) |", "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for r in group.itertuples():
             ci = "-" if math.isnan(r.ci95) else f"{r.mean - r.ci95:.2f} - {r.mean + r.ci95:.2f}"
             lines.append(f"| {'-' if pd.isna(r.rank) else int(r.rank)} | {r.controller} | {r.n} | {r.failed} | "
+                         f"{r.gridlocked} | "
                          f"{_f(r.mean)} | {_f(r.sd)} | {ci} | {_f(r.change)} | {_f(r.change_pct, 1)} | "
                          f"{_f(r.p_value, 3)}{r.mark} |")
         lines += ["", "Other metrics (means over the ok runs): delay counting never-inserted vehicles, trip time, "
