@@ -5,12 +5,12 @@
    serial time / (parallel time x 2). Aim >= 0.9.
 2. **RL step overhead**: one PettingZoo ``step()`` against the twin's own decision interval on
    the same decisions (the functions of ``bench_rl_step.py``). Aim <= 10%.
-3. With ``--sweep``: the issue's sweep, 3 scenarios (demo, arterial5, grid4x4) x 4 controllers
-   (fixed, maxpressure, actuated-pressure, webster) x 3 seeds with 2 workers through
-   ``citybrain bench``: killed (SIGKILL of the command and its runs) once a third of the runs
-   are stored, then re-run (only the missing runs run), then reported; with ``--dask`` the same
-   sweep also runs on a ``dask scheduler`` and two ``dask worker``s on loopback and the per-seed
-   delays are compared.
+3. With ``--sweep``: the issue's sweep, ``sweep_3x4x3.toml`` (3 scenarios: demo, arterial5,
+   grid4x4; 4 controllers: fixed, maxpressure, actuated-pressure, webster; 3 seeds) through
+   ``citybrain bench`` with 2 workers and the window of 1. (600 or 1800 s): killed (SIGKILL of
+   the command and its runs) once a third of the runs are stored, re-run (only the missing runs
+   run), reported; with ``--dask`` the same sweep also runs on a ``dask scheduler`` and two
+   ``dask worker``s on loopback and the per-seed delays are compared.
 
 Prints every figure with the machine's load average (the figures are wall-clock times) and
 appends a JSON line to ``benchmarks/results/runner.jsonl``.
@@ -42,8 +42,7 @@ from citybrain.app.rl import make_parallel_env  # noqa: E402
 from citybrain.network import graph_from_sumo_net  # noqa: E402
 from simulation import RunSpec, load_scenario, run_many  # noqa: E402
 
-SWEEP_SCENARIOS = ("scenarios/demo.toml", "scenarios/arterial5.toml", "scenarios/grid4x4.toml")
-SWEEP_CONTROLLERS = ("fixed", "maxpressure", "actuated-pressure", "webster")
+SWEEP = Path(__file__).resolve().with_name("sweep_3x4x3.toml")
 
 
 def parallel_efficiency(window_s: float, runs: int = 8, workers: int = 2) -> dict:
@@ -90,8 +89,7 @@ def _bench(*args) -> list[str]:
 
 
 def _sweep_args(results: Path, window_s: float, *extra: str) -> list[str]:
-    return ["--scenarios", *(ROOT / s for s in SWEEP_SCENARIOS), "--controllers", *SWEEP_CONTROLLERS,
-            "--seeds", "3", "--duration", f"{window_s:g}", "--results", results, *extra]
+    return [SWEEP, "--duration", f"{window_s:g}", "--results", results, *extra]
 
 
 def full_sweep(window_s: float, dask: bool) -> dict:

@@ -9,7 +9,9 @@ run ends as failed with the reason.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Sequence
+from urllib.parse import urlsplit
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,7 @@ def run_on_dask(
     except ImportError:
         msg = f"--scheduler needs Dask distributed, which is not installed: {INSTALL}"
         raise BackendUnavailableError(msg) from None
+    _check_reachable(address, connect_timeout_s)
     try:
         client = Client(address, timeout=connect_timeout_s)
     except (OSError, TimeoutError, ValueError) as exc:
@@ -81,3 +84,20 @@ def run_on_dask(
     finally:
         client.close()
     return [results[i] for i in range(len(tasks))]
+
+
+def _check_reachable(address: str, timeout_s: float) -> None:
+    """Refuse an address that is not ``tcp://HOST:PORT`` or where nothing listens (before Dask retries it)."""
+    parts = urlsplit(address)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme != "tcp" or not parts.hostname or port is None:
+        msg = f"--scheduler {address}: expected a Dask scheduler address tcp://HOST:PORT."
+        raise ValidationError(msg)
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout_s).close()
+    except OSError as exc:
+        msg = f"--scheduler {address}: cannot reach the Dask scheduler ({exc.strerror or exc}); is `dask scheduler` running?"
+        raise ValidationError(msg) from None

@@ -62,7 +62,7 @@ def _mark(p: float) -> str:
 
 
 def summary_table(final: pd.DataFrame, baseline: str = "fixed", metric: str = "delay_s") -> pd.DataFrame:
-    """One row per study x controller: n, failed, mean, sd, ci95, change against ``baseline``, p, mark, rank.
+    """One row per study x controller: n, failed, gridlocked, mean, sd, ci95, change against ``baseline``, p, mark, rank.
 
     Parameters
     ----------
@@ -74,7 +74,7 @@ def summary_table(final: pd.DataFrame, baseline: str = "fixed", metric: str = "d
         The metric (a :data:`~.store.METRICS` name).
     """
     rows = []
-    for study, group in final.groupby(list(STUDY), sort=False, dropna=False):
+    for study, group in final.groupby(list(STUDY), dropna=False):
         ok = group[group["status"] == "ok"]
         base = ok[ok["controller"] == baseline].set_index("seed")[metric]
         for controller in dict.fromkeys(group["controller"]):
@@ -88,7 +88,8 @@ def summary_table(final: pd.DataFrame, baseline: str = "fixed", metric: str = "d
             own_mean = float(good.loc[good["seed"].isin(base.index), metric].mean()) if len(base) else math.nan
             change = own_mean - base_mean if pairs else math.nan
             rows.append({**dict(zip(STUDY, study, strict=True)), "controller": controller, "n": len(values),
-                         "failed": int((mine["status"] != "ok").sum()), "mean": mean,
+                         "failed": int((mine["status"] != "ok").sum()),
+                         "gridlocked": int(good["gridlocked"].astype(bool).sum()), "mean": mean,
                          "sd": float(values.std(ddof=1)) if len(values) > 1 else math.nan, "ci95": _ci95(values),
                          "pairs": pairs, "change": change,
                          "change_pct": 100.0 * change / base_mean if pairs and base_mean else math.nan,
@@ -175,7 +176,7 @@ def write_report(store: RunStore, baseline: str = "fixed", *, baseline_given: bo
              f"change and paired t-test (`*` p < 0.05, `**` p < 0.01) against `{baseline}` on the seeds both ran; "
              "95% CI from Student's t.", ""]
     published = resco_published()
-    for study, group in table.groupby(list(STUDY), sort=False, dropna=False):
+    for study, group in table.groupby(list(STUDY), dropna=False):
         info = dict(zip(STUDY, study, strict=True))
         title = (f"{info['scenario']} ({info['window_begin_s']:g}-{info['window_end_s']:g} s, {info['protocol']} "
                  f"protocol, SUMO {info['sumo_version']})")
@@ -183,11 +184,12 @@ def write_report(store: RunStore, baseline: str = "fixed", *, baseline_given: bo
         lines += [f"## {title}", ""]
         if baseline not in set(group["controller"]):
             lines += [f"No `{baseline}` run here: no change against the baseline.", ""]
-        lines += ["| rank | controller | runs | failed | delay mean | sd | 95% CI | change | change % | p (paired) |",
-                  "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += ["| rank | controller | runs | failed | gridlocked | delay mean | sd | 95% CI | change | change % | "
+                  "p (paired) |", "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for r in group.itertuples():
             ci = "-" if math.isnan(r.ci95) else f"{r.mean - r.ci95:.2f} - {r.mean + r.ci95:.2f}"
             lines.append(f"| {'-' if pd.isna(r.rank) else int(r.rank)} | {r.controller} | {r.n} | {r.failed} | "
+                         f"{r.gridlocked} | "
                          f"{_f(r.mean)} | {_f(r.sd)} | {ci} | {_f(r.change)} | {_f(r.change_pct, 1)} | "
                          f"{_f(r.p_value, 3)}{r.mark} |")
         lines += ["", "Other metrics (means over the ok runs): delay counting never-inserted vehicles, trip time, "

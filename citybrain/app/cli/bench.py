@@ -61,6 +61,8 @@ def bench() -> None:
     citybrain bench --scenarios S1 S2 --controllers fixed maxpressure mine.py:Mine --seeds 3 --results DIR
     citybrain bench sweep.toml [--results DIR] [--workers K | --scheduler tcp://HOST:PORT]
     citybrain bench report DIR [--baseline fixed] [--json]
+
+    A sweep's options: citybrain bench run --help.
     """
 
 

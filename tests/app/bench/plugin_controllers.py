@@ -42,6 +42,14 @@ class KillsItsRunOnce(NextGreen):
         return super().decide(observation)
 
 
+class Slow(NextGreen):
+    """Takes 20 ms per decision (a run of a few seconds to be interrupted)."""
+
+    def decide(self, observation: Observation) -> int | None:
+        time.sleep(0.02)
+        return super().decide(observation)
+
+
 class Raises(NextGreen):
     """A controller with a bug."""
 

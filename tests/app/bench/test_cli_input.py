@@ -41,6 +41,8 @@ CASES = [
     (["bench", "--scenarios", SCENARIO, "--controllers", "webster", "webster", "--results", "OUT"], "named twice"),
     (["bench", "--scenarios", SCENARIO, "--controllers", "fixed", "--results", "OUT", "--scheduler",
       "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler"),
+    (["bench", "--scenarios", SCENARIO, "--controllers", "fixed", "--results", "OUT", "--scheduler", "127.0.0.1"],
+     "expected a Dask scheduler address tcp://HOST:PORT"),
     (["bench", "--scenarios", SCENARIO, "--results", "OUT"], "--controllers"),
     (["bench", "--no-such-option"], "no-such-option"),
     (["bench", "report", "MISSING"], "not a results folder"),

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,7 @@ from citybrain.app.bench import RunStore
 from citybrain.app.cli import cli
 
 from ...conftest import ROOT
+from .conftest import PLUGINS
 
 pytest.importorskip("distributed", reason="the Dask test needs citybrain[distributed]")
 pytestmark = pytest.mark.sumo
@@ -29,7 +33,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 def cluster(tmp_path):
-    """A `dask scheduler` and two `dask worker`s on 127.0.0.1, as subprocesses; yields the scheduler's address."""
+    """A `dask scheduler` and two `dask worker`s on 127.0.0.1, as subprocesses; yields the address and the workers."""
     from distributed import Client
 
     dask = shutil.which("dask", path=str(Path(sys.executable).parent)) or shutil.which("dask")
@@ -41,11 +45,11 @@ def cluster(tmp_path):
     procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
                                "--no-dashboard"], **common)]
     procs += [subprocess.Popen([dask, "worker", address, "--host", "127.0.0.1", "--nthreads", "1", "--no-dashboard",
-                                "--name", f"w{i}"], **common) for i in range(2)]
+                                "--name", f"w{i}"], start_new_session=True, **common) for i in range(2)]
     try:
         with Client(address, timeout=60) as client:
             client.wait_for_workers(2, timeout=120)
-        yield address
+        yield address, procs[1:]
     finally:
         for proc in procs[::-1]:
             proc.terminate()
@@ -57,17 +61,40 @@ def cluster(tmp_path):
 
 
 def test_the_same_sweep_on_dask_gives_the_same_per_seed_numbers_as_locally(lone_toml, tmp_path, cluster):
-    args = ["bench", "--scenarios", str(lone_toml), "--controllers", "fixed", "maxpressure", "--seeds", "2",
-            "--duration", "120"]
+    address, _ = cluster
+    args = ["bench", "--scenarios", str(lone_toml), "--controllers", "maxpressure", "--seeds", "2", "--duration", "120"]
     local = CliRunner().invoke(cli, [*args, "--workers", "2", "--results", str(tmp_path / "local")])
     assert local.exit_code == 0, local.output
-    remote = CliRunner().invoke(cli, [*args, "--scheduler", cluster, "--results", str(tmp_path / "dask")])
+    remote = CliRunner().invoke(cli, [*args, "--scheduler", address, "--results", str(tmp_path / "dask")])
     assert remote.exit_code == 0, remote.output
-    assert f"4 to run on the Dask cluster at {cluster}" in remote.stderr
+    assert f"2 to run on the Dask cluster at {address}" in remote.stderr
 
     def per_seed(folder):
         final = RunStore(folder).final()
-        assert len(final) == 4 and set(final["status"]) == {"ok"}
+        assert len(final) == 2 and set(final["status"]) == {"ok"}
         return {(r.controller, r.seed): (r.delay_s, r.arrived, r.queue_veh) for r in final.itertuples()}
 
     assert per_seed(tmp_path / "dask") == per_seed(tmp_path / "local")
+
+
+def test_a_worker_lost_mid_run_loses_no_run(lone_toml, tmp_path, cluster):
+    address, workers = cluster
+    results = tmp_path / "out"
+
+    def kill_a_worker_mid_run():
+        deadline = time.monotonic() + 120
+        while not list((results / "work").glob("*/task.pickle")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)
+        os.killpg(workers[0].pid, signal.SIGKILL)  # the worker, its nanny and the run it was running
+
+    killer = threading.Thread(target=kill_a_worker_mid_run)
+    killer.start()
+    result = CliRunner().invoke(cli, ["bench", "--scenarios", str(lone_toml), "--controllers", f"{PLUGINS}:Slow",
+                                      "--seeds", "2", "--duration", "120", "--scheduler", address,
+                                      "--results", str(results)])
+    killer.join()
+    assert workers[0].poll() is not None, "a worker was killed"
+    assert result.exit_code == 0, result.output
+    final = RunStore(results).final()
+    assert len(final) == 2 and set(final["status"]) == {"ok"} and (final["arrived"] > 0).all()

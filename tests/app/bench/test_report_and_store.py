@@ -105,3 +105,11 @@ def test_a_bad_sweep_file_names_the_field_and_what_was_expected(tmp_path, text, 
     with pytest.raises(ValidationError, match=None) as info:
         read_sweep(path)
     assert needle in str(info.value) and str(path) in str(info.value)
+
+
+def test_the_shipped_study_file_reads_as_the_issues_sweep():
+    from ...conftest import ROOT
+
+    sweep = read_sweep(ROOT / "benchmarks" / "sweep_3x4x3.toml")
+    assert len(sweep.scenarios) == 3 and all(p.is_file() for p in sweep.scenarios)
+    assert len(sweep.controllers) == 4 and sweep.seeds == (1, 2, 3) and sweep.duration_s == 1800.0
