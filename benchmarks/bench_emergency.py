@@ -12,7 +12,8 @@ in both), their mean travel time without / with pre-emption and the change, thei
 the other traffic's mean delay (RESCO's, emergency vehicles left out) and its change, the
 pre-emptions, and the conflict monitor's violations (all lights; ours). Appends a JSON line to
 ``benchmarks/results/emergency.jsonl`` and writes the table to ``benchmarks/results/emergency.txt``
-(``emergency_<controller>.txt`` for another controller than ``fixed``).
+(``emergency_<controller>.txt`` for another controller than ``fixed``, ``..._ahead<S>s`` for
+another detection time).
 ``--quick``: the grid, two seeds, 20 simulated minutes, an emergency vehicle every 5 minutes.
 """
 
@@ -149,6 +150,8 @@ def main(argv=None) -> None:
     print(text)
     if not args.quick:
         suffix = "" if args.controller == "fixed" else f"_{args.controller}"
+        if args.ahead_s != PreemptionSettings().detect_time_s:
+            suffix += f"_ahead{args.ahead_s:g}s"
         (RESULTS / f"emergency{suffix}.txt").write_text(text + "\n")
         record("emergency", {"every_min": every, "detect_time_s": args.ahead_s, "rows": rows})
 
