@@ -11,7 +11,9 @@ controller (SUMO 1.28, libsumo, native protocol). Prints per scenario: emergency
 in both), their mean travel time without / with pre-emption and the change, their mean delay,
 the other traffic's mean delay (RESCO's, emergency vehicles left out) and its change, the
 pre-emptions, and the conflict monitor's violations (all lights; ours). Appends a JSON line to
-``benchmarks/results/emergency.jsonl`` and writes the table to ``benchmarks/results/emergency.txt``.
+``benchmarks/results/emergency.jsonl`` and writes the table to ``benchmarks/results/emergency.txt``
+(``emergency_<controller>.txt`` for another controller than ``fixed``, ``..._ahead<S>s`` for
+another detection time).
 ``--quick``: the grid, two seeds, 20 simulated minutes, an emergency vehicle every 5 minutes.
 """
 
@@ -147,7 +149,10 @@ def main(argv=None) -> None:
     text = table(rows, header)
     print(text)
     if not args.quick:
-        (RESULTS / "emergency.txt").write_text(text + "\n")
+        suffix = "" if args.controller == "fixed" else f"_{args.controller}"
+        if args.ahead_s != PreemptionSettings().detect_time_s:
+            suffix += f"_ahead{args.ahead_s:g}s"
+        (RESULTS / f"emergency{suffix}.txt").write_text(text + "\n")
         record("emergency", {"every_min": every, "detect_time_s": args.ahead_s, "rows": rows})
 
 

@@ -18,8 +18,9 @@ whatever controller drives the light (``SignalDriver.preemption``):
    max presence, 110) and the input goes off (104).
 4. *exit* (111): once the green has run the pre-emption minimum, the light returns: to its
    controller (which goes on from the held green through the program's transitions), or, for
-   a light running a plan as its SUMO program, into that plan at the phase its offset puts
-   next, through a yellow and all-red checked by the same gate.
+   a light running a plan as its SUMO program, into that plan where its offset puts it
+   (:func:`resume_entry`: the phase under way for what is left of its green, else the phase due
+   next), through a yellow and all-red checked by the same gate.
 
 Lights are pre-empted one vehicle at a time; a second vehicle's call waits for the first's exit.
 Every pre-emption is a :class:`~citybrain.control.preempt.PreemptionRecord` in
@@ -44,6 +45,7 @@ from citybrain.control.preempt import (
 )
 from citybrain.exceptions import UnsafePlanError
 from citybrain.network import RoadNetwork
+from citybrain.plans.formats.sumo import phase_program_indices
 from citybrain.plans.safety import (
     HARD_MIN_YELLOW_S,
     clearance_times,
@@ -57,7 +59,34 @@ from .emergency import EMERGENCY_TYPE
 from .run import PlanUpdate
 from .signals import SignalDriver, offset_entry, safe_transition
 
-__all__ = ["LightPreemption", "PreemptionLayer"]
+__all__ = ["LightPreemption", "PreemptionLayer", "resume_entry"]
+
+
+def resume_entry(update: PlanUpdate, t: float, min_green_s: float,
+                 safe: Callable[[str], bool] = lambda _: True) -> tuple[int, float]:
+    """Where a plan is resumed at ``t`` after a pre-emption: ``(SUMO phase, duration_s)``.
+
+    The plan phase its offset has under way at ``t``, for what is left of its green, when at
+    least ``min_green_s`` is left (the phase the pre-emption cut short is served, not skipped
+    for a cycle); else the phase due next, its green lengthened by the wait for its scheduled
+    start (as :func:`~simulation.signals.offset_entry`). Only phases whose state ``safe``
+    accepts are entered (a baseline program's unsafe green is never the one pre-emption shows).
+    """
+    plan = update.plan
+    cycle = sum(ph.duration_s for ph in plan.phases)
+    pos, at = plan.cycle_position_s(t), 0.0
+    due = []
+    for ph, index in zip(plan.phases, phase_program_indices(plan), strict=True):
+        if safe(ph.state):
+            if at <= pos < at + ph.green_s and at + ph.green_s - pos + 1e-9 >= min_green_s:
+                return index, at + ph.green_s - pos
+            wait = (at - pos) % cycle
+            due.append((0.0 if wait > cycle - 1e-6 else wait, index))
+        at += ph.duration_s
+    if not due:
+        return offset_entry(update, t)
+    wait, index = min(due)
+    return index, update.phases[index][0] + wait
 
 
 def _green(state: str) -> bool:
@@ -255,7 +284,7 @@ class LightPreemption:
         d.plan = None
         yellow, all_red = self._clearance(self.state, [s for _, s in update.phases if _green(s)])
         entry_s = t + yellow + all_red
-        phase, duration = offset_entry(update, entry_s)
+        phase, duration = resume_entry(update, entry_s, self.min_green_s, self.safe)
         entry_state = update.phases[phase][1]
         steps = safe_transition(self.state, entry_state, yellow, all_red)
         try:

@@ -79,7 +79,7 @@ class PreemptionSettings:
 
     detect_time_s: float | None = 30.0
     detect_distance_m: float | None = None
-    max_hold_s: float = 120.0
+    max_hold_s: float = 60.0
     preempt_number: int = 1
 
     def __post_init__(self) -> None:
@@ -248,7 +248,7 @@ def route_lights(network: RoadNetwork, route: Sequence[str],
             union = tuple(sorted({*last.links, *links})) if last is not None else links
             if last is not None and last.tls == tls and preempt_phase(_greens(network, tls), union) is not None:
                 # the next junction of the same light (a cluster), one of whose greens serves both: one passage
-                wider = (tuple(sorted({*o, *links})) for o in last.options)
+                wider = (tuple(sorted({*a, *b})) for a in last.options for b in options)
                 out[-1] = RouteLight(tls, last.route_index, union, last.stop_m, last.free_s, i,
                                      tuple(dict.fromkeys((*wider, union))))
             else:

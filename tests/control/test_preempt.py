@@ -131,3 +131,13 @@ def test_the_gate_keeps_the_clearance_and_the_preemption_minimum_green(net):
         require_safe_preemption("J1", g0, 8.0, 2.0, 2.0, g1, net)
     both = "".join("G" if "G" in (a, b) else "r" for a, b in zip(g0, g1))  # crossing streams green together
     assert "conflict" in {v.rule for v in preemption_violations("J1", g0, 8.0, 4.0, 2.0, both, net)}
+
+
+def test_the_widest_served_set_is_the_whole_approach_then_the_lanes_then_the_movement(net):
+    light = route_lights(net, ("W_J1", "J1_N1"))[0]  # a left turn at J1
+    program = net.programs["J1"]
+    approach = {x.index for x in program.links if x.from_lane.startswith("W_J1_")
+                and net.movements[x.movement].turn != "crossing"}
+    left = {k for m in net.movements if (m.from_edge, m.to_edge) == ("W_J1", "J1_N1") for k in m.link_indices}
+    assert set(light.options[0]) == approach and set(light.options[-1]) == set(light.links) == left
+    assert all(set(a) >= set(b) for a, b in zip(light.options, light.options[1:]))

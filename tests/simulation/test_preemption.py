@@ -107,3 +107,24 @@ def test_without_preemption_the_vehicle_meets_a_red(arterial, tmp_path):
                       if any(r[3] < 0.1 for r in before[-30:])]
     assert stopped_at_red, "this check could not fail: the vehicle met no red without pre-emption either"
     assert result.emergency["stops"] >= 1
+
+
+def test_a_plan_resumes_at_the_phase_under_way_else_the_next_safe_one_due():
+    from citybrain.plans import plans_from_network
+    from citybrain.plans.formats.sumo import phase_program_indices
+    from simulation.preemption import resume_entry
+    from simulation.run import PlanUpdate
+    from tests.conftest import NETWORKS
+
+    plan = plans_from_network(graph_from_sumo_net(NETWORKS / "arterial5.net.xml")).periods[0].by_tls["J1"]
+    update = PlanUpdate.of(plan)
+    first, second = phase_program_indices(plan)[:2]
+    start = plan.sumo_offset_s()  # phase 0's green starts here (mod the cycle)
+    g0, d0 = plan.phases[0].green_s, plan.phases[0].duration_s
+    assert resume_entry(update, start + 10.0, 5.0) == (first, pytest.approx(g0 - 10.0))
+    # 3 s of green left: not worth resuming; the next phase, lengthened by the wait for its start
+    assert resume_entry(update, start + g0 - 3.0, 5.0) == (second, pytest.approx(plan.phases[1].green_s + d0 - g0 + 3.0))
+    # a green the gate refuses is never resumed into
+    unsafe = plan.phases[0].state
+    index, _ = resume_entry(update, start + 10.0, 5.0, safe=lambda s: s != unsafe)
+    assert index == second
