@@ -22,8 +22,9 @@ from _record import REAL, RESULTS, ROOT, record
 
 from simulation import RunSpec, load_scenario, run_seeds, summarise
 
-RECOMMENDED = "actuated-pressure"
-CONTROLLERS = ["fixed", "sumo-actuated", "sumo-delay-based", "maxpressure", "actuated", "adaptive-plan", RECOMMENDED]
+RECOMMENDED = "recommended"
+CONTROLLERS = ["fixed", "sumo-actuated", "sumo-delay-based", "maxpressure", "actuated-pressure", "efficient-mp",
+               "advanced-mp", "greedy", RECOMMENDED]
 SUMO_OWN = ("sumo-actuated", "sumo-delay-based")
 SCENARIOS = {
     "cologne1": "resco_cologne1.toml",
@@ -54,10 +55,12 @@ def run_table(names, controllers, seeds, *, workers, end_s=None) -> dict:
             results = run_seeds(RunSpec(sc, controller=ctl), list(range(seeds)), workers=workers, progress=False)
             failed = [r for r in results if not r.ok]
             row = summarise([r.delay_s for r in results if r.ok])
+            row["resco_delay_s"] = summarise([r.resco_delay_s for r in results if r.ok])
             row["n"] = len(results) - len(failed)
             row["gridlocked"] = sum(r.gridlocked for r in results)
             table[name][ctl] = row
             note = f" ({len(failed)} failed: {failed[0].error.splitlines()[0]})" if failed else ""
+            note += f" GRIDLOCKED x{row['gridlocked']}" if row["gridlocked"] else ""
             print(f"  {name:<16} {ctl:<18} {row['mean']:8.2f} +- {row['sd']:6.2f}  [{time.perf_counter() - t0:5.1f} s]{note}", flush=True)
     return table
 
@@ -121,7 +124,9 @@ def main() -> None:
     header = f"{'scenario':<16}" + "".join(f"{c:>20}" for c in args.controllers)
     print(header)
     for name, row in table.items():
-        print(f"{name:<16}" + "".join(f"{row[c]['mean']:>11.1f} +- {row[c]['sd']:5.1f}" for c in args.controllers))
+        print(f"{name:<16}" + "".join(f"{row[c]['mean']:>10.1f} +- {row[c]['sd']:5.1f}{'*' * row[c]['gridlocked']:<1}"
+                                      for c in args.controllers))
+    print("(* one per gridlocked run)")
     found = verdicts(table)
     print(f"\n{RECOMMENDED} against SUMO's best own adaptive program:")
     for name, v in found.items():

@@ -47,7 +47,7 @@ def compare_controllers(controllers, args, backend: str) -> dict:
     """Our controllers under the RESCO protocol beside the published table (s/veh)."""
     published = published_table()
     out: dict = {}
-    for name in RESCO_SCENARIOS:
+    for name in args.scenarios:
         sc = load_scenario(ROOT / "scenarios" / f"resco_{name}.toml")
         pub = published.get(name, {})
         best = min(pub, key=pub.get) if pub else None
@@ -79,6 +79,8 @@ def main() -> int:
     parser.add_argument("--controllers", nargs="*", default=[],
                         help="also run these controllers under the RESCO protocol beside the published table")
     parser.add_argument("--skip-fixed", action="store_true", help="leave out the Fixed-time reproduction")
+    parser.add_argument("--scenarios", nargs="*", default=list(RESCO_SCENARIOS), choices=RESCO_SCENARIOS,
+                        help="RESCO scenarios for --controllers (default: all four)")
     args = parser.parse_args()
     if not REAL.is_dir():
         print(f"real scenarios not found at {REAL}", file=sys.stderr)

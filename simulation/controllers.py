@@ -90,9 +90,28 @@ def checked_program_plan(network: RoadNetwork, tls: str) -> SignalPlan:
                              program_id=prog.program_id, network=network)
     if any(v.severity == "error" for v in check_plan(plan, network)):
         plan = _within_cycle_max(apply_clearances(plan, network))
+    if any(v.rule == "merge" for v in check_plan(plan, network) if v.severity == "error"):
+        plan = _merges_permissive(plan, prog)
     require_safe(plan, network, source=f"light {tls}: the network's own program, with the profile's clearances "
                  "(give the controller a checked plan to choose among instead: --plan, e.g. from citybrain optimise)")
     return plan
+
+
+def _merges_permissive(plan: SignalPlan, program) -> SignalPlan:
+    """The plan with protected merges made permissive: of several ``G`` lanes entering one lane, all but the first give way (``g``).
+
+    SUMO's own junction logic lets one of two merging streams yield; the checked plan says so.
+    """
+    phases = []
+    for ph in plan.phases:
+        state = list(ph.state)
+        first: dict[str, str] = {}
+        for link in sorted(program.links, key=lambda x: x.index):
+            if link.index < len(state) and state[link.index] == "G":
+                if first.setdefault(link.to_lane, link.from_lane) != link.from_lane:
+                    state[link.index] = "g"
+        phases.append(replace(ph, state="".join(state)))
+    return replace(plan, phases=tuple(phases))
 
 
 def _within_cycle_max(plan: SignalPlan) -> SignalPlan:

@@ -47,7 +47,8 @@ class RunSpec:
         Accept plan changes over HTTP on ``127.0.0.1:serve_port`` while running.
     gridlock_s : float
         A run is flagged gridlocked after this long (seconds) with vehicles in the network,
-        no arrival and every watched vehicle halting.
+        no arrival and every watched vehicle halting, or with one watched lane whose every
+        vehicle halted at every step (a jammed box or spill-back that never clears).
     plan : str or None
         A signal plan file (JSON or SUMO additional) to run with the ``plan`` controller on
         the lights it covers (the others keep their programs); checked for safety first.
@@ -144,7 +145,8 @@ class RunResult:
     """The metrics of one run (see :mod:`simulation.metrics` for definitions).
 
     ``error`` is set (and the metrics are ``nan``) when the run failed; ``gridlocked``
-    reports a gridlock, with ``gridlock_at_s`` the simulation time it began. ``monitor`` is the
+    reports a gridlock, with ``gridlock_at_s`` the simulation time it began and ``gridlock_lane``
+    the first watched lane found jammed (``None`` for a network-wide standstill). ``monitor`` is the
     conflict monitor's summary (:meth:`simulation.monitor.ConflictMonitor.summary`; ``None``
     when the run failed). ``emergency`` holds the emergency vehicles' figures (left out of
     the others; ``None`` without emergency vehicles) and ``preemptions`` every pre-emption
@@ -172,6 +174,7 @@ class RunResult:
     junction_queue_veh: dict[str, float] = field(default_factory=dict)
     gridlocked: bool = False
     gridlock_at_s: float | None = None
+    gridlock_lane: str | None = None
     plans_applied: tuple[AppliedPlan, ...] = ()
     wall_s: float = 0.0
     error: str | None = None
@@ -207,6 +210,7 @@ class RunResult:
             "never_inserted": self.never_inserted,
             "gridlocked": self.gridlocked,
             "gridlock_at_s": self.gridlock_at_s,
+            "gridlock_lane": self.gridlock_lane,
             "wall_s": round(self.wall_s, 3),
             "error": self.error,
             "applied": [a.to_json() for a in self.plans_applied],

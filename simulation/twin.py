@@ -401,6 +401,8 @@ class Twin:
         teleports = 0
         last_arrival = sc.begin_s
         gridlock_at: float | None = None
+        gridlock_lane: str | None = None
+        jammed_since = np.full(n_all, np.inf)  # per watched lane, since when every vehicle on it halted
         next_report = 60.0
         t = sc.begin_s
         end = sc.end_s - 1e-6
@@ -437,6 +439,13 @@ class Twin:
                 and int(halt.sum()) == int(veh.sum())
             ):
                 gridlock_at = last_arrival
+            jammed = (halt == veh) & (veh > 0)
+            jammed_since[~jammed] = np.inf
+            jammed_since[jammed & np.isinf(jammed_since)] = t
+            if gridlock_lane is None and gridlock_at is None:
+                worst = int(np.argmin(jammed_since))
+                if t - jammed_since[worst] >= spec.gridlock_s:
+                    gridlock_at, gridlock_lane = float(jammed_since[worst]), layout.lanes[worst]
             if counter is not None:
                 counter.update(t_prev, data.lane_vehicle_ids, data.arrived_ids)
                 if counter.queues is not None and counter.queues.due(t):
@@ -483,6 +492,7 @@ class Twin:
             "teleports": teleports,
             "never_inserted": max(0, loaded - departed),
             "gridlock_at_s": gridlock_at,
+            "gridlock_lane": gridlock_lane,
             "monitor": monitor.summary(),
             "preemptions": tuple(layer.records) if layer is not None else (),
         }

@@ -23,6 +23,7 @@ from .adaptive import AdaptivePlanController
 from .efficient import AdvancedPressureController, EfficientPressureController
 from .fixed import FixedController
 from .greedy import GreedyController
+from .guarded import GuardedPressureController
 from .maxpressure import MaxPressureController
 from .sumo_programs import SumoProgramController
 
@@ -43,6 +44,7 @@ __all__ = [
     "EfficientPressureController",
     "FixedController",
     "GreedyController",
+    "GuardedPressureController",
     "MaxPressureController",
     "SumoProgramController",
     "Observation",

@@ -51,8 +51,8 @@ class PhaseDemand:
         Per movement, its number of exit lanes.
     exit_capacity_veh : dict of int to float
         Per movement, the vehicles its exit lanes hold standing (length / :data:`VEHICLE_SPACING_M`).
-    sat_flow_vps : dict of int to float
-        Per movement, its saturation flow (veh/s).
+    movement_lanes : dict of int to tuple of str
+        Per movement, the approach lanes it leaves from.
     """
 
     def __init__(self, network: RoadNetwork, tls: str) -> None:
@@ -66,7 +66,6 @@ class PhaseDemand:
             m: sum(network.edges[x.rsplit("_", 1)[0]]["length_m"] for x in mov[m].to_lanes) / VEHICLE_SPACING_M
             for m in moves
         }
-        self.sat_flow_vps = {m: mov[m].sat_flow_vph / 3600.0 for m in moves}
         self.movement_lanes = {m: tuple(mov[m].from_lanes) for m in moves}
         self._mpos: dict[int, int] | None = None
         self._lpos: dict[str, int] | None = None

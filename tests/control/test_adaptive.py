@@ -15,7 +15,8 @@ from citybrain.network import graph_from_sumo_net
 from ..conftest import NETWORKS
 from ..simulation.fake_backend import run_fake
 
-CONTROLLERS = ["maxpressure", "maxpressure-cyclic", "actuated", "actuated-pressure", "adaptive-plan"]
+CONTROLLERS = ["maxpressure", "maxpressure-cyclic", "actuated", "actuated-pressure", "adaptive-plan",
+               "efficient-mp", "advanced-mp", "greedy", "guarded-pressure"]
 HEAVY = {"A1B1_0": 0.25, "A1B1_1": 0.25, "C1B1_0": 0.25, "C1B1_1": 0.25}  # east-west, veh/s per lane
 LIGHT = {"B0B1_0": 0.04, "B0B1_1": 0.04, "B2B1_0": 0.04, "B2B1_1": 0.04}  # north-south
 

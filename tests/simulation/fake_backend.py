@@ -64,6 +64,7 @@ class _Vehicle:
     from_edge: str
     to_edge: str
     depart_s: float
+    to_lane: str = ""
     waiting_s: float = 0.0
     crossed_s: float | None = None
 
@@ -78,6 +79,9 @@ class FakeBackend(Backend):
         The network whose lights and approach lanes it models.
     arrivals_vps
         Arrival rate (veh/s) per approach lane; other lanes stay empty.
+    blocked_exits
+        Exit lanes jammed by spill-back from downstream: each holds that many halting vehicles
+        all run long, and a vehicle bound for one waits at the stop line (blocking its lane).
 
     Attributes
     ----------
@@ -96,6 +100,7 @@ class FakeBackend(Backend):
 
     network: RoadNetwork
     arrivals_vps: dict[str, float] = field(default_factory=dict)
+    blocked_exits: dict[str, int] = field(default_factory=dict)
     name = "fake"
 
     def __post_init__(self) -> None:
@@ -125,6 +130,7 @@ class FakeBackend(Backend):
         self._arrived_ids: tuple[str, ...] = ()
         self._watch: tuple = ((), (), False, ())
         self._areas: tuple[str, ...] = ()
+        self._jammed: list[tuple[int, str]] = []
         self._loaded = self._closed = False
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -187,6 +193,7 @@ class FakeBackend(Backend):
         self._watch = (tuple(lanes), tuple(tls), vehicle_ids, tuple(detectors))
         self._areas = tuple(a.removeprefix(AREA_PREFIX) for a in areas)
         self._active = [(i, lane) for i, lane in enumerate(lanes) if lane in self.arrivals_vps]
+        self._jammed = [(i, lane) for i, lane in enumerate(lanes) if lane in self.blocked_exits]
 
     def step(self) -> float:
         """Move the queues one second under the states shown, then advance the programs."""
@@ -207,13 +214,13 @@ class FakeBackend(Backend):
                 self._debt[lane] -= 1.0
                 n = self._served[lane] + len(queue)
                 exit_lane = links[n % len(links)][1]
-                v = _Vehicle(f"{lane}.{n}", _edge(lane), _edge(exit_lane), t)
+                v = _Vehicle(f"{lane}.{n}", _edge(lane), _edge(exit_lane), t, exit_lane)
                 queue.append(v)
                 self._vehicles[v.id] = v
                 self._last_event[lane] = t
                 loaded += 1
             if self._green(lane):
-                if queue:
+                if queue and queue[0].to_lane not in self.blocked_exits:
                     self._last_event[lane] = t
                     self._credit[lane] += SAT_PER_LANE_VPS
                     if self._credit[lane] >= 1.0:
@@ -242,12 +249,14 @@ class FakeBackend(Backend):
         halt = np.zeros(len(lanes), dtype=np.int64)
         for i, lane in self._active:
             veh[i] = len(self.queues[lane])
-            halt[i] = 0 if self._green(lane) else veh[i]
+            halt[i] = 0 if self._moving(lane) else veh[i]
+        for i, lane in self._jammed:
+            veh[i] = halt[i] = self.blocked_exits[lane]
         gaps = np.array([self.time_s - self._last_event[d.removeprefix(DETECTOR_PREFIX)] for d in detectors],
                         dtype=np.float64)
         loaded, departed, arrived = self._step_counts
         near = [len(self.queues[x]) if x in self.queues else 0 for x in self._areas]
-        near_halt = [0 if x not in self.queues or self._green(x) else n for x, n in zip(self._areas, near, strict=True)]
+        near_halt = [0 if x not in self.queues or self._moving(x) else n for x, n in zip(self._areas, near, strict=True)]
         return StepData(
             time_s=self.time_s,
             lane_vehicles=veh,
@@ -318,6 +327,11 @@ class FakeBackend(Backend):
         ends = [t for t, _ in shown[1:]] + [self.time_s]
         return [(t, end - t, s) for (t, s), end in zip(shown, ends, strict=True)]
 
+    def _moving(self, lane: str) -> bool:
+        """Whether the lane's queue moves: a green link, and the first vehicle's exit not jammed."""
+        queue = self.queues[lane]
+        return self._green(lane) and not (queue and queue[0].to_lane in self.blocked_exits)
+
     def _green(self, lane: str) -> bool:
         """Whether any link from the lane shows green now."""
         return lane in self._green_now[self.links[lane][0]]
@@ -360,14 +374,16 @@ def fake_scenario(network_path: Path, end_s: float, **fields) -> Scenario:
 
 
 def run_fake(network: RoadNetwork, tls: str, controller, arrivals_vps: dict[str, float], *,
-             seconds: int = 600, protocol: str = "native") -> dict:
+             seconds: int = 600, protocol: str = "native", blocked_exits: dict[str, int] | None = None) -> dict:
     """Run a real twin for ``seconds`` with ``controller`` on light ``tls`` (the others fixed).
+
+    ``blocked_exits`` are exit lanes jammed from downstream (see :class:`FakeBackend`).
 
     Returns the states shown on ``tls`` (``(time, state)`` of every command), the seconds of
     green per approach lane and the final queue per lane (vehicles less the part of the next
     one already served).
     """
-    backend = FakeBackend(network, arrivals_vps)
+    backend = FakeBackend(network, arrivals_vps, blocked_exits or {})
     spec = RunSpec(fake_scenario(Path("fake.net.xml"), float(seconds)), protocol=protocol)
     with tempfile.TemporaryDirectory() as work:
         Twin(spec, work, network=network, backend=backend, controllers={tls: controller}).run()

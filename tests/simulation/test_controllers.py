@@ -99,3 +99,23 @@ def test_an_adaptive_controller_given_a_plan_chooses_among_its_phases(grid, tmp_
     assert all(is_baseline(c) for t, c in controllers.items() if t != "B1")
     greens = [network.programs["B1"].phases[k].state for k in network.programs["B1"].green_phases()]
     assert set(greens) <= {ph.state for ph in b1.phases}
+
+
+def test_a_program_with_protected_merges_runs_with_the_merging_streams_yielding():
+    """ingolstadt7's gneJ210 gives G to two lanes entering one lane: checked, all but the first give way (g)."""
+    from ..conftest import real_path
+
+    net = graph_from_sumo_net(real_path("resco/ingolstadt7/ingolstadt7.net.xml"))
+    prog = net.programs["gneJ210"]
+    plan = checked_program_plan(net, "gneJ210")
+    assert not [v for v in check_plan(plan, net) if v.severity == "error"]
+    own = [ph.state for ph in prog.phases]
+    demoted = [(i, ph.state) for ph in plan.phases for i, c in enumerate(ph.state) if c == "g"
+               and not any(s[i] == "g" for s in own)]
+    assert demoted  # some G became g
+    for ph in plan.phases:
+        by_lane: dict[str, set[str]] = {}
+        for link in prog.links:
+            if ph.state[link.index] == "G":
+                by_lane.setdefault(link.to_lane, set()).add(link.from_lane)
+        assert all(len(src) == 1 for src in by_lane.values())

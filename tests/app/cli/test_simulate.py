@@ -132,3 +132,17 @@ def test_one_run_and_a_failed_run_print_no_nan(short_grid, tmp_path):
     assert result.exit_code == 1
     assert "delay_s: no run finished with a delay" in result.stdout and "nan" not in result.output
     assert "seed 0: SUMO (libsumo) could not start" in result.output
+
+
+@pytest.mark.sumo
+@pytest.mark.parametrize("controller", ["advanced-mp", "recommended"])
+def test_queue_rules_run_under_resco_and_report_rescos_delay(short_grid, controller):
+    """The lane-area detectors they read load in SUMO; RESCO's metric comes per run and summarised."""
+    result = CliRunner().invoke(cli, ["simulate", short_grid, "--seed", "0", "--controller", controller,
+                                      "--protocol", "resco", "--json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert set(body["resco_delay_s"]) == {"mean", "sd", "ci95"}
+    (run,) = body["runs"]
+    assert run["resco_delay_s"] == pytest.approx(body["resco_delay_s"]["mean"]) and run["resco_delay_s"] > 0
+    assert not run["gridlocked"] and run["gridlock_lane"] is None and body["monitor"]["ours_total"] == 0
