@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.testing as npt
 import pytest
+import pandas as pd
 
 from citybrain.exceptions import ValidationError
 from citybrain.network import graph_from_sumo_net
@@ -75,3 +76,19 @@ def test_coordinated_times_demand_above_the_own_programs_capacity():
     served = optimise_plan(GRID, flows, "coordinated", options, n_restarts=1, cycle_step_s=20)
     demanded = optimise_plan(GRID, queued, "coordinated", options, n_restarts=1, cycle_step_s=20)
     assert demanded.periods[0].by_tls["A0"].cycle_s > served.periods[0].by_tls["A0"].cycle_s
+
+
+def test_peak15_is_the_busiest_quarter_hour():
+    from citybrain.timing.flows import design_aggregate
+
+    base = make_flows(GRID, intervals=1)
+    rates = [100.0, 400.0, 700.0, 100.0, 100.0, 900.0]  # 5-minute intervals; one short spike at the end
+    frames = [base.assign(interval_start=k * 300.0, interval_s=300.0, flow_vph=v) for k, v in enumerate(rates)]
+    flows = pd.concat(frames, ignore_index=True)
+    q = movement_flows(GRID, flows, aggregate="peak15")
+    assert set(np.round(q[q > 0], 6)) == {400.0}  # (100 + 400 + 700) / 3 and (400 + 700 + 100) / 3 beat the spike
+    iso = flows.assign(interval_start=pd.Timestamp("2024-05-01T07:00") + pd.to_timedelta(flows["interval_start"], "s"))
+    npt.assert_allclose(movement_flows(GRID, iso.astype({"interval_start": str}), aggregate="peak15"), q)
+    hourly = base.assign(interval_s=3600.0)
+    npt.assert_allclose(movement_flows(GRID, hourly, aggregate="peak15"), movement_flows(GRID, hourly))
+    assert design_aggregate(flows) == "mean" and design_aggregate(flows.assign(demand_vph=1.0)) == "peak15"
