@@ -107,8 +107,7 @@ def clip_to_program_capacity(network, q_vph: np.ndarray, tls_ids) -> np.ndarray:
     group of each light, the flow is scaled down to at most the group's saturation flow
     times its green share in the own program (permissive green counted in full, so this is
     an upper bound). An estimate above it is an estimation error (a removed camera), and
-    timing would give that approach green it does not need. Clip the discharge
-    (``flow_vph``), not the demand: demand above capacity is what queues measure.
+    timing would give that approach green it does not need.
     """
     out = np.asarray(q_vph, dtype=float).copy()
     for t in tls_ids:

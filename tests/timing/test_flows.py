@@ -65,17 +65,21 @@ def test_timing_designs_for_demand_when_the_table_has_it():
         movement_flows(GRID, bad)
 
 
-def test_coordinated_times_demand_above_the_own_programs_capacity():
-    """The discharge is clipped to what the own programs serve; queue growth is measured, so it stays."""
+def test_coordinated_times_demand_up_to_the_own_programs_capacity():
+    """Demand raises the flows timing sees and the cycle, but no lane group above what the own program discharges."""
     from citybrain.timing import TimingOptions, optimise_plan
 
-    flows = make_flows(GRID, share=0.25)
-    light = ["A0"]
-    queued = flows.assign(demand_vph=np.where(flows["junction"] == "A0", flows["flow_vph"] * 1.6, flows["flow_vph"]))
-    options = TimingOptions(tls=light, seed=0)
-    served = optimise_plan(GRID, flows, "coordinated", options, n_restarts=1, cycle_step_s=20)
-    demanded = optimise_plan(GRID, queued, "coordinated", options, n_restarts=1, cycle_step_s=20)
-    assert demanded.periods[0].by_tls["A0"].cycle_s > served.periods[0].by_tls["A0"].cycle_s
+    flows = make_flows(GRID, share=0.1)
+    at_a0 = flows["junction"] == "A0"
+    seen, cycle = {}, {}
+    for factor in (1.0, 1.5, 20.0, 40.0):
+        queued = flows.assign(demand_vph=np.where(at_a0, flows["flow_vph"] * factor, flows["flow_vph"]))
+        seen[factor] = clip_to_program_capacity(GRID, movement_flows(GRID, queued), ["A0"]).sum()
+        plan = optimise_plan(GRID, queued, "coordinated", TimingOptions(tls=["A0"], seed=0), n_restarts=1,
+                             cycle_step_s=20)
+        cycle[factor] = plan.periods[0].by_tls["A0"].cycle_s
+    assert seen[1.0] < seen[1.5] < seen[20.0] == seen[40.0]  # beyond the own program's capacity: clipped alike
+    assert cycle[1.0] < cycle[1.5] < cycle[20.0] == cycle[40.0]
 
 
 def test_peak15_is_the_busiest_quarter_hour():
