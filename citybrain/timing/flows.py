@@ -14,7 +14,7 @@ from .phases import lane_groups, service_matrix
 __all__ = ["movement_flows", "design_aggregate", "clip_to_program_capacity", "select_lights"]
 
 
-def movement_flows(network, flows: pd.DataFrame, *, aggregate: str = "mean", demand: bool = True) -> np.ndarray:
+def movement_flows(network, flows: pd.DataFrame, *, aggregate: str = "mean") -> np.ndarray:
     """Return the flow (veh/h) of every movement of ``network`` from a flow table: its demand when the table has it.
 
     Parameters
@@ -29,8 +29,6 @@ def movement_flows(network, flows: pd.DataFrame, *, aggregate: str = "mean", dem
         ``"mean"``, ``"max"`` or ``"median"`` over intervals, or ``"peak15"``: the highest
         15-minute flow rate (the mean of the busiest run of consecutive intervals covering
         15 minutes; HCM's design flow rate, for a queue that builds up in a peak).
-    demand
-        Use ``demand_vph`` when the table has it (``False``: always the discharge ``flow_vph``).
 
     Returns
     -------
@@ -54,7 +52,7 @@ def movement_flows(network, flows: pd.DataFrame, *, aggregate: str = "mean", dem
     if aggregate not in AGGREGATES:
         msg = f"The 'aggregate' must be one of {sorted(AGGREGATES)}. Got {aggregate!r} instead."
         raise ValidationError(msg)
-    column = "demand_vph" if demand and "demand_vph" in flows.columns else "flow_vph"
+    column = "demand_vph" if "demand_vph" in flows.columns else "flow_vph"
     vph = pd.to_numeric(flows[column], errors="coerce")
     for i in np.flatnonzero(vph.isna().to_numpy() | (vph.to_numpy() < 0)):
         problems.append(f"row {i}: {column} must be a number >= 0, got {flows[column].iloc[i]!r}.")
