@@ -150,7 +150,11 @@ def our_plan(network, flows: pd.DataFrame, method: str, out: Path, *, profile=No
     from citybrain.plans.formats import read_sumo_additional, write_plans_json, write_sumo_additional
     from citybrain.timing import TimingOptions, optimise_plan
 
-    plan = optimise_plan(network, flows, method, TimingOptions(profile=profile, seed=0))
+    from citybrain.timing.flows import design_aggregate
+
+    # as `citybrain run`: the peak 15 minutes' demand when queues were read, else the mean flow
+    options = TimingOptions(profile=profile, seed=0, aggregate=design_aggregate(flows))
+    plan = optimise_plan(network, flows, method, options)
     errors = [v for v in check_network_plan(plan, network, profile) if v.severity == "error"]
     if errors:
         msg = f"our {method} plan is unsafe: " + "; ".join(str(v) for v in errors[:5])

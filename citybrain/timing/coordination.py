@@ -295,8 +295,11 @@ def coordinated(network, flows, options: TimingOptions = TimingOptions(), *, cyc
     clip_to_program
         Scale each lane group's flow down to what the own program can discharge
         (:func:`~citybrain.timing.flows.clip_to_program_capacity`): for flows estimated
-        from counts taken under the own programs. With a demand column the discharge is
-        clipped and the queue growth (demand minus discharge) added back.
+        from counts taken under the own programs. Demand (a ``demand_vph`` column) is clipped
+        too: a backlog beyond what the own programs discharge (vehicles queued at the
+        network's entries) is not served faster by more green on its approach than the roads
+        downstream take (on atlanta, timing for the unclipped demand cost about 100 s/veh,
+        ``benchmarks/bench_plans_twin.py``); the queues still raise every flow below that bound.
     n_cycles
         How many of the best cycles of the scan are compared again with all restarts.
     left_turns
@@ -353,9 +356,8 @@ def coordinated(network, flows, options: TimingOptions = TimingOptions(), *, cyc
     rng = normalise_seed(options.seed)
     q = movement_flows(network, flows, aggregate=options.aggregate)
     ids = select_lights(network, options.tls)
-    if clip_to_program:  # the discharge estimate is clipped; measured queue growth stays on top
-        served = movement_flows(network, flows, aggregate=options.aggregate, demand=False)
-        q = clip_to_program_capacity(network, served, ids) + (q - served)
+    if clip_to_program:
+        q = clip_to_program_capacity(network, q, ids)
     if period_h is None:
         period_h = flows_period_h(flows)
     search = _Search(network, q, options.permissive_factor, offset_step_s, n_passes, period_h)

@@ -8,12 +8,13 @@ import pandas as pd
 from ..estimation import FLOW_COLUMNS
 from ..exceptions import ValidationError
 from ..plans.formats import plan_from_program
+from .options import AGGREGATES
 from .phases import lane_groups, service_matrix
 
-__all__ = ["movement_flows", "clip_to_program_capacity", "select_lights"]
+__all__ = ["movement_flows", "design_aggregate", "clip_to_program_capacity", "select_lights"]
 
 
-def movement_flows(network, flows: pd.DataFrame, *, aggregate: str = "mean", demand: bool = True) -> np.ndarray:
+def movement_flows(network, flows: pd.DataFrame, *, aggregate: str = "mean") -> np.ndarray:
     """Return the flow (veh/h) of every movement of ``network`` from a flow table: its demand when the table has it.
 
     Parameters
@@ -25,9 +26,9 @@ def movement_flows(network, flows: pd.DataFrame, *, aggregate: str = "mean", dem
         combined by ``aggregate``. With a ``demand_vph`` column (counts with queue readings:
         discharge plus queue growth) that column is the flow timing designs for.
     aggregate
-        ``"mean"``, ``"max"`` or ``"median"`` over intervals.
-    demand
-        Use ``demand_vph`` when the table has it (``False``: always the discharge ``flow_vph``).
+        ``"mean"``, ``"max"`` or ``"median"`` over intervals, or ``"peak15"``: the highest
+        15-minute flow rate (the mean of the busiest run of consecutive intervals covering
+        15 minutes; HCM's design flow rate, for a queue that builds up in a peak).
 
     Returns
     -------
@@ -48,10 +49,10 @@ def movement_flows(network, flows: pd.DataFrame, *, aggregate: str = "mean", dem
     if missing:
         msg = f"The flow table lacks column(s) {missing}; expected exactly {list(FLOW_COLUMNS)}."
         raise ValidationError(msg)
-    if aggregate not in ("mean", "max", "median"):
-        msg = f"The 'aggregate' must be one of ['max', 'mean', 'median']. Got {aggregate!r} instead."
+    if aggregate not in AGGREGATES:
+        msg = f"The 'aggregate' must be one of {sorted(AGGREGATES)}. Got {aggregate!r} instead."
         raise ValidationError(msg)
-    column = "demand_vph" if demand and "demand_vph" in flows.columns else "flow_vph"
+    column = "demand_vph" if "demand_vph" in flows.columns else "flow_vph"
     vph = pd.to_numeric(flows[column], errors="coerce")
     for i in np.flatnonzero(vph.isna().to_numpy() | (vph.to_numpy() < 0)):
         problems.append(f"row {i}: {column} must be a number >= 0, got {flows[column].iloc[i]!r}.")
@@ -65,11 +66,36 @@ def movement_flows(network, flows: pd.DataFrame, *, aggregate: str = "mean", dem
         msg = f"The flow table has {len(problems)} problem(s):\n" + "\n".join(problems)
         raise ValidationError(msg, problems)
     frame = pd.DataFrame({"key": keys, "vph": vph.to_numpy(dtype=float)})
-    agg = frame.groupby("key")["vph"].agg(aggregate)
+    if aggregate == "peak15":
+        agg = _peak_15min(frame, flows)
+    else:
+        agg = frame.groupby("key")["vph"].agg(aggregate)
     out = np.zeros(len(network.movements))
     for key, value in agg.items():
         out[network.movement_index(*key)] = float(value)
     return out
+
+
+def design_aggregate(flows: pd.DataFrame) -> str:
+    """How to combine a table's intervals for one plan: ``"peak15"`` for demand (queues read), else ``"mean"``.
+
+    A queue that builds up in a peak and is served later leaves the window's mean demand near
+    the discharge; the peak 15 minutes' demand is what the plan must serve (HCM's design flow
+    rate). Discharge is capped by the green it had, so its mean is used.
+    """
+    return "peak15" if "demand_vph" in flows.columns else "mean"
+
+
+def _peak_15min(frame: pd.DataFrame, flows: pd.DataFrame) -> pd.Series:
+    """Per movement key, the highest mean flow (veh/h) over consecutive intervals covering 15 minutes."""
+    start = pd.to_numeric(flows["interval_start"], errors="coerce")
+    if start.isna().any():  # ISO 8601 times
+        start = pd.to_datetime(flows["interval_start"], format="ISO8601").astype("int64") / 1e9
+    wide = frame.assign(start=start.to_numpy(dtype=float)).pivot_table(
+        index="start", columns="key", values="vph", aggfunc="mean").sort_index()
+    window = max(1, int(round(900.0 / float(pd.to_numeric(flows["interval_s"]).median()))))
+    window = min(window, len(wide))
+    return wide.rolling(window, min_periods=window).mean().max()
 
 
 def clip_to_program_capacity(network, q_vph: np.ndarray, tls_ids) -> np.ndarray:
@@ -79,8 +105,7 @@ def clip_to_program_capacity(network, q_vph: np.ndarray, tls_ids) -> np.ndarray:
     group of each light, the flow is scaled down to at most the group's saturation flow
     times its green share in the own program (permissive green counted in full, so this is
     an upper bound). An estimate above it is an estimation error (a removed camera), and
-    timing would give that approach green it does not need. Clip the discharge
-    (``flow_vph``), not the demand: demand above capacity is what queues measure.
+    timing would give that approach green it does not need.
     """
     out = np.asarray(q_vph, dtype=float).copy()
     for t in tls_ids:

@@ -11,8 +11,8 @@ from ..plans.safety import PROFILES, SafetyProfile, get_profile
 
 __all__ = ["TimingOptions", "AGGREGATES"]
 
-#: How several intervals of one movement's flow combine.
-AGGREGATES: tuple[str, ...] = ("mean", "max", "median")
+#: How several intervals of one movement's flow combine (``"peak15"``: the highest 15-minute flow rate).
+AGGREGATES: tuple[str, ...] = ("mean", "max", "median", "peak15")
 
 
 def _is_number(x) -> bool:
@@ -39,8 +39,9 @@ class TimingOptions:
     permissive_factor
         Share of saturation flow a permissive (``g``) movement gets, in ``[0, 1]``.
     aggregate
-        How the intervals of the flow table combine per movement: ``"mean"``, ``"max"`` or
-        ``"median"``.
+        How the intervals of the flow table combine per movement: ``"mean"``, ``"max"``,
+        ``"median"`` or ``"peak15"`` (the highest 15-minute flow rate,
+        :func:`~citybrain.timing.flows.movement_flows`).
     min_green_s
         Minimum green (seconds, > 0); ``None``: the profile's.
     seed

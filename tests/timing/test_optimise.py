@@ -47,7 +47,7 @@ def test_methods_by_name_and_their_errors():
     ("cycle_bounds_s", 60, "(min, max) seconds with 0 < min <= max"),
     ("permissive_factor", 1.5, "a number in [0, 1]"),
     ("permissive_factor", float("nan"), "a number in [0, 1]"),
-    ("aggregate", "sum", "one of ['mean', 'max', 'median']"),
+    ("aggregate", "sum", "one of ['mean', 'max', 'median', 'peak15']"),
     ("min_green_s", -2.0, "None or a number of seconds > 0"),
     ("seed", -1, "None or an int >= 0"),
     ("seed", 1.5, "None or an int >= 0"),

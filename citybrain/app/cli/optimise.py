@@ -11,7 +11,7 @@ from citybrain.exceptions import ValidationError
 from citybrain.network import RoadNetwork
 from citybrain.plans import check_network_plan, write_plans_json, write_sumo_additional
 from citybrain.timing import METHODS, TimingOptions, optimise_plan
-from citybrain.timing.flows import movement_flows
+from citybrain.timing.flows import design_aggregate, movement_flows
 from .options import InputFile, OutputFile, network_options
 
 __all__ = ["optimise"]
@@ -48,7 +48,9 @@ def optimise(road: RoadNetwork, flows_path: Path | None, counts_path: Path | Non
             raise ValidationError(f"{flows_path}: {exc}", exc.problems) from None
     else:
         flows = _flows_from_counts(road, counts_path)
-    plan = optimise_plan(road, flows, method, TimingOptions(profile=profile, seed=seed))
+    # as `citybrain run`: one plan from demand is timed for the peak 15 minutes' demand
+    plan = optimise_plan(road, flows, method, TimingOptions(profile=profile, seed=seed,
+                                                            aggregate=design_aggregate(flows)))
     found = check_network_plan(plan, road, profile)
     write_plans_json(plan, out)
     click.echo(f"wrote {out}: {len(plan.tls_ids)} plan(s) by {method}, "

@@ -135,6 +135,7 @@ def make_plans(network: RoadNetwork, flows: pd.DataFrame, *, duration_s: float, 
     """
     from citybrain.plans import require_safe
     from citybrain.timing import TimingOptions, choose_method, optimise_plan
+    from citybrain.timing.flows import design_aggregate
     from citybrain.timing.schedule import time_of_day_plan
 
     chosen = choose_method(network) if method == "auto" else method
@@ -147,10 +148,11 @@ def make_plans(network: RoadNetwork, flows: pd.DataFrame, *, duration_s: float, 
                                 options=TimingOptions(aggregate="max", seed=seed))
         how = f"{chosen}, {periods} time-of-day periods (optimal segmentation of the flows)"
     else:
-        plan = optimise_plan(network, shifted, chosen, TimingOptions(seed=seed))
+        aggregate = design_aggregate(shifted)
+        plan = optimise_plan(network, shifted, chosen, TimingOptions(seed=seed, aggregate=aggregate))
         name = period_name or f"{hhmm(begin_s)}-{hhmm(begin_s + duration_s)}"
         plan = NetworkPlan((replace(plan.periods[0], name=name),), plan.schedule, plan.meta)
-        how = f"{chosen}, one plan for the window"
+        how = f"{chosen}, one plan for the window" + (" (peak 15-minute demand)" if aggregate == "peak15" else "")
     if chosen == "coordinated":
         how += "; common cycle and offsets (TRANSYT-style delay model)"
     require_safe(plan, network, source="The new plan")
