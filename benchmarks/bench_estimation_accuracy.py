@@ -29,6 +29,17 @@ lane-use prior scaled by one factor per movement class (turn type, exit lanes, e
 limit), the factors fitted to the truth (:func:`class_prior_bound`): what a prior built from
 turn types and road classes scores when fitted to the answer itself.
 
+Pooled turning ratios and plates (issue 17). ``geh5_share_pooled`` is the counts-only figure
+with turning ratios pooled over the hour (``EstimationSettings(ratio_period_s=3600)``).
+``geh5_share_plates`` adds plate sightings: every camera that remains reads the plate of each
+vehicle crossing its stop line with probability ``--read-rate`` (0.3), 2% of those wrong (one
+character changed), at the time SUMO's vehroute output says the vehicle left the approach edge;
+the file is read like any other (plates keyed-hashed on reading), linked into path fragments,
+and the estimate takes their turn shares (pooled ratios too). ``travel_time_within_10pct``: on
+links with at least 20 plate-matched fragments, the share whose median fragment time is within
+10% of the median SUMO travel time of every vehicle on the link (the time between leaving the
+previous edge and leaving the link, from the same vehroute output).
+
 Usage: ``python benchmarks/bench_estimation_accuracy.py [--quick] [--removals 5]``.
 Appends one JSON line per scenario to ``benchmarks/results/estimation_accuracy.jsonl``.
 """
@@ -324,14 +335,56 @@ def recoverable_movements(network, problem) -> set[tuple[str, str, str]]:
     }
 
 
-def evaluate(name: str, removals: int, interval_s: float, with_route_sampler: bool) -> dict:
+def vehicle_passages(routes_xml: Path, begin: float) -> pd.DataFrame:
+    """Every vehicle's route edges with the time it left each (s from ``begin``): ``vehicle, edge, exit_s, travel_s``.
+
+    ``travel_s`` is the time on the edge (left it minus left the previous one; NaN on the first).
+    """
+    rows = []
+    for _, elem in ET.iterparse(routes_xml, events=("end",)):
+        if elem.tag != "vehicle":
+            continue
+        timed = [r for r in elem.iter("route") if r.get("exitTimes")]
+        if timed:
+            edges, exits = timed[-1].get("edges", "").split(), timed[-1].get("exitTimes", "").split()
+            vid = elem.get("id")
+            prev = float("nan")
+            for e, t in zip(edges, exits, strict=False):
+                rows.append((vid, e, float(t) - begin, float(t) - prev))
+                prev = float(t)
+        elem.clear()
+    return pd.DataFrame(rows, columns=["vehicle", "edge", "exit_s", "travel_s"])
+
+
+def plate_sightings(passages: pd.DataFrame, counts: pd.DataFrame, end_s: float, read_rate: float,
+                    misread_rate: float, seed: int, path: Path) -> tuple[Path, pd.DataFrame]:
+    """Write the sightings the remaining cameras of ``counts`` make (plates: vehicle ids); return it and the registry."""
+    rng = np.random.default_rng([seed, 17])
+    registry = counts[["camera_id", "junction", "from_edge"]].drop_duplicates().assign(to_edge="", lanes=1)
+    camera_of = dict(zip(registry["from_edge"], registry["camera_id"], strict=True))
+    seen = passages[passages["edge"].isin(camera_of) & (passages["exit_s"] >= 0) & (passages["exit_s"] < end_s)]
+    seen = seen[rng.random(len(seen)) < read_rate]
+    plates = seen["vehicle"].to_numpy(dtype=object).copy()
+    wrong = np.flatnonzero(rng.random(len(seen)) < misread_rate)
+    plates[wrong] = [p[:-1] + ("Q" if p[-1:] != "Q" else "Z") for p in plates[wrong]]
+    pd.DataFrame({"time_s": seen["exit_s"].to_numpy(), "camera_id": seen["edge"].map(camera_of).to_numpy(),
+                  "plate": plates}).to_csv(path, index=False)
+    return path, registry
+
+
+def evaluate(name: str, removals: int, interval_s: float, with_route_sampler: bool, read_rate: float = 0.3) -> dict:
     from citybrain.counts import counts_from_frame
+    from citybrain.counts.sightings import read_sightings
     from citybrain.synthetic import sample_camera_counts
-    from citybrain.estimation import EstimationSettings, build_problem, estimate_flows, geh
+    from citybrain.estimation import EstimationSettings, build_problem, estimate_flows, geh, link_fragments, link_travel_times
     from citybrain.network import graph_from_sumo_net
 
     truth, net_path, routes_xml, begin = true_movement_counts(name, interval_s)
     network = graph_from_sumo_net(net_path)
+    passages = vehicle_passages(routes_xml, begin)
+    sumo_link_s = passages.dropna().groupby("edge")["travel_s"].median()
+    plate_key = os.urandom(32)
+    pooled_shares, plate_shares, plate_only_shares, tt_within, tt_links, fragments_n = [], [], [], [], [], []
     hours = (truth["interval_start"].max() + interval_s) / 3600.0
     true_h = truth.groupby(["junction", "from_edge", "to_edge"])["count"].sum().rename("true").reset_index()
     true_h["true"] = true_h["true"] / hours
@@ -347,6 +400,11 @@ def evaluate(name: str, removals: int, interval_s: float, with_route_sampler: bo
         survey = s_truth.groupby(["junction", "from_edge", "to_edge"])["count"].sum().rename("flow_vph").reset_index()
         survey["flow_vph"] = survey["flow_vph"] / s_hours
     survey_shares = []
+
+    def share_of(est) -> float:
+        """GEH < 5 share of an estimate's hourly flows against the truth."""
+        h = est.hourly().astype({"junction": str, "from_edge": str, "to_edge": str}).merge(true_h, on=["junction", "from_edge", "to_edge"])
+        return float((geh(h["flow_vph"].to_numpy(), h["true"].to_numpy()) < 5).mean())
 
     def share_with_history(table, turning_ratios: pd.DataFrame) -> float:
         """GEH < 5 share of the hourly flows estimated from ``table`` with ``turning_ratios`` as history."""
@@ -367,6 +425,21 @@ def evaluate(name: str, removals: int, interval_s: float, with_route_sampler: bo
         kind = counts.groupby("from_edge")["to_edge"].apply(lambda s: "movement" if (s != "").any() else "approach")
         m["kind"] = m["from_edge"].map(kind).fillna("none")
         shares.append(float((m["geh"] < 5).mean()))
+        pooled = EstimationSettings(standard_errors=False, ratio_period_s=3600.0)
+        plain = EstimationSettings(standard_errors=False)
+        pooled_shares.append(share_of(estimate_flows(network, table, pooled)))
+        feed, registry = plate_sightings(passages, counts, hours * 3600.0, read_rate, 0.02, seed,
+                                         CACHE / name / f"sightings{seed}.csv")
+        fragments = link_fragments(network, read_sightings(feed, registry, key=plate_key), registry)
+        fragments_n.append(len(fragments))
+        plate_shares.append(share_of(estimate_flows(network, table, pooled, fragments=fragments, registry=registry)))
+        plate_only_shares.append(share_of(estimate_flows(network, table, plain, fragments=fragments, registry=registry)))
+        timed = link_travel_times(fragments)
+        timed = timed[timed["matched"] >= 20]
+        sumo = sumo_link_s.reindex(timed["edge"]).to_numpy()
+        tt_links.append(len(timed))
+        if len(timed):
+            tt_within.append(float((np.abs(timed["travel_time_s"].to_numpy() / sumo - 1.0) <= 0.10).mean()))
         for k, g in m.groupby("kind"):
             by_kind[k].append(float((g["geh"] < 5).mean()))
         rec = recoverable_movements(network, build_problem(network, table))
@@ -405,6 +478,15 @@ def evaluate(name: str, removals: int, interval_s: float, with_route_sampler: bo
         "survey_history": HISTORY[name][1] if name in HISTORY else "none: demand covers only the evaluated hour",
         "geh5_share_true_ratio_history": float(np.mean(hist_shares)),
         "geh5_share_class_prior_bound": float(np.mean(class_shares)),
+        "geh5_share_pooled": float(np.mean(pooled_shares)),
+        "geh5_share_pooled_min": float(np.min(pooled_shares)),
+        "plate_read_rate": read_rate,
+        "plate_fragments_mean": float(np.mean(fragments_n)),
+        "geh5_share_plates": float(np.mean(plate_shares)),
+        "geh5_share_plates_min": float(np.min(plate_shares)),
+        "geh5_share_plates_unpooled": float(np.mean(plate_only_shares)),
+        "travel_time_links_20_matched": float(np.mean(tt_links)),
+        "travel_time_within_10pct": float(np.mean(tt_within)) if tt_within else float("nan"),
         "estimate_s_mean": float(np.mean(times)),
         "sweeps_max": int(max(sweeps)),
     }
@@ -442,6 +524,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=900.0, help="counting interval (s)")
     parser.add_argument("--no-route-sampler", action="store_true")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--read-rate", type=float, default=0.3, help="share of plates the cameras read")
     args = parser.parse_args(argv)
     names = ["ingolstadt7", "grid4x4"] if args.quick else args.scenarios.split(",")
     removals = 2 if args.quick else args.removals
@@ -452,17 +535,19 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{'scenario':<18}{'GEH<5 mean':>11}{'min':>7}{'movement':>10}{'approach':>10}{'no camera':>10}"
         f"{'recoverable':>12}{'GEH<5 rec.':>11}{'unrec.':>8}{'survey hist.':>13}{'true-ratio hist.':>17}{'class bound':>12}{'routeSampler':>13}"
-        f"{'  (unobs.)':>10}"
+        f"{'  (unobs.)':>10}{'pooled':>8}{'plates':>8}{'(unpooled)':>11}{'fragments':>10}{'tt links':>9}{'tt<=10%':>8}"
     )
     for name in names:
-        res = evaluate(name, removals, args.interval, use_rs)
+        res = evaluate(name, removals, args.interval, use_rs, args.read_rate)
         k = res["geh5_share_by_camera"]
         rs = res.get("route_sampler_geh5_share_mean", float("nan"))
         rsu = res.get("route_sampler_geh5_share_unobserved", float("nan"))
         print(f"{name:<18}{res['geh5_share_mean']:>11.3f}{res['geh5_share_min']:>7.3f}{k.get('movement', float('nan')):>10.3f}"
               f"{k.get('approach', float('nan')):>10.3f}{k.get('none', float('nan')):>10.3f}"
               f"{res['recoverable_share']:>12.3f}{res['geh5_share_recoverable']:>11.3f}{res['geh5_share_unrecoverable']:>8.3f}"
-              f"{res['geh5_share_survey_history']:>13.3f}{res['geh5_share_true_ratio_history']:>17.3f}{res['geh5_share_class_prior_bound']:>12.3f}{rs:>13.3f}{rsu:>10.3f}",
+              f"{res['geh5_share_survey_history']:>13.3f}{res['geh5_share_true_ratio_history']:>17.3f}{res['geh5_share_class_prior_bound']:>12.3f}{rs:>13.3f}{rsu:>10.3f}"
+              f"{res['geh5_share_pooled']:>8.3f}{res['geh5_share_plates']:>8.3f}{res['geh5_share_plates_unpooled']:>11.3f}"
+              f"{res['plate_fragments_mean']:>10.0f}{res['travel_time_links_20_matched']:>9.1f}{res['travel_time_within_10pct']:>8.3f}",
               flush=True)
         with RESULTS.open("a") as fh:
             fh.write(json.dumps({**res, **prov, "quick": bool(args.quick)}) + "\n")

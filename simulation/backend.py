@@ -109,6 +109,8 @@ class StepData:
         Per watched light, the signal state string it shows (for the conflict monitor).
     detector_gap_s : numpy.ndarray
         Per watched induction loop, seconds since it last saw a vehicle (empty when none).
+    area_vehicles, area_halting : numpy.ndarray
+        Per watched lane-area detector, vehicles and halting vehicles on it (empty when none).
     """
 
     time_s: float
@@ -123,6 +125,8 @@ class StepData:
     tls_phase: dict[str, int]
     detector_gap_s: np.ndarray = field(default_factory=lambda: np.empty(0))
     tls_state: dict[str, str] = field(default_factory=dict)
+    area_vehicles: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    area_halting: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
 
 
 class Backend(ABC):
@@ -159,9 +163,10 @@ class Backend(ABC):
 
     @abstractmethod
     def watch(
-        self, lanes: tuple[str, ...], tls: tuple[str, ...], *, vehicle_ids: bool = False, detectors: tuple[str, ...] = ()
+        self, lanes: tuple[str, ...], tls: tuple[str, ...], *, vehicle_ids: bool = False, detectors: tuple[str, ...] = (),
+        areas: tuple[str, ...] = (),
     ) -> None:
-        """Say what :meth:`observe` returns: per-lane counts (and vehicle ids), light phases, detectors."""
+        """Say what :meth:`observe` returns: per-lane counts (and vehicle ids), light phases, detectors, areas."""
 
     @abstractmethod
     def step(self) -> float:
@@ -227,6 +232,31 @@ class Backend(ABC):
     def close(self) -> None:
         """End the simulation (flushes tripinfo and other outputs); safe to call twice."""
 
+    # -- vehicles, for emergency-vehicle pre-emption (a backend without them refuses it) ----------
+    def _no_vehicles(self) -> SimulationError:
+        msg = f"The {self.name or type(self).__name__} backend does not report vehicles (needed for pre-emption)."
+        return SimulationError(msg)
+
+    def departed_ids(self) -> tuple[str, ...]:
+        """Vehicles inserted in the last step."""
+        raise self._no_vehicles()
+
+    def arrived_ids(self) -> tuple[str, ...]:
+        """Vehicles that left the network in the last step."""
+        raise self._no_vehicles()
+
+    def vehicle_type(self, vehicle: str) -> str:
+        """A vehicle's type id."""
+        raise self._no_vehicles()
+
+    def vehicle_place(self, vehicle: str) -> tuple[str, float, int]:
+        """Where a vehicle is: ``(edge id, position on its lane (m), index of its route edge)``.
+
+        On a junction's internal lane the edge id starts with ``":"`` and the index is that of
+        the route edge it came from.
+        """
+        raise self._no_vehicles()
+
 
 class _SumoBackend(Backend):
     """SUMO behind its TraCI-style API (the ``libsumo`` module or a TraCI connection)."""
@@ -237,6 +267,7 @@ class _SumoBackend(Backend):
         self._tls: tuple[str, ...] = ()
         self._ids = False
         self._detectors: tuple[str, ...] = ()
+        self._areas: tuple[str, ...] = ()
         self._closed = False
 
     @property
@@ -251,9 +282,10 @@ class _SumoBackend(Backend):
         """SUMO's version string, e.g. ``"1.28.0"``."""
         return str(self.api.getVersion()[1]).removeprefix("SUMO ").strip()
 
-    def _remember(self, lanes: tuple[str, ...], tls: tuple[str, ...], vehicle_ids: bool, detectors: tuple[str, ...]) -> None:
+    def _remember(self, lanes: tuple[str, ...], tls: tuple[str, ...], vehicle_ids: bool, detectors: tuple[str, ...],
+                  areas: tuple[str, ...] = ()) -> None:
         self._lanes, self._tls, self._ids = tuple(lanes), tuple(tls), vehicle_ids
-        self._detectors = tuple(detectors)
+        self._detectors, self._areas = tuple(detectors), tuple(areas)
 
     def step(self) -> float:
         """Advance one step; see :meth:`Backend.step`."""
@@ -322,6 +354,22 @@ class _SumoBackend(Backend):
         """The index in its route of the edge a vehicle is on."""
         return self.api.vehicle.getRouteIndex(vehicle)
 
+    def departed_ids(self) -> tuple[str, ...]:
+        """Vehicles inserted in the last step."""
+        return tuple(self.api.simulation.getDepartedIDList())
+
+    def arrived_ids(self) -> tuple[str, ...]:
+        """Vehicles that left the network in the last step."""
+        return tuple(self.api.simulation.getArrivedIDList())
+
+    def vehicle_type(self, vehicle: str) -> str:
+        """A vehicle's type id."""
+        return self.api.vehicle.getTypeID(vehicle)
+
+    def vehicle_place(self, vehicle: str) -> tuple[str, float, int]:
+        """Edge, lane position (m) and route index of a vehicle; see :meth:`Backend.vehicle_place`."""
+        v = self.api.vehicle
+        return v.getRoadID(vehicle), float(v.getLanePosition(vehicle)), int(v.getRouteIndex(vehicle))
     def halted(self, lane: str) -> tuple[float, ...]:
         """Distances (m) from the lane's end of the vehicles halting on it (SUMO's 0.1 m/s)."""
         api = self.api
@@ -400,10 +448,11 @@ class LibsumoBackend(_SumoBackend):
         return True
 
     def watch(
-        self, lanes: tuple[str, ...], tls: tuple[str, ...], *, vehicle_ids: bool = False, detectors: tuple[str, ...] = ()
+        self, lanes: tuple[str, ...], tls: tuple[str, ...], *, vehicle_ids: bool = False, detectors: tuple[str, ...] = (),
+        areas: tuple[str, ...] = (),
     ) -> None:
         """Remember what to read each step (no subscriptions; see the module docstring)."""
-        self._remember(lanes, tls, vehicle_ids, detectors)
+        self._remember(lanes, tls, vehicle_ids, detectors, areas)
 
     def observe(self) -> StepData:
         """Read the watched lanes, lights, detectors and step counters with direct getters."""
@@ -428,6 +477,11 @@ class LibsumoBackend(_SumoBackend):
         if self._detectors:
             since = api.inductionloop.getTimeSinceDetection
             gaps = np.array(list(map(since, self._detectors)), dtype=np.float64)
+        area_veh = area_halt = np.empty(0, np.int64)
+        if self._areas:
+            area = api.lanearea
+            area_veh = np.array(list(map(area.getLastStepVehicleNumber, self._areas)), dtype=np.int64)
+            area_halt = np.array(list(map(area.getLastStepHaltingNumber, self._areas)), dtype=np.int64)
         return StepData(
             time_s=sim.getTime(),
             lane_vehicles=veh,
@@ -441,6 +495,8 @@ class LibsumoBackend(_SumoBackend):
             tls_phase={t: phase(t) for t in self._tls},
             detector_gap_s=gaps,
             tls_state={t: rygs(t) for t in self._tls},
+            area_vehicles=area_veh,
+            area_halting=area_halt,
         )
 
     def _end(self) -> None:
@@ -504,13 +560,16 @@ class TraciBackend(_SumoBackend):
         return _SUPPORT_CACHE[key]
 
     def watch(
-        self, lanes: tuple[str, ...], tls: tuple[str, ...], *, vehicle_ids: bool = False, detectors: tuple[str, ...] = ()
+        self, lanes: tuple[str, ...], tls: tuple[str, ...], *, vehicle_ids: bool = False, detectors: tuple[str, ...] = (),
+        areas: tuple[str, ...] = (),
     ) -> None:
         """Subscribe to per-lane counts (and vehicle ids), light phases and states, detectors and step counters."""
         api = self.api
-        self._remember(lanes, tls, vehicle_ids, detectors)
+        self._remember(lanes, tls, vehicle_ids, detectors, areas)
         for det in self._detectors:
             api.inductionloop.subscribe(det, (tc.LAST_STEP_TIME_SINCE_DETECTION,))
+        for area in self._areas:
+            api.lanearea.subscribe(area, _LANE_VARS)
         lane_vars = (*_LANE_VARS, tc.LAST_STEP_VEHICLE_ID_LIST) if vehicle_ids else _LANE_VARS
         for lane in self._lanes:
             api.lane.subscribe(lane, lane_vars)
@@ -538,6 +597,11 @@ class TraciBackend(_SumoBackend):
             gaps = np.fromiter(
                 (loops[d][tc.LAST_STEP_TIME_SINCE_DETECTION] for d in self._detectors), np.float64, len(self._detectors)
             )
+        area_veh = area_halt = np.empty(0, np.int64)
+        if self._areas:
+            areas = api.lanearea.getAllSubscriptionResults()
+            counts = np.array([(areas[a][_VEH], areas[a][_HALT]) for a in self._areas], np.int64).reshape(-1, 2)
+            area_veh, area_halt = counts[:, 0], counts[:, 1]
         lights = api.trafficlight.getAllSubscriptionResults()
         phases = {t: int(lights[t][tc.TL_CURRENT_PHASE]) for t in self._tls}
         states = {t: lights[t][tc.TL_RED_YELLOW_GREEN_STATE] for t in self._tls}
@@ -554,6 +618,8 @@ class TraciBackend(_SumoBackend):
             tls_phase=phases,
             detector_gap_s=gaps,
             tls_state=states,
+            area_vehicles=area_veh,
+            area_halting=area_halt,
         )
 
     def _end(self) -> None:

@@ -18,6 +18,11 @@ With queue readings (:class:`simulation.queues.QueueReadings`) every approach-to
 carries ``queue_veh``, the vehicles queued on the approach at the interval's end (blank on
 movement rows), and the registry the cameras' ``range_m``.
 
+The cameras also read plates: each crossing's plate (the twin's vehicle id) is read with
+probability ``read_rate`` and then read wrong (one character changed) with probability
+``misread_rate``; the sightings are a raw camera feed, hashed by
+:func:`citybrain.counts.sightings.read_sightings` when the engine reads them.
+
 Tables (pandas DataFrames; times in seconds from the scenario's begin, ``to_edge`` empty
 for an approach total):
 
@@ -28,6 +33,9 @@ truth
 registry
     the registry schema, :data:`citybrain.counts.REGISTRY_COLUMNS` (``lanes``: the lane ids,
     space-separated)
+sightings
+    the sightings schema, :data:`citybrain.counts.sightings.SIGHTING_COLUMNS` (``time_s``:
+    when the vehicle crossed the stop line)
 
 :meth:`CameraCounts.count_table` hands the counts to the engine as a validated
 :class:`citybrain.counts.CountTable`, without a file in between.
@@ -38,7 +46,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,6 +55,7 @@ import pandas as pd
 
 from citybrain.control import APPROACH_REACH_M
 from citybrain.counts import COUNT_COLUMNS, QUEUE_COLUMN, REGISTRY_COLUMNS, CountTable, counts_from_frame
+from citybrain.counts.sightings import SIGHTING_COLUMNS
 from citybrain.network import RoadNetwork
 
 from .scenario import CameraConfig
@@ -109,6 +118,7 @@ class CameraCounts:
     counts: pd.DataFrame
     truth: pd.DataFrame
     registry: pd.DataFrame
+    sightings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(SIGHTING_COLUMNS)))
 
     def between(self, start_s: float, end_s: float) -> CameraCounts:
         """Return the counts and true counts of the intervals within ``[start_s, end_s]``.
@@ -125,7 +135,11 @@ class CameraCounts:
             keep = (start >= start_s - 1e-9) & (start + frame["interval_s"] <= end_s + 1e-9)
             return frame[keep].reset_index(drop=True)
 
-        return CameraCounts(counts=within(self.counts), truth=within(self.truth), registry=self.registry)
+        t = self.sightings["time_s"].astype(float)
+        sightings = self.sightings[(t >= start_s - 1e-9) & (t < end_s)].reset_index(drop=True)
+        return CameraCounts(
+            counts=within(self.counts), truth=within(self.truth), registry=self.registry, sightings=sightings
+        )
 
     def count_table(
         self, network: RoadNetwork | None = None, *, strict: bool = True, source: str = "the twin's cameras"
@@ -223,6 +237,8 @@ class CameraCounter:
         # for a vehicle that will not cross this stop line
         self._tracked: dict[str, dict[str, tuple[int, str] | None]] = {e: {} for e in self._edge_lanes}
         self._true: dict[tuple[int, str, str], int] = defaultdict(int)
+        self._camera_of = {c.from_edge: c.camera_id for c in cameras}
+        self._crossings: list[tuple[float, str, str]] = []  # (s from the begin, camera, vehicle)
 
     def update(
         self, step_start_s: float, lane_ids: dict[str, tuple[str, ...]], arrived: tuple[str, ...]
@@ -252,6 +268,7 @@ class CameraCounter:
                 crossed = self._crossed(v, target[0])
                 if crossed:
                     self._true[(k, edge, target[1])] += 1
+                    self._crossings.append((step_start_s - self.begin_s, self._camera_of[edge], v))
                 elif crossed is not None:  # inside a junction upstream: still to cross
                     now[v] = target
             self._tracked[edge] = now
@@ -322,7 +339,20 @@ class CameraCounter:
             counts=pd.DataFrame(count_rows, columns=count_columns),
             truth=pd.DataFrame(truth_rows, columns=TRUTH_COLUMNS),
             registry=registry,
+            sightings=self._sightings(seed),
         )
+
+    def _sightings(self, seed: int) -> pd.DataFrame:
+        """The plates read at the crossings: ``read_rate`` of them, ``misread_rate`` of those wrong."""
+        rng = np.random.default_rng([int(seed), 0x5167])  # its own stream: the counts do not change
+        read = rng.random(len(self._crossings)) < self.config.read_rate
+        rows = []
+        for (t, camera, vehicle), ok in zip(self._crossings, read, strict=True):
+            if not ok:
+                continue
+            plate = _misread(vehicle, rng) if rng.random() < self.config.misread_rate else vehicle
+            rows.append((t, camera, plate))
+        return pd.DataFrame(rows, columns=list(SIGHTING_COLUMNS))
 
     def _noisy(self, n: int, rng: np.random.Generator) -> int:
         if self.config.noise_sd <= 0:
@@ -330,8 +360,23 @@ class CameraCounter:
         return max(0, int(round(n * (1.0 + rng.normal(0.0, self.config.noise_sd)))))
 
 
-def write_camera_tables(tables: CameraCounts, folder: str | Path, prefix: str) -> list[Path]:
-    """Write ``<prefix>counts.csv``, ``<prefix>truth.csv`` and ``<prefix>cameras.csv``.
+_PLATE_CHARACTERS = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
+
+
+def _misread(plate: str, rng: np.random.Generator) -> str:
+    """``plate`` with one character changed (or one appended to an empty plate)."""
+    if not plate:
+        return str(rng.choice(list(_PLATE_CHARACTERS)))
+    i = int(rng.integers(len(plate)))
+    other = [c for c in _PLATE_CHARACTERS if c != plate[i]]
+    return plate[:i] + str(rng.choice(other)) + plate[i + 1 :]
+
+
+def write_camera_tables(tables: CameraCounts, folder: str | Path, prefix: str, *, sightings: bool = False) -> list[Path]:
+    """Write ``<prefix>counts.csv``, ``<prefix>truth.csv``, ``<prefix>cameras.csv`` (and ``<prefix>sightings.csv``).
+
+    The sightings are the cameras' raw feed (unhashed plates), so they are written only when
+    asked (``sightings=True``: ``simulate --cameras-out``), never into a run's report folder.
 
     Returns
     -------
@@ -341,7 +386,8 @@ def write_camera_tables(tables: CameraCounts, folder: str | Path, prefix: str) -
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     out = []
-    for name, frame in (("counts", tables.counts), ("truth", tables.truth), ("cameras", tables.registry)):
+    frames = [("counts", tables.counts), ("truth", tables.truth), ("cameras", tables.registry)]
+    for name, frame in frames + ([("sightings", tables.sightings)] if sightings else []):
         path = folder / f"{prefix}{name}.csv"
         frame.to_csv(path, index=False)
         out.append(path)

@@ -16,7 +16,7 @@ controller of ours runs has passed the one safety gate,
 ``fixed`` without a plan and SUMO's own adaptive programs leave the network's program running:
 the baseline, whose violations the conflict monitor reports. Some controllers need SUMO
 additional files: the plan, switched programs (``sumo_program_type``) or the approach
-detectors the twin emulates (``needs_detectors``).
+detectors the twin emulates (``needs_detectors``, and lane-area detectors for ``near_range_m``).
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ __all__ = [
     "is_baseline",
     "load_checked_plan",
     "make_controllers",
+    "near_range_m",
     "needs_detectors",
 ]
 
@@ -172,6 +173,11 @@ def needs_detectors(controllers: Mapping[str, Controller]) -> bool:
     return any(getattr(c, "needs_detectors", False) for c in controllers.values())
 
 
+def near_range_m(controllers: Mapping[str, Controller]) -> float:
+    """The longest ``near_range_m`` (m) any controller asks for (0: no lane-area detectors)."""
+    return max((float(getattr(c, "near_range_m", 0.0) or 0.0) for c in controllers.values()), default=0.0)
+
+
 def controller_files(
     controllers: Mapping[str, Controller], network: RoadNetwork, layout: LaneLayout, workdir: Path
 ) -> list[Path]:
@@ -207,6 +213,18 @@ def controller_files(
             for det, lane in zip(layout.detector_ids, approach, strict=True)
         ]
         path = workdir / "detectors.add.xml"
+        path.write_text("<additional>\n" + "\n".join(rows) + "\n</additional>\n")
+        files.append(path)
+    reach = near_range_m(controllers)
+    if reach > 0:  # lane-area detectors over the last ``reach`` metres of every approach lane
+        approach = layout.lanes[: layout.n_in]
+        lengths = {lane: network.edges[lane.rsplit("_", 1)[0]]["length_m"] for lane in approach}
+        rows = [
+            f'  <laneAreaDetector id="{det}" lane="{lane}" pos="{max(0.0, lengths[lane] - reach):.2f}" '
+            f'length="{min(reach, lengths[lane]):.2f}" speedThreshold="0.1" friendlyPos="true" freq="86400" file="NUL"/>'
+            for det, lane in zip(layout.area_ids, approach, strict=True)
+        ]
+        path = workdir / "areas.add.xml"
         path.write_text("<additional>\n" + "\n".join(rows) + "\n</additional>\n")
         files.append(path)
     return files

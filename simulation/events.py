@@ -18,6 +18,9 @@ The format, phase numbering and detector placement are documented in ``docs/form
   loop until its back leaves the downstream one), so the on / off times (82 / 81) cost no
   per-step call; the zone is on while any vehicle occupies it. A lane calls the first phase
   that gives it a protected green (``G``), else the first with a permissive one (``g``).
+- Pre-emption (``RunSpec.preempt``): 102 input on, 104 input off, 105 entry started, 107 begin
+  dwell, 110 max presence exceeded, 111 begin exit interval, the parameter being the preempt
+  number (:mod:`simulation.preemption`).
 """
 
 from __future__ import annotations
@@ -176,6 +179,10 @@ class EventRecorder:
             if new[0] == _GREEN:
                 add((t, tls, 1, new[1]))
             self._state[tls] = new
+
+    def add(self, t: float, tls: str, code: int, param: int) -> None:
+        """Record one event the lights' states do not show (pre-emption's 102-111, parameter the preempt number)."""
+        self._rows.append((t, tls, code, param))
 
     def log(self) -> EventLog:
         """The run's event log: signal events merged with the detectors' on / off events, by time."""

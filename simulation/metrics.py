@@ -9,9 +9,22 @@ delay_all_s
     The same mean with each never-inserted vehicle counted too, from its scheduled departure
     to the end of the window (SUMO's ``--tripinfo-output.write-undeparted`` entries, whose
     ``departDelay`` is exactly that). ``None`` when the SUMO version cannot write them.
+resco_delay_s
+    The figure RESCO's result code computes (``resco_benchmark/utils/readXML.py`` in
+    Pi-Star-Lab/RESCO): the sum over the tripinfo entries of inserted vehicles of ``timeLoss +
+    departDelay``, plus, for every ``<vehicle>`` of the route files scheduled after the scheduled
+    departure of the last vehicle inserted (the entry of largest ``depart``) and before the
+    window's end, the time from its scheduled departure to the window's end, divided by the
+    entries and those vehicles together. As in RESCO, ``<trip>`` and ``<flow>`` demand adds
+    nothing (on cologne1 and the Ingolstadt scenarios it equals ``delay_s``).
 trip_time_s, waiting_s, stops
     Means over the same entries as ``delay_s`` of ``duration``, ``waitingTime`` and
     ``waitingCount`` (number of stops).
+emergency
+    The emergency vehicles' trips (``simulation.emergency``), reported apart and left out of
+    every figure above: ``count`` (inserted), ``finished``, and the means of ``trip_time_s``,
+    ``delay_s``, ``waiting_s`` and ``stops`` over the finished ones (an unfinished emergency run
+    is counted but has no travel time yet).
 queue_veh
     Mean over steps of the number of halting vehicles (speed < 0.1 m/s) on the incoming
     lanes of signalised junctions.
@@ -43,6 +56,7 @@ __all__ = [
     "QUEUE_PERIOD_S",
     "TripStats",
     "read_tripinfo",
+    "resco_delay",
     "read_edge_data",
     "junction_delay",
     "lane_queue_additional",
@@ -68,6 +82,8 @@ class TripStats:
         Entries of vehicles that arrived.
     never_inserted : int
         Entries of vehicles never inserted (0 when SUMO did not write them).
+    emergency : dict or None
+        The emergency vehicles' figures (module docstring), ``None`` when not asked for.
     """
 
     delay_s: float
@@ -78,9 +94,10 @@ class TripStats:
     entries: int
     finished: int
     never_inserted: int
+    emergency: dict | None = None
 
 
-def read_tripinfo(path: str | Path, *, has_undeparted: bool = True) -> TripStats:
+def read_tripinfo(path: str | Path, *, has_undeparted: bool = True, emergency_type: str | None = None) -> TripStats:
     """Read a tripinfo file and compute the RESCO delay and its companions.
 
     Parameters
@@ -90,6 +107,9 @@ def read_tripinfo(path: str | Path, *, has_undeparted: bool = True) -> TripStats
     has_undeparted : bool
         Whether SUMO also wrote never-inserted vehicles (``write-undeparted``); if not,
         ``delay_all_s`` is ``None``.
+    emergency_type : str or None
+        The vehicle type of emergency vehicles: their entries are left out of the headline
+        figures and summarised in ``emergency``.
 
     Raises
     ------
@@ -100,9 +120,17 @@ def read_tripinfo(path: str | Path, *, has_undeparted: bool = True) -> TripStats
     delay = trip = wait = stops = 0.0
     n = finished = undeparted = 0
     undeparted_delay = 0.0
+    ev: list[tuple[bool, float, float, float, float]] = []  # finished, duration, delay, waiting, stops
     try:
         for _, elem in ET.iterparse(path):
             if elem.tag != "tripinfo":
+                continue
+            if emergency_type is not None and elem.get("vType") == emergency_type:
+                if float(elem.get("depart", 0.0)) >= 0:
+                    ev.append((float(elem.get("arrival", -1.0)) >= 0, float(elem.get("duration", 0.0)),
+                               float(elem.get("timeLoss", 0.0)) + float(elem.get("departDelay", 0.0)),
+                               float(elem.get("waitingTime", 0.0)), float(elem.get("waitingCount", 0.0))))
+                elem.clear()
                 continue
             depart_delay = float(elem.get("departDelay", 0.0))
             if float(elem.get("depart", 0.0)) < 0:
@@ -135,7 +163,78 @@ def read_tripinfo(path: str | Path, *, has_undeparted: bool = True) -> TripStats
         entries=n,
         finished=finished,
         never_inserted=undeparted,
+        emergency=_emergency_stats(ev) if emergency_type is not None else None,
     )
+
+
+def _emergency_stats(trips: list[tuple[bool, float, float, float, float]]) -> dict:
+    """``count``, ``finished`` and the means over finished trips (``None`` without any) of the emergency runs."""
+    done = [x for x in trips if x[0]]
+
+    def mean(i):
+        return statistics.fmean(x[i] for x in done) if done else None
+
+    return {"count": len(trips), "finished": len(done), "trip_time_s": mean(1), "delay_s": mean(2),
+            "waiting_s": mean(3), "stops": mean(4)}
+def resco_delay(tripinfo: str | Path, route_files: tuple[str | Path, ...] | list[str | Path], end_s: float) -> float:
+    """Return RESCO's delay (s/veh) of one run: tripinfo delay plus never-inserted vehicles' waits.
+
+    See ``resco_delay_s`` in the module docstring. The scheduled departure of the last vehicle
+    inserted is its ``depart - departDelay`` (what RESCO looks up in the route file).
+
+    Parameters
+    ----------
+    tripinfo : str or Path
+        SUMO ``--tripinfo-output`` file (entries with ``depart < 0``, SUMO's undeparted
+        vehicles, are left out: RESCO's SUMO did not write them).
+    route_files : sequence of str or Path
+        The run's route files; their ``<vehicle>`` elements are the scheduled vehicles.
+    end_s : float
+        End of the window (seconds).
+
+    Raises
+    ------
+    SimulationError
+        If a file is missing or not valid XML.
+    """
+    total, n, last_depart, last_scheduled = 0.0, 0, -math.inf, -math.inf
+    for elem in _iter_tags(tripinfo, "tripinfo", "Tripinfo output"):
+        depart = float(elem.get("depart", -1.0))
+        if depart < 0:
+            continue
+        depart_delay = float(elem.get("departDelay", 0.0))
+        n += 1
+        total += float(elem.get("timeLoss", 0.0)) + depart_delay
+        if depart > last_depart:
+            last_depart, last_scheduled = depart, depart - depart_delay
+    never = 0
+    if n:
+        for path in route_files:
+            for elem in _iter_tags(path, "vehicle", "Route file"):
+                try:
+                    scheduled = float(elem.get("depart", ""))
+                except ValueError:  # "triggered", "now" ...: not a scheduled time
+                    continue
+                if last_scheduled < scheduled < end_s:
+                    never += 1
+                    total += end_s - scheduled
+    return total / (n + never) if n + never else math.nan
+
+
+def _iter_tags(path: str | Path, tag: str, what: str):
+    """Yield the elements ``tag`` of an XML file as they are parsed (cleared after use)."""
+    path = Path(path)
+    try:
+        for _, elem in ET.iterparse(path):
+            if elem.tag == tag:
+                yield elem
+                elem.clear()
+    except FileNotFoundError as exc:
+        msg = f"{what} {path} was not written or is missing."
+        raise SimulationError(msg) from exc
+    except ET.ParseError as exc:
+        msg = f"{what} {path} is not valid XML ({exc})."
+        raise SimulationError(msg) from exc
 
 
 def read_edge_data(path: str | Path) -> dict[str, tuple[float, int]]:

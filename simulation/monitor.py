@@ -217,6 +217,10 @@ class ConflictMonitor:
         """Count a light's violations from now on as citybrain's (a plan of ours took it over)."""
         self._ours.add(tls)
 
+    def unmark_ours(self, tls: str) -> None:
+        """Count a light's violations as its baseline program's again (a pre-emption handed it back)."""
+        self._ours.discard(tls)
+
     # -- results -------------------------------------------------------------------------------
     def summary(self) -> dict:
         """The run's violations as a JSON-ready dict.

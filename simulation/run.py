@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from citybrain.control.preempt import PreemptionRecord, PreemptionSettings
 from citybrain.plans import SignalPlan
 from citybrain.plans.formats import plan_sha256, sumo_phases
 
@@ -59,6 +60,9 @@ class RunSpec:
         Record the hi-res controller events and emulated detectors (:mod:`simulation.events`).
     advance_m : float
         Distance of the emulated advance detectors from the stop line (metres).
+    preempt : PreemptionSettings or None
+        Pre-empt the lights on the routes of the scenario's emergency vehicles
+        (:mod:`simulation.preemption`); ``None`` for no pre-emption.
     """
 
     scenario: Scenario
@@ -75,6 +79,7 @@ class RunSpec:
     realtime: float | None = None
     events: bool = False
     advance_m: float = 120.0
+    preempt: PreemptionSettings | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +146,9 @@ class RunResult:
     ``error`` is set (and the metrics are ``nan``) when the run failed; ``gridlocked``
     reports a gridlock, with ``gridlock_at_s`` the simulation time it began. ``monitor`` is the
     conflict monitor's summary (:meth:`simulation.monitor.ConflictMonitor.summary`; ``None``
-    when the run failed).
+    when the run failed). ``emergency`` holds the emergency vehicles' figures (left out of
+    the others; ``None`` without emergency vehicles) and ``preemptions`` every pre-emption
+    of a light (:class:`~citybrain.control.preempt.PreemptionRecord`).
     """
 
     scenario: str
@@ -152,6 +159,7 @@ class RunResult:
     sumo_version: str
     delay_s: float = math.nan
     delay_all_s: float | None = None
+    resco_delay_s: float = math.nan
     trip_time_s: float = math.nan
     waiting_s: float = math.nan
     stops: float = math.nan
@@ -170,6 +178,8 @@ class RunResult:
     monitor: dict | None = field(default=None, repr=False)
     cameras: CameraCounts | None = field(default=None, repr=False)
     events: EventLog | None = field(default=None, repr=False)
+    emergency: dict | None = None
+    preemptions: tuple[PreemptionRecord, ...] = field(default=(), repr=False)
 
     @property
     def ok(self) -> bool:
@@ -186,6 +196,7 @@ class RunResult:
             "seed": self.seed,
             "delay_s": num(self.delay_s),
             "delay_all_s": num(self.delay_all_s),
+            "resco_delay_s": num(self.resco_delay_s),
             "trip_time_s": num(self.trip_time_s),
             "waiting_s": num(self.waiting_s),
             "stops": num(self.stops),
@@ -200,6 +211,8 @@ class RunResult:
             "error": self.error,
             "applied": [a.to_json() for a in self.plans_applied],
             "monitor": _monitor_json(self.monitor),
+            "emergency": self.emergency,
+            "preemptions": [p.to_json() for p in self.preemptions],
         }
 
 

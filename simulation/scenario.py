@@ -34,6 +34,11 @@ TOML keys (paths are relative to the TOML file)::
     noise_sd = 0.0                   # relative s.d. of multiplicative Gaussian noise
     outage_rate = 0.0                # probability a camera is down in an interval
     outages = [{camera_id = "cam_B1_A1B1", start_s = 0.0, end_s = 600.0}]
+    read_rate = 0.3                  # share of crossings whose plate is read (sightings)
+    misread_rate = 0.02              # share of read plates read wrong
+
+    [emergency]                      # emergency vehicles (simulation.emergency)
+    every_min = 10.0
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ from pathlib import Path
 
 from citybrain._validate import Fields, Problems
 from citybrain.exceptions import ValidationError
+
+from .emergency import EmergencyConfig, check_emergency_edges, read_emergency
 
 __all__ = [
     "Flow",
@@ -86,9 +93,10 @@ _TOP_KEYS = {
     "flows",
     "cameras",
     "start_date",
+    "emergency",
 }
 _FLOW_KEYS = {"from_edge", "to_edge", "veh_per_hour", "begin_s", "end_s"}
-_CAMERA_KEYS = {"interval_s", "detection_rate", "noise_sd", "outage_rate", "outages"}
+_CAMERA_KEYS = {"interval_s", "detection_rate", "noise_sd", "outage_rate", "outages", "read_rate", "misread_rate"}
 
 #: Bounds SUMO accepts: times (s) from 0 (it refuses a negative begin) to about 31 years (it
 #: refuses 1e300 s), and a flow rate (veh/h) far above any road's yet below those it refuses (1e9).
@@ -142,6 +150,10 @@ class CameraConfig:
         Probability in [0, 1] that a camera is down for a whole interval.
     outages : tuple of Outage
         Scheduled outages.
+    read_rate : float
+        Probability in [0, 1] that a camera reads the plate of a vehicle crossing its stop line.
+    misread_rate : float
+        Probability in [0, 1] that a read plate is read wrong (one character changed).
     """
 
     interval_s: float = 300.0
@@ -149,6 +161,8 @@ class CameraConfig:
     noise_sd: float = 0.0
     outage_rate: float = 0.0
     outages: tuple[Outage, ...] = ()
+    read_rate: float = 0.3
+    misread_rate: float = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +195,8 @@ class Scenario:
         Free text.
     start_date : str
         ISO date of simulation time 0, for the hi-res event log's timestamps (``simulation.events``).
+    emergency : EmergencyConfig or None
+        Emergency vehicles (:mod:`simulation.emergency`), ``None`` for none.
     """
 
     name: str
@@ -198,11 +214,17 @@ class Scenario:
     cameras: CameraConfig = field(default_factory=CameraConfig)
     description: str = ""
     start_date: str = "2026-01-01"
+    emergency: EmergencyConfig | None = None
 
     @property
     def duration_s(self) -> float:
         """Length of the time window (seconds)."""
         return self.end_s - self.begin_s
+
+    def route_files(self, extra_routes: tuple[Path, ...] = ()) -> tuple[Path, ...]:
+        """The route files SUMO reads: the ``sumocfg``'s, then ``demand``, then ``extra_routes``."""
+        cfg = _cfg_files(self.sumocfg, "route-files") if self.sumocfg is not None else ()
+        return (*cfg, *self.demand, *extra_routes)
 
     def sumo_args(
         self,
@@ -466,6 +488,13 @@ def _scenario_from_dict(data: dict, path: Path) -> Scenario:
         problems.add(f"{path.name}: no demand: give 'demand' route files or [[flows]]")
 
     cameras = _cameras(top.table("cameras"))
+    emergency = read_emergency(top.table("emergency"))
+    net_path = network if network is not None else (cfg_scenario.network if cfg_scenario else None)
+    if emergency is not None and net_path is not None and not problems:
+        from citybrain.network import graph_from_sumo_net
+
+        for p in check_emergency_edges(emergency, graph_from_sumo_net(net_path), f"{path.name}: [emergency]"):
+            problems.add(p)
     problems.raise_if_any("scenario")
     if cfg_scenario is not None:
         network = cfg_scenario.network
@@ -485,6 +514,7 @@ def _scenario_from_dict(data: dict, path: Path) -> Scenario:
         cameras=cameras,
         description=description,
         start_date=start_date,
+        emergency=emergency,
     )
 
 
@@ -610,4 +640,6 @@ def _cameras(raw: Fields | None) -> CameraConfig:
             o.problem("end_s", f"must be after start_s={start:g} (seconds from the begin), got {end:g}")
         elif None not in (camera, start, end):
             outages.append(Outage(camera, start, end))  # type: ignore[arg-type]
-    return CameraConfig(interval, rate, noise, outage, tuple(outages))  # type: ignore[arg-type]
+    read = raw.number("read_rate", 0.3, low=0, high=1)
+    misread = raw.number("misread_rate", 0.02, low=0, high=1)
+    return CameraConfig(interval, rate, noise, outage, tuple(outages), read, misread)  # type: ignore[arg-type]

@@ -155,13 +155,24 @@ class LaneLayout:
         """Ids of the emulated approach detectors, one per approach lane in layout order."""
         return tuple(f"citybrain_det_{lane}" for lane in self.lanes[: self.n_in])
 
-    def vectors(self, veh: np.ndarray, halt: np.ndarray, gaps: np.ndarray) -> tuple:
+    @property
+    def area_ids(self) -> tuple[str, ...]:
+        """Ids of the emulated lane-area detectors near the stop line, one per approach lane in layout order."""
+        return tuple(f"citybrain_area_{lane}" for lane in self.lanes[: self.n_in])
+
+    def vectors(self, veh: np.ndarray, halt: np.ndarray, gaps: np.ndarray,
+                near_veh: np.ndarray | None = None, near_halt: np.ndarray | None = None) -> tuple:
         """The vectors :meth:`SignalDriver.observation` slices, from one step's lane readings.
 
         ``veh`` and ``halt`` are vehicles and halting vehicles per watched lane, ``gaps`` the
-        seconds since each detector last saw a vehicle (empty without detectors).
+        seconds since each detector last saw a vehicle (empty without detectors), ``near_veh``
+        and ``near_halt`` the lane-area detectors' counts per approach lane (``None`` without).
         """
-        return veh, halt, self.m_in @ veh, self.m_in @ halt, self.m_out @ veh, gaps
+        empty = np.empty(0, np.int64)
+        near_veh = empty if near_veh is None else near_veh
+        near_halt = empty if near_halt is None else near_halt
+        return (veh, halt, self.m_in @ veh, self.m_in @ halt, self.m_out @ veh, gaps, self.m_out @ halt,
+                near_veh, near_halt)
 
 
 class SignalDriver:
@@ -204,6 +215,9 @@ class SignalDriver:
         self._switching: PlanUpdate | None = None  # the plan the transition under way leads to
         self._entry = (0, 0.0)  # its SUMO phase to enter and that phase's duration (s)
         self.installed: PlanUpdate | None = None  # the plan installed in this step, for the twin to record
+        #: the emergency-vehicle pre-emption of this light under way (``simulation.preemption``), or None
+        self.preemption = None
+        self.resuming = False  # the plan being installed is the one a pre-emption interrupted
 
     # -- decisions ---------------------------------------------------------------------
     def start(self, backend: Backend, phase: int) -> None:
@@ -219,7 +233,8 @@ class SignalDriver:
         self.phase_start = t
         self.target = None
 
-    def observation(self, t: float, veh, halt, mveh, mhalt, mout, gaps) -> Observation:
+    def observation(self, t: float, veh, halt, mveh, mhalt, mout, gaps, mout_halt=(), near_veh=(),
+                    near_halt=()) -> Observation:
         """Build this light's observation from the step's lane, movement and detector vectors."""
         return Observation(
             tls=self.tls,
@@ -236,14 +251,23 @@ class SignalDriver:
             lane_vehicles=veh[self.in_slice],
             lane_halting=halt[self.in_slice],
             lane_gap_s=gaps[self.in_slice] if len(gaps) else (),
+            movement_out_halting=mout_halt[self.mov_slice] if len(mout_halt) else (),
+            lane_near_vehicles=near_veh[self.in_slice] if len(near_veh) else (),
+            lane_near_halting=near_halt[self.in_slice] if len(near_halt) else (),
         )
 
     def advance(self, backend: Backend, t: float, data: StepData) -> bool:
         """Advance the light by one step (transitions, plan switches); return whether it decides now.
 
         A program-driven light never decides: SUMO runs its program. A pushed plan switches
-        in when the running program's last phase ends (:meth:`push`).
+        in when the running program's last phase ends (:meth:`push`). While a pre-emption
+        (:attr:`preemption`) drives the light, it shows the states; while one waits to enter, the
+        light runs on but its controller is not asked.
         """
+        preemption = self.preemption
+        if preemption is not None and preemption.drives:
+            preemption.step(backend, t)
+            return False
         if self.pending:
             if t + 1e-9 >= self.pending_end:
                 self._advance_pending(backend, t)
@@ -259,6 +283,9 @@ class SignalDriver:
                     self._begin_plan_switch(backend, t, self.active[last][1])
                 elif phase < before <= last:
                     self._begin_plan_switch(backend, t, self.active[before][1])
+        if preemption is not None and preemption.stage == "called":
+            preemption.try_enter(backend, t, data)
+            return False
         if self.program_driven:
             return False
         return not self.pending and int(round(t - self.begin_s)) % self.every == 0
@@ -389,10 +416,13 @@ class SignalDriver:
         backend.apply(SetProgram(self.tls, update.program_id, update.phases))
         backend.apply(SetPhase(self.tls, phase, duration))
         self.program_driven = True
-        self.running, self.active, self.pushed = update.plan, update.phases, True
+        self.running, self.active = update.plan, update.phases
         self.phase, self.phase_start = phase, t
         self.green = None
-        self.installed = update
+        if self.resuming:  # back into the plan a pre-emption interrupted: not a new plan
+            self.resuming = False
+        else:
+            self.pushed, self.installed = True, update
 
 
 def offset_entry(update: PlanUpdate, t: float) -> tuple[int, float]:

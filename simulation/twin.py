@@ -35,11 +35,14 @@ from .controllers import (
     controller_files,
     is_baseline,
     make_controllers,
+    near_range_m,
     needs_detectors,
 )
+from .emergency import EMERGENCY_TYPE, emergency_routes_xml, emergency_trips
 from .events import EventRecorder
-from .metrics import junction_delay, read_edge_data, read_tripinfo
+from .metrics import junction_delay, read_edge_data, read_tripinfo, resco_delay
 from .monitor import ConflictMonitor
+from .preemption import PreemptionLayer
 from .run import AppliedPlan, PlanUpdate, RunResult, RunSpec
 from .signals import LaneLayout, SignalDriver, ask_controllers
 
@@ -309,6 +312,14 @@ class Twin:
             flows = self.workdir / "flows.rou.xml"
             flows.write_text(sc.flows_xml())
             routes = (flows,)
+        if sc.emergency is not None:
+            try:
+                trips = emergency_trips(sc.emergency, self.network, sc.begin_s, sc.end_s, spec.seed)
+            except ValueError as exc:
+                raise ValidationError(f"{sc.source.name}: [emergency]: {exc}") from None
+            emergency = self.workdir / "emergency.rou.xml"
+            emergency.write_text(emergency_routes_xml(trips))
+            routes = (*routes, emergency)
         undeparted = backend.supports("--tripinfo-output.write-undeparted")
         args = sc.sumo_args(spec.seed, extra_routes=routes, extra_additional=tuple(extra_additional))
         args += ["--tripinfo-output", str(tripinfo), "--error-log", str(self.workdir / "sumo.log")]
@@ -327,7 +338,8 @@ class Twin:
                 extra = [x for c in cams for x in c.watch_lanes if x not in known]
                 watched = (*watched, *dict.fromkeys(extra))
             detectors = layout.detector_ids if needs_detectors(self.controllers) else ()
-            backend.watch(watched, self.lights, vehicle_ids=spec.cameras, detectors=detectors)
+            areas = {"areas": layout.area_ids} if near_range_m(self.controllers) > 0 else {}
+            backend.watch(watched, self.lights, vehicle_ids=spec.cameras, detectors=detectors, **areas)
             if spec.cameras:
                 queues = QueueReadings(cams, self.network, sc.cameras.interval_s, sc.begin_s, sc.end_s)
                 counter = CameraCounter(cams, sc.cameras, sc.begin_s, sc.end_s, backend.route, backend.route_index,
@@ -343,7 +355,8 @@ class Twin:
             raise SimulationError(f"{exc}{detail}") from exc
         finally:
             backend.close()
-        trips = read_tripinfo(tripinfo, has_undeparted=undeparted)
+        trips = read_tripinfo(tripinfo, has_undeparted=undeparted,
+                              emergency_type=EMERGENCY_TYPE if sc.emergency is not None else None)
         if undeparted:
             totals["never_inserted"] = trips.never_inserted
         approaches = {j: self.network.approach_edges(j) for j in layout.junctions}
@@ -355,6 +368,7 @@ class Twin:
             backend=backend.name,
             sumo_version=version,
             **{name: getattr(trips, name) for name in ("delay_s", "delay_all_s", "trip_time_s", "waiting_s", "stops")},
+            resco_delay_s=resco_delay(tripinfo, sc.route_files(routes), sc.end_s),
             **totals,
             junction_delay_s=junction_delay(read_edge_data(edgedata), approaches),
             gridlocked=totals["gridlock_at_s"] is not None,
@@ -362,6 +376,7 @@ class Twin:
             wall_s=time.perf_counter() - started,
             cameras=counter.tables(spec.seed) if counter is not None else None,
             events=recorder.log() if recorder is not None else None,
+            emergency=trips.emergency,
         )
 
     def _loop(
@@ -391,6 +406,11 @@ class Twin:
         end = sc.end_s - 1e-6
         ours = [x for x in self.lights if not is_baseline(self.controllers[x])]
         monitor = ConflictMonitor(self.network, self.lights, ours=ours)
+        layer = None
+        if spec.preempt is not None:
+            layer = PreemptionLayer(self.run_network, spec.preempt, signals, mark_ours=monitor.mark_ours,
+                                    unmark_ours=monitor.unmark_ours, baseline=frozenset(self.lights) - set(ours),
+                                    emit=recorder.add if recorder is not None else None)
         while t < end:
             t_prev = t
             t = backend.step()
@@ -426,6 +446,8 @@ class Twin:
                 with self._lock:
                     for tls in self._pending:
                         monitor.mark_ours(tls)
+            if layer is not None:
+                layer.step(backend, t)
             due = []
             for sig in signals.values():
                 if sig.advance(backend, t, data):
@@ -434,7 +456,7 @@ class Twin:
                     self._record_applied(sig.installed, t)
                     sig.installed = None
             if due:
-                vectors = layout.vectors(veh, halt, data.detector_gap_s)
+                vectors = layout.vectors(veh, halt, data.detector_gap_s, data.area_vehicles, data.area_halting)
                 outside = {sig.tls: sig for sig in due if getattr(sig.controller, "external", False)}
                 inside = [sig for sig in due if sig.tls not in outside]
                 for sig, choice in ask_controllers(inside, t, vectors).items():
@@ -462,6 +484,7 @@ class Twin:
             "never_inserted": max(0, loaded - departed),
             "gridlock_at_s": gridlock_at,
             "monitor": monitor.summary(),
+            "preemptions": tuple(layer.records) if layer is not None else (),
         }
 
     def _take_plans(self, signals: dict[str, SignalDriver]) -> None:

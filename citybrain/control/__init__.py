@@ -20,7 +20,9 @@ from .base import (
 )
 from .actuated import ActuatedController, PressureActuatedController
 from .adaptive import AdaptivePlanController
+from .efficient import AdvancedPressureController, EfficientPressureController
 from .fixed import FixedController
+from .greedy import GreedyController
 from .maxpressure import MaxPressureController
 from .sumo_programs import SumoProgramController
 
@@ -37,7 +39,10 @@ __all__ = [
     "DecisionProtocol",
     "ActuatedController",
     "AdaptivePlanController",
+    "AdvancedPressureController",
+    "EfficientPressureController",
     "FixedController",
+    "GreedyController",
     "MaxPressureController",
     "SumoProgramController",
     "Observation",

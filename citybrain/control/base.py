@@ -94,6 +94,12 @@ class Observation:
         Per approach lane, seconds since its detector (an induction loop
         :data:`DETECTOR_SETBACK_M` before the stop line) last saw a vehicle; empty unless the
         controller asks for detectors (``needs_detectors``).
+    movement_out_halting : tuple of int
+        Per movement, halting vehicles on its exit lanes (downstream queue).
+    lane_near_vehicles, lane_near_halting : tuple of int
+        Per approach lane, vehicles and halting vehicles within the controller's
+        ``near_range_m`` of the stop line (emulated lane-area detectors); empty unless the
+        controller asks for them.
     """
 
     tls: str
@@ -110,6 +116,9 @@ class Observation:
     lane_vehicles: tuple[int, ...]
     lane_halting: tuple[int, ...]
     lane_gap_s: tuple[float, ...] = ()
+    movement_out_halting: tuple[int, ...] = ()
+    lane_near_vehicles: tuple[int, ...] = ()
+    lane_near_halting: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +190,9 @@ class Controller(Protocol):
         kernel call) instead of calling each ``decide``.
     ``needs_detectors``
         ``True`` to get ``Observation.lane_gap_s`` from emulated approach detectors.
+    ``near_range_m``
+        a distance (m) to get ``Observation.lane_near_vehicles`` and ``lane_near_halting``:
+        counts within that distance of the stop line on every approach lane.
     ``external``
         ``True`` when the choices come from outside the twin (an RL environment): the twin's
         step-wise run (``simulation.Twin.episode``) hands the observation out instead of

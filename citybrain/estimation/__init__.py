@@ -77,12 +77,17 @@ The numba kernels are in :mod:`citybrain._kernels.estimation`.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
 import pandas as pd
 
 from ..counts import CountTable, counts_from_frame
 from ..exceptions import ValidationError
 from ..network import RoadNetwork
 from .demand import DEMAND_COLUMNS, movement_demand
+from .plates import FRAGMENT_COLUMNS, PathFragments, PlateSettings, fragment_turn_shares, link_fragments, link_travel_times
+from .pooling import pooled_flows
 from .priors import prior_turning_ratios
 from .problem import EstimationProblem, build_problem
 from .results import (
@@ -102,6 +107,12 @@ from .solvers import solve, standard_errors
 __all__ = [
     "DEMAND_COLUMNS",
     "FLOW_COLUMNS",
+    "FRAGMENT_COLUMNS",
+    "PathFragments",
+    "PlateSettings",
+    "fragment_turn_shares",
+    "link_fragments",
+    "link_travel_times",
     "METHODS",
     "EstimationProblem",
     "EstimationSettings",
@@ -123,6 +134,8 @@ def estimate_flows(
     settings: EstimationSettings | None = None,
     *,
     turning_ratios: pd.DataFrame | None = None,
+    fragments: PathFragments | None = None,
+    registry: pd.DataFrame | None = None,
 ) -> FlowEstimate:
     """Estimate the flow (veh/h) of every movement per interval from camera counts.
 
@@ -138,6 +151,11 @@ def estimate_flows(
     turning_ratios
         History for the turning-ratio prior: ``junction, from_edge, to_edge`` and ``ratio``
         or ``flow_vph`` (e.g. an earlier estimate's flows). Default: the lane-use prior.
+    fragments
+        Path fragments from plate sightings (:func:`link_fragments`): each period's turn
+        shares (:func:`fragment_turn_shares`) enter as rows of their own.
+    registry
+        The camera registry the fragments' cameras are in (needed with ``fragments``).
 
     Returns
     -------
@@ -156,6 +174,11 @@ def estimate_flows(
     -----
     The model is described in the module docstring. GEH is the statistic of the UK Design
     Manual for Roads and Bridges (TA 46/97), computed on hourly rates.
+
+    Pooled turning ratios (``settings.ratio_period_s > 0``): within each period the flows
+    are estimated with constant turning ratios and varying approach flows, all intervals at
+    once (:func:`~citybrain.estimation.pooling.pooled_flows`, where the method is described
+    and justified).
     """
     settings = EstimationSettings() if settings is None else settings
     if not isinstance(settings, EstimationSettings):
@@ -167,9 +190,49 @@ def estimate_flows(
     if len(counts.frame) == 0:
         msg = "estimate_flows needs at least one count; the count table is empty."
         raise ValidationError(msg)
+    if fragments is not None and registry is None:
+        msg = "estimate_flows: fragments need the camera registry their cameras are in (registry=...)."
+        raise ValidationError(msg)
     p = build_problem(network, counts, settings, turning_ratios=turning_ratios)
-    x, sweeps = solve(p, settings)
     prior = "history" if turning_ratios is not None else "lane-use"
+    if settings.ratio_period_s <= 0 and fragments is None:
+        x, sweeps = solve(p, settings)
+        demand = movement_demand(network, counts, p, x, settings.jam_spacing_m)
+        return package_estimate(network, counts, p, x, standard_errors(p, settings), sweeps, report, settings, prior,
+                                demand=demand)
+    x = np.empty((len(p.intervals), p.n_var))
+    sweeps = np.zeros(len(p.intervals), dtype=np.int64)
+    se_parts, se_rows = [], np.zeros(len(p.intervals), dtype=np.int64)
+    for period in _periods(p.intervals, settings.ratio_period_s):
+        start, end = p.intervals[period[0]], p.intervals[period[-1]] + p.interval_s
+        frame = counts.frame
+        sub = replace(counts, frame=frame[(frame["interval_start"] >= start) & (frame["interval_start"] < end)])
+        shares = None if fragments is None else fragment_turn_shares(network, fragments, sub, registry)
+        pp, xp, sw = _pooled(network, sub, settings, turning_ratios, shares)
+        rows = np.searchsorted(p.intervals, pp.intervals)
+        x[rows], sweeps[rows] = xp, sw
+        se, se_row = standard_errors(pp, settings)
+        se_rows[rows] = se_row + sum(len(s) for s in se_parts)
+        se_parts.append(se)
+    prior += ", pooled" if settings.ratio_period_s > 0 else ""
+    prior += ", plates" if fragments is not None else ""
+    se_all = (np.concatenate(se_parts), se_rows)
     demand = movement_demand(network, counts, p, x, settings.jam_spacing_m)
-    return package_estimate(network, counts, p, x, standard_errors(p, settings), sweeps, report, settings, prior,
-                            demand=demand)
+    return package_estimate(network, counts, p, x, se_all, sweeps, report, settings, prior, demand=demand)
+
+
+def _periods(intervals: np.ndarray, period_s: float) -> list[np.ndarray]:
+    """Indices of the intervals of each period of ``period_s`` seconds (all in one when 0)."""
+    if period_s <= 0:
+        return [np.arange(len(intervals))]
+    k = np.floor((intervals - intervals[0]) / period_s + 1e-9).astype(np.int64)
+    return [np.flatnonzero(k == v) for v in np.unique(k)]
+
+
+def _pooled(network, counts, settings, turning_ratios, shares):
+    """The estimate of one period: per interval, then on constant ratios when pooling (:mod:`.pooling`)."""
+    p = build_problem(network, counts, settings, turning_ratios=turning_ratios, turn_shares=shares)
+    x, sweeps = solve(p, settings)
+    if settings.ratio_period_s > 0:
+        x, _ = pooled_flows(p, x)
+    return p, x, sweeps

@@ -41,8 +41,9 @@ class EstimationProblem:
     Rows ``0 .. n_count - 1`` are camera counts (``count_w``/``count_y`` per interval), the
     rest fixed rows (``static_w``/``static_y``); ``A`` is stored as CSR and CSC. Variables are
     the vehicle movements ``mov`` (indices into ``RoadNetwork.movements``), grouped by junction
-    (``block_ptr``). ``row_kind`` is ``"count"``, ``"conservation"``, ``"turn"`` or ``"level"``
-    for every row. Units: veh/h; weights (h/veh)^2.
+    (``block_ptr``) and by approach (``seg_start[k]:seg_end[k]``), ``turn_ratio`` the ratio of
+    each one's turning-prior row. ``row_kind`` is ``"count"``, ``"conservation"``, ``"turn"``,
+    ``"share"`` (observed turn shares) or ``"level"`` for every row. Units: veh/h; weights (h/veh)^2.
     """
 
     mov: np.ndarray
@@ -66,6 +67,9 @@ class EstimationProblem:
     intervals: np.ndarray
     interval_s: float
     conservation_edges: np.ndarray
+    turn_ratio: np.ndarray
+    seg_start: np.ndarray
+    seg_end: np.ndarray
 
     @property
     def n_var(self) -> int:
@@ -158,6 +162,8 @@ def build_problem(
     settings: EstimationSettings | None = None,
     *,
     turning_ratios: pd.DataFrame | None = None,
+    ratios: np.ndarray | None = None,
+    turn_shares: pd.DataFrame | None = None,
 ) -> EstimationProblem:
     """Build the per-interval least-squares problem of :func:`~citybrain.estimation.estimate_flows`.
 
@@ -172,6 +178,15 @@ def build_problem(
         (``method``, ``max_sweeps`` ...) are not used here.
     turning_ratios
         History for the turning-ratio prior (see :func:`prior_turning_ratios`), or ``None``.
+    ratios
+        Turning ratios per flow (``EstimationProblem.turn_ratio`` order) that replace the prior
+        (the ratio step of the pooled estimate), or ``None``.
+    turn_shares
+        Observed turn shares among some movements of an approach
+        (:func:`~citybrain.estimation.fragment_turn_shares`: ``junction, from_edge, to_edge,
+        share, share_sd``): one row ``x_m - s_m sum_S x = 0`` per listed movement ``m``, ``S``
+        the approach's listed movements, sd ``share_sd * X_S`` with ``X_S`` the level prior's
+        flow into ``S``.
 
     Returns
     -------
@@ -225,6 +240,8 @@ def build_problem(
         # would absorb the difference between the turn types that reach it (on a lone
         # junction each exit is reached by one movement of each approach, all of other types)
         ratio = _apply_exit_factors(counted, ratio, v.vto, v.seg_start, v.seg_end, n_e)
+    if ratios is not None:
+        ratio = np.asarray(ratios, dtype=np.float64)
 
     # ---- level of flow: median observed flow per lane, per road class
     approach_rows = (keys["to_edge"] == "").to_numpy()
@@ -248,22 +265,29 @@ def build_problem(
     seg_counted = np.zeros(len(v.seg_start), dtype=bool)
     seg_counted[seg] = True
     entry = np.repeat((cons_row[v.vfrom[v.seg_start]] < 0) & ~seg_counted, v.seg_end - v.seg_start)
+    share_rows, share_vars, share_coef, share_var = _share_rows(network, v, turn_shares, x_level)
+    n_share = len(share_var)
     static_w = np.concatenate(
         [
             np.full(n_cons, 1.0 / settings.conservation_sd_vph**2),
             1.0 / turn_var,
+            1.0 / share_var,
             np.where(entry, 1.0 / settings.entry_level_sd_vph**2, 1.0 / settings.level_prior_sd_vph**2),
         ]
     )
-    static_y = np.concatenate([np.zeros(n_cons + n_turn), x_level])
+    n_fixed = n_cons + n_turn + n_share
+    static_y = np.concatenate([np.zeros(n_fixed), x_level])
     row_kind = np.array(
-        ["count"] * n_count + ["conservation"] * n_cons + ["turn"] * n_turn + ["level"] * n_var, dtype=object
+        ["count"] * n_count + ["conservation"] * n_cons + ["turn"] * n_turn + ["share"] * n_share + ["level"] * n_var,
+        dtype=object,
     )
-    level_rows = np.arange(n_cons + n_turn, n_cons + n_turn + n_var, dtype=np.int64)
-    rows_all = np.concatenate([c_rows, cons_rows + n_count, turn_rows + n_cons + n_count, level_rows + n_count])
-    vars_all = np.concatenate([c_vars, cons_vars, turn_vars, np.arange(n_var, dtype=np.int64)])
-    coef_all = np.concatenate([np.ones(len(c_vars)), cons_coef, turn_coef, np.ones(n_var)])
-    matrix = _by_row_and_column(rows_all, vars_all, coef_all, n_count + n_cons + n_turn + n_var, n_var)
+    level_rows = np.arange(n_fixed, n_fixed + n_var, dtype=np.int64)
+    rows_all = np.concatenate(
+        [c_rows, cons_rows + n_count, turn_rows + n_cons + n_count, share_rows + n_cons + n_turn + n_count, level_rows + n_count]
+    )
+    vars_all = np.concatenate([c_vars, cons_vars, turn_vars, share_vars, np.arange(n_var, dtype=np.int64)])
+    coef_all = np.concatenate([np.ones(len(c_vars)), cons_coef, turn_coef, share_coef, np.ones(n_var)])
+    matrix = _by_row_and_column(rows_all, vars_all, coef_all, n_count + n_fixed + n_var, n_var)
 
     # starting point: the level prior
     x0 = np.broadcast_to(np.clip(x_level, lo, hi), (n_slots, n_var))  # read-only, one row in memory
@@ -271,7 +295,8 @@ def build_problem(
         mov=v.mov, block_ptr=v.block_ptr, **matrix, n_count=n_count,
         count_w=np.ascontiguousarray(count_w), count_y=np.ascontiguousarray(count_y), static_w=static_w,
         static_y=static_y, lo=lo, hi=hi, x0=x0, row_kind=row_kind, count_keys=keys, intervals=intervals,
-        interval_s=interval_s, conservation_edges=np.array(cons_edges, dtype=np.int64),
+        interval_s=interval_s, conservation_edges=np.array(cons_edges, dtype=np.int64), turn_ratio=ratio,
+        seg_start=v.seg_start, seg_end=v.seg_end,
     )
 
 
@@ -418,6 +443,42 @@ def _turn_rows(seg_start: np.ndarray, seg_end: np.ndarray, ratio: np.ndarray) ->
     self_var = np.repeat(row_var_self, reps)
     coef = -ratio[self_var] + (flows == self_var)
     return rows, flows, coef, row_var_self
+
+
+def _share_rows(network: RoadNetwork, v: _Flows, shares: pd.DataFrame | None, x_level: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Rows of observed turn shares: ``x_m - s_m sum_S x`` for every listed movement ``m``.
+
+    Returns the entries' rows (from 0), flows and coefficients, and each row's variance
+    ((veh/h)^2): ``(share_sd * X_S)^2`` plus 1, ``X_S`` the level prior's flow into ``S``.
+
+    Raises
+    ------
+    ValidationError
+        If a listed movement is not a movement of the network.
+    """
+    empty = np.zeros(0, dtype=np.int64)
+    if shares is None or len(shares) == 0:
+        return empty, empty, np.zeros(0), np.zeros(0)
+    problems = [f"turn shares: {j}: {f} -> {t} is not a movement of the network"
+                for j, f, t in shares[["junction", "from_edge", "to_edge"]].itertuples(index=False)
+                if not network.has_movement(str(j), str(f), str(t))]
+    if problems:
+        raise ValidationError("; ".join(problems[:10]), problems)
+    idx = np.array([network.movement_index(str(j), str(f), str(t))
+                    for j, f, t in shares[["junction", "from_edge", "to_edge"]].itertuples(index=False)], dtype=np.int64)
+    flow = v.var_of_mov[idx]
+    group = pd.factorize(shares["junction"].astype(str) + "\0" + shares["from_edge"].astype(str))[0]
+    share = shares["share"].to_numpy(dtype=np.float64)
+    sd = shares["share_sd"].to_numpy(dtype=np.float64)
+    rows, flows, coef, variance = [], [], [], []
+    for r, (g, m, s_m, sd_m) in enumerate(zip(group, flow, share, sd, strict=True)):
+        members = flow[group == g]
+        rows.extend([r] * len(members))
+        flows.extend(members.tolist())
+        coef.extend(((members == m) - s_m).tolist())
+        variance.append((sd_m * x_level[members].sum()) ** 2 + 1.0)
+    return (np.array(rows, dtype=np.int64), np.array(flows, dtype=np.int64), np.array(coef, dtype=np.float64),
+            np.array(variance, dtype=np.float64))
 
 
 def _by_row_and_column(rows: np.ndarray, cols: np.ndarray, coef: np.ndarray, n_rows: int, n_var: int) -> dict:

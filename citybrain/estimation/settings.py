@@ -26,7 +26,7 @@ _POSITIVE = (
     "count_sd_floor_vph", "conservation_sd_vph", "turn_prior_sd_vph", "level_prior_sd_vph", "entry_level_sd_vph",
     "max_lane_flow_vph", "tol_vph", "jam_spacing_m",
 )
-_NON_NEGATIVE = ("noise_rel", "uturn_prior_factor")
+_NON_NEGATIVE = ("noise_rel", "uturn_prior_factor", "ratio_period_s")
 _FLAGS = ("count_poisson", "learn_turn_factors", "standard_errors", "raise_on_nonconvergence")
 _CHOICES = {"method": METHODS, "count_sd_from": COUNT_SD_FROM, "turn_prior_variance": TURN_PRIOR_VARIANCE}
 
@@ -92,20 +92,11 @@ class EstimationSettings:
     jam_spacing_m
         Road length (m) a queued vehicle takes: a queue reading of at least ``lanes * range_m /
         jam_spacing_m`` vehicles filled the camera's range (:mod:`~citybrain.estimation.demand`); ``> 0``.
-
-    Raises
-    ------
-    ValidationError
-        Naming every field out of its range, with the range and the value received.
-
-    Examples
-    --------
-    >>> EstimationSettings(noise_rel=0.2).noise_rel
-    0.2
-    >>> EstimationSettings(conservation_sd_vph=0)
-    Traceback (most recent call last):
-    ...
-    citybrain.exceptions.ValidationError: The 'conservation_sd_vph' field of EstimationSettings must be a positive number (veh/h). Got 0 instead.
+    ratio_period_s
+        Turning ratios pooled over periods of this length (seconds; 0: no pooling, each
+        interval's split follows the turning prior alone): within a period every approach's
+        ratios are constant while its flow varies, estimated jointly with the flows
+        (:mod:`citybrain.estimation.pooling`); ``>= 0``.
     """
 
     method: str = "direct"
@@ -127,6 +118,7 @@ class EstimationSettings:
     tol_vph: float = 0.05
     raise_on_nonconvergence: bool = False
     jam_spacing_m: float = 8.0
+    ratio_period_s: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.junctions, str) and _is_sequence(self.junctions):

@@ -31,6 +31,10 @@ Hard rules (always ``"error"``; the movement conflict classes come from
 A plan for a traffic light the network does not have is unusable input, not a violation:
 :class:`~citybrain.exceptions.ValidationError`.
 
+An emergency-vehicle pre-emption's transition (:func:`require_safe_preemption`) is checked as a
+switch from the green shown to the vehicle's green, with the profile's ``preempt_min_green_s``
+as the minimum green (the only rule pre-emption relaxes: never the yellow or the all-red).
+
 The switch from a running plan to a pushed one (``require_safe(..., running=...)``,
 :func:`switch_violations`) is checked with the same rule names; the semantics are in
 :mod:`citybrain.plans.switch`.
@@ -74,7 +78,7 @@ import numpy as np
 from ..network.conflicts import MERGE, NEVER, YIELD
 from ..exceptions import UnsafePlanError, ValidationError
 from .coverage import check_coverage
-from .model import GREEN, NetworkPlan, SignalPlan
+from .model import GREEN, NetworkPlan, PlanPhase, SignalPlan
 from .switch import check_switch
 
 if TYPE_CHECKING:
@@ -101,6 +105,8 @@ __all__ = [
     "pedestrian_times",
     "LightGeometry",
     "apply_clearances",
+    "preemption_violations",
+    "require_safe_preemption",
 ]
 
 HARD_MIN_YELLOW_S = 3.0
@@ -125,6 +131,10 @@ class SafetyProfile:
         ``L`` of the all-red formula and its cap.
     min_green_s, walk_min_s, ped_speed_mps : float
         Minimum green, minimum walk, pedestrian clearance walking speed.
+    preempt_min_green_s : float
+        The least green an emergency-vehicle pre-emption may cut a green to (seconds; MUTCD
+        4D.27 lets pre-emption shorten greens and walks, never the yellow and red clearance);
+        5 s, the profile's minimum green, so the conflict monitor's short-green rule holds.
     cycle_min_s, cycle_max_s : float
         Cycle bounds.
     max_red_s : float
@@ -144,6 +154,7 @@ class SafetyProfile:
     vehicle_length_m: float = 6.1
     all_red_max_s: float = 6.0
     min_green_s: float = 5.0
+    preempt_min_green_s: float = 5.0
     walk_min_s: float = 7.0
     ped_speed_mps: float = 1.07
     cycle_min_s: float = 30.0
@@ -689,3 +700,71 @@ def apply_clearances(plan: SignalPlan, network: RoadNetwork, profile: str | Safe
     cycle = float(sum(ph.duration_s for ph in phases))
     return replace(plan, phases=tuple(phases), cycle_s=cycle, offset_s=plan.offset_s % cycle,
                    crossing_links=tuple(sorted(geo.crossing_links)))
+
+
+def preemption_violations(tls: str, from_state: str, green_s: float, yellow_s: float, all_red_s: float,
+                          to_state: str, network: RoadNetwork, profile: str | SafetyProfile | None = None,
+                          *, geometry: LightGeometry | None = None) -> list[Violation]:
+    """Check one pre-emption transition: from a green shown ``green_s`` s, through a yellow and all-red, to ``to_state``.
+
+    The rules of a plan switch (:func:`switch_violations`: hard 3 s yellow, the profile's yellow
+    and all-red for the two states, no yellow trap) with the profile's ``preempt_min_green_s``
+    as the minimum green, and the ``conflict``, ``permissive`` and ``merge`` rules on
+    ``to_state``. A return from pre-emption is checked the same way, from the vehicle's green.
+
+    Raises
+    ------
+    ValidationError
+        If the network has no light ``tls`` or a state's length is not its link count.
+    """
+    prof = get_profile(profile)
+    if tls not in network.programs:
+        raise ValidationError(_unknown_message([tls], network))
+    geo = geometry or LightGeometry.of(network, tls)
+    if len(from_state) != geo.n_links or len(to_state) != geo.n_links:
+        msg = (f"traffic light {tls!r}: pre-emption states of {len(from_state)} and {len(to_state)} links, "
+               f"expected {geo.n_links}")
+        raise ValidationError(msg)
+    out: list[Violation] = []
+
+    def add(rule, message, severity="error"):
+        out.append(Violation(tls, "", None, rule, severity, f"pre-emption: {message}"))
+
+    last = PlanPhase(from_state, green_s, yellow_s, all_red_s)
+    check_switch(last, PlanPhase(to_state, 0.0), crossing_links=geo.crossing_links,
+                 required_s=clearance_times(from_state, to_state, geo, prof), min_yellow_s=HARD_MIN_YELLOW_S,
+                 min_green_s=prof.preempt_min_green_s, add=add,
+                 policy=lambda rule, message: add(rule, message, prof.severity.get(rule, "error")),
+                 where="into the pre-emption green")
+    junctions = {network.movements[m].junction for ms in geo.link_movements.values() for m in ms}
+    conf = {j: network.conflicts(j) for j in junctions}
+    pos = {j: {m: i for i, m in enumerate(c.movements)} for j, c in conf.items()}
+    _check_green_state(None, _movement_status(to_state, geo), network, conf, pos, lambda _k, rule, message: add(rule, message))
+    _check_merges(None, to_state, network.programs[tls], lambda _k, rule, message: add(rule, message))
+    if any(c in GREEN for c in from_state):
+        _check_yellow_trap(None, from_state, to_state, geo, network, conf, pos, lambda _k, rule, message: add(rule, message))
+    return out
+
+
+def require_safe_preemption(tls: str, from_state: str, green_s: float, yellow_s: float, all_red_s: float,
+                            to_state: str, network: RoadNetwork, profile: str | SafetyProfile | None = None,
+                            *, geometry: LightGeometry | None = None) -> list[Violation]:
+    """The gate on a pre-emption transition: :func:`preemption_violations`, refused on any error.
+
+    Returns
+    -------
+    list of Violation
+        The warnings, when there is no error.
+
+    Raises
+    ------
+    UnsafePlanError
+        Listing every error.
+    """
+    found = preemption_violations(tls, from_state, green_s, yellow_s, all_red_s, to_state, network, profile,
+                                  geometry=geometry)
+    errors = [str(v) for v in found if v.severity == "error"]
+    if errors:
+        msg = f"The pre-emption of light {tls!r} is unsafe and will not run ({len(errors)} error(s)):\n" + "\n".join(errors)
+        raise UnsafePlanError(msg, errors)
+    return found

@@ -33,7 +33,8 @@ __all__ = ["check_switch"]
 
 
 def check_switch(last: PlanPhase, first: PlanPhase, *, crossing_links, required_s: tuple[float, float],
-                 min_yellow_s: float, min_green_s: float, add: Callable[..., None], policy: Callable[..., None]) -> None:
+                 min_yellow_s: float, min_green_s: float, add: Callable[..., None], policy: Callable[..., None],
+                 where: str = "at the switch into the pushed plan's phase 0") -> None:
     """Record the clearance and minimum-green errors of a switch from ``last`` into ``first``.
 
     Parameters
@@ -50,10 +51,11 @@ def check_switch(last: PlanPhase, first: PlanPhase, *, crossing_links, required_
         The profile's minimum green (seconds).
     add, policy
         ``add(rule, message)`` records a hard error, ``policy(rule, message)`` a profile rule.
+    where
+        Where the switch happens, for messages.
     """
     lost = [i for i, (a, b) in enumerate(zip(last.state, first.state, strict=True))
             if a in GREEN and b not in GREEN and i not in crossing_links]
-    where = "at the switch into the pushed plan's phase 0"
     if lost:
         if last.yellow_s < min_yellow_s:
             shown = ",".join(str(i) for i in lost[:8]) + ("..." if len(lost) > 8 else "")

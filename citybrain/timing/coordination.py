@@ -446,7 +446,6 @@ def coordinated(network, flows, options: TimingOptions = TimingOptions(), *, cyc
         got = run(timings)
         if best is None or got[0] < best[0] - 1e-9 * (1.0 + abs(best[0])):
             best = got
-            best_lefts = "permissive" if permissive else "protected"
     _, plans, model, offsets, half, start = best
     c = model.cycle_s
     zero = search.delay(model, np.zeros(len(model.tls), dtype=np.int64))
@@ -456,10 +455,31 @@ def coordinated(network, flows, options: TimingOptions = TimingOptions(), *, cyc
     out = [replace(plans[t], offset_s=float(offsets[i] % plans[t].cycle_s)) for i, t in enumerate(model.tls)]
     out += [plans[t] for t in ids if t not in model.tls]
     meta = {"method": "coordinated", "network": str(network.path), "cycle_s": c, "half_cycle_tls": sorted(half),
-            "start": start, "left_turns": best_lefts,
+            "start": start, "left_turns": _left_turn_treatment(out, network),
             "model_delay_zero_offsets_vehh_per_h": float(zero), "model_delay_vehh_per_h": float(det),
             "model_random_delay_vehh_per_h": float(search.random(model)), "period_h": search.period_h,
             "options": options.to_dict()}
     result = NetworkPlan.single(out, meta=meta)
     require_safe(result, network, profile, source="The optimised plan")
     return result
+
+
+def _left_turn_treatment(plans, network) -> str:
+    """How plans serve their left turns: ``"protected"``, ``"permissive"``, ``"mixed"`` or ``"none"``.
+
+    A left turn is protected when some phase gives it protected green.
+    """
+    turn = {m.id: m.turn for m in network.movements}
+    protected: set[str] = set()
+    lefts: set[str] = set()
+    for plan in plans:
+        for ph in plan.phases:
+            for mid in (*ph.protected, *ph.permissive):
+                if turn.get(mid) in ("left", "partial_left"):
+                    lefts.add(mid)
+            protected.update(m for m in ph.protected if turn.get(m) in ("left", "partial_left"))
+    if not lefts:
+        return "none"
+    if protected == lefts:
+        return "protected"
+    return "permissive" if not protected else "mixed"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -82,3 +84,27 @@ def test_key_from_env_or_file(tmp_path, monkeypatch):
     keyfile = tmp_path / "plate.key"
     keyfile.write_bytes(KEY[::-1] + b"\n")
     assert plate_key(keyfile) == KEY[::-1]
+
+
+BAD_SIGHTINGS = Path(__file__).resolve().parents[1] / "data" / "bad_sightings"
+EXPECTED_SIGHTINGS = json.loads((BAD_SIGHTINGS / "expected.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_SIGHTINGS))
+def test_bad_sightings_corpus_reports_every_problem_and_no_plate(name):
+    """Each bad sightings file is refused naming the file, every problem's code, and never a plate."""
+    from citybrain.counts import read_registry
+
+    registry = read_registry(BAD_SIGHTINGS / "cameras.csv")
+    path = BAD_SIGHTINGS / name
+    with pytest.raises(ValidationError) as info:
+        read_sightings(path, registry, key=KEY)
+    text = str(info.value)
+    assert str(path) in text
+    assert "SECRET-PLATE" not in text and "SECRET-PLATE" not in " ".join(info.value.problems)
+    codes = EXPECTED_SIGHTINGS[name]
+    if codes == ["unreadable"]:
+        assert "cannot read" in text
+        return
+    for code in codes:
+        assert f"[{code}]" in text

@@ -38,6 +38,7 @@ BAD = [
     ("tol_vph", 0.0, r"a positive number \(veh/h\)"),
     ("jam_spacing_m", 0.0, r"a positive number \(m\)"),
     ("raise_on_nonconvergence", "no", "True or False"),
+    ("ratio_period_s", -900.0, "a number >= 0"),
 ]
 
 

@@ -6,7 +6,8 @@ lanes (``arrivals_vps``, veh/s per lane; a whole vehicle each time the rate sums
 at the stop line and cross at saturation flow (0.5 veh/s per lane) while any link from the lane
 shows green; a queue on green counts as moving, on red as halting. A vehicle takes the lane's
 links in turn; once across it is on its exit edge (counted on no lane) and arrives one step
-later. Detector gaps are the seconds since a vehicle last arrived on or left the lane.
+later. Detector gaps are the seconds since a vehicle last arrived on or left the lane; a lane-area
+detector sees the whole queue of its lane (moving on green, halting on red).
 
 Lights run their network programs from the begin (offsets ignored) until the twin shows a state
 (``SetState``: an online program, phase 0) or installs a program (``SetProgram``), as SUMO does.
@@ -36,6 +37,7 @@ from simulation.twin import Twin
 
 SAT_PER_LANE_VPS = 0.5  # 1800 veh/h
 DETECTOR_PREFIX = "citybrain_det_"
+AREA_PREFIX = "citybrain_area_"
 
 
 @dataclass
@@ -122,6 +124,7 @@ class FakeBackend(Backend):
         self._step_counts = (0, 0, 0)
         self._arrived_ids: tuple[str, ...] = ()
         self._watch: tuple = ((), (), False, ())
+        self._areas: tuple[str, ...] = ()
         self._loaded = self._closed = False
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -180,8 +183,9 @@ class FakeBackend(Backend):
                             "  </interval>\n</meandata>\n")
 
     # -- stepping ---------------------------------------------------------------------------
-    def watch(self, lanes, tls, *, vehicle_ids=False, detectors=()) -> None:
+    def watch(self, lanes, tls, *, vehicle_ids=False, detectors=(), areas=()) -> None:
         self._watch = (tuple(lanes), tuple(tls), vehicle_ids, tuple(detectors))
+        self._areas = tuple(a.removeprefix(AREA_PREFIX) for a in areas)
         self._active = [(i, lane) for i, lane in enumerate(lanes) if lane in self.arrivals_vps]
 
     def step(self) -> float:
@@ -242,6 +246,8 @@ class FakeBackend(Backend):
         gaps = np.array([self.time_s - self._last_event[d.removeprefix(DETECTOR_PREFIX)] for d in detectors],
                         dtype=np.float64)
         loaded, departed, arrived = self._step_counts
+        near = [len(self.queues[x]) if x in self.queues else 0 for x in self._areas]
+        near_halt = [0 if x not in self.queues or self._green(x) else n for x, n in zip(self._areas, near, strict=True)]
         return StepData(
             time_s=self.time_s,
             lane_vehicles=veh,
@@ -255,6 +261,8 @@ class FakeBackend(Backend):
             tls_phase={t: self.lights[t].phase for t in tls},
             detector_gap_s=gaps,
             tls_state={t: self.lights[t].state for t in tls},
+            area_vehicles=np.array(near, dtype=np.int64),
+            area_halting=np.array(near_halt, dtype=np.int64),
         )
 
     def apply(self, command) -> None:

@@ -134,3 +134,22 @@ def test_cameras_count_vehicles_that_cross_short_approach_edges_between_steps(tm
         assert n == left.get(edge, 0.0), f"{edge}: cameras {n}, SUMO edge data {left.get(edge, 0.0)}"
     short = [e for e in counted.index if net.edges[e]["length_m"] < 15.0]
     assert counted[short].sum() > 50, "ingolstadt7's short approach edges carry traffic"
+
+
+def test_cameras_read_a_share_of_the_plates(grid_runs, tmp_path):
+    """Sightings: about read_rate of the crossings, at cameras of the registry, within the window."""
+    tables = grid_runs["perfect"].cameras
+    crossings = tables.truth[tables.truth.to_edge == ""]["count"].sum()
+    seen = tables.sightings
+    assert list(seen.columns) == ["time_s", "camera_id", "plate"]
+    assert 0.25 < len(seen) / crossings < 0.35  # default read_rate 0.3
+    assert set(seen.camera_id) <= set(tables.registry.camera_id)
+    assert seen.time_s.between(0.0, 900.0).all()
+    # a vehicle read twice is read at two cameras, in time order
+    twice = seen.groupby("plate").filter(lambda g: len(g) > 1)
+    assert len(twice) > 0
+    assert (twice.groupby("plate")["time_s"].apply(lambda t: t.is_monotonic_increasing)).all()
+    # between() keeps the sightings of the window; files only when asked (raw plates)
+    assert tables.between(300.0, 600.0).sightings.time_s.between(300.0, 600.0).all()
+    assert [f.name for f in write_camera_tables(tables, tmp_path, "a_")][-1] == "a_cameras.csv"
+    assert write_camera_tables(tables, tmp_path, "b_", sightings=True)[-1].name == "b_sightings.csv"

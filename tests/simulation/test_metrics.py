@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from simulation.metrics import junction_delay, read_tripinfo, summarise
+from simulation.metrics import junction_delay, read_tripinfo, resco_delay, summarise
 from simulation.run import RunSpec
 from simulation.runner import run_seeds
 from simulation.scenario import load_scenario
@@ -35,6 +35,33 @@ def test_delay_counts_unfinished_and_leaves_out_never_inserted(tmp_path):
     assert s.stops == pytest.approx(1.5)
     assert (s.entries, s.finished, s.never_inserted) == (2, 1, 1)
     assert read_tripinfo(path, has_undeparted=False).delay_all_s is None
+
+
+ROUTES = """<routes>
+    <vType id="car"/>
+    <vehicle id="a" depart="8.00"><route edges="x y"/></vehicle>
+    <vehicle id="g" depart="12.00"><route edges="x y"/></vehicle>
+    <vehicle id="b" depart="15.00"><route edges="x y"/></vehicle>
+    <vehicle id="c" depart="16.00"><route edges="x y"/></vehicle>
+    <vehicle id="d" depart="30.00"><route edges="x y"/></vehicle>
+    <trip id="e" depart="40.00" from="x" to="y"/>
+    <vehicle id="f" depart="200.00"><route edges="x y"/></vehicle>
+</routes>
+"""
+
+
+def test_resco_delay_adds_the_vehicles_scheduled_after_the_last_inserted_one(tmp_path):
+    """RESCO's readXML.py: inserted entries, plus each later-scheduled <vehicle>'s wait to the window's end."""
+    trips = tmp_path / "tripinfo.xml"
+    trips.write_text(TRIPINFO.replace('id="b" depart="20.00" departDelay="0.00"', 'id="b" depart="20.00" departDelay="5.00"'))
+    routes = tmp_path / "r.rou.xml"
+    routes.write_text(ROUTES)
+    # a: 30 + 2, b: 18 + 5 (scheduled at 15); after b's schedule: c (100 - 16) and d (100 - 30); the
+    # undeparted entry c, the trip e, f (after the window) and g (scheduled before b) add nothing
+    assert resco_delay(trips, [routes], 100.0) == pytest.approx((32 + 23 + 84 + 70) / 4)
+    assert resco_delay(trips, [], 100.0) == pytest.approx((32 + 23) / 2)
+    trips.write_text("<tripinfos/>")
+    assert math.isnan(resco_delay(trips, [routes], 100.0))
 
 
 def test_unfinished_tripinfo_is_a_simulation_error(tmp_path):

@@ -21,12 +21,14 @@ from .network import network
 from .ops import ops
 from .optimise import optimise
 from .plans import plans
+from .report import report
 from .run import run
 from .serve import serve
 from .simulate import simulate
 from .tokens import tokens
 from .spm import spm
 from .traffic_state import traffic_state
+from .bench import bench
 
 __all__ = ["cli", "main", "CityBrainGroup"]
 
@@ -57,8 +59,8 @@ def cli() -> None:
     """citybrain: camera counts -> flows -> signal plans -> SUMO digital twin."""
 
 
-for _command in (network, counts, estimate, optimise, plans, run, simulate, spm, traffic_state, serve, tokens, ops,
-                 demand):
+for _command in (network, counts, estimate, optimise, plans, run, simulate, spm, traffic_state, serve, tokens, ops, bench,
+                 report, demand):
     cli.add_command(_command)
 
 

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
-from citybrain.counts import read_counts
-from citybrain.estimation import EstimationSettings, estimate_flows, estimate_to_json, write_flows
+from citybrain.counts import read_counts, read_registry
+from citybrain.estimation import EstimationSettings, estimate_flows, estimate_to_json, link_travel_times, write_flows
 from citybrain.network import RoadNetwork
-from .options import InputFile, OutputFile, network_options
+from .options import FiniteRange, InputFile, OutputFile, network_options
+from .plate_input import plate_options, read_fragments
 
 __all__ = ["estimate"]
 
@@ -23,6 +24,13 @@ __all__ = ["estimate"]
 @click.option("--lenient", is_flag=True, help="Drop count rows with problems instead of refusing the file.")
 @click.option("--all-junctions", is_flag=True, help="Report unsignalised junctions too.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary and flows as JSON.")
+@plate_options
+@click.option("--pool-ratios", "ratio_period", type=FiniteRange(min=0), is_flag=False, flag_value=3600.0, default=0.0,
+              metavar="[SECONDS]",
+              help="Estimate turning ratios pooled over periods of SECONDS (3600 when the option is given alone): "
+                   "constant ratios, varying flows. Default: per interval.")
+@click.option("--travel-times", type=OutputFile(), default=None,
+              help="With --sightings: write the plate-measured link travel times here (CSV).")
 def estimate(
     network: RoadNetwork,
     counts_file: Path,
@@ -32,13 +40,26 @@ def estimate(
     lenient: bool,
     all_junctions: bool,
     as_json: bool,
+    sightings: Path | None,
+    plate_key_file: Path | None,
+    ratio_period: float,
+    travel_times: Path | None,
 ) -> None:
-    """Estimate every movement's flow (veh/h) at every signalised junction from COUNTS."""
+    """Estimate every movement's flow (veh/h) at every signalised junction from COUNTS (and plate SIGHTINGS)."""
     table = read_counts(counts_file, network, strict=not lenient, registry=registry)
     if lenient and not table.report.ok:
         click.echo(table.report.format(), err=True)
-    settings = EstimationSettings(junctions="all" if all_junctions else "signalised")
-    result = estimate_flows(network, table, settings)
+    settings = EstimationSettings(junctions="all" if all_junctions else "signalised", ratio_period_s=ratio_period)
+    if travel_times is not None and sightings is None:
+        raise click.UsageError("--travel-times needs --sightings: the travel times are measured by plate matches")
+    fragments, cameras = None, None
+    if sightings is not None:
+        cameras = read_registry(registry, network) if registry is not None else None
+        fragments = read_fragments(network, sightings, cameras, plate_key_file, counts_origin=table.origin)
+        click.echo(f"{len(fragments)} path fragments from {len(fragments.sightings)} sightings", err=True)
+        if travel_times is not None:
+            link_travel_times(fragments).to_csv(travel_times, index=False, float_format="%.1f")
+    result = estimate_flows(network, table, settings, fragments=fragments, registry=cameras)
     flows = result.hourly() if hourly else result.flows
     if out is not None:
         write_flows(flows, out)

@@ -42,7 +42,7 @@ import click
 from citybrain.exceptions import ValidationError
 from citybrain.network import graph_from_sumo_net
 
-__all__ = ["network_options", "InputFile", "OutputFile", "OutputDir", "FiniteRange", "Program"]
+__all__ = ["network_options", "InputFile", "OutputFile", "OutputDir", "FiniteRange", "Program", "junction_list"]
 
 
 def _name(param: click.Parameter | None) -> str:
@@ -206,3 +206,14 @@ def network_options(*, argument: bool = False, dest: str = "road") -> Callable[[
                             help="SUMO network (.net.xml).")(wrapper)
 
     return decorator
+
+
+def junction_list(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
+    """Click callback: the junction ids of a comma-separated option (``J1,J2,J3``); None when not given."""
+    if value is None:
+        return None
+    names = [s.strip() for s in value.split(",") if s.strip()]
+    if len(names) < 2:
+        raise click.BadParameter(f"{value!r} names {len(names)} junction(s); expected two or more, "
+                                 f"comma-separated in travel order (e.g. J1,J2,J3).", param=param)
+    return names

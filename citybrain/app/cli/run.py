@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
+from citybrain.control import CONTROLLERS
 from citybrain.timing import METHODS
-from .options import FiniteRange, InputFile, OutputDir
+from .options import FiniteRange, InputFile, OutputDir, junction_list
 
 __all__ = ["run"]
 
@@ -28,8 +29,9 @@ def _strategy_names(ctx: click.Context, param: click.Parameter, value: str | Non
               help="Folder for the report, figures, plans and flows (created).")
 @click.option("--seeds", type=click.IntRange(min=1), help="Validation seeds 0..N-1 (default: the scenario's).")
 @click.option("--strategies", default=None, callback=_strategy_names,
-              help="Comma-separated strategies to compare: existing, plan and registered controllers "
-                   "(default: existing,plan,maxpressure,sumo-actuated).")
+              help="Comma-separated strategies to compare: existing, plan or a controller ("
+                   + ", ".join(sorted(CONTROLLERS)) + "; default: existing,plan,actuated-pressure,maxpressure,"
+                   "sumo-actuated).")
 @click.option("--method", type=click.Choice(list(METHODS)), default="auto",
               show_default=True, help="Timing method (auto: coordinated when signals interact).")
 @click.option("--replan-every", "replan_every", type=FiniteRange(min=1), default=None,
@@ -38,6 +40,9 @@ def _strategy_names(ctx: click.Context, param: click.Parameter, value: str | Non
 @click.option("--workers", type=click.IntRange(min=1), help="Runs at a time (default: the number of CPUs).")
 @click.option("--duration", "duration_s", type=FiniteRange(min=60), default=None,
               help="Shorten the scenario's window to this many seconds.")
+@click.option("--corridor", default=None, callback=junction_list,
+              help="Signalised junctions of the time-space diagram in travel order, comma-separated "
+                   "(e.g. J1,J2,J3; default: the longest chain of signals linked by through movements).")
 @click.option("--counts", "counts_file", type=InputFile("a count file (CSV or Parquet)"), default=None,
               help="Your own camera counts instead of the emulated cameras; the twin then validates the plans "
                    "on demand routed from their estimate.")
@@ -45,16 +50,17 @@ def _strategy_names(ctx: click.Context, param: click.Parameter, value: str | Non
               help="The camera registry of --counts.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
 def run(scenario: Path, out: Path, seeds: int | None, strategies: list[str] | None, method: str,
-        replan_every: float | None, workers: int | None, duration_s: float | None, counts_file: Path | None,
-        registry: Path | None, quiet: bool) -> None:
+        replan_every: float | None, workers: int | None, duration_s: float | None, corridor: list[str] | None,
+        counts_file: Path | None, registry: Path | None, quiet: bool) -> None:
     """Close the loop on SCENARIO and report it.
 
     Runs the scenario's existing programs with emulated cameras, checks the counts,
     estimates movement flows, optimises signal plans, validates existing programs vs new
     plans vs adaptive controllers over the same seeds in the SUMO twin, and writes
-    OUT/report.md, OUT/report.html, figures, plan.json, plan.add.xml and flows.csv.
-    With --replan-every, runs the closed loop instead (OUT/closed_loop.md). With --counts,
-    your counts replace the emulated cameras.
+    OUT/report.md, OUT/report.html, figures, plan.json, plan.add.xml, timing.csv and
+    flows.csv (re-render with `citybrain report OUT`). With --replan-every, runs the closed
+    loop instead (OUT/closed_loop.md, closed_loop.html, figures and every pushed plan). With
+    --counts, your counts replace the emulated cameras.
     """
     from citybrain.app.runner import Progress, run_job
 
@@ -70,10 +76,11 @@ def run(scenario: Path, out: Path, seeds: int | None, strategies: list[str] | No
         from citybrain.app.runner.closed_loop import run_closed_loop
 
         res = run_closed_loop(scenario, out, replan_every_min=replan_every, seeds=seeds, workers=workers,
-                              method=method, progress=progress, duration_s=duration_s)
+                              method=method, progress=progress, duration_s=duration_s, corridor=corridor)
         for line in res.lines:
             click.echo(line)
-        click.echo(f"wrote {res.paths['closed_loop.md']}")
+        click.echo(f"wrote {res.paths['closed_loop.md']}" + (f", {res.paths['report.md']} and {res.paths['report.html']}"
+                                                             if "report.html" in res.paths else ""))
         failed = [r for r in res.runs if r.error]
         if failed:
             first = failed[0]
@@ -82,7 +89,7 @@ def run(scenario: Path, out: Path, seeds: int | None, strategies: list[str] | No
             raise SystemExit(1)
         return
     res = run_job(scenario, out, seeds=seeds, strategies=strategies, method=method, workers=workers,
-                  progress=progress, duration_s=duration_s, counts=counts_file, registry=registry)
+                  progress=progress, duration_s=duration_s, corridor=corridor, counts=counts_file, registry=registry)
     from citybrain.app.report.write import headline
 
     for line in headline(res.data):

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from citybrain.control import CONTROLLERS, PROTOCOLS
+from citybrain.control.preempt import PreemptionSettings
 from citybrain.exceptions import UnsafePlanError, ValidationError
 from .options import FiniteRange, InputFile, OutputDir, Program
 
@@ -46,7 +47,7 @@ __all__ = ["simulate"]
 @click.option(
     "--cameras-out",
     type=OutputDir(),
-    help="Write emulated camera counts, true counts and the camera registry here.",
+    help="Write emulated camera counts, true counts, the camera registry and plate sightings (the raw feed: plates are the twin's vehicle ids) here.",
 )
 @click.option(
     "--events-out",
@@ -65,6 +66,14 @@ __all__ = ["simulate"]
     metavar="[FACTOR]",
     help="Pace the twin to the wall clock: FACTOR simulated seconds per wall second (default 1).",
 )
+@click.option("--emergency-every", type=FiniteRange(min=0.1), metavar="MIN",
+              help="An emergency vehicle every MIN minutes between the scenario's [emergency] edges, else the "
+                   "network's fringe (reported apart, left out of the delay).")
+@click.option("--preempt", is_flag=True, help="Pre-empt the lights ahead of every emergency vehicle along its route.")
+@click.option("--preempt-ahead-s", type=FiniteRange(min=0, min_open=True), default=30.0, show_default=True,
+              help="Call a light when the vehicle is this many seconds away at the speed limits (--preempt).")
+@click.option("--preempt-ahead-m", type=FiniteRange(min=0, min_open=True),
+              help="Call a light also when the vehicle is this close to its stop line (m; --preempt).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 @click.option("--gui", is_flag=True, help="Watch the run in sumo-gui (TraCI).")
 @click.pass_context
@@ -83,6 +92,10 @@ def simulate(
     advance_m: float,
     serve: int | None,
     realtime: float | None,
+    emergency_every: float | None,
+    preempt: bool,
+    preempt_ahead_s: float,
+    preempt_ahead_m: float | None,
     as_json: bool,
     gui: bool,
 ) -> None:
@@ -111,6 +124,16 @@ def simulate(
         msg = "--sumo-binary and --gui need --backend traci (libsumo is the installed SUMO, no GUI)."
         raise click.UsageError(msg)
     sc = load_scenario(scenario)
+    if emergency_every is not None:
+        from dataclasses import replace as _replace
+
+        from simulation.emergency import EmergencyConfig
+
+        given = sc.emergency or EmergencyConfig()
+        sc = _replace(sc, emergency=EmergencyConfig(given.vehicles, emergency_every, given.edges))
+    if preempt and sc.emergency is None:
+        msg = "--preempt clears the way for emergency vehicles: give --emergency-every MIN or an [emergency] section"
+        raise click.UsageError(msg)
     if plan is not None:
         from citybrain.network import graph_from_sumo_net
         from simulation import load_checked_plan
@@ -139,6 +162,7 @@ def simulate(
         gui=gui,
         plan=str(plan) if plan is not None else None,
         realtime=realtime,
+        preempt=PreemptionSettings(preempt_ahead_s, preempt_ahead_m) if preempt else None,
     )
     from dataclasses import replace
 
@@ -164,12 +188,13 @@ def simulate(
     if cameras_out is not None:
         for r in results:
             if r.cameras is not None:
-                write_camera_tables(r.cameras, cameras_out, prefix=f"{sc.name}_seed{r.seed}_")
+                write_camera_tables(r.cameras, cameras_out, prefix=f"{sc.name}_seed{r.seed}_", sightings=True)
     if events_out is not None:
         for r in results:
             if r.events is not None:
                 r.events.write(events_out, prefix=f"{sc.name}_seed{r.seed}_")
     delays = summarise([r.delay_s for r in results if r.ok])
+    resco = summarise([r.resco_delay_s for r in results if r.ok])
     version = next((r.sumo_version for r in results if r.sumo_version), "")
     if as_json:
         body = {
@@ -180,11 +205,20 @@ def simulate(
             "sumo_version": version,
             "runs": [r.to_json() for r in results],
             "delay_s": {k: (None if math.isnan(v) else v) for k, v in delays.items()},
+            "resco_delay_s": {k: (None if math.isnan(v) else v) for k, v in resco.items()},
             "monitor": _monitor_total([r.monitor for r in results]),
+            "emergency": _emergency_total([r.emergency for r in results if r.ok]) if sc.emergency else None,
         }
         click.echo(json.dumps(body, indent=2))
     else:
         _print_table(sc.name, controller, protocol, version, results, delays)
+        if sc.emergency is not None:
+            e = _emergency_total([r.emergency for r in results if r.ok])
+            trip = "n/a" if e["trip_time_s"] is None else f"{e['trip_time_s']:.1f} s"
+            delay = "n/a" if e["delay_s"] is None else f"{e['delay_s']:.1f} s"
+            click.echo(f"emergency vehicles (not in the delay above): {e['count']} inserted, {e['finished']} "
+                       f"finished, mean travel time {trip}, delay {delay}"
+                       + (f", {sum(len(r.preemptions) for r in results)} pre-emptions" if preempt else ""))
     problems = [r for r in results if not r.ok or r.gridlocked]
     for r in problems:
         what = r.error if r.error else f"gridlocked from t={r.gridlock_at_s:g} s"
@@ -215,6 +249,18 @@ def _monitor_total(summaries: list) -> dict:
                 first[kind] = f
     return {"total": sum(counts.values()), "counts": counts, "first": first,
             "ours_total": sum(m["ours"]["total"] for m in done)}
+
+
+def _emergency_total(runs: list) -> dict:
+    """The runs' emergency vehicles together: counts, and the means over every finished trip."""
+    done = [e for e in runs if e]
+    finished = sum(e["finished"] for e in done)
+
+    def mean(key):
+        return sum(e[key] * e["finished"] for e in done if e["finished"]) / finished if finished else None
+
+    return {"count": sum(e["count"] for e in done), "finished": finished,
+            **{k: mean(k) for k in ("trip_time_s", "delay_s", "waiting_s", "stops")}}
 
 
 def _print_table(name, controller, protocol, version, results, delays) -> None:

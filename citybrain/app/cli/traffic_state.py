@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from citybrain.estimation import read_flows
+from citybrain.counts import read_registry
+from citybrain.estimation import link_travel_times, read_flows
 from citybrain.exceptions import ValidationError
 from citybrain.network import RoadNetwork
 from citybrain.network.geometry import link_geometry
@@ -17,6 +18,7 @@ from citybrain.timing.delay_model import flows_period_h
 from citybrain.timing.flows import movement_flows
 from citybrain.traffic_state import LEVELS, link_states, state_geojson
 from .options import InputFile, OutputFile, network_options
+from .plate_input import plate_options, read_fragments
 
 __all__ = ["traffic_state"]
 
@@ -35,8 +37,12 @@ _LEVELS = ", ".join(f"{n} < {b:g}" for n, b in LEVELS[:-1]) + f", else {LEVELS[-
               help="What the lights run (plan JSON or SUMO tlLogic); default the network's own programs.")
 @click.option("--out", type=OutputFile(), required=True, help="Write the state here (GeoJSON).")
 @click.option("--png", type=OutputFile(), default=None, help="Also draw the map here (default: OUT with .png).")
+@click.option("--registry", type=InputFile("a camera registry (CSV or Parquet)"), default=None,
+              help="Camera registry of the --sightings cameras.")
+@plate_options
 def traffic_state(network: RoadNetwork, flows_path: Path | None, run_dir: Path | None, plan_path: Path | None,
-                  out: Path, png: Path | None) -> None:
+                  out: Path, png: Path | None, registry: Path | None, sightings: Path | None,
+                  plate_key_file: Path | None) -> None:
     if (flows_path is None) == (run_dir is None):
         raise click.UsageError("give exactly one of --flows FILE and --run DIR")
     if run_dir is not None:
@@ -50,7 +56,12 @@ def traffic_state(network: RoadNetwork, flows_path: Path | None, run_dir: Path |
     except ValidationError as exc:
         raise ValidationError(f"{flows_path}: {exc}", exc.problems) from exc
     plan = read_plans(plan_path, network=network) if plan_path else plans_from_network(network)
-    states = link_states(network, q, plan.periods[0].by_tls, period_h=flows_period_h(flows))
+    measured = None
+    if sightings is not None:
+        cameras = read_registry(registry, network) if registry is not None else None
+        timed = link_travel_times(read_fragments(network, sightings, cameras, plate_key_file))
+        measured = {e: (t, n) for e, t, n in timed.itertuples(index=False)}
+    states = link_states(network, q, plan.periods[0].by_tls, period_h=flows_period_h(flows), measured=measured)
     state = state_geojson(states, link_geometry(network.path), at=str(flows_path))
     out.write_text(json.dumps(state, allow_nan=False))
     from citybrain.app.traffic_map import draw_traffic_state

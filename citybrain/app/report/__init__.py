@@ -1,4 +1,4 @@
-"""Reports of the main job (``citybrain run``): tables, figures, ``report.md`` and ``report.html``.
+"""Reports of the main job (``citybrain run``) and the closed loop: tables, figures, ``report.md`` and ``report.html``.
 
 Pure reporting: everything here works on plain data (pandas frames, the network model and
 plans) collected by the runner (:mod:`citybrain.runner`); nothing here runs SUMO or imports
@@ -14,9 +14,12 @@ from .tables import (
     hcm_los,
     junction_table,
     movement_vc,
+    pairwise_table,
+    ranking_table,
     storage_table,
     strategy_table,
 )
+from .warnings import report_warnings
 from .write import write_report
 
 __all__ = [
@@ -27,7 +30,10 @@ __all__ = [
     "hcm_los",
     "junction_table",
     "movement_vc",
+    "pairwise_table",
+    "ranking_table",
     "render_figures",
+    "report_warnings",
     "storage_table",
     "strategy_table",
     "write_report",

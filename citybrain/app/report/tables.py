@@ -17,6 +17,13 @@ v/c
 Storage
     An approach lane whose peak one-minute mean queue (halting vehicles x
     ``vehicle_spacing_m``) exceeds its length spills back into the junction upstream.
+Ranking
+    Per metric, strategies ordered by their mean over seeds (lower first, except
+    throughput); rank 1 is the best.
+Pairwise changes
+    For every pair of strategies and metric, the mean of the per-seed differences (the
+    strategies share seeds) with a paired 95% Student t interval; with one seed there is
+    no interval.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from citybrain.estimation import geh
+from citybrain.exceptions import ValidationError
 from citybrain.network import RoadNetwork
 from citybrain.plans.model import NetworkPlan
 
@@ -40,6 +48,9 @@ __all__ = [
     "storage_table",
     "flow_comparison",
     "main_corridor",
+    "ranking_table",
+    "pairwise_table",
+    "corridor_chain",
 ]
 
 #: Reported metrics: column, label, unit, whether lower is better.
@@ -109,6 +120,64 @@ def strategy_table(runs: pd.DataFrame, strategies: list[str], baseline: str = "e
             rows.append({"strategy": s, "metric": metric, "n": int(np.isfinite(vals).sum()), "mean": mean, "sd": sd,
                          "ci95": ci, "change": change, "change_pct": change_pct, "change_ci95": change_ci})
     return pd.DataFrame(rows)
+
+
+def ranking_table(table: pd.DataFrame, strategies: list[str]) -> pd.DataFrame:
+    """Return per metric the strategies ranked by their mean (rank 1 best, equal means share a rank).
+
+    Parameters
+    ----------
+    table
+        :func:`strategy_table`'s output.
+    strategies
+        Strategies in report order (the order among equal means).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``metric, rank, strategy, mean, best`` in :data:`METRICS` order, then rank; strategies
+        with no finite mean are left out.
+    """
+    rows = []
+    for metric, _, _, lower in METRICS:
+        part = table[(table["metric"] == metric) & np.isfinite(table["mean"].astype(float))]
+        means = {s: float(part.loc[part["strategy"] == s, "mean"].iloc[0]) for s in strategies
+                 if (part["strategy"] == s).any()}
+        ordered = sorted(means, key=lambda s: (means[s] if lower else -means[s], strategies.index(s)))
+        rank = 0
+        for i, s in enumerate(ordered):
+            if i == 0 or means[s] != means[ordered[i - 1]]:
+                rank = i + 1
+            rows.append({"metric": metric, "rank": rank, "strategy": s, "mean": means[s], "best": rank == 1})
+    return pd.DataFrame(rows, columns=["metric", "rank", "strategy", "mean", "best"])
+
+
+def pairwise_table(runs: pd.DataFrame, strategies: list[str]) -> pd.DataFrame:
+    """Return every pairwise change (``b`` minus ``a``, ``a`` first in order) with its paired 95% interval.
+
+    Failed runs are left out; only seeds both strategies finished are paired.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``metric, a, b, n, change, ci_low, ci_high, significant``: ``change`` the mean of
+        the per-seed differences, ``ci_low``/``ci_high`` its paired 95% Student t interval
+        (``nan`` with fewer than two seeds), ``significant`` whether the interval excludes 0
+        (``None`` without an interval).
+    """
+    ok = runs[runs["error"].isna()] if "error" in runs else runs
+    by = {s: ok[ok["strategy"] == s].set_index("seed") for s in strategies}
+    rows = []
+    for metric, *_ in METRICS:
+        for i, a in enumerate(strategies):
+            for b in strategies[i + 1:]:
+                common = by[a].index.intersection(by[b].index)
+                diff = (by[b].loc[common, metric].astype(float) - by[a].loc[common, metric].astype(float)).to_numpy()
+                change, _, half = mean_ci(diff)
+                sig = None if not math.isfinite(half) else bool(abs(change) > half)
+                rows.append({"metric": metric, "a": a, "b": b, "n": int(np.isfinite(diff).sum()), "change": change,
+                             "ci_low": change - half, "ci_high": change + half, "significant": sig})
+    return pd.DataFrame(rows, columns=["metric", "a", "b", "n", "change", "ci_low", "ci_high", "significant"])
 
 
 def hcm_los(delay_s: float) -> str:
@@ -299,3 +368,40 @@ def main_corridor(network: RoadNetwork, flows: pd.DataFrame | None = None) -> li
         if len(chain) >= 2 and key > best_key:
             best, best_key = chain, key
     return best
+
+
+def corridor_chain(network: RoadNetwork, junctions: list[str]) -> list[tuple[str, str]]:
+    """Return ``[(junction, approach edge)]`` of a corridor given as signalised junctions in travel order.
+
+    The approach edge of the first junction is its through movement's approach in line
+    with the second junction (the corridor's edge into it).
+
+    Raises
+    ------
+    ValidationError
+        If fewer than two junctions are named, one is not a signalised junction of the
+        network, or two consecutive ones are not joined by a road link.
+    """
+    g = network.graph
+    signal = {n for n, d in g.nodes(data=True) if d.get("tls")}
+    problems = []
+    if len(junctions) < 2:
+        problems.append(f"names {len(junctions)} junction(s), expected two or more")
+    problems += [f"{j!r} is not a signalised junction of {network.path.name} (its signals: "
+                 f"{', '.join(sorted(signal)[:12])}{', ...' if len(signal) > 12 else ''})"
+                 for j in junctions if j not in signal]
+    edges = []
+    for a, b in zip(junctions[:-1], junctions[1:], strict=True):
+        e = next((k for _, v, k in g.out_edges(a, keys=True) if v == b), None) if a in g and b in g else None
+        if e is None and a in signal and b in signal:
+            problems.append(f"no road link from {a} to {b}")
+        edges.append(e)
+    if problems:
+        msg = "The corridor " + ",".join(junctions) + ": " + "; ".join(problems) + "."
+        raise ValidationError(msg)
+    # into the first junction: the approach whose through movement leaves on the first link
+    first = next((mv.from_edge for mv in network.movements
+                  if mv.junction == junctions[0] and mv.to_edge == edges[0] and mv.turn == "through"), None)
+    if first is None:
+        first = next((k for u, _, k in g.in_edges(junctions[0], keys=True) if u != junctions[1]), edges[0])
+    return [(junctions[0], first), *zip(junctions[1:], edges, strict=True)]

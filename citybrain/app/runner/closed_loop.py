@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from citybrain.exceptions import ValidationError
-from .job import Progress
+from .job import Progress, hhmm
 
 if TYPE_CHECKING:
     from simulation import CameraCounts, RunResult, Scenario
@@ -48,11 +48,27 @@ VARIANTS: tuple[str, ...] = ("plans-once", "closed-loop")
 
 @dataclass(frozen=True)
 class LoopRun:
-    """One variant on one seed: the twin's run and the plans pushed (time from the begin, mean cycle; s)."""
+    """One variant on one seed: the twin's run and the plans pushed.
+
+    Attributes
+    ----------
+    variant : str
+        One of :data:`VARIANTS`.
+    result : simulation.RunResult
+        The twin's run.
+    pushes : tuple of (float, float)
+        Per push, the time from the begin and the mean cycle over the lights (s).
+    plan_files : tuple of str
+        Per push, the plan pushed (plan JSON, in the run's ``pushed/`` folder).
+    lanes_file : str or None
+        The run's queues per lane (SUMO laneData output).
+    """
 
     variant: str
     result: RunResult
     pushes: tuple[tuple[float, float], ...] = ()
+    plan_files: tuple[str, ...] = ()
+    lanes_file: str | None = None
 
     @property
     def seed(self) -> int:
@@ -148,13 +164,21 @@ class LoopSpec:
             If the counts of a re-plan have problems (the message lists them all).
         """
         from simulation import Twin
+        from simulation.metrics import lane_queue_additional
+
+        from citybrain.estimation import write_flows
+        from citybrain.network import graph_from_sumo_net
+        from citybrain.plans import write_plans_json
 
         sc = self.scenario
         window_s = self.replan_every_s if self.window_s is None else self.window_s
         folder = Path(workdir)
-        twin = Twin(self.run_spec, folder, on_progress=on_progress)
+        lanes_add, lanes_file = lane_queue_additional(folder, graph_from_sumo_net(sc.network))
+        spec = replace(self.run_spec, scenario=replace(sc, additional=(*sc.additional, lanes_add)))
+        twin = Twin(spec, folder, on_progress=on_progress)
         network = twin.network
         pushes: list[tuple[float, float]] = []
+        plan_files: list[str] = []
         next_plan = [sc.begin_s + self.first_s]
 
         def on_step(tw, t: float) -> None:
@@ -163,15 +187,25 @@ class LoopSpec:
             elapsed = t - sc.begin_s
             lo = 0.0 if not pushes else _window_start(elapsed, window_s, sc.cameras.interval_s)
             seen = tw.camera_tables().between(lo, elapsed)
-            plan = _plan_from_counts(network, seen, folder / "replans", f"{int(elapsed)}", self.method)
+            plan, flows = _plan_from_counts(network, seen, folder / "replans", f"{int(elapsed)}", self.method,
+                                            f"from {hhmm(t)}")
             tw.push_plan(plan)  # the gate (require_safe), all lights at once
             cycles = [p.cycle_s for p in plan.periods[0].plans]
             pushes.append((elapsed, sum(cycles) / len(cycles)))
+            plan_files.append(str(write_plans_json(plan, _pushed(folder, elapsed, "json"))))
+            write_flows(flows, _pushed(folder, elapsed, "flows.csv"))
             next_plan[0] = math.inf if self.variant == "plans-once" else t + self.replan_every_s
 
         twin.on_step = on_step
         result = twin.run()
-        return LoopRun(self.variant, replace(result, cameras=None), tuple(pushes))
+        return LoopRun(self.variant, replace(result, cameras=None), tuple(pushes), tuple(plan_files), str(lanes_file))
+
+
+def _pushed(folder: Path, elapsed_s: float, ending: str) -> Path:
+    """Where a run keeps what it pushed at ``elapsed_s``: ``pushed/plan_HHMM.<ending>``."""
+    (folder / "pushed").mkdir(parents=True, exist_ok=True)
+    return folder / "pushed" / f"plan_{hhmm(elapsed_s).replace(':', '')}.{ending}"
+
 
 
 def _window_start(elapsed_s: float, window_s: float, interval_s: float) -> float:
@@ -182,9 +216,21 @@ def _window_start(elapsed_s: float, window_s: float, interval_s: float) -> float
     return max(0.0, min(elapsed_s - window_s, last_whole_start))
 
 
-def _plan_from_counts(network, seen: CameraCounts, folder: Path, tag: str, method: str):
-    """Plans from the counts a re-plan sees, validated once; the counts are also written to ``folder``."""
+def _plan_from_counts(network, seen: CameraCounts, folder: Path, tag: str, method: str, name: str):
+    """Plans (one period called ``name``) and the flows they were made from, from the counts a re-plan
+    sees, validated once; the counts are also written to ``folder``.
+
+    The traffic state for the public (:mod:`citybrain.traffic_state`, from the same flows and the
+    new plans) is refreshed with every re-plan: ``traffic_state_<tag>.geojson`` and the latest as
+    ``traffic_state.geojson`` (what ``citybrain serve --traffic-state`` serves).
+    """
+    import json
+
     from citybrain.estimation import EstimationSettings, estimate_flows
+    from citybrain.network.geometry import link_geometry
+    from citybrain.timing.delay_model import flows_period_h
+    from citybrain.timing.flows import movement_flows
+    from citybrain.traffic_state import link_states, state_geojson
     from .job import make_plans
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -193,15 +239,25 @@ def _plan_from_counts(network, seen: CameraCounts, folder: Path, tag: str, metho
     seen.registry.to_csv(folder / f"cameras_{tag}.csv", index=False)
     table = seen.count_table(network, source=str(cpath))
     flows = estimate_flows(network, table, EstimationSettings(standard_errors=False)).flows
-    plan, _ = make_plans(network, flows, duration_s=float(flows["interval_s"].iloc[0]), method=method, n_periods=1)
-    return plan
+    plan, _ = make_plans(network, flows, duration_s=float(flows["interval_s"].iloc[0]), method=method, n_periods=1,
+                         period_name=name)
+    states = link_states(network, movement_flows(network, flows), plan.periods[0].by_tls, period_h=flows_period_h(flows))
+    text = json.dumps(state_geojson(states, link_geometry(network.path), at=str(cpath)), allow_nan=False)
+    (folder / f"traffic_state_{tag}.geojson").write_text(text)
+    (folder / "traffic_state.geojson").write_text(text)
+    return plan, flows
 
 
 def run_closed_loop(scenario, out: str | Path, *, replan_every_min: float = 15.0, seeds: int | list[int] | None = None,
                     workers: int | None = None, method: str = "auto", first_s: float = 3600.0,
                     window_min: float | None = None, progress: Progress | None = None,
-                    duration_s: float | None = None) -> ClosedLoopResult:
-    """Compare the closed loop with plans made once from the first hour's counts; write ``closed_loop.md``.
+                    duration_s: float | None = None, corridor: list[str] | None = None) -> ClosedLoopResult:
+    """Compare the closed loop with plans made once from the first hour's counts; write the report.
+
+    Writes ``closed_loop.md`` and ``closed_loop_runs.csv`` (the runs), and the main job's
+    report (``report.md``, ``report.html``, figures, tables, ``timing.csv`` of the first plan
+    pushed) with plans made once as the baseline; every pushed plan stays in its run's
+    ``pushed/`` folder with the flows it was made from.
 
     Parameters
     ----------
@@ -225,10 +281,17 @@ def run_closed_loop(scenario, out: str | Path, *, replan_every_min: float = 15.0
         Progress display.
     duration_s
         Shorten the window (quick runs).
+    corridor
+        Signalised junctions of the time-space diagram, in travel order (default: the main corridor).
 
     Returns
     -------
     ClosedLoopResult
+
+    Raises
+    ------
+    ValidationError
+        If the corridor is not one of the network's (checked before any run).
     """
     from simulation import load_scenario
     from simulation.runner import run_many, seeds_from
@@ -242,6 +305,11 @@ def run_closed_loop(scenario, out: str | Path, *, replan_every_min: float = 15.0
     if duration_s is not None:
         sc = replace(sc, end_s=min(sc.end_s, sc.begin_s + float(duration_s)))
     seed_list = list(seeds) if isinstance(seeds, list | tuple) else seeds_from(sc, seeds=seeds)
+    if corridor is not None:
+        from citybrain.app.report.tables import corridor_chain
+        from citybrain.network import graph_from_sumo_net
+
+        corridor_chain(graph_from_sumo_net(sc.network), corridor)
     specs = [LoopSpec(sc, v, k, replan_every_s=60.0 * replan_every_min, first_s=first_s,
                       window_s=None if window_min is None else 60.0 * window_min,
                       method="webster" if method == "auto" else method)
@@ -296,9 +364,42 @@ def run_closed_loop(scenario, out: str | Path, *, replan_every_min: float = 15.0
     md += ["", "Plans pushed (closed loop, first seed): " + ", ".join(
         f"{t / 60:.0f} min: cycle {c:.0f} s" for t, c in next((r.pushes for r in runs if r.variant == "closed-loop"), []))]
     (out / "closed_loop.md").write_text("\n".join(md) + "\n")
-    return ClosedLoopResult(runs=runs, lines=lines,
-                            paths={"closed_loop.md": out / "closed_loop.md",
-                                   "closed_loop_runs.csv": out / "closed_loop_runs.csv"})
+    paths = {"closed_loop.md": out / "closed_loop.md", "closed_loop_runs.csv": out / "closed_loop_runs.csv"}
+    paths.update(_write_loop_report(sc, runs, seed_list, out, specs[0].method, corridor))
+    return ClosedLoopResult(runs=runs, lines=lines, paths=paths)
+
+
+def _write_loop_report(sc: Scenario, runs: list[LoopRun], seeds: list[int], out: Path, method: str,
+                       corridor: list[str] | None) -> dict:
+    """The main job's report of the closed loop (plans made once as the baseline); ``{}`` when no plan was pushed."""
+    from citybrain.app.report import write_report
+    from citybrain.estimation import read_flows
+    from citybrain.network import graph_from_sumo_net
+    from citybrain.plans import read_plans_json
+    from .job import report_data
+
+    first = next((r for r in runs if r.variant == "plans-once" and r.plan_files), None)
+    if first is None:
+        return {}
+    network = graph_from_sumo_net(sc.network)
+    plan_file = Path(first.plan_files[0])
+    data = report_data(
+        sc, network, list(VARIANTS), seeds, {(r.variant, r.seed): r.result for r in runs},
+        {(r.variant, r.seed): Path(r.lanes_file) for r in runs if r.lanes_file},
+        flows=read_flows(plan_file.with_suffix(".flows.csv")), truth=None, fit={},
+        plan=read_plans_json(plan_file, network=network), plan_strategy="plans-once", count_seed=first.seed,
+        plan_method=f"{method}, made from the first "
+                    f"{first.pushes[0][0] / 3600:g} h of counts (seed {first.seed}) and pushed once")
+    data.corridor = corridor
+    pushes = [{"strategy": data.label(r.variant), "seed": r.seed, "pushed at (h:mm from the begin)": hhmm(t),
+               "mean cycle (s)": f"{c:.0f}", "file": str(Path(f).relative_to(out.resolve()))}
+              for r in runs if r.seed == seeds[0] for (t, c), f in zip(r.pushes, r.plan_files, strict=True)]
+    extra = {"title": f"citybrain closed loop: {sc.name}", "pushes": pushes,
+             "counts_from": "counts from each run's own cameras (the first hour, then the latest window before "
+                            "each re-plan)",
+             "files": "Files: every pushed plan as runs/VARIANT/seedK/pushed/plan_HHMM.json, beside the flows it "
+                      "was made from (plan_HHMM.flows.csv); timing.csv: the timing sheet of the plan made once."}
+    return write_report(data, out, extra=extra)
 
 
 def _row(r: LoopRun) -> dict:

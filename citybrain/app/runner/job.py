@@ -38,15 +38,18 @@ from citybrain.network import RoadNetwork, graph_from_sumo_net
 from citybrain.plans import check_network_plan, write_plans_json, write_sumo_additional
 from citybrain.plans.model import NetworkPlan
 from citybrain.app.report import ReportData, write_report
+from citybrain.app.report.tables import corridor_chain
 from citybrain.app.report.data import MONITOR_COLUMNS, RUN_COLUMNS
 
 __all__ = ["DEFAULT_STRATEGIES", "COUNT_SEED", "BASELINE_STRATEGIES", "JobResult", "Progress", "run_job", "make_plans",
-           "monitor_rows"]
+           "monitor_rows", "report_data", "hhmm"]
 
 #: Strategies compared when none are named: existing programs, new plans, adaptive controllers.
 DEFAULT_STRATEGIES: tuple[str, ...] = ("existing", "plan", "actuated-pressure", "maxpressure", "sumo-actuated")
 #: Seed of the counting run (kept apart from the validation seeds 0..N-1).
 COUNT_SEED = 1000
+#: Strategies whose first validation seed records hi-res events for the signal performance measures.
+SPM_STRATEGIES = ("existing", "plan")
 #: Strategies that run programs not made by citybrain: their monitor violations do not fail the job.
 BASELINE_STRATEGIES = frozenset({"existing", "sumo-actuated", "sumo-delay-based"})
 
@@ -100,7 +103,8 @@ class JobResult:
 
 
 def make_plans(network: RoadNetwork, flows: pd.DataFrame, *, duration_s: float, begin_s: float = 0.0,
-               method: str = "auto", seed: int = 0, n_periods: int | None = None) -> tuple[NetworkPlan, str]:
+               method: str = "auto", seed: int = 0, n_periods: int | None = None,
+               period_name: str | None = None) -> tuple[NetworkPlan, str]:
     """Optimise plans from estimated flows; return the plans and a description of how.
 
     Parameters
@@ -120,6 +124,9 @@ def make_plans(network: RoadNetwork, flows: pd.DataFrame, *, duration_s: float, 
         Seed of the coordinated search.
     n_periods
         Time-of-day periods (default: one per two hours, 1 to 4).
+    period_name
+        Name of the period of a one-period plan (default: the window it was made for,
+        ``"HH:MM-HH:MM"`` of simulation time).
 
     Raises
     ------
@@ -143,11 +150,19 @@ def make_plans(network: RoadNetwork, flows: pd.DataFrame, *, duration_s: float, 
     else:
         aggregate = design_aggregate(shifted)
         plan = optimise_plan(network, shifted, chosen, TimingOptions(seed=seed, aggregate=aggregate))
+        name = period_name or f"{hhmm(begin_s)}-{hhmm(begin_s + duration_s)}"
+        plan = NetworkPlan((replace(plan.periods[0], name=name),), plan.schedule, plan.meta)
         how = f"{chosen}, one plan for the window" + (" (peak 15-minute demand)" if aggregate == "peak15" else "")
     if chosen == "coordinated":
         how += "; common cycle and offsets (TRANSYT-style delay model)"
     require_safe(plan, network, source="The new plan")
     return plan, how
+
+
+def hhmm(seconds: float) -> str:
+    """``HH:MM`` of a time in seconds (hours past 24 kept: ``25:00``)."""
+    minutes = int(round(seconds / 60.0))
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def _spec_for(strategy: str, base_spec, plan_path: Path):
@@ -176,7 +191,8 @@ def _check_strategies(strategies) -> list[str]:
 
 def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, strategies=None,
             method: str = "auto", count_seed: int = COUNT_SEED, workers: int | None = None,
-            progress: Progress | None = None, duration_s: float | None = None, counts: str | Path | None = None,
+            progress: Progress | None = None, duration_s: float | None = None,
+            corridor: list[str] | None = None, counts: str | Path | None = None,
             registry: str | Path | None = None) -> JobResult:
     """Run the main job on a scenario and write its report, plans and flows into ``out``.
 
@@ -201,6 +217,9 @@ def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, 
         Progress display (default: on standard error).
     duration_s
         Shorten the scenario's window to this many seconds (tests, quick looks).
+    corridor
+        Signalised junctions of the time-space diagram, in travel order (default: the main
+        corridor, the longest chain of signals linked by through movements).
     counts
         A user's count file (CSV or Parquet; times in seconds from the scenario's begin, or ISO
         8601 with the first interval at the begin): used instead of the counting run, and the
@@ -215,7 +234,7 @@ def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, 
     Raises
     ------
     ValidationError
-        Unusable scenario, bad strategies, or counts with problems (the report is written
+        Unusable scenario, bad strategies or corridor, or counts with problems (the report is written
         to ``out/counts_report.txt`` first).
     InfeasiblePlanError
         If no safe plan could be made.
@@ -240,6 +259,8 @@ def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, 
         strategies = [s for s in DEFAULT_STRATEGIES if s in ("existing", "plan") or s in CONTROLLERS]
     strategies = _check_strategies(strategies)
     network = graph_from_sumo_net(sc.network)
+    if corridor is not None:
+        corridor_chain(network, corridor)  # refused now, not after the runs
     workers = max(1, workers or os.cpu_count() or 1)
 
     # 1. counts
@@ -303,7 +324,9 @@ def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, 
     specs = []
     for (strategy, seed), folder in zip(jobs, folders, strict=True):
         add, lane_files[(strategy, seed)] = lane_queue_additional(folder, network)
-        base = RunSpec(scenario=replace(sc, additional=(*sc.additional, add)), seed=seed)
+        # hi-res events for the signal performance measures: existing programs and new plans, first seed
+        events = strategy in SPM_STRATEGIES and seed == seed_list[0]
+        base = RunSpec(scenario=replace(sc, additional=(*sc.additional, add)), seed=seed, events=events)
         specs.append(_spec_for(strategy, base, plan_path))
     finished = []
 
@@ -319,9 +342,11 @@ def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, 
     # 6. report
     t = time.perf_counter()
     progress("step 6/7: writing the report and figures")
-    data = _report_data(sc, network, strategies, seed_list, results, lane_files, flows, truth, fit, plan, how,
-                        count_seed)
+    data = report_data(sc, network, strategies, seed_list, results, lane_files, flows=flows, truth=truth, fit=fit,
+                       plan=plan, plan_method=how, count_seed=count_seed)
     data.timings = timings
+    data.corridor = corridor
+    data.spm = _spm_table(results, out)
     if counts is not None:
         data.counts_source = f"counts from {counts}; validation demand routed from their estimate"
     violations = _our_violations(data.monitor)
@@ -336,6 +361,26 @@ def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, 
     progress(f"step 7/7: plans and flows ready for the plan service: {plan_path}, {out / 'plan.add.xml'}, "
              f"{out / 'flows.csv'}")
     return JobResult(out=out, data=data, paths=paths, plan=plan, violations=violations)
+
+
+def _spm_table(results: dict, out: Path) -> pd.DataFrame | None:
+    """Signal performance measures of the runs that logged events, one row per strategy, light and phase.
+
+    Each log is written to its run's folder (``events.csv``, ``detectors.csv``, the files
+    ``citybrain spm`` reads) and measured from memory, in the form :func:`citybrain.spm.read_events`
+    returns: times parsed, sorted, ``t_s`` from the first event.
+    """
+    from citybrain.spm import measures
+
+    frames = []
+    for (strategy, seed), r in results.items():
+        if r.ok and r.events is not None:
+            r.events.write(out / "runs" / strategy / f"seed{seed}")
+            ev = r.events.events.assign(timestamp=pd.to_datetime(r.events.events["timestamp"], format="ISO8601"))
+            ev = ev.sort_values("timestamp", kind="stable").reset_index(drop=True)
+            ev["t_s"] = (ev["timestamp"] - ev["timestamp"].iloc[0]).dt.total_seconds() if len(ev) else []
+            frames.append(measures(ev, r.events.detectors).assign(strategy=strategy, seed=seed))
+    return pd.concat(frames, ignore_index=True) if frames else None
 
 
 def _checked_counts(cameras, network: RoadNetwork, count_file: Path, report_file: Path,
@@ -377,8 +422,22 @@ def _seconds(flows: pd.DataFrame, table: CountTable) -> pd.DataFrame:
     return flows.assign(interval_start=(start - start.min()).dt.total_seconds())
 
 
-def _report_data(sc, network, strategies, seeds, results, lane_files, flows, truth, fit, plan, how,
-                 count_seed) -> ReportData:
+def report_data(sc, network: RoadNetwork, strategies: list[str], seeds: list[int], results: dict,
+                lane_files: dict, *, flows: pd.DataFrame, truth: pd.DataFrame | None, fit: dict, plan: NetworkPlan,
+                plan_method: str, count_seed: int, plan_strategy: str = "plan") -> ReportData:
+    """Collect the report's data from validation runs.
+
+    Parameters
+    ----------
+    sc : simulation.Scenario
+        The scenario run.
+    results
+        ``{(strategy, seed): RunResult}``.
+    lane_files
+        ``{(strategy, seed): path}`` of each run's laneData output (queues per lane).
+    flows, truth, fit, plan, plan_method, count_seed, plan_strategy
+        As :class:`~citybrain.app.report.ReportData`'s attributes.
+    """
     from simulation.metrics import read_lane_queues
 
     run_rows, j_rows, q_rows, l_rows = [], [], [], []
@@ -423,9 +482,8 @@ def _report_data(sc, network, strategies, seeds, results, lane_files, flows, tru
         junctions=pd.DataFrame(j_rows, columns=["strategy", "seed", "junction", "delay_s", "queue_veh"]),
         queues=pd.DataFrame(q_rows, columns=["strategy", "seed", "time_s", "queue_veh"]),
         lanes=pd.DataFrame(l_rows, columns=["strategy", "seed", "lane", "junction", "length_m", "peak_queue_veh"]),
-        flows=flows, truth=truth, fit=fit, plan=plan,
-        plan_method=how, begin_s=sc.begin_s, end_s=sc.end_s, sumo_version=version, count_seed=count_seed,
-        monitor=monitor,
+        flows=flows, truth=truth, fit=fit, plan=plan, plan_method=plan_method, begin_s=sc.begin_s, end_s=sc.end_s,
+        sumo_version=version, count_seed=count_seed, monitor=monitor, plan_strategy=plan_strategy,
     )
 
 

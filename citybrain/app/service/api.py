@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from citybrain.network import graph_from_sumo_net
 
 from . import auth
+from .console import add_console
 from .db import connect
 from .errors import ServiceError, Unprocessable
 from .lifecycle import PlanService
@@ -199,5 +200,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         auth.require_role(u, "admin", "revoking tokens")
         auth.revoke_token(engine, token_id, by=u)
         return {"id": token_id, "revoked": True}
+
+    add_console(app, service, user)
 
     return app

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sqlalchemy import Engine, and_, func, insert, select, update
@@ -522,6 +523,29 @@ class PlanService:
             {"push_id": h.id, "id": h.plan_id, "version": h.version, "kind": h.kind, "user": h.user,
              "status": h.status, "forced": h.forced, "started_at": h.started_at, "finished_at": h.finished_at,
              "sha256": h.light_sha256, "target": h.target, "message": h.message} for h in history]}
+
+    def targets_report(self) -> list[dict]:
+        """Every push target of the lights, asked at once: its lights, what it reports each runs, or its error."""
+        with self.reads.connect() as conn:
+            rows = conn.execute(select(lights.c.tls, lights.c.target).where(lights.c.target.is_not(None))).all()
+        by_target: dict[str, list[str]] = {}
+        for r in rows:
+            by_target.setdefault(r.target, []).append(r.tls)
+
+        def ask(url: str) -> dict:
+            out = {"target": url, "lights": sorted(by_target[url]), "error": None, "reported": {}}
+            try:
+                reports = self._target(url).running()
+            except Exception as exc:  # an outside system: whatever it answers, name it in the report, never a 500
+                return {**out, "error": str(exc) or type(exc).__name__}
+            out["reported"] = {t: {"sha256": reports[t].sha256, "pending": reports[t].pending,
+                                   "controller": reports[t].controller} for t in out["lights"] if t in reports}
+            return out
+
+        if not by_target:
+            return []
+        with ThreadPoolExecutor(max_workers=min(8, len(by_target))) as pool:
+            return list(pool.map(ask, sorted(by_target)))
 
     def audit_entries(self, *, tls: str | None = None, since: str | None = None, user: str | None = None,
                       action: str | None = None) -> list[dict]:

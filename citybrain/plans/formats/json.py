@@ -27,7 +27,9 @@
       ]
     }
 
-Seconds everywhere (``_s``). The reader collects every problem, each placed by its file and
+Seconds everywhere (``_s``). The published contract is the JSON Schema
+``citybrain/plans/plan.schema.json`` (package data, :func:`plan_schema`); the fields this
+module writes and reads are the schema's (a test keeps them equal). The reader collects every problem, each placed by its file and
 JSON path (``plan.json: periods[0]: plans[2] (tls 'A0'): phases[1]: 'green_s': ...``), before raising one
 :class:`~citybrain.exceptions.ValidationError`.
 """
@@ -48,13 +50,20 @@ from ..model import NetworkPlan, PlanPeriod, PlanPhase, ScheduleEntry, SignalPla
 if TYPE_CHECKING:
     from ...network import RoadNetwork
 
-__all__ = ["SCHEMA", "SCHEMA_VERSION", "plan_sha256", "plans_to_dict", "plans_from_dict", "write_plans_json", "read_plans_json"]
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "plan_schema", "plan_sha256", "plans_to_dict", "plans_from_dict", "write_plans_json", "read_plans_json"]
 
 SCHEMA = "citybrain.plans"
 SCHEMA_VERSION = 1
 
 _PHASE_NUMBERS = ("green_s", "yellow_s", "all_red_s", "walk_s", "ped_clearance_s")
 _CLOCK = "HH:MM[:SS] or seconds after midnight"
+
+
+def plan_schema() -> dict:
+    """The plan JSON's published JSON Schema (``citybrain/plans/plan.schema.json``), decoded."""
+    from importlib.resources import files
+
+    return json.loads(files("citybrain.plans").joinpath("plan.schema.json").read_text(encoding="utf-8"))
 
 
 def _clock(seconds: float) -> str:

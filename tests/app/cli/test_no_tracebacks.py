@@ -49,6 +49,7 @@ FILE_ARGS = [
     ["run", "{}", "--out", "OUT"],
     ["simulate", "{}"],
     ["simulate", SCENARIO, "--plan", "{}"],
+    ["report", "{}"],
 ]
 
 #: Bad numbers, bad output paths and unknown options, one per command.

@@ -55,9 +55,11 @@ def test_table_output_and_cameras(short_grid, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == [
         "short_seed0_cameras.csv",
         "short_seed0_counts.csv",
+        "short_seed0_sightings.csv",
         "short_seed0_truth.csv",
         "short_seed1_cameras.csv",
         "short_seed1_counts.csv",
+        "short_seed1_sightings.csv",
         "short_seed1_truth.csv",
     ]
 

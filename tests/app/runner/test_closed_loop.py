@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 from dataclasses import replace
 
@@ -28,7 +29,23 @@ def test_closed_loop_replans_and_beats_plans_once(tmp_path):
     assert runs.loc["closed-loop", "delay_s"] < runs.loc["plans-once", "delay_s"]
     assert "closed loop beats plans made once" in result.output
     assert (tmp_path / "closed_loop.md").is_file()
-    assert list((tmp_path / "runs" / "closed-loop" / "seed0" / "replans").glob("counts_*.csv"))
+    replans = tmp_path / "runs" / "closed-loop" / "seed0" / "replans"
+    assert list(replans.glob("counts_*.csv"))
+    # the traffic state is refreshed with every re-plan, the latest beside the per-period ones
+    states = sorted(replans.glob("traffic_state_*.geojson"))
+    assert len(states) == runs.loc["closed-loop", "plans_pushed"]
+    latest = json.loads((replans / "traffic_state.geojson").read_text())
+    assert latest["type"] == "FeatureCollection" and latest["features"]
+    assert latest == json.loads(max(states, key=lambda p: int(p.stem.rsplit("_", 1)[1])).read_text())
+    # the same report as the main job, and every pushed plan kept as a file beside its flows
+    pushed = sorted((tmp_path / "runs" / "closed-loop" / "seed0" / "pushed").glob("plan_*.json"))
+    assert len(pushed) == runs.loc["closed-loop", "plans_pushed"]
+    assert all(p.with_suffix(".flows.csv").is_file() for p in pushed)
+    md = (tmp_path / "report.md").read_text()
+    assert "# citybrain closed loop: day" in md and "## Ranking" in md and "## Timing sheet" in md
+    assert all(f"runs/closed-loop/seed0/pushed/{p.name}" in md for p in pushed)
+    assert (tmp_path / "report.html").is_file() and (tmp_path / "timing.csv").is_file()
+    assert len(list((tmp_path / "figures").glob("*.png"))) == 5
 
 
 def test_closed_loop_needs_a_window_longer_than_the_counting_hour(tmp_path):

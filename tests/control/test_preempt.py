@@ -1,0 +1,133 @@
+"""The pre-emption layer's logic: route lights, the green chosen, detection, release, the gate."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from citybrain.control.preempt import (
+    PreemptionSettings,
+    Preemptor,
+    VehiclePosition,
+    preempt_phase,
+    route_lights,
+    serves,
+)
+from citybrain.exceptions import UnsafePlanError
+from citybrain.network import graph_from_sumo_net
+from citybrain.plans.safety import US_ITE, preemption_violations, require_safe_preemption
+from tests.conftest import NETWORKS
+
+NET = NETWORKS / "arterial5.net.xml"
+ROUTE = ("W_J1", "J1_J2", "J2_J3", "J3_J4", "J4_J5", "J5_E")
+
+
+@pytest.fixture(scope="module")
+def net():
+    return graph_from_sumo_net(NET)
+
+
+def test_route_lights_are_in_route_order_with_the_links_of_the_route_movement(net):
+    lights = route_lights(net, ROUTE)
+    assert [x.tls for x in lights] == ["J1", "J2", "J3", "J4", "J5"]
+    edges = net.edges
+    for light in lights:
+        edge, nxt = ROUTE[light.route_index], ROUTE[light.route_index + 1]
+        movs = [m for m in net.movements if m.from_edge == edge and m.to_edge == nxt]
+        assert set(light.links) == {k for m in movs for k in m.link_indices}
+        length = sum(edges[e]["length_m"] for e in ROUTE[: light.route_index + 1])
+        assert light.stop_m == pytest.approx(length)
+    assert all(a.stop_m < b.stop_m and a.free_s < b.free_s for a, b in zip(lights, lights[1:]))
+
+
+def test_the_green_chosen_serves_every_link_protected_first():
+    states = {0: "GGgrr", 2: "rrrGG", 4: "GGGrr"}
+    assert serves("GGgrr", (0, 1)) == 2 and serves("GGgrr", (1, 2)) == 1 and serves("rrrGG", (0,)) == 0
+    assert preempt_phase(states, (0, 1)) == 0  # both serve protected: the one letting fewer other links go
+    assert preempt_phase(states, (2,)) == 4  # protected beats permissive
+    assert preempt_phase(states, (3, 4)) == 2
+    assert preempt_phase(states, (0, 3)) is None  # no green serves both
+
+
+def _at(route, edges, metres):
+    """The position ``metres`` along ``route`` from its start."""
+    for i, e in enumerate(route):
+        length = edges[e]["length_m"]
+        if metres < length or i == len(route) - 1:
+            return VehiclePosition(route, i, metres)
+        metres -= length
+    raise AssertionError
+
+
+def test_lights_are_called_in_sequence_as_the_vehicle_nears_them_and_released_once_it_passed(net):
+    edges = net.edges
+    lights = route_lights(net, ROUTE)
+    pre = Preemptor(net, PreemptionSettings(detect_time_s=None, detect_distance_m=150.0))
+    called, released = {}, {}
+    for t in range(0, 200):
+        pos = _at(ROUTE, edges, 10.0 * t)
+        calls, releases = pre.update(float(t), {"ev": pos})
+        for c in calls:
+            called[c.tls] = (t, c.distance_m)
+        for r in releases:
+            released[r.tls] = (t, r.reason)
+    assert list(called) == [x.tls for x in lights]
+    for light in lights:
+        t_call, distance = called[light.tls]
+        assert 140.0 <= distance <= 150.0  # called within one step (10 m) of the detection distance
+        assert 10.0 * t_call == pytest.approx(light.stop_m - distance)
+        t_off, reason = released[light.tls]
+        assert reason == "passed" and 10.0 * t_off >= light.stop_m > 10.0 * (t_off - 1)
+
+
+def test_detection_by_travel_time_uses_the_speed_limits(net):
+    lights = route_lights(net, ROUTE)
+    pre = Preemptor(net, PreemptionSettings(detect_time_s=20.0))
+    first = lights[0]
+    speed = net.edges[ROUTE[0]]["speed_mps"]
+    start_m = first.stop_m - 20.0 * speed - 5.0
+    calls, _ = pre.update(0.0, {"ev": VehiclePosition(ROUTE, 0, start_m)})
+    assert calls == []
+    calls, _ = pre.update(1.0, {"ev": VehiclePosition(ROUTE, 0, start_m + 10.0)})
+    assert [c.tls for c in calls] == [first.tls]
+
+
+def test_a_call_is_released_at_max_presence_and_when_the_vehicle_leaves(net):
+    pre = Preemptor(net, PreemptionSettings(detect_distance_m=400.0, detect_time_s=None, max_hold_s=60.0))
+    stuck = VehiclePosition(ROUTE, 0, 100.0)
+    calls, _ = pre.update(0.0, {"ev": stuck, "ev2": stuck})
+    assert {(c.tls, c.vehicle) for c in calls} == {("J1", "ev"), ("J1", "ev2")}
+    _, releases = pre.update(59.0, {"ev": stuck, "ev2": stuck})
+    assert releases == []
+    _, releases = pre.update(60.0, {"ev": stuck})  # ev2 left the network; ev waited 60 s
+    assert sorted((r.vehicle, r.reason) for r in releases) == [("ev", "max-presence"), ("ev2", "gone")]
+    calls, releases = pre.update(61.0, {"ev": stuck})
+    assert calls == [] and releases == []  # not called again
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"detect_time_s": None}, "detect_time_s or detect_distance_m"),
+    ({"detect_time_s": -1.0}, "detect_time_s"),
+    ({"detect_distance_m": math.inf}, "detect_distance_m"),
+    ({"max_hold_s": 0.0}, "max_hold_s"),
+    ({"preempt_number": 11}, r"\[1, 10\]"),
+])
+def test_settings_refuse_bad_values(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        PreemptionSettings(**kwargs)
+
+
+def test_the_gate_keeps_the_clearance_and_the_preemption_minimum_green(net):
+    program = net.programs["J1"]
+    g0, g1 = (p.state for p in program.phases if "y" not in p.state)
+    assert US_ITE.preempt_min_green_s == 5.0
+    assert not [v for v in preemption_violations("J1", g0, 5.0, 4.0, 2.0, g1, net) if v.severity == "error"]
+    rules = {v.rule for v in preemption_violations("J1", g0, 3.0, 4.0, 2.0, g1, net) if v.severity == "error"}
+    assert rules == {"min-green"}
+    rules = {v.rule for v in preemption_violations("J1", g0, 8.0, 2.0, 2.0, g1, net) if v.severity == "error"}
+    assert rules == {"yellow"}  # never a yellow under 3 s, whatever the emergency
+    with pytest.raises(UnsafePlanError, match="pre-emption of light 'J1' is unsafe"):
+        require_safe_preemption("J1", g0, 8.0, 2.0, 2.0, g1, net)
+    both = "".join("G" if "G" in (a, b) else "r" for a, b in zip(g0, g1))  # crossing streams green together
+    assert "conflict" in {v.rule for v in preemption_violations("J1", g0, 8.0, 4.0, 2.0, both, net)}
