@@ -9,6 +9,7 @@ import click
 from citybrain.control import CONTROLLERS
 from citybrain.timing import METHODS
 from .options import FiniteRange, InputFile, OutputDir, junction_list
+from .plate_input import plate_options
 
 __all__ = ["run"]
 
@@ -48,10 +49,12 @@ def _strategy_names(ctx: click.Context, param: click.Parameter, value: str | Non
                    "on demand routed from their estimate.")
 @click.option("--registry", type=InputFile("a camera registry (CSV or Parquet)"), default=None,
               help="The camera registry of --counts.")
+@plate_options
 @click.option("--quiet", is_flag=True, help="No progress display.")
 def run(scenario: Path, out: Path, seeds: int | None, strategies: list[str] | None, method: str,
         replan_every: float | None, workers: int | None, duration_s: float | None, corridor: list[str] | None,
-        counts_file: Path | None, registry: Path | None, quiet: bool) -> None:
+        counts_file: Path | None, registry: Path | None, sightings: Path | None, plate_key_file: Path | None,
+        quiet: bool) -> None:
     """Close the loop on SCENARIO and report it.
 
     Runs the scenario's existing programs with emulated cameras, checks the counts,
@@ -65,8 +68,8 @@ def run(scenario: Path, out: Path, seeds: int | None, strategies: list[str] | No
     from citybrain.app.runner import Progress, run_job
 
     progress = Progress(enabled=not quiet)
-    if registry is not None and counts_file is None:
-        raise click.UsageError("--registry describes the cameras of --counts; give --counts too.")
+    if (registry is not None or sightings is not None) and counts_file is None:
+        raise click.UsageError("--registry and --sightings come with your own counts; give --counts too.")
     if replan_every is not None and counts_file is not None:
         raise click.UsageError("--replan-every re-plans from the twin's own cameras; it does not take --counts.")
     if replan_every is not None:
@@ -89,7 +92,8 @@ def run(scenario: Path, out: Path, seeds: int | None, strategies: list[str] | No
             raise SystemExit(1)
         return
     res = run_job(scenario, out, seeds=seeds, strategies=strategies, method=method, workers=workers,
-                  progress=progress, duration_s=duration_s, corridor=corridor, counts=counts_file, registry=registry)
+                  progress=progress, duration_s=duration_s, corridor=corridor, counts=counts_file, registry=registry,
+                  sightings=sightings, plate_key_file=plate_key_file)
     from citybrain.app.report.write import headline
 
     for line in headline(res.data):

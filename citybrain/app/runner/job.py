@@ -193,7 +193,8 @@ def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, 
             method: str = "auto", count_seed: int = COUNT_SEED, workers: int | None = None,
             progress: Progress | None = None, duration_s: float | None = None,
             corridor: list[str] | None = None, counts: str | Path | None = None,
-            registry: str | Path | None = None) -> JobResult:
+            registry: str | Path | None = None, sightings: str | Path | None = None,
+            plate_key_file: str | Path | None = None) -> JobResult:
     """Run the main job on a scenario and write its report, plans and flows into ``out``.
 
     Parameters
@@ -226,6 +227,9 @@ def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, 
         validation runs on demand routed from its estimate.
     registry
         The camera registry of ``counts`` (CSV or Parquet).
+    sightings, plate_key_file
+        Plate sightings of those cameras and the key their plates are hashed with (default
+        ``$CITYBRAIN_PLATE_KEY``): their path fragments enter the estimate (needs ``registry``).
 
     Returns
     -------
@@ -291,14 +295,19 @@ def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, 
     # 3. estimate
     t = time.perf_counter()
     progress(f"step 3/7: estimating movement flows from {len(table)} counts")
-    estimate = estimate_flows(network, table)
+    plates = {}
+    if sightings is not None:
+        plates = _plate_fragments(network, table, sightings, registry, plate_key_file)
+        progress(f"  {len(plates['fragments'])} path fragments from the plate sightings {sightings}")
+    estimate = estimate_flows(network, table, **plates)
     flows = _seconds(estimate.flows, table)
     write_flows(estimate.flows, out / "flows.csv")
     if counts is not None:  # the validation's demand: routed from an estimate of every junction
         from simulation.demand import write_jtr_demand
 
-        routed = write_jtr_demand(_seconds(estimate_flows(network, table, EstimationSettings(junctions="all")).flows,
-                                           table), network, out / "demand", begin_offset_s=sc.begin_s)
+        everywhere = estimate_flows(network, table, EstimationSettings(junctions="all"), **plates)
+        routed = write_jtr_demand(_seconds(everywhere.flows, table), network, out / "demand",
+                                  begin_offset_s=sc.begin_s)
         sc = sc.with_demand((routed["routes"],))
         progress(f"  validation demand: {routed['routes']} (jtrrouter, from the estimate)")
     fit = estimate.summary()
@@ -412,6 +421,30 @@ def _checked_counts(cameras, network: RoadNetwork, count_file: Path, report_file
     report_file.write_text(report_text + "\n")
     msg = f"The counts have problems; the plan is not made. Report in {report_file}:\n{report_text}"
     raise ValidationError(msg, problems)
+
+
+def _plate_fragments(network: RoadNetwork, table: CountTable, sightings, registry, key_file) -> dict:
+    """The estimate's plate input: path fragments of the sightings (hashed as read) and the camera registry.
+
+    Raises
+    ------
+    ValidationError
+        No registry or plate key, a sightings file with problems (never naming a plate), or
+        sightings whose kind of time differs from the counts'.
+    """
+    from citybrain.counts import read_registry
+    from citybrain.counts.sightings import plate_key, read_sightings
+    from citybrain.estimation import link_fragments
+
+    if registry is None:
+        msg = "--sightings needs --registry: the sightings name cameras of the camera registry."
+        raise ValidationError(msg)
+    cameras = read_registry(registry, network)
+    read = read_sightings(sightings, cameras, key=plate_key(key_file), origin=table.origin)
+    if (read.origin is None) != (table.origin is None):
+        msg = f"{sightings}: the sightings and the counts use different kinds of time (seconds, ISO 8601)."
+        raise ValidationError(msg)
+    return {"fragments": link_fragments(network, read, cameras), "registry": cameras}
 
 
 def _seconds(flows: pd.DataFrame, table: CountTable) -> pd.DataFrame:

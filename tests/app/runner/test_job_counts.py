@@ -65,6 +65,8 @@ def test_registry_needs_counts_and_the_closed_loop_takes_none(demo600, tmp_path)
     reg.write_text("camera_id,junction,from_edge,to_edge,lanes\n")
     alone = CliRunner().invoke(cli, ["run", str(demo600), "--out", str(tmp_path / "a"), "--registry", str(reg)])
     assert alone.exit_code == 2 and "give --counts too" in alone.output
+    plates = CliRunner().invoke(cli, ["run", str(demo600), "--out", str(tmp_path / "c"), "--sightings", str(reg)])
+    assert plates.exit_code == 2 and "give --counts too" in plates.output
     loop = CliRunner().invoke(cli, ["run", str(demo600), "--out", str(tmp_path / "b"), "--replan-every", "5", "--counts",
                                     str(reg)])
     assert loop.exit_code == 2 and "does not take --counts" in loop.output
