@@ -295,7 +295,7 @@ class LightPreemption:
             require_safe_preemption(d.tls, self.state, t - self.green_since, yellow, all_red, red, self.network,
                                     geometry=d.geometry)
             steps = safe_transition(self.state, red, yellow, all_red)
-        d._switching, d._entry = update, (phase, duration + entry_s - t - sum(x for _, x in steps))
+        d._switching, d._entry = update, (phase, entry_s + duration)
         d.pending = steps
         if steps:
             d._advance_pending(backend, t, first=True)

@@ -25,13 +25,14 @@ from citybrain.network import RoadNetwork, SignalProgram
 from citybrain.plans import SignalPlan
 from citybrain.control.plan import PlanController
 from citybrain.plans.formats.sumo import phase_program_indices, sumo_phases
-from citybrain.plans.safety import HARD_MIN_YELLOW_S, LightGeometry, clearance_times
+from citybrain.plans.safety import HARD_MIN_YELLOW_S, PROFILES, LightGeometry, clearance_times
 
 from .backend import Backend, SetPhase, SetProgram, SetState, StepData
 from .run import PlanUpdate
 
 __all__ = [
     "PLAN_SWITCH_ALL_RED_S",
+    "PLAN_SWITCH_MIN_GREEN_S",
     "PLAN_SWITCH_YELLOW_S",
     "LaneLayout",
     "SignalDriver",
@@ -44,6 +45,8 @@ __all__ = [
 PLAN_SWITCH_ALL_RED_S = 2.0
 #: Least yellow (s) the twin shows when a pushed plan's first green drops a current green.
 PLAN_SWITCH_YELLOW_S = HARD_MIN_YELLOW_S
+#: Least green (s) a green just begun runs before a pushed plan's switch ends it (the gate's minimum green).
+PLAN_SWITCH_MIN_GREEN_S = max(p.min_green_s for p in PROFILES.values())
 
 
 def safe_transition(
@@ -213,7 +216,7 @@ class SignalDriver:
         self.schedule = plan if isinstance(controller, PlanController) and len(plan.periods) > 1 else None
         self.pushed = False  # a pushed plan replaced what the light ran at the begin
         self._switching: PlanUpdate | None = None  # the plan the transition under way leads to
-        self._entry = (0, 0.0)  # its SUMO phase to enter and that phase's duration (s)
+        self._entry = (0, 0.0)  # its SUMO phase to enter and the time (s) that phase ends
         self.installed: PlanUpdate | None = None  # the plan installed in this step, for the twin to record
         #: the emergency-vehicle pre-emption of this light under way (``simulation.preemption``), or None
         self.preemption = None
@@ -281,8 +284,8 @@ class SignalDriver:
                 last = len(self.active) - 1
                 if phase == last and backend.next_switch_s(self.tls) <= t + 1e-9:
                     self._begin_plan_switch(backend, t, self.active[last][1])
-                elif phase < before <= last:
-                    self._begin_plan_switch(backend, t, self.active[before][1])
+                elif phase < before <= last:  # SUMO shows the next cycle's first state: it is ended safely
+                    self._begin_plan_switch(backend, t)
         if preemption is not None and preemption.stage == "called":
             preemption.try_enter(backend, t, data)
             return False
@@ -379,7 +382,8 @@ class SignalDriver:
 
         At the boundary (the running program's last phase ends) the links still green that
         the plan's first green drops show the outgoing plan's yellow and all-red (at least :data:`PLAN_SWITCH_YELLOW_S` and
-        :data:`PLAN_SWITCH_ALL_RED_S`), then SUMO runs the plan's exact states
+        :data:`PLAN_SWITCH_ALL_RED_S`); a push taken only once SUMO has begun the next cycle lets
+        the state it shows run its minimum first (:meth:`_hold_shown`). Then SUMO runs the plan's exact states
         (``update.phases``) as a static program, from then on program-driven. The program is
         entered where the plan's offset puts it: at the start of the plan phase due next, that
         phase's green lengthened once by the wait for its scheduled start (less than one phase).
@@ -387,7 +391,11 @@ class SignalDriver:
         self.plan = update
 
     def _begin_plan_switch(self, backend: Backend, t: float, from_state: str | None = None) -> None:
-        """From ``from_state`` (the outgoing program's last state; default the light's now), transition to the plan."""
+        """From ``from_state`` (the outgoing program's last state, run in full), transition to the plan.
+
+        Default: from the state the light shows now, begun at :attr:`phase_start`, held first
+        until its minimum green or its yellow has run (:meth:`_hold_shown`).
+        """
         self.target = None
         self._switching, self.plan = self.plan, None
         last = self.running.phases[-1] if self.running is not None and self.running.phases else None
@@ -396,25 +404,43 @@ class SignalDriver:
         required = [clearance_times(shown, ph.state, self.geometry) for ph in self._switching.plan.phases]
         yellow = max(PLAN_SWITCH_YELLOW_S, last.yellow_s if last else 0.0, *(y for y, _ in required))
         all_red = max(PLAN_SWITCH_ALL_RED_S, last.all_red_s if last else 0.0, *(a for _, a in required))
+        hold = 0.0 if from_state is not None else self._hold_shown(shown, t)
         # enter the plan where its offset puts it when the longest transition ends; a shorter one waits there
-        entry_s = t + yellow + all_red
+        entry_s = t + hold + yellow + all_red
         phase, duration = offset_entry(self._switching, entry_s)
         self.pending = safe_transition(shown, self._switching.phases[phase][1], yellow, all_red)
         if not self.pending and any(c in "yY" for c in shown):  # a yellow ends in red, never back in green
             self.pending = [("".join("r" if c in "yY" else c for c in shown), all_red)]
-        self._entry = (phase, duration + entry_s - t - sum(d for _, d in self.pending))
+        if self.pending and hold > 0:
+            self.pending.insert(0, (shown, hold))
+        self._entry = (phase, entry_s + duration)
         if self.pending:
             self.green = None
             self._advance_pending(backend, t, first=True)
         else:
             self._install(backend, t)
 
+    def _hold_shown(self, shown: str, t: float) -> float:
+        """How long (s) the state shown since :attr:`phase_start` must still run before it may end.
+
+        A green its minimum (:data:`PLAN_SWITCH_MIN_GREEN_S`), a yellow its SUMO phase's duration
+        (at least :data:`PLAN_SWITCH_YELLOW_S`); an all-red nothing.
+        """
+        if any(c in "Gg" for c in shown):
+            need = PLAN_SWITCH_MIN_GREEN_S
+        elif any(c in "yY" for c in shown):
+            own = self.active[self.phase][0] if 0 <= self.phase < len(self.active) else 0.0
+            need = max(PLAN_SWITCH_YELLOW_S, own)
+        else:
+            return 0.0
+        return max(0.0, need - (t - self.phase_start))
+
     def _install(self, backend: Backend, t: float) -> None:
         """Run the plan switched to as the light's SUMO program from ``t``, entered at its offset."""
         update, self._switching = self._switching, None
-        phase, duration = self._entry
+        phase, end_s = self._entry  # whole steps may have stretched the transition: the phase still ends then
         backend.apply(SetProgram(self.tls, update.program_id, update.phases))
-        backend.apply(SetPhase(self.tls, phase, duration))
+        backend.apply(SetPhase(self.tls, phase, max(end_s - t, self.step_s)))
         self.program_driven = True
         self.running, self.active = update.plan, update.phases
         self.phase, self.phase_start = phase, t

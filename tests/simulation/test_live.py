@@ -210,6 +210,37 @@ def test_a_twin_run_with_a_plan_takes_pushes(optimised, tmp_path):
 
 
 @pytest.mark.sumo
+@pytest.mark.parametrize("push_s", [270.0, 200.0])
+def test_a_push_ends_the_green_shown_safely_before_the_new_plan(optimised, push_s, tmp_path):
+    """A push never cuts a green short nor drops it without yellow: min green, yellow, all-red, then the plan.
+
+    The demo's lights run netconvert's programs (42/3/42/3 s) whose cycle starts again at 271 s: a
+    push at 270 s is taken only after SUMO has begun the next cycle's first green (the closed loop's
+    pushes at 3600 s hit this: 5 x no-yellow and 5 x short-green); at 200 s it lands mid-green.
+    """
+    from simulation.backend import make_backend
+
+    backend = make_backend()
+    shown: list[tuple[float, str]] = []
+
+    def hook(twin: Twin, t: float) -> None:
+        shown.append((t, backend.state(J3)))
+        if t == push_s:
+            twin.push_plan(plans_from_dict(optimised))
+
+    twin = Twin(RunSpec(replace(load_scenario(DEMO), end_s=push_s + 150.0)), tmp_path, backend=backend,
+                on_step=hook)
+    result = twin.run()
+    assert result.monitor["total"] == 0, result.monitor["events"]
+    (installed,) = [a.time_s for a in result.plans_applied if a.tls == J3]
+    between = [s for t, s in shown if push_s <= t < installed]
+    changes = [s for k, s in enumerate(between) if k == 0 or s != between[k - 1]]
+    assert any(c in "Gg" for s in changes for c in s), changes  # the premise: a green shown after the push
+    # the switch: the green shown ends in yellow, then all-red, then the plan
+    assert "y" in changes[-2] and not any(c in "Ggy" for c in changes[-1]), changes
+
+
+@pytest.mark.sumo
 def test_an_adaptive_controller_refuses_pushes_by_name(optimised, tmp_path):
     from citybrain.exceptions import UnsafePlanError
 

@@ -77,13 +77,16 @@ def test_a_pushed_plan_switches_at_the_cycle_boundary_and_keeps_its_offset(grid,
 
     twin, result, backend = _run(grid, tmp_path, 300.0, on_step=push)
     shown = backend.intervals("A0")
-    # the program's cycle ends at 90 after its full yellow; 2 s all-red; the plan is entered at its
-    # phase due next (phase 1 at 33 s of the cycle, by offset 0), green lengthened to its scheduled
-    # end (177 s); from then on its exact states with its offset (phase 0 at 180 = 2 x 90)
-    assert shown[3:9] == [(87, 3, Y1), (90, 2, ALL_RED), (92, 85, G1), (177, 3, Y1), (180, 30, G0), (210, 3, Y0)]
+    # the program's cycle ends at 90 after its full yellow and the fake shows its next green from 90 (the
+    # monitor sees it): that green runs its 5 s minimum, then 3.5 s yellow (4 whole steps), 2 s all-red;
+    # the plan is entered at its phase due next (phase 1 at 33 s of the cycle, by offset 0), green
+    # lengthened to its scheduled end (177 s); from then on its exact states with its offset (phase 0 at 180 = 2 x 90)
+    assert shown[3:10] == [(87, 3, Y1), (90, 5, G0), (95, 4, Y0), (99, 2, ALL_RED), (101, 76, G1), (177, 3, Y1),
+                           (180, 30, G0)]
+    assert result.monitor["total"] == 0, result.monitor["events"]
     (applied,) = result.plans_applied
     update = PlanUpdate.of(pushed)
-    assert (applied.tls, applied.time_s, applied.sha256) == ("A0", 92.0, update.sha256)
+    assert (applied.tls, applied.time_s, applied.sha256) == ("A0", 101.0, update.sha256)
     assert backend.program("A0") == update.program_id and update.phases == ((30.0, G0), (3.0, Y0), (54.0, G1),
                                                                             (3.0, Y1))
     assert twin.status() == {"time_s": 300.0, "pending": [], "applied": [applied.to_json()]}

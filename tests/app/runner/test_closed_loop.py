@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from citybrain.app.cli.run import run
+from citybrain.app.report.data import ReportData
 from citybrain.app.runner.closed_loop import LoopRun, LoopSpec, _window_start, run_closed_loop
 from citybrain.exceptions import ValidationError
 from simulation import load_scenario
@@ -46,6 +47,9 @@ def test_closed_loop_replans_and_beats_plans_once(tmp_path):
     assert all(f"runs/closed-loop/seed0/pushed/{p.name}" in md for p in pushed)
     assert (tmp_path / "report.html").is_file() and (tmp_path / "timing.csv").is_file()
     assert len(list((tmp_path / "figures").glob("*.png"))) == 5
+    # every push (the first at 3600 s, as SUMO begins the existing programs' next cycle) switches safely
+    monitor = ReportData.load(tmp_path).monitor
+    assert monitor is not None and not monitor["ours"].any(), monitor.to_dict("records")
 
 
 def test_closed_loop_needs_a_window_longer_than_the_counting_hour(tmp_path):
