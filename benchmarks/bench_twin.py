@@ -36,6 +36,7 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 from _record import ROOT, record
 
@@ -44,8 +45,16 @@ from citybrain.sumo_tools import sumo_binary, sumo_home, sumo_tool
 from simulation import load_scenario
 
 
-def _child(cmd: list[str], env: dict | None = None) -> tuple[str, float, float]:
-    """Run ``cmd``; return its standard output, wall time (s) and peak resident memory (MB)."""
+class Run(NamedTuple):
+    """One measured run: wall time and CPU time (s) and peak resident memory (MB) of its process."""
+
+    wall_s: float
+    cpu_s: float
+    rss_mb: float
+
+
+def _child(cmd: list[str], env: dict | None = None) -> tuple[str, Run]:
+    """Run ``cmd``; return its standard output and its :class:`Run` (the whole process)."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env)
@@ -55,54 +64,60 @@ def _child(cmd: list[str], env: dict | None = None) -> tuple[str, float, float]:
         out.seek(0), err.seek(0)
         if proc.returncode:
             raise SystemExit(f"{Path(cmd[0]).name} failed: {err.read().strip()[-500:]}")
-        return out.read(), wall, usage.ru_maxrss / 1024  # Linux: kB
+        return out.read(), Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)  # Linux: kB
 
 
-def plain_sumo(scenario, workdir: Path) -> tuple[float, float]:
-    """Wall time (s) and peak memory (MB) of the plain sumo program on the scenario, seed 0."""
+def _inside(out: str, whole: Run) -> Run:
+    """The run as its process measured it (last line: wall and CPU seconds), with the process's memory."""
+    wall, cpu = map(float, out.strip().splitlines()[-1].split())
+    return Run(wall, cpu, whole.rss_mb)
+
+
+def plain_sumo(scenario, workdir: Path) -> Run:
+    """The plain sumo program on the scenario, seed 0."""
     args = scenario.sumo_args(0) + ["--tripinfo-output", str(workdir / "plain.xml")]
     args += ["--tripinfo-output.write-undeparted", "true"]
-    _, wall, rss = _child([str(sumo_binary()), *args])
-    return wall, rss
+    return _child([str(sumo_binary()), *args])[1]
 
 
 _FLOOR = """
 import sys, time
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 import libsumo
 libsumo.start(sys.argv[1:-1])
 libsumo.simulationStep(float(sys.argv[-1]))
 libsumo.close()
-print(time.perf_counter() - started)
+print(time.perf_counter() - started, time.process_time() - cpu)
 """
 
 
-def libsumo_floor(scenario, workdir: Path) -> tuple[float, float]:
-    """Wall time (s) and peak memory (MB) of libsumo running the scenario in a fresh process, no reads, seed 0."""
+def libsumo_floor(scenario, workdir: Path) -> Run:
+    """libsumo running the scenario in a fresh process, reading nothing, seed 0 (times from import to close)."""
     args = scenario.sumo_args(0) + ["--tripinfo-output", str(workdir / "floor.xml")]
     args += ["--tripinfo-output.write-undeparted", "true"]
-    out, _, rss = _child([sys.executable, "-c", _FLOOR, str(sumo_binary()), *args, str(scenario.end_s)])
-    return float(out.strip().splitlines()[-1]), rss
+    return _inside(*_child([sys.executable, "-c", _FLOOR, str(sumo_binary()), *args, str(scenario.end_s)]))
 
 
 _TWIN = """
-import sys, tempfile
+import sys, tempfile, time
 from dataclasses import replace
 from simulation import RunSpec, load_scenario
 from simulation.twin import Twin
 path, end_s, backend, controller = sys.argv[1:]
 scenario = replace(load_scenario(path), end_s=float(end_s))
 with tempfile.TemporaryDirectory() as tmp:
-    print(Twin(RunSpec(scenario, controller=controller, protocol="native", backend=backend), tmp).run().wall_s)
+    twin = Twin(RunSpec(scenario, controller=controller, protocol="native", backend=backend), tmp)
+    cpu = time.process_time()
+    wall = twin.run().wall_s
+    print(wall, time.process_time() - cpu)
 """
 
 
-def twin(scenario, backend: str, controller: str = "fixed") -> tuple[float, float]:
-    """Wall time (s, measured inside the run: SUMO start to metrics) and peak memory (MB) of one twin run."""
+def twin(scenario, backend: str, controller: str = "fixed") -> Run:
+    """One twin run in a fresh process (times inside the run: SUMO start to metrics)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     cmd = [sys.executable, "-c", _TWIN, str(scenario.source), str(scenario.end_s), backend, controller]
-    out, _, rss = _child(cmd, env)
-    return float(out.strip().splitlines()[-1]), rss
+    return _inside(*_child(cmd, env))
 
 
 def city(folder: Path, rows: int = 30, cols: int = 30, duration_s: float = 1800.0):
@@ -123,9 +138,24 @@ def city(folder: Path, rows: int = 30, cols: int = 30, duration_s: float = 1800.
     return load_scenario(toml)
 
 
-def _best(runs) -> tuple[float, float]:
-    """The fastest of ``(wall_s, rss_mb)`` runs."""
-    return min(runs, key=lambda r: r[0])
+def _best(runs) -> Run:
+    """Per measure, the best (least) of the runs: wall, CPU and memory each."""
+    runs = list(runs)
+    return Run(*(min(values) for values in zip(*runs, strict=True)))
+
+
+def _line(label: str, run: Run, floor: Run | None, note: str = "") -> str:
+    ratio = f"  {run.wall_s / floor.wall_s:5.2f}x / {run.cpu_s / floor.cpu_s:5.2f}x the floor" if floor else ""
+    return f"{label:<14} {run.wall_s:7.2f} s wall {run.cpu_s:7.2f} s CPU {run.rss_mb:6.0f} MB{ratio}  {note}".rstrip()
+
+
+def _figures(runs: dict[str, Run], floor: Run) -> dict:
+    out = {}
+    for name, run in runs.items():
+        out[f"{name}_s"], out[f"{name}_cpu_s"], out[f"{name}_mb"] = round(run.wall_s, 3), round(run.cpu_s, 3), round(run.rss_mb)
+        out[f"floor_ratio_{name}"] = round(run.wall_s / floor.wall_s, 3)
+        out[f"floor_cpu_ratio_{name}"] = round(run.cpu_s / floor.cpu_s, 3)
+    return out
 
 
 def main() -> int:
@@ -139,53 +169,49 @@ def main() -> int:
     if args.quick:
         sc = replace(sc, end_s=900.0)
     with tempfile.TemporaryDirectory() as tmp:
-        plain, _ = _best(plain_sumo(sc, Path(tmp)) for _ in range(repeat))
-        floor, _ = _best(libsumo_floor(sc, Path(tmp)) for _ in range(repeat))
-    lib, _ = _best(twin(sc, "libsumo") for _ in range(repeat))
-    mp, _ = _best(twin(sc, "libsumo", "maxpressure") for _ in range(repeat))
-    tra, _ = _best(twin(sc, "traci") for _ in range(repeat))
+        plain = _best(plain_sumo(sc, Path(tmp)) for _ in range(repeat))
+        floor = _best(libsumo_floor(sc, Path(tmp)) for _ in range(repeat))
+    lib = _best(twin(sc, "libsumo") for _ in range(repeat))
+    mp = _best(twin(sc, "libsumo", "maxpressure") for _ in range(repeat))
+    tra = _best(twin(sc, "traci") for _ in range(repeat))
     load = os.getloadavg()[0]
     figures = {
         "scenario": sc.name,
         "simulated_s": sc.duration_s,
         "repeat": repeat,
-        "load_average": round(load, 1),
-        "sumo_s": round(plain, 3),
-        "libsumo_floor_s": round(floor, 3),
-        "ratio_libsumo_floor": round(floor / plain, 3),
-        "twin_libsumo_s": round(lib, 3),
-        "twin_traci_s": round(tra, 3),
-        "twin_maxpressure_libsumo_s": round(mp, 3),
-        "ratio_maxpressure_libsumo": round(mp / plain, 3),
-        "ratio_libsumo": round(lib / plain, 3),
-        "ratio_traci": round(tra / plain, 3),
-        "floor_ratio_libsumo": round(lib / floor, 3),
-        "floor_ratio_maxpressure": round(mp / floor, 3),
+        "sumo_s": round(plain.wall_s, 3),
+        "sumo_cpu_s": round(plain.cpu_s, 3),
+        "libsumo_floor_s": round(floor.wall_s, 3),
+        "libsumo_floor_cpu_s": round(floor.cpu_s, 3),
+        "ratio_libsumo_floor": round(floor.wall_s / plain.wall_s, 3),
+        "ratio_maxpressure_libsumo": round(mp.wall_s / plain.wall_s, 3),
+        "ratio_libsumo": round(lib.wall_s / plain.wall_s, 3),
+        "ratio_traci": round(tra.wall_s / plain.wall_s, 3),
+        **_figures({"twin_libsumo": lib, "twin_maxpressure_libsumo": mp, "twin_traci": tra}, floor),
         "target_floor_ratio": 1.10,
     }
-    print(f"plain sumo     {plain:7.2f} s")
-    print(f"libsumo floor  {floor:7.2f} s   ratio {floor / plain:5.2f}  (libsumo stepping alone, no reads)")
-    print(f"twin libsumo   {lib:7.2f} s   ratio {lib / plain:5.2f}  {lib / floor:5.2f}x the floor (target <= 1.10)")
-    print(f"twin traci     {tra:7.2f} s   ratio {tra / plain:5.2f}")
-    print(f"max-pressure   {mp:7.2f} s   ratio {mp / plain:5.2f}  {mp / floor:5.2f}x the floor "
-          "(libsumo, decisions every second; target <= 1.10)")
+    print(_line("plain sumo", plain, None))
+    print(_line("libsumo floor", floor, None, "(libsumo stepping alone, no reads)"))
+    print(_line("twin libsumo", lib, floor, "(target <= 1.10)"))
+    print(_line("twin traci", tra, floor))
+    print(_line("max-pressure", mp, floor, "(libsumo, decisions every second; target <= 1.10)"))
     if args.city:
         with tempfile.TemporaryDirectory() as tmp:
             town = city(Path(tmp))
-            c_plain, c_plain_mb = plain_sumo(town, Path(tmp))
-            c_floor, c_floor_mb = libsumo_floor(town, Path(tmp))
-            c_twin, c_twin_mb = twin(town, "libsumo")
+            c_plain, c_floor, c_twin = plain_sumo(town, Path(tmp)), libsumo_floor(town, Path(tmp)), twin(town, "libsumo")
         figures["city"] = {
             "scenario": town.name, "simulated_s": town.duration_s, "repeat": 1,
-            "sumo_s": round(c_plain, 3), "libsumo_floor_s": round(c_floor, 3), "twin_fixed_s": round(c_twin, 3),
-            "floor_ratio_fixed": round(c_twin / c_floor, 3),
-            "sumo_mb": round(c_plain_mb), "libsumo_floor_mb": round(c_floor_mb), "twin_fixed_mb": round(c_twin_mb),
+            "sumo_s": round(c_plain.wall_s, 3), "sumo_cpu_s": round(c_plain.cpu_s, 3), "sumo_mb": round(c_plain.rss_mb),
+            "libsumo_floor_s": round(c_floor.wall_s, 3), "libsumo_floor_cpu_s": round(c_floor.cpu_s, 3),
+            "libsumo_floor_mb": round(c_floor.rss_mb),
+            **_figures({"twin_fixed": c_twin}, c_floor),
         }
-        print(f"city {town.name}: plain sumo {c_plain:.1f} s ({c_plain_mb:.0f} MB), libsumo floor {c_floor:.1f} s "
-              f"({c_floor_mb:.0f} MB), fixed twin {c_twin:.1f} s ({c_twin_mb:.0f} MB): "
-              f"{c_twin / c_floor:.2f}x the floor (target <= 1.10)")
+        print(f"city {town.name} ({town.duration_s:.0f} s simulated, one run each):")
+        print(_line("plain sumo", c_plain, None))
+        print(_line("libsumo floor", c_floor, None))
+        print(_line("fixed twin", c_twin, c_floor, "(target <= 1.10)"))
         load = max(load, os.getloadavg()[0])
-        figures["load_average"] = round(load, 1)
+    figures["load_average"] = round(load, 1)
     print(f"load average during the run: {load:.1f} on {os.cpu_count()} cores")
     record("twin", figures)
     return 0
