@@ -26,8 +26,8 @@ kinds (walk and clearance have their own rules). A timing event is one light at 
 link that broke the rule then is listed in its detail.
 
 The work per step is a string comparison per light; only when some light changed does the
-monitor write the changed lights' link classes (cached per state) into the array of every
-link of every light and compare it with the previous one (numpy, all links at once). Conflict
+monitor compare the changed lights' link classes (cached per state) with the ones they showed
+before (numpy, the changed lights' links at once). Conflict
 checks run once per distinct state of a light and are cached.
 """
 
@@ -107,6 +107,7 @@ class ConflictMonitor:
         self._width = dict(zip(self.lights, widths, strict=True))
         starts = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
         self._start = dict(zip(self.lights, starts[:-1].tolist(), strict=True))
+        self._links = {t: np.arange(self._start[t], self._start[t] + self._width[t]) for t in self.lights}
         n = int(starts[-1])
         self._link_light = np.repeat(np.arange(len(self.lights)), widths)
         self._link_index = np.arange(n) - starts[:-1][self._link_light] if n else np.zeros(0, np.int64)
@@ -146,17 +147,16 @@ class ConflictMonitor:
             if found:
                 more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
                 self._record("conflict", t, time_s, f"state {state}: {found[0]}{more}")
-        cls = self._cls.copy()
-        for t in changed:
-            start = self._start[t]
-            cls[start : start + self._width[t]] = self._classes_of(t, states[t])
+        links = np.concatenate([self._links[t] for t in changed])  # ascending: lights in order
+        cls = np.concatenate([self._classes_of(t, states[t]) for t in changed])
         if first:
-            self._cls, self._since[:] = cls, time_s
+            self._cls[links], self._since[:] = cls, time_s
             return
-        moved = np.flatnonzero(cls != self._cls)
-        if moved.size == 0:
+        changing = np.flatnonzero(cls != self._cls[links])
+        if changing.size == 0:
             return
-        prev, new = self._cls[moved], cls[moved]
+        moved = links[changing]
+        prev, new = self._cls[moved], cls[changing]
         judged = self._judged[moved] & self._vehicle[moved]
         dur = time_s - self._since[moved]
         eps = 1e-6
@@ -167,7 +167,7 @@ class ConflictMonitor:
                      dur[short_y])
         short_g = judged & (prev == _GREEN) & (new != _GREEN) & (dur < self.min_green_s - eps)
         self._timing("short-green", moved[short_g], time_s, f"green under {self.min_green_s:g} s", dur[short_g])
-        self._cls = cls
+        self._cls[moved] = new
         self._since[moved] = time_s
         self._judged[moved] = True
 
