@@ -11,8 +11,8 @@ of ``--repeat`` runs:
   libsumo twin can cost;
 - ``twin-libsumo``: the twin with the fixed controller under the native protocol (in a fresh
   process): SUMO runs the programs while the twin reads every step each light's phase and shown
-  state and the halting vehicles of its 128 approach lanes (the queue totals), reads the rest of
-  the lanes only at decisions and gridlock checks, and writes edge data;
+  state and the vehicles and halting vehicles of every watched lane (queue totals, gridlock
+  checks, observations), and writes edge data;
 - ``twin-traci``: the same over TraCI;
 - ``max-pressure``: the twin with the max-pressure controller deciding every second (libsumo).
 
