@@ -223,27 +223,25 @@ def controller_files(
         path = workdir / "programs.add.xml"
         path.write_text(programs_xml(network, types.pop()))
         files.append(path)
+    approach = layout.lanes[: layout.n_in]
+    lengths = {lane: network.edges[lane.rsplit("_", 1)[0]]["length_m"] for lane in approach}
     if needs_detectors(controllers):
-        approach = layout.lanes[: layout.n_in]
-        lengths = {lane: network.edges[lane.rsplit("_", 1)[0]]["length_m"] for lane in approach}
-        rows = [
+        files.append(_additional(workdir / "detectors.add.xml", [
             f'  <inductionLoop id="{det}" lane="{lane}" pos="{max(0.1, lengths[lane] - DETECTOR_SETBACK_M):.2f}" '
             f'freq="86400" file="NUL"/>'
             for det, lane in zip(layout.detector_ids, approach, strict=True)
-        ]
-        path = workdir / "detectors.add.xml"
-        path.write_text("<additional>\n" + "\n".join(rows) + "\n</additional>\n")
-        files.append(path)
+        ]))
     reach = near_range_m(controllers)
     if reach > 0:  # lane-area detectors over the last ``reach`` metres of every approach lane
-        approach = layout.lanes[: layout.n_in]
-        lengths = {lane: network.edges[lane.rsplit("_", 1)[0]]["length_m"] for lane in approach}
-        rows = [
+        files.append(_additional(workdir / "areas.add.xml", [
             f'  <laneAreaDetector id="{det}" lane="{lane}" pos="{max(0.0, lengths[lane] - reach):.2f}" '
             f'length="{min(reach, lengths[lane]):.2f}" speedThreshold="0.1" friendlyPos="true" freq="86400" file="NUL"/>'
             for det, lane in zip(layout.area_ids, approach, strict=True)
-        ]
-        path = workdir / "areas.add.xml"
-        path.write_text("<additional>\n" + "\n".join(rows) + "\n</additional>\n")
-        files.append(path)
+        ]))
     return files
+
+
+def _additional(path: Path, rows: list[str]) -> Path:
+    """Write a SUMO additional file holding ``rows`` and return its path."""
+    path.write_text("<additional>\n" + "\n".join(rows) + "\n</additional>\n")
+    return path
