@@ -103,7 +103,7 @@ def check_places(
             continue
         values[_CODES[kind[u]]].append(value)
     lanes = key_lanes[code]
-    row_kind = kind[code]
+    row_kind = kind[code] if values else None
     for k, problem_code in enumerate(_CODES):
         if not values.get(problem_code):
             continue

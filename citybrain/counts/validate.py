@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._kernels.counts import _number_code_rows
+from .._kernels.counts import _camera_slots, _grid_slots, _number_code_rows, _shared_rows
 from ..network import RoadNetwork
 from .places import check_places
 from .files import cells_as_text
@@ -139,12 +139,12 @@ def validate_cells(
     if QUEUE_COLUMN in frame.columns:
         parsed[QUEUE_COLUMN] = _queue_lengths(_Cells(frame[QUEUE_COLUMN]), found)
 
-    _check_grid(parsed, _Cells(frame["interval_start"]), interval_s, origin, found)
+    slot = _check_grid(parsed, _Cells(frame["interval_start"]), interval_s, origin, found)
     # one number per distinct (camera_id, junction, from_edge, to_edge), in order of first appearance
     place, place_first = _number_code_rows(tuple(ids[c].codes.astype(np.int32) for c in _ID_COLUMNS))
     found.flag(
         "duplicate",
-        _duplicated(place, len(place_first), start),
+        _duplicated(place, len(place_first), start, slot),
         "duplicate (camera_id, interval_start, from_edge, to_edge): each camera counts a movement once per interval",
         "camera_id",
     )
@@ -202,14 +202,16 @@ class _Cells:
 def _id_cells(values: pd.Series) -> pd.Categorical:
     """An id column's stripped text as a categorical (each distinct text one category, no missing code)."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        text = cells_as_text(pd.Series(values.cat.categories.astype(object))).astype(str).str.strip().to_numpy(dtype=object)
+        categories = values.cat.categories
+        text = cells_as_text(pd.Series(categories.astype(object))).astype(str).str.strip().to_numpy(dtype=object)
         codes = values.cat.codes.to_numpy()
-        codes = np.where(codes < 0, len(text), codes)
-        text = np.append(text, "nan")
-    else:
-        codes, text = None, cells_as_text(values).astype(str).str.strip().to_numpy(dtype=object)
-    first, uniq = pd.factorize(text)
-    return pd.Categorical.from_codes(first if codes is None else first[codes], categories=pd.Index(uniq, dtype=object))
+        first, uniq = pd.factorize(text)
+        if len(codes) and codes.min() >= 0 and len(uniq) == len(text):  # already distinct texts, none missing
+            return pd.Categorical.from_codes(codes, categories=pd.Index(text, dtype=object), validate=False)
+        first, uniq = pd.factorize(np.append(text, "nan"))
+        return pd.Categorical.from_codes(first[np.where(codes < 0, len(text), codes)], categories=pd.Index(uniq, dtype=object))
+    first, uniq = pd.factorize(cells_as_text(values).astype(str).str.strip().to_numpy(dtype=object))
+    return pd.Categorical.from_codes(first, categories=pd.Index(uniq, dtype=object))
 
 
 def _renamed(cells: pd.Categorical, names: dict[str, str]) -> pd.Categorical:
@@ -228,19 +230,25 @@ def _text_column(values: pd.Series) -> pd.Series:
     return pd.Series(words.take(pa.array(cells.codes.to_numpy())), index=values.index, dtype="str")
 
 
-def _duplicated(place: np.ndarray, n_places: int, start: np.ndarray) -> np.ndarray:
-    """Rows with a finite start whose (place, interval_start) another row shares."""
-    ok = np.isfinite(start)
-    dup = np.zeros(len(start), dtype=bool)
-    if not ok.any():
-        return dup
-    # starts numbered by value (+ 0.0 makes -0.0 and 0.0 one value)
-    when, _ = _number_code_rows(((start[ok] + 0.0).view(np.int64),))
+def _duplicated(place: np.ndarray, n_places: int, start: np.ndarray, slot: np.ndarray) -> np.ndarray:
+    """Rows with a finite start whose (place, interval_start) another row shares.
+
+    Starts on the grid are told apart by their ``slot``, the others by value (``+ 0.0`` makes
+    -0.0 and 0.0 one value).
+    """
+    when = slot.copy()
+    off_grid = slot == -2
+    if off_grid.any():
+        other, _ = _number_code_rows(((start[off_grid] + 0.0).view(np.int64),))
+        when[off_grid] = int(slot.max()) + 1 + other
     n_when = int(when.max()) + 1
+    if n_when <= 0:
+        return np.zeros(len(start), dtype=bool)
     if n_places * n_when <= max(2 * len(when), 1 << 20):  # a dense (place, start) table
-        key = place[ok] * n_when + when
-    else:
-        key, _ = _number_code_rows((place[ok], when))
+        return _shared_rows(place, when, n_when, n_places)
+    ok = when >= 0
+    key, _ = _number_code_rows((place[ok], when[ok]))
+    dup = np.zeros(len(start), dtype=bool)
     dup[ok] = np.bincount(key)[key] > 1
     return dup
 
@@ -381,16 +389,20 @@ def _queue_lengths(cells: _Cells, found: _Findings) -> np.ndarray:
     return np.where(np.isfinite(queue) & (queue >= 0), queue, np.nan)
 
 
-def _check_grid(parsed: pd.DataFrame, start_cells: _Cells, interval_s: float, origin: pd.Timestamp | None, found: _Findings) -> None:
-    """Starts on the file's interval grid; no interval without counts, no camera missing an interval."""
+def _check_grid(
+    parsed: pd.DataFrame, start_cells: _Cells, interval_s: float, origin: pd.Timestamp | None, found: _Findings
+) -> np.ndarray:
+    """Starts on the file's interval grid; no interval without counts, no camera missing an interval.
+
+    Returns each row's slot on the grid (``-1``: no finite start, ``-2``: off the grid).
+    """
     start = parsed["interval_start"].to_numpy(dtype=np.float64)
     t_ok = np.isfinite(start)
     if not t_ok.any():
-        return
+        return np.full(len(start), -1, dtype=np.int64)
     t0 = float(np.min(start[t_ok]))
-    with np.errstate(invalid="ignore"):  # inf / NaN starts are reported elsewhere
-        phase = np.mod(start - t0, interval_s)
-    misaligned = t_ok & (np.minimum(phase, interval_s - phase) > 1e-6)
+    slot = _grid_slots(start, t0, float(interval_s), 1e-6)
+    misaligned = slot == -2
     found.flag(
         "misaligned",
         misaligned,
@@ -398,13 +410,11 @@ def _check_grid(parsed: pd.DataFrame, start_cells: _Cells, interval_s: float, or
         f"({_time_text(t0, origin)}); got {examples(start_cells.text(misaligned))}",
         "interval_start",
     )
-    aligned = t_ok & ~misaligned
-    if not aligned.any():
-        return
-    slot = np.rint((start[aligned] - t0) / interval_s).astype(np.int64)
     n_slots = int(slot.max()) + 1
+    if n_slots <= 0:
+        return slot
     counted = np.zeros(n_slots, dtype=bool)
-    counted[slot] = True
+    counted[slot[slot >= 0]] = True
     present = np.flatnonzero(counted)
     missing_slots = np.flatnonzero(~counted).tolist()
     if missing_slots:
@@ -417,20 +427,23 @@ def _check_grid(parsed: pd.DataFrame, start_cells: _Cells, interval_s: float, or
                 field="interval_start",
             )
         )
-    # the intervals each camera counted: its (camera, slot) pairs, sorted
+    # the slots each camera counted
     cameras = parsed["camera_id"].cat
-    n_cams = len(cameras.categories)
-    pair = cameras.codes.to_numpy()[aligned].astype(np.int64) * n_slots + slot
-    if n_cams * n_slots <= max(2 * len(pair), 1 << 20):
-        pairs = np.flatnonzero(np.bincount(pair, minlength=n_cams * n_slots))
-    else:
-        pairs = np.unique(pair)
-    per_camera = np.bincount(pairs // n_slots, minlength=n_cams)
     names = cameras.categories.to_numpy(dtype=object)
+    cam = cameras.codes.to_numpy()
+    if len(names) * n_slots <= max(2 * len(cam), 1 << 20):
+        seen = _camera_slots(cam, slot, len(names), n_slots)
+        per_camera = seen[:, present].sum(axis=1)
+        slots_of = lambda c: np.flatnonzero(seen[c])  # noqa: E731
+    else:  # sparse: the sorted (camera, slot) pairs
+        aligned = slot >= 0
+        pairs = np.unique(cam[aligned].astype(np.int64) * n_slots + slot[aligned])
+        per_camera = np.bincount(pairs // n_slots, minlength=len(names))
+        bounds = np.searchsorted(pairs, np.arange(len(names) + 1) * n_slots)
+        slots_of = lambda c: pairs[bounds[c] : bounds[c + 1]] - c * n_slots  # noqa: E731
     short = np.flatnonzero((per_camera > 0) & (per_camera < len(present)) & (names != ""))
     for c in sorted(short.tolist(), key=lambda c: names[c]):
-        lo, hi = np.searchsorted(pairs, [c * n_slots, (c + 1) * n_slots])
-        lack = np.setdiff1d(present, pairs[lo:hi] - c * n_slots).tolist()
+        lack = np.setdiff1d(present, slots_of(c)).tolist()
         found.problems.append(
             Problem(
                 "camera-gap",
@@ -439,6 +452,7 @@ def _check_grid(parsed: pd.DataFrame, start_cells: _Cells, interval_s: float, or
                 field="camera_id",
             )
         )
+    return slot
 
 
 def _time_text(t: float, origin: pd.Timestamp | None) -> str:
