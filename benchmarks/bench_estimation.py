@@ -19,10 +19,15 @@
    counts are built directly, not validated: some exceed the saturation-flow check.
 3. **City from Parquet**: the same counts written once to a Parquet file, then in a fresh
    process (so its peak RSS is the pipeline's alone): the network loaded, the file read
-   (:func:`citybrain.counts.read_count_cells`), validated leniently against the network
-   (:func:`citybrain.counts.counts_from_frame`: the rows above the saturation-flow check are
-   reported and dropped) and the flows estimated. Each stage is printed with its time and the
-   process's RSS; ``pipeline_s`` is read + validate + estimate.
+   (:func:`citybrain.counts.read_count_cells`), validated against the network
+   (:func:`citybrain.counts.counts_from_frame`, lenient) and the flows estimated. Each stage is
+   printed with its time and the process's RSS; ``pipeline_s`` is read + validate + estimate.
+   The synthetic demand knows no saturation (a few counts imply up to 5000 veh/h per lane), so
+   this validation's ceiling is ``max_lane_flow_vph=5000``: no row is dropped and the estimate
+   solves the city case's counts. Then the same frame is validated again at the default
+   ceiling (2000 veh/h per lane), which reports 0.8 % of the rows as implausible and drops
+   them (``bad_validate_s``, the report's problems; not estimated: with counts missing at
+   random in every interval the direct solver's shared factorisation does not apply).
 
 Usage: ``python benchmarks/bench_estimation.py [--quick]`` (``--quick``: 30 x 30 grid, 24 intervals).
 Appends JSON lines to ``benchmarks/results/estimation.jsonl``.
@@ -267,11 +272,9 @@ def pipeline_stages(size: int, n_intervals: int) -> dict:
     frame = read_count_cells(path)
     stage("read", t0)
     t0 = time.perf_counter()
-    table = counts_from_frame(frame, net, strict=False, source=str(path))
-    del frame
+    table = counts_from_frame(frame, net, strict=False, source=str(path), max_lane_flow_vph=5000.0)
     stage("validate", t0)
     out["dropped_rows"] = len(table.report.dropped_rows)
-    out["report_problems"] = [p.code for p in table.report.problems]
     t0 = time.perf_counter()
     est = estimate_flows(net, table)
     stage("estimate", t0)
@@ -279,6 +282,14 @@ def pipeline_stages(size: int, n_intervals: int) -> dict:
     out["flows_rows"] = len(est.flows)
     out["rss_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(f"  end to end (read + validate + estimate) {out['pipeline_s']:.2f} s; peak RSS {out['rss_peak_mb']:.0f} MB", flush=True)
+    del est, table
+    t0 = time.perf_counter()
+    bad = counts_from_frame(frame, net, strict=False, source=str(path))
+    stage("bad_validate", t0)
+    out["bad_dropped_rows"] = len(bad.report.dropped_rows)
+    out["bad_report"] = [p.format()[:300] for p in bad.report.problems]
+    print(f"  at the default ceiling: {out['bad_dropped_rows']} rows reported and dropped; {out['bad_report'][0][:160]}...", flush=True)
+    out["rss_peak_after_bad_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     return out
 
 
@@ -339,8 +350,8 @@ def main(argv: list[str] | None = None) -> int:
     del table
     print(f"city   from Parquet: read {pq['read_s']:.2f} s + validate {pq['validate_s']:.2f} s + estimate {pq['estimate_s']:.2f} s "
           f"= {pq['pipeline_s']:.2f} s end to end (target < 4 s); network load {pq['load_s']:.2f} s (target < 10 s); "
-          f"peak RSS {pq['rss_peak_mb']:.0f} MB (target < 3000); {pq['dropped_rows']} rows reported and dropped "
-          f"({', '.join(pq['report_problems'])}); load average {pq['load_average'][0]:.1f} on {os.cpu_count()} cores", flush=True)
+          f"peak RSS {pq['rss_peak_mb']:.0f} MB (target < 3000); at the default ceiling validate {pq['bad_validate_s']:.2f} s "
+          f"({pq['bad_dropped_rows']} rows reported); load average {pq['load_average'][0]:.1f} on {os.cpu_count()} cores", flush=True)
     with RESULTS.open("a") as fh:
         fh.write(json.dumps({**pq, **prov, "quick": args.quick}) + "\n")
     return 0

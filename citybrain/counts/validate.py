@@ -141,7 +141,7 @@ def validate_cells(
 
     slot = _check_grid(parsed, _Cells(frame["interval_start"]), interval_s, origin, found)
     # one number per distinct (camera_id, junction, from_edge, to_edge), in order of first appearance
-    place, place_first = _number_code_rows(tuple(ids[c].codes.astype(np.int32) for c in _ID_COLUMNS))
+    place, place_first = _number_code_rows(tuple(ids[c].codes.astype(np.int32, copy=False) for c in _ID_COLUMNS))
     found.flag(
         "duplicate",
         _duplicated(place, len(place_first), start, slot),
@@ -203,7 +203,10 @@ def _id_cells(values: pd.Series) -> pd.Categorical:
     """An id column's stripped text as a categorical (each distinct text one category, no missing code)."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         categories = values.cat.categories
-        text = cells_as_text(pd.Series(categories.astype(object))).astype(str).str.strip().to_numpy(dtype=object)
+        if pd.api.types.infer_dtype(categories, skipna=False) == "string":  # text as it stands
+            text = categories.to_series().str.strip().to_numpy(dtype=object)
+        else:
+            text = cells_as_text(pd.Series(categories.astype(object))).astype(str).str.strip().to_numpy(dtype=object)
         codes = values.cat.codes.to_numpy()
         first, uniq = pd.factorize(text)
         if len(codes) and codes.min() >= 0 and len(uniq) == len(text):  # already distinct texts, none missing
@@ -216,6 +219,8 @@ def _id_cells(values: pd.Series) -> pd.Categorical:
 
 def _renamed(cells: pd.Categorical, names: dict[str, str]) -> pd.Categorical:
     """The categorical with some texts replaced (categories merged where they meet)."""
+    if not any(c in names for c in cells.categories):
+        return cells
     text = np.array([names.get(c, c) for c in cells.categories], dtype=object)
     first, uniq = pd.factorize(text)
     return pd.Categorical.from_codes(first[cells.codes], categories=pd.Index(uniq, dtype=object))
@@ -226,7 +231,7 @@ def _text_column(values: pd.Series) -> pd.Series:
     import pyarrow as pa
 
     cells = values.cat
-    words = pa.array(cells.categories.to_numpy(dtype=object), type=pa.string())
+    words = pa.array(cells.categories.to_numpy(dtype=object), type=pa.large_string())
     return pd.Series(words.take(pa.array(cells.codes.to_numpy())), index=values.index, dtype="str")
 
 
@@ -400,7 +405,7 @@ def _check_grid(
     t_ok = np.isfinite(start)
     if not t_ok.any():
         return np.full(len(start), -1, dtype=np.int64)
-    t0 = float(np.min(start[t_ok]))
+    t0 = float(np.min(start, where=t_ok, initial=np.inf))
     slot = _grid_slots(start, t0, float(interval_s), 1e-6)
     misaligned = slot == -2
     found.flag(
@@ -413,8 +418,16 @@ def _check_grid(
     n_slots = int(slot.max()) + 1
     if n_slots <= 0:
         return slot
-    counted = np.zeros(n_slots, dtype=bool)
-    counted[slot[slot >= 0]] = True
+    cameras = parsed["camera_id"].cat
+    names = cameras.categories.to_numpy(dtype=object)
+    cam = cameras.codes.to_numpy()
+    dense = len(names) * n_slots <= max(2 * len(cam), 1 << 20)
+    if dense:
+        seen = _camera_slots(cam, slot, len(names), n_slots)
+        counted = seen.any(axis=0)
+    else:
+        counted = np.zeros(n_slots, dtype=bool)
+        counted[slot[slot >= 0]] = True
     present = np.flatnonzero(counted)
     missing_slots = np.flatnonzero(~counted).tolist()
     if missing_slots:
@@ -428,11 +441,7 @@ def _check_grid(
             )
         )
     # the slots each camera counted
-    cameras = parsed["camera_id"].cat
-    names = cameras.categories.to_numpy(dtype=object)
-    cam = cameras.codes.to_numpy()
-    if len(names) * n_slots <= max(2 * len(cam), 1 << 20):
-        seen = _camera_slots(cam, slot, len(names), n_slots)
+    if dense:
         per_camera = seen[:, present].sum(axis=1)
         slots_of = lambda c: np.flatnonzero(seen[c])  # noqa: E731
     else:  # sparse: the sorted (camera, slot) pairs
