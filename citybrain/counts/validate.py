@@ -420,7 +420,7 @@ def _check_grid(
         return slot
     cameras = parsed["camera_id"].cat
     names = cameras.categories.to_numpy(dtype=object)
-    cam = cameras.codes.to_numpy()
+    cam = cameras.codes.to_numpy().astype(np.int32, copy=False)  # one kernel signature for any number of cameras
     dense = len(names) * n_slots <= max(2 * len(cam), 1 << 20)
     if dense:
         seen = _camera_slots(cam, slot, len(names), n_slots)
