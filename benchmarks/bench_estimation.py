@@ -202,11 +202,14 @@ def city_benchmark(size: int, n_intervals: int) -> dict:
     del est
     # validating the same counts as read_counts would (lenient: some synthetic counts exceed
     # the saturation-flow check); not part of the end-to-end figure
-    from citybrain.counts import COUNT_COLUMNS, counts_from_frame
+    from citybrain.counts import COUNT_COLUMNS, counts_from_frame, write_counts
 
     t0 = time.perf_counter()
     counts_from_frame(table.frame[list(COUNT_COLUMNS)], net, strict=False)
     t_validate = time.perf_counter() - t0
+    parquet = CACHE / f"counts_grid{size}_{n_intervals}.parquet"  # the file of pipeline_benchmark
+    if not parquet.exists():
+        write_counts(table, parquet)
     # memory of one call, measured apart (tracemalloc slows Python allocations)
     tracemalloc.start()
     estimate_flows(net, table)
@@ -240,10 +243,17 @@ def city_benchmark(size: int, n_intervals: int) -> dict:
     }
 
 
-def _rss_mb() -> float:
-    """The process's resident memory now (MB)."""
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+def _rss_mb(field: str = "VmRSS") -> float:
+    """The process's resident memory now (``VmRSS``) or its high-water mark (``VmHWM``), MB.
+
+    ``/proc/self/status`` is of the process's own memory map, so a child started by fork and
+    exec does not carry its parent's peak (``ru_maxrss`` does, on Linux).
+    """
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
 
 
 def pipeline_stages(size: int, n_intervals: int) -> dict:
@@ -280,7 +290,7 @@ def pipeline_stages(size: int, n_intervals: int) -> dict:
     stage("estimate", t0)
     out["pipeline_s"] = time.perf_counter() - t_start
     out["flows_rows"] = len(est.flows)
-    out["rss_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    out["rss_peak_mb"] = _rss_mb("VmHWM")
     print(f"  end to end (read + validate + estimate) {out['pipeline_s']:.2f} s; peak RSS {out['rss_peak_mb']:.0f} MB", flush=True)
     del est, table
     t0 = time.perf_counter()
@@ -289,22 +299,18 @@ def pipeline_stages(size: int, n_intervals: int) -> dict:
     out["bad_dropped_rows"] = len(bad.report.dropped_rows)
     out["bad_report"] = [p.format()[:300] for p in bad.report.problems]
     print(f"  at the default ceiling: {out['bad_dropped_rows']} rows reported and dropped; {out['bad_report'][0][:160]}...", flush=True)
-    out["rss_peak_after_bad_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    out["rss_peak_after_bad_mb"] = _rss_mb("VmHWM")
     return out
 
 
-def pipeline_benchmark(size: int, n_intervals: int, table) -> dict:
-    """Write the city's counts to Parquet (once) and time :func:`pipeline_stages` in a fresh process."""
-    from citybrain.counts import write_counts
-
+def pipeline_benchmark(size: int, n_intervals: int, n_counts: int) -> dict:
+    """Time :func:`pipeline_stages` in a fresh process (the Parquet file written by :func:`city_benchmark`)."""
     path = CACHE / f"counts_grid{size}_{n_intervals}.parquet"
-    if not path.exists():
-        write_counts(table, path)
     cmd = [sys.executable, str(Path(__file__).resolve()), "--pipeline-only", "--size", str(size), "--intervals", str(n_intervals)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     lines = done.stdout.splitlines()
     print("\n".join(lines[:-1]), flush=True)
-    return {"case": "city-parquet", "junctions": size * size, "counts": int(len(table.frame)), "intervals": n_intervals,
+    return {"case": "city-parquet", "junctions": size * size, "counts": n_counts, "intervals": n_intervals,
             "parquet_mb": path.stat().st_size / 2**20, **json.loads(lines[-1])}
 
 
@@ -345,9 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     with RESULTS.open("a") as fh:
         fh.write(json.dumps({**c, **prov, "quick": args.quick}) + "\n")
     print(f"city from Parquet, in a fresh process ({c['counts']} counts):", flush=True)
-    _, table = _inputs(_network("grid", size), n_int, cache=f"grid{size}")
-    pq = pipeline_benchmark(size, n_int, table)
-    del table
+    pq = pipeline_benchmark(size, n_int, c["counts"])
     print(f"city   from Parquet: read {pq['read_s']:.2f} s + validate {pq['validate_s']:.2f} s + estimate {pq['estimate_s']:.2f} s "
           f"= {pq['pipeline_s']:.2f} s end to end (target < 4 s); network load {pq['load_s']:.2f} s (target < 10 s); "
           f"peak RSS {pq['rss_peak_mb']:.0f} MB (target < 3000); at the default ceiling validate {pq['bad_validate_s']:.2f} s "

@@ -4,6 +4,11 @@ The checks run in a fixed order (times, interval lengths, counts, ids, the inter
 gaps, duplicates, places in the network, the camera registry, plausibility), so a report lists
 its problems in that order. A file-level problem (empty, missing or mistyped columns) stops the
 checks: the file is unusable as a whole.
+
+No check makes a Python object per row: numeric columns are parsed as they are (their text is
+made only for the rows a message quotes), ids are categories (each distinct text checked
+once), and rows are numbered by (camera, place) and placed on the interval grid by the numba
+kernels of :mod:`citybrain._kernels.counts`.
 """
 
 from __future__ import annotations
@@ -57,13 +62,15 @@ def validate_counts(
     source: str = "<frame>",
     max_lane_flow_vph: float = 2000.0,
 ) -> tuple[CountReport, pd.DataFrame, pd.Timestamp | None]:
-    """Check a raw count frame (strings) and return the report and the parsed frame.
+    """Check a raw count frame and return the report and the parsed frame.
 
     Parameters
     ----------
     frame
-        The file's cells as read by :func:`~citybrain.counts.read_count_frame` (or any frame
-        with the schema columns).
+        The file's cells as read by :func:`~citybrain.counts.read_count_frame` or
+        :func:`~citybrain.counts.read_count_cells` (or any frame with the schema columns: text,
+        numbers or categories). A cell is judged, and quoted, by its text as
+        :func:`~citybrain.counts.files.cells_as_text` renders it, whatever the column's type.
     network
         Road network to check junctions, edges and movements against; ``None`` skips those
         checks.
@@ -110,7 +117,10 @@ def validate_cells(
     source: str = "<frame>",
     max_lane_flow_vph: float = 2000.0,
 ) -> tuple[CountReport, pd.DataFrame, pd.Timestamp | None]:
-    """As :func:`validate_counts`, the parsed id columns categorical (filter rows before :func:`text_ids`)."""
+    """As :func:`validate_counts`, but the parsed id columns stay categorical.
+
+    Filter the rows first, then :func:`text_ids`: the ids' text is made for the kept rows only.
+    """
     n = len(frame)
     found = _Findings(n)
     try:
@@ -120,10 +130,10 @@ def validate_cells(
         if missing is not None:
             found.problems.append(missing)
             raise _Unusable
-        start, origin = _interval_starts(_Cells(frame["interval_start"]), found)
+        start_cells = _Cells(frame["interval_start"])
+        start, origin = _interval_starts(start_cells, found)
         length, interval_s = _interval_lengths(_Cells(frame["interval_s"]), found)
-        count_cells = _Cells(frame["count"])
-        count = _vehicle_counts(count_cells, found)
+        count = _vehicle_counts(_Cells(frame["count"]), found)
     except _Unusable:
         return CountReport(source, n, tuple(found.problems)), pd.DataFrame(), None
     ids = {col: _id_cells(frame[col]) for col in _ID_COLUMNS}
@@ -139,7 +149,7 @@ def validate_cells(
     if QUEUE_COLUMN in frame.columns:
         parsed[QUEUE_COLUMN] = _queue_lengths(_Cells(frame[QUEUE_COLUMN]), found)
 
-    slot = _check_grid(parsed, _Cells(frame["interval_start"]), interval_s, origin, found)
+    slot = _check_grid(parsed, start_cells, interval_s, origin, found)
     # one number per distinct (camera_id, junction, from_edge, to_edge), in order of first appearance
     place, place_first = _number_code_rows(tuple(ids[c].codes.astype(np.int32, copy=False) for c in _ID_COLUMNS))
     found.flag(
@@ -201,6 +211,8 @@ class _Cells:
 
 def _id_cells(values: pd.Series) -> pd.Categorical:
     """An id column's stripped text as a categorical (each distinct text one category, no missing code)."""
+    if pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(values.dtype):
+        values = values.astype("category")  # Arrow text: numbered by Arrow, then each distinct text stripped once
     if isinstance(values.dtype, pd.CategoricalDtype):
         categories = values.cat.categories
         if pd.api.types.infer_dtype(categories, skipna=False) == "string":  # text as it stands
