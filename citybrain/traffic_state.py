@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from .plans.model import SignalPlan
-from .timing.delay_model import LocalDelay, delay_model, offsets_of, shared_lane_sat_vph
+from .timing.delay_model import delay_model, movement_delays, offsets_of, shared_lane_sat_vph
 from .timing.phases import service_matrix
 
 __all__ = ["LEVELS", "STATE_COLUMNS", "level_of", "link_states", "congestion_index", "state_geojson"]
@@ -86,9 +86,8 @@ def _cyclic_delays(network, plans: Mapping[str, SignalPlan], q_vph: np.ndarray) 
         model = delay_model(network, group, q_vph, permissive_factor=PERMISSIVE_FACTOR)
         if not model.movements:
             continue
-        state = LocalDelay(model, offsets_of(model, group))
-        for k, m in enumerate(model.movements):
-            out[m] = float(state.delay[k] / (model.q[k] * model.cycle_s))
+        for m, d in zip(model.movements, movement_delays(model, offsets_of(model, group))):
+            out[m] = float(d)
     return out
 
 
