@@ -32,9 +32,10 @@ from .network.geometry import LinkGeometry
 import numpy as np
 import pandas as pd
 
-from .plans.model import SignalPlan
+from .plans.model import GREEN, SignalPlan
+from .plans.safety import crossing_distance_m
 from .timing.delay_model import delay_model, movement_delays, offsets_of, shared_lane_sat_vph
-from .timing.phases import service_matrix
+from .timing.phases import lane_groups
 
 __all__ = ["LEVELS", "STATE_COLUMNS", "level_of", "link_states", "congestion_index", "state_geojson"]
 
@@ -49,8 +50,21 @@ STATE_COLUMNS: tuple[str, ...] = (
 LANE_CAPACITY_VPH = 1800.0
 #: Acceleration of a car starting from rest (m/s^2; SUMO's default passenger car).
 ACCEL_MPS2 = 2.6
-#: Share of saturation flow a permissive green gives.
+#: Space a queued car takes in its lane (m): SUMO's default car, 5 m long, 2.5 m behind the next.
+QUEUED_SPACING_M = 7.5
+#: Speed (m/s) a free driver loses to dawdling: SUMO's default (Krauss) driver drops each 1 s step
+#: a uniform share of ``sigma a`` (0.5 x 2.6 m/s^2) below its desired speed, half of it on average.
+DAWDLE_MPS = 0.65
+#: Critical headway and follow-up headway (s) of a permissive turn (HCM 6th ed., Exhibit 20-11's left turn).
+CRITICAL_HEADWAY_S = 4.5
+FOLLOW_UP_S = 2.5
+#: Share of saturation flow a permissive green gives in the platoon model.
 PERMISSIVE_FACTOR = 0.5
+
+
+def free_flow_speed_mps(limit_mps: float) -> float:
+    """Mean speed (m/s) of cars free to drive on a link with speed limit ``limit_mps``: the limit less :data:`DAWDLE_MPS`."""
+    return max(limit_mps - DAWDLE_MPS, 0.5 * limit_mps, 0.1)
 
 
 def level_of(tti: float) -> str:
@@ -91,21 +105,62 @@ def _cyclic_delays(network, plans: Mapping[str, SignalPlan], q_vph: np.ndarray) 
     return out
 
 
+def _service(plan: SignalPlan, network, movements: list[int], q_vph: np.ndarray) -> np.ndarray:
+    """``(n_movements, n_phases)`` share of saturation flow each phase of ``plan`` gives each movement.
+
+    1 where every link of the movement shows ``G``; on a permissive green, the gap-acceptance
+    capacity of one lane (Harders; HCM's permissive turn: critical headway
+    :data:`CRITICAL_HEADWAY_S`, follow-up :data:`FOLLOW_UP_S`) against the flow, concentrated
+    in its green, of the movements it yields to that are green in that phase, over the lane's
+    saturation flow (at most 1).
+    """
+    links_of: dict[int, list[int]] = {}
+    for link in network.programs[plan.tls].links:
+        links_of.setdefault(link.movement, []).append(link.index)
+    green_s = {m: sum(ph.green_s for ph in plan.phases if any(ph.state[i] in GREEN for i in links_of.get(m, [])))
+               for m in links_of}
+    out = np.zeros((len(movements), len(plan.phases)))
+    for r, m in enumerate(movements):
+        mv = network.movements[m]
+        conflicts = network.conflicts(mv.junction)
+        pos = {k: i for i, k in enumerate(conflicts.movements)}
+        major = [b for b in conflicts.movements if m in pos and conflicts.yields[pos[m], pos[b]] and b in links_of]
+        lane_sat_vps = mv.sat_flow_vph / max(len(mv.from_lanes), 1) / 3600.0
+        for p, ph in enumerate(plan.phases):
+            shown = [ph.state[i] for i in links_of.get(m, [])]
+            if shown and all(c == "G" for c in shown):
+                out[r, p] = 1.0
+            elif any(c in GREEN for c in shown):
+                v = sum(float(q_vph[b]) / 3600.0 * plan.cycle_s / max(green_s[b], 1.0) for b in major
+                        if any(ph.state[i] in GREEN for i in links_of[b]))
+                cap = (v * np.exp(-v * CRITICAL_HEADWAY_S) / (1 - np.exp(-v * FOLLOW_UP_S)) if v > 1e-9
+                       else 1.0 / FOLLOW_UP_S)
+                out[r, p] = min(1.0, cap / lane_sat_vps) if lane_sat_vps > 0 else 0.0
+    return out
+
+
 def _signal_delays(network, plans: Mapping[str, SignalPlan], q_vph: np.ndarray,
-                   period_h: float) -> dict[int, tuple[float, float]]:
-    """Per movement at a light of ``plans``: control delay (s/veh; uniform + d2) and effective green share."""
+                   period_h: float) -> dict[int, tuple[float, float, float]]:
+    """Per movement at a light of ``plans``: control delay (s/veh; uniform + d2), effective green share, and
+    the vehicles it queues per cycle (those that stop, ``q r / (1 - y)``, plus the overflow queue ``q d2``)."""
     cyclic = _cyclic_delays(network, plans, q_vph)
-    out: dict[int, tuple[float, float]] = {}
+    out: dict[int, tuple[float, float, float]] = {}
     for tls, plan in plans.items():
         movs = sorted({link.movement for link in network.programs[tls].links
                        if network.movements[link.movement].turn != "crossing"})
         if not movs or plan.cycle_s <= 0:
             continue
-        share = service_matrix(plan, network, movs, PERMISSIVE_FACTOR) @ np.array([ph.green_s for ph in plan.phases])
+        share = _service(plan, network, movs, q_vph) @ np.array([ph.green_s for ph in plan.phases])
         sat = shared_lane_sat_vph(network, movs, q_vph)
         for m, g in zip(movs, np.minimum(share / plan.cycle_s, 1.0)):
-            out[m] = (_control_delay_s(float(q_vph[m]), sat[m], float(g), plan.cycle_s, period_h, cyclic.get(m)),
-                      float(g))
+            q = float(q_vph[m])
+            delay = _control_delay_s(q, sat[m], float(g), plan.cycle_s, period_h, cyclic.get(m))
+            if not np.isfinite(delay):
+                continue
+            uniform = cyclic.get(m, 0.5 * plan.cycle_s * (1 - g) ** 2 / (1 - min(1.0, q / (sat[m] * g)) * g))
+            y = min(q / sat[m], 0.95) if sat[m] > 0 else 0.0
+            queued = q / 3600.0 * ((1 - g) * plan.cycle_s / (1 - y) + max(delay - uniform, 0.0))
+            out[m] = (delay, float(g), queued)
     return out
 
 
@@ -115,6 +170,188 @@ def _mean_by_flow(values: list[float], movements: list[int], q_vph: np.ndarray) 
         return 0.0
     w = q_vph[movements]
     return float(np.average(values, weights=w if w.sum() > 0 else None))
+
+
+class _Links:
+    """The movements between road links: who feeds whom, through which junctions, and the links' flows."""
+
+    def __init__(self, network, q_vph: np.ndarray):
+        self.network, self.q = network, q_vph
+        self.out_of: dict[str, list[int]] = {}
+        self.into: dict[str, list[int]] = {}
+        for i, mv in enumerate(network.movements):
+            if mv.turn != "crossing" and mv.from_edge in network.edges and mv.to_edge in network.edges:
+                self.out_of.setdefault(mv.from_edge, []).append(i)
+                self.into.setdefault(mv.to_edge, []).append(i)
+        self.flow = self._flows()
+
+    def _flows(self) -> dict[str, float]:
+        """Flow (veh/h) of every link: what its movements carry out of it, else into it.
+
+        A link whose movements carry no estimate (both of its ends unsignalised, say) takes
+        its feeders' flows split over their movements by lanes, else its successors' flows
+        shared the same way, repeated until nothing changes.
+        """
+        mvs, q = self.network.movements, self.q
+        flow: dict[str, float] = {}
+        for edge in self.network.edges:
+            out = float(q[self.out_of.get(edge, [])].sum())
+            inn = float(q[self.into.get(edge, [])].sum())
+            if out > 0 or inn > 0:
+                flow[edge] = out if out > 0 else inn
+
+        def lanes(m: int) -> int:
+            return max(len(mvs[m].from_lanes), 1)
+
+        for _ in range(len(self.network.edges)):
+            changed = False
+            for edge in self.network.edges:
+                if edge in flow:
+                    continue
+                fwd = [(mvs[m].from_edge, lanes(m) / sum(lanes(k) for k in self.out_of[mvs[m].from_edge]))
+                       for m in self.into.get(edge, [])]
+                back = [(mvs[m].to_edge, lanes(m) / sum(lanes(k) for k in self.into[mvs[m].to_edge]))
+                        for m in self.out_of.get(edge, [])]
+                for side in (fwd, back):
+                    if side and all(e in flow for e, _ in side):
+                        flow[edge] = sum(flow[e] * w for e, w in side)
+                        changed = True
+                        break
+            if not changed:
+                break
+        return {edge: flow.get(edge, 0.0) for edge in self.network.edges}
+
+    def unsignalised(self, movements: list[int]) -> list[int]:
+        """The movements of ``movements`` at unsignalised junctions (U-turns only where they carry flow)."""
+        mvs = self.network.movements
+        return [m for m in movements if mvs[m].tls is None and (mvs[m].turn != "uturn" or self.q[m] > 0)]
+
+    def carried(self, m: int) -> float:
+        """Flow (veh/h) of movement ``m``: its estimate, else its from-link's flow split by lanes."""
+        if self.q[m] > 0:
+            return float(self.q[m])
+        mvs = self.network.movements
+        leaving = self.unsignalised(self.out_of[mvs[m].from_edge])
+        lanes = sum(max(len(mvs[k].from_lanes), 1) for k in leaving)
+        return self.flow[mvs[m].from_edge] * max(len(mvs[m].from_lanes), 1) / max(lanes, 1)
+
+
+def _queue_share(x_from: float, x_to: float, queue_m: float) -> float:
+    """Share of a stop line's delay a car spends between ``x_from`` and ``x_to`` metres back from it.
+
+    Shockwave picture of a queue reaching ``queue_m`` back: the car stopping at ``x`` waits
+    ``r (1 - x / L)``, so the share spent within ``x`` is ``2 u - u^2``, ``u = x / L``.
+    """
+    def f(x: float) -> float:
+        u = min(x / queue_m, 1.0) if queue_m > 0 else 1.0
+        return 2 * u - u * u
+    return f(x_to) - f(x_from)
+
+
+def _approach_queues(network, delays: dict[int, tuple[float, float, float]], q_vph: np.ndarray,
+                     leaving: list[int]) -> list[tuple[float, float, float]]:
+    """``(flow veh/h, control delay s/veh, queue reach m)`` of each timed movement leaving one approach.
+
+    Movements sharing approach lanes (:func:`~citybrain.timing.phases.lane_groups`) share
+    one queue: their queued cars over their lanes, :data:`QUEUED_SPACING_M` each.
+    """
+    timed = [m for m in leaving if m in delays]
+    out = []
+    for group in lane_groups(network, timed):
+        ms = [timed[i] for i in group]
+        lanes = {lane for m in ms for lane in network.movements[m].from_lanes}
+        reach = sum(delays[m][2] for m in ms) * QUEUED_SPACING_M / max(len(lanes), 1)
+        out += [(float(q_vph[m]), delays[m][0], reach) for m in ms]
+    return out
+
+
+def _queue_delays(links: _Links, approaches: dict[str, list[tuple[float, float, float]]]) -> dict[str, float]:
+    """Control delay (s/veh) each link carries from the queues of the stop lines downstream of it.
+
+    A stop line's queue fills its approach and, past unsignalised junctions, the links feeding
+    it (split over the feeders by their flows; a feeder with more lanes holds it shorter);
+    each link carries the share of the delay spent on its stretch (:func:`_queue_share`), a
+    link ending the chain (a light, the network's edge) whatever queues beyond it. Per vehicle
+    of a link, the share of its flow heading to that stop line counts.
+    """
+    network, mvs = links.network, links.network.movements
+    out: dict[str, float] = {}
+    for approach, queues in approaches.items():
+        q = np.array([x[0] for x in queues])
+        w_mov = q / q.sum() if q.sum() > 0 else np.full(len(queues), 1.0 / len(queues))
+        reach = max(x[2] for x in queues)
+        target = links.flow[approach]
+        lanes_a = max(network.edges[approach]["lanes"], 1)
+        stack = [(approach, 0.0, 1.0, (approach,))]
+        while stack:
+            edge, x0, weight, path = stack.pop()
+            data = network.edges[edge]
+            stretch = data["length_m"] * (1.0 if edge == approach else max(data["lanes"], 1) / lanes_a)
+            x1 = x0 + stretch / max(weight, 1e-9)
+            feeders = [m for m in links.unsignalised(links.into.get(edge, [])) if mvs[m].from_edge not in path]
+            last = x1 >= reach or not feeders
+            share = sum(wm * d * (1.0 - _queue_share(0.0, x0, lq) if last else _queue_share(x0, x1, lq))
+                        for wm, (_, d, lq) in zip(w_mov, queues))
+            heading = min(1.0, weight * target / links.flow[edge]) if links.flow[edge] > 0 and target > 0 else 1.0
+            out[edge] = out.get(edge, 0.0) + heading * share
+            if last:
+                continue
+            f = np.array([links.carried(m) for m in feeders])
+            w = f / f.sum() if f.sum() > 0 else np.full(len(feeders), 1.0 / len(feeders))
+            for m, wm in zip(feeders, w):
+                stack.append((mvs[m].from_edge, x1, weight * float(wm), (*path, mvs[m].from_edge)))
+    return out
+
+
+def _start_up_s(x_from: float, x_to: float, speed: float) -> float:
+    """Time (s) a car starting from rest at a stop line loses between ``x_from`` and ``x_to`` m past it.
+
+    Accelerating at :data:`ACCEL_MPS2` to ``speed``: at ``x`` metres it has lost
+    ``sqrt(2 x / a) - x / v``, up to ``v / (2 a)`` once at speed (``v^2 / (2 a)`` metres on).
+    """
+    def lost(x: float) -> float:
+        x = min(max(x, 0.0), speed * speed / (2 * ACCEL_MPS2))
+        return float(np.sqrt(2 * x / ACCEL_MPS2) - x / max(speed, 0.1))
+    return lost(x_to) - lost(x_from)
+
+
+def _start_up_delays(links: _Links, delays: dict[int, tuple[float, float, float]]) -> dict[str, float]:
+    """Start-up loss (s/veh) on each link past a light: the stopped share of its vehicles times what they lose there.
+
+    The stopped share of a movement is ``(1 - g/C) / (1 - y)`` (uniform arrivals, at most 1);
+    the acceleration runs from the stop line, across the junction (its width along the
+    approach) and on through the links past unsignalised junctions until at speed.
+    """
+    network, mvs, q = links.network, links.network.movements, links.q
+    out: dict[str, float] = {}
+    # (edge, stopped share, metres from the stop line to the edge's start)
+    stack = []
+    for edge in network.edges:
+        feeders = [m for m in links.into.get(edge, []) if m in delays]
+        if not feeders:
+            continue
+        w = q[feeders] if q[feeders].sum() > 0 else np.ones(len(feeders))
+        for m, wm in zip(feeders, w / w.sum()):
+            mv = mvs[m]
+            sat = mv.sat_flow_vph
+            y = min(float(q[m]) / sat, 0.95) if sat > 0 else 0.0
+            stopped = min(1.0, (1.0 - delays[m][1]) / (1.0 - y)) * float(wm)
+            stack.append((edge, stopped, crossing_distance_m(network, mv.junction, mv.from_edge), (edge,)))
+    while stack:
+        edge, stopped, x0, path = stack.pop()
+        data = network.edges[edge]
+        speed = max(data["speed_mps"], 0.1)
+        out[edge] = out.get(edge, 0.0) + stopped * _start_up_s(x0, x0 + data["length_m"], speed)
+        x1 = x0 + data["length_m"]
+        if x1 >= speed * speed / (2 * ACCEL_MPS2):
+            continue
+        nxt = [m for m in links.unsignalised(links.out_of.get(edge, [])) if mvs[m].to_edge not in path]
+        for m in nxt:
+            to = mvs[m].to_edge
+            # the successor's vehicles that came this way
+            came = min(1.0, links.carried(m) / links.flow[to]) if links.flow[to] > 0 else 1.0
+            stack.append((to, stopped * came, x1 + crossing_distance_m(network, mvs[m].junction, edge), (*path, to)))
+    return out
 
 
 def link_states(network, q_vph: np.ndarray, plans: Mapping[str, SignalPlan], *, period_h: float = 0.25,
@@ -137,32 +374,24 @@ def link_states(network, q_vph: np.ndarray, plans: Mapping[str, SignalPlan], *, 
     """
     measured = measured or {}
     delays = _signal_delays(network, plans, q_vph, period_h)
-    out_of: dict[str, list[int]] = {}
-    into: dict[str, list[int]] = {}
-    for i, mv in enumerate(network.movements):
-        if mv.turn != "crossing":
-            out_of.setdefault(mv.from_edge, []).append(i)
-            into.setdefault(mv.to_edge, []).append(i)
+    links = _Links(network, q_vph)
+    approaches = {edge: _approach_queues(network, delays, q_vph, leaving) for edge, leaving in links.out_of.items()}
+    control = _queue_delays(links, {edge: qs for edge, qs in approaches.items() if qs})
+    start_up = _start_up_delays(links, delays)
     rows = []
     for edge, data in sorted(network.edges.items()):
-        leaving = out_of.get(edge, [])
-        flow = float(q_vph[leaving].sum()) if leaving else 0.0
-        if flow <= 0 and into.get(edge):
-            flow = float(q_vph[into[edge]].sum())
-        t0 = data["length_m"] / max(data["speed_mps"], 0.1)
+        flow = links.flow[edge]
+        t0 = data["length_m"] / free_flow_speed_mps(data["speed_mps"])
         vc = flow / (LANE_CAPACITY_VPH * max(data["lanes"], 1))
-        control = _mean_by_flow([delays[m][0] for m in leaving if m in delays and np.isfinite(delays[m][0])],
-                                [m for m in leaving if m in delays and np.isfinite(delays[m][0])], q_vph)
-        feeders = [m for m in into.get(edge, []) if m in delays]
-        stopped = _mean_by_flow([1.0 - delays[m][1] for m in feeders], feeders, q_vph)
-        start_up = stopped * data["speed_mps"] / (2 * ACCEL_MPS2)
-        travel, source = t0 * (1 + 0.15 * vc ** 4) + start_up + control, "model"
+        waiting = control.get(edge, 0.0)
+        travel, source = t0 * (1 + 0.15 * vc ** 4) + start_up.get(edge, 0.0) + waiting, "model"
         seen_s, matched = measured.get(edge, (float("nan"), 0))
         if matched >= min_matched and np.isfinite(seen_s) and seen_s > 0:
             travel, source = float(seen_s), "plates"
-        tti = travel / t0
-        rows.append((edge, data["length_m"], data["lanes"], flow, t0, travel, data["length_m"] / travel * 3.6, tti,
-                     level_of(tti), vc, control, source, int(matched)))
+        tti = travel / t0 if t0 > 0 else 1.0
+        rows.append((edge, data["length_m"], data["lanes"], flow, t0, travel,
+                     data["length_m"] / travel * 3.6 if travel > 0 else data["speed_mps"] * 3.6, tti,
+                     level_of(tti), vc, waiting, source, int(matched)))
     return pd.DataFrame(rows, columns=list(STATE_COLUMNS))
 
 
