@@ -32,6 +32,7 @@ from .network.geometry import LinkGeometry
 import numpy as np
 import pandas as pd
 
+from .network.conflicts import NEVER
 from .plans.model import GREEN, SignalPlan
 from .plans.safety import crossing_distance_m
 from .timing.delay_model import delay_model, movement_delays, offsets_of, shared_lane_sat_vph
@@ -164,6 +165,54 @@ def _signal_delays(network, plans: Mapping[str, SignalPlan], q_vph: np.ndarray,
     return out
 
 
+def _headways_s(network, m: int, minor: set[int]) -> tuple[float, float]:
+    """Critical and follow-up headway (s) of a movement giving way at an unsignalised junction (HCM 6th ed.,
+    Exhibit 20-11, two-lane major road): a left turn off the major road 4.1 / 2.2; from the minor
+    road a right turn 6.2 / 3.3, a through 6.5 / 4.0, a left or U-turn 7.1 / 3.5."""
+    mv = network.movements[m]
+    on_major = any(k not in minor for k in network.junction_movements(mv.junction)
+                   if network.movements[k].from_edge == mv.from_edge and network.movements[k].turn != "crossing")
+    if on_major:
+        return 4.1, 2.2
+    return {"right": (6.2, 3.3), "partial_right": (6.2, 3.3), "through": (6.5, 4.0)}.get(mv.turn, (7.1, 3.5))
+
+
+def _priority_delays(links, period_h: float) -> dict[int, tuple[float, float, float]]:
+    """Per movement giving way at an unsignalised junction: its delay (s/veh), 1, and the vehicles it queues.
+
+    A movement gives way to those it yields or merges to (:mod:`citybrain.network.conflicts`)
+    and, if it gives way to any, to the streams it crosses that give way to none. Its capacity
+    is Harders' gap acceptance against their flows, ``c = v e^(-v t_c) / (1 - e^(-v t_f))``
+    (:func:`_headways_s`); its delay the HCM two-way-stop delay less the service time of an
+    empty major road and its 5 s for the stop (these are give-way, not stop, signs):
+    ``3600/c - t_f + 900 T [(x - 1) + sqrt((x - 1)^2 + 3600 x / (450 c T))]``, ``x = q / c``;
+    it queues ``q d`` vehicles on average (Little), twice that at most.
+    """
+    network, mvs = links.network, links.network.movements
+    out: dict[int, tuple[float, float, float]] = {}
+    for junction in {mv.junction for mv in mvs if mv.tls is None and mv.turn != "crossing"}:
+        conflicts = network.conflicts(junction)
+        idx = [i for i, m in enumerate(conflicts.movements) if mvs[m].turn != "crossing"]
+        minor = {conflicts.movements[a] for a in idx if conflicts.yields[a, idx].any()}
+        for a in idx:
+            m = conflicts.movements[a]
+            if m not in minor:
+                continue
+            major = [conflicts.movements[b] for b in idx
+                     if conflicts.yields[a, b] or (conflicts.kind[a, b] == NEVER and conflicts.movements[b] not in minor)]
+            v = sum(links.carried(b) for b in major) / 3600.0
+            q = links.carried(m)
+            if v <= 0 or q <= 0:
+                continue
+            t_c, t_f = _headways_s(network, m, minor)
+            cap = v * np.exp(-v * t_c) / (1 - np.exp(-v * t_f)) * 3600.0
+            x = q / cap
+            d = (3600.0 / cap - t_f + 900.0 * period_h * ((x - 1) + np.sqrt((x - 1) ** 2 + 3600.0 * x / (450.0 * cap * period_h))))
+            d = max(float(d), 0.0)
+            out[m] = (d, 1.0, 2.0 * q * d / 3600.0)
+    return out
+
+
 def _mean_by_flow(values: list[float], movements: list[int], q_vph: np.ndarray) -> float:
     """Mean of ``values`` weighted by the movements' flows (equal weights when none flows; 0 for none)."""
     if not values:
@@ -190,7 +239,8 @@ class _Links:
 
         A link whose movements carry no estimate (both of its ends unsignalised, say) takes
         its feeders' flows split over their movements by lanes, else its successors' flows
-        shared the same way, repeated until nothing changes.
+        shared the same way, repeated until nothing changes; then one link at a time from the
+        neighbours known so far, and again.
         """
         mvs, q = self.network.movements, self.q
         flow: dict[str, float] = {}
@@ -203,7 +253,8 @@ class _Links:
         def lanes(m: int) -> int:
             return max(len(mvs[m].from_lanes), 1)
 
-        for _ in range(len(self.network.edges)):
+        strict = True
+        for _ in range(2 * len(self.network.edges)):
             changed = False
             for edge in self.network.edges:
                 if edge in flow:
@@ -213,12 +264,16 @@ class _Links:
                 back = [(mvs[m].to_edge, lanes(m) / sum(lanes(k) for k in self.into[mvs[m].to_edge]))
                         for m in self.out_of.get(edge, [])]
                 for side in (fwd, back):
-                    if side and all(e in flow for e, _ in side):
-                        flow[edge] = sum(flow[e] * w for e, w in side)
+                    known = [(e, w) for e, w in side if e in flow]
+                    if known and (len(known) == len(side) or not strict):
+                        flow[edge] = sum(flow[e] * w for e, w in known)
                         changed = True
                         break
-            if not changed:
+                if changed and not strict:
+                    break
+            if not changed and not strict:
                 break
+            strict = changed
         return {edge: flow.get(edge, 0.0) for edge in self.network.edges}
 
     def unsignalised(self, movements: list[int]) -> list[int]:
@@ -227,10 +282,12 @@ class _Links:
         return [m for m in movements if mvs[m].tls is None and (mvs[m].turn != "uturn" or self.q[m] > 0)]
 
     def carried(self, m: int) -> float:
-        """Flow (veh/h) of movement ``m``: its estimate, else its from-link's flow split by lanes."""
+        """Flow (veh/h) of movement ``m``: its estimate, else its from-link's flow split by lanes (none for a U-turn)."""
         if self.q[m] > 0:
             return float(self.q[m])
         mvs = self.network.movements
+        if mvs[m].turn == "uturn":
+            return 0.0
         leaving = self.unsignalised(self.out_of[mvs[m].from_edge])
         lanes = sum(max(len(mvs[k].from_lanes), 1) for k in leaving)
         return self.flow[mvs[m].from_edge] * max(len(mvs[m].from_lanes), 1) / max(lanes, 1)
@@ -375,7 +432,10 @@ def link_states(network, q_vph: np.ndarray, plans: Mapping[str, SignalPlan], *, 
     measured = measured or {}
     delays = _signal_delays(network, plans, q_vph, period_h)
     links = _Links(network, q_vph)
-    approaches = {edge: _approach_queues(network, delays, q_vph, leaving) for edge, leaving in links.out_of.items()}
+    waits = {**_priority_delays(links, period_h), **delays}
+    carried = np.array([links.carried(m) if i in waits and q_vph[i] <= 0 else q_vph[i]
+                        for i, m in enumerate(range(len(q_vph)))])
+    approaches = {edge: _approach_queues(network, waits, carried, leaving) for edge, leaving in links.out_of.items()}
     control = _queue_delays(links, {edge: qs for edge, qs in approaches.items() if qs})
     start_up = _start_up_delays(links, delays)
     rows = []
