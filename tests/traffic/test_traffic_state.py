@@ -75,28 +75,90 @@ def test_projected_networks_are_written_in_wgs84():
     assert (abs(lon - 11.4) < 0.1).all() and (abs(lat - 48.76) < 0.1).all()
 
 
-@pytest.mark.sumo
-def test_travel_times_agree_with_sumo_on_the_demo(network, tmp_path):
-    """Flows estimated from the twin's cameras, the own programs: modelled vs SUMO's edge travel times."""
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    """Half an hour of the demo in the twin under its own programs, and flows estimated from its cameras.
+
+    Returns the run folder: ``flows.csv`` (as ``citybrain run`` writes it) and SUMO's ``edgedata.xml``.
+    """
     from simulation import RunSpec, load_scenario
     from simulation.runner import run_one
 
-    from citybrain.estimation import estimate_flows
+    from citybrain.estimation import estimate_flows, write_flows
 
+    folder = tmp_path_factory.mktemp("demo_run")
     sc = load_scenario(ROOT / "scenarios" / "demo.toml")
     sc = replace(sc, end_s=sc.begin_s + 1800.0)
-    res = run_one(RunSpec(scenario=sc, controller="fixed", seed=0, cameras=True), tmp_path)
+    res = run_one(RunSpec(scenario=sc, controller="fixed", seed=0, cameras=True), folder)
     assert res.ok, res.error
-    flows = estimate_flows(network, res.cameras.count_table(network, strict=False, source="cameras")).flows
+    network = graph_from_sumo_net(sc.network)
+    write_flows(estimate_flows(network, res.cameras.count_table(network, strict=False, source="cameras")).flows,
+                folder / "flows.csv")
+    return folder
+
+
+def _valid_state(path, network):
+    """The GeoJSON at ``path``, checked: valid, one feature per link, every property of the state."""
+    parsed = geojson.loads(path.read_text())
+    assert parsed.is_valid, parsed.errors()
+    features = parsed["features"]
+    assert sorted(f["id"] for f in features) == sorted(network.edges)
+    for f in features:
+        props = f["properties"]
+        assert set(props) == set(STATE_COLUMNS), f["id"]
+        assert props["level"] == level_of(props["tti"]) and props["tti"] >= 1.0 - 1e-9
+        assert props["travel_s"] >= props["free_flow_s"] > 0 and props["flow_vph"] >= 0
+    assert parsed["areas"]["network"]["level"] in dict(LEVELS)
+    return parsed
+
+
+@pytest.mark.sumo
+def test_travel_times_agree_with_sumo_on_the_demo(network, demo_run):
+    """Flows estimated from the twin's cameras, the own programs: modelled vs SUMO's edge travel times.
+
+    Links with traffic: at least 20 vehicles drove onto them. Measured on the shipped demo
+    (1800 s, seed 0): 95% within 15%, median error 3.7%.
+    """
+    from citybrain.estimation import read_flows
+
+    flows = read_flows(demo_run / "flows.csv")
     states = link_states(network, movement_flows(network, flows), plans_from_network(network).periods[0].by_tls,
                          period_h=0.5).set_index("edge")
     sumo = {e.get("id"): (float(e.get("traveltime")), float(e.get("entered", 0)))
-            for e in ET.parse(tmp_path / "edgedata.xml").iter("edge") if e.get("traveltime")}
+            for e in ET.parse(demo_run / "edgedata.xml").iter("edge") if e.get("traveltime")}
     busy = [e for e, (_, n) in sumo.items() if n >= 20 and e in states.index]
     err = np.array([states.loc[e, "travel_s"] / sumo[e][0] - 1 for e in busy])
     assert len(busy) >= 15
-    assert np.mean(np.abs(err) <= 0.15) >= 0.8, dict(zip(busy, err.round(2)))
-    assert np.median(np.abs(err)) <= 0.10
+    assert np.mean(np.abs(err) <= 0.15) >= 0.85, dict(zip(busy, err.round(2)))
+    assert np.median(np.abs(err)) <= 0.06
+
+
+@pytest.mark.sumo
+def test_cli_writes_the_state_of_a_demo_run(network, demo_run, tmp_path):
+    out = tmp_path / "state.geojson"
+    r = CliRunner().invoke(cli, ["traffic-state", "--network", str(NET), "--run", str(demo_run), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    state = _valid_state(out, network)
+    # the arterial carries the demo's heaviest flows and waits at its lights
+    by = {f["id"]: f["properties"] for f in state["features"]}
+    assert by["J2_J3"]["flow_vph"] > 500 and by["J2_J3"]["control_delay_s"] > 5
+    assert state["areas"]["network"]["index"] > 1.0
+
+
+def test_cli_writes_the_state_of_ingolstadt7_in_wgs84(tmp_path):
+    net = real_path("resco/ingolstadt7/ingolstadt7.net.xml")
+    network = graph_from_sumo_net(net)
+    flows = tmp_path / "flows.csv"
+    rows = ["junction,from_edge,to_edge,interval_start,interval_s,flow_vph,se_vph"]
+    rows += [f"{m.junction},{m.from_edge},{m.to_edge},0,3600,120,5" for m in network.movements
+             if m.turn != "crossing" and m.tls]
+    flows.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "state.geojson"
+    r = CliRunner().invoke(cli, ["traffic-state", "--network", str(net), "--flows", str(flows), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    state = _valid_state(out, network)
+    assert "WGS84" in state["crs_note"]
+    assert any(f["properties"]["control_delay_s"] > 0 for f in state["features"])
 
 
 def test_cli_writes_geojson_and_a_map_and_refuses_bad_flows(tmp_path):
