@@ -25,6 +25,7 @@ congestion delay index bands: free below 1.5, slow below 1.8, congested below 2.
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 
 from .network.geometry import LinkGeometry
@@ -53,6 +54,8 @@ LANE_CAPACITY_VPH = 1800.0
 ACCEL_MPS2 = 2.6
 #: Space a queued car takes in its lane (m): SUMO's default car, 5 m long, 2.5 m behind the next.
 QUEUED_SPACING_M = 7.5
+#: Comfortable deceleration of a car (m/s^2; SUMO's default passenger car).
+DECEL_MPS2 = 4.5
 #: Speed (m/s) a free driver loses to dawdling: SUMO's default (Krauss) driver drops each 1 s step
 #: a uniform share of ``sigma a`` (0.5 x 2.6 m/s^2) below its desired speed, half of it on average.
 DAWDLE_MPS = 0.65
@@ -360,54 +363,130 @@ def _queue_delays(links: _Links, approaches: dict[str, list[tuple[float, float, 
     return out
 
 
-def _start_up_s(x_from: float, x_to: float, speed: float) -> float:
-    """Time (s) a car starting from rest at a stop line loses between ``x_from`` and ``x_to`` m past it.
+def _turns(network) -> dict[tuple[str, str], tuple[float, float]]:
+    """``(from_edge, to_edge) -> (speed m/s, length m)`` of the junction's internal lanes between them.
 
-    Accelerating at :data:`ACCEL_MPS2` to ``speed``: at ``x`` metres it has lost
-    ``sqrt(2 x / a) - x / v``, up to ``v / (2 a)`` once at speed (``v^2 / (2 a)`` metres on).
+    Read from the network file (cached per file): SUMO limits a turn's internal lanes to the
+    speed its radius allows; several lanes of one movement are averaged, chained internal
+    lanes summed (length) and their slowest taken (speed).
     """
+    path = str(getattr(network, "path", "") or "")
+    if path in _TURNS:
+        return _TURNS[path]
+    lanes: dict[str, tuple[float, float]] = {}
+    via_of: dict[str, str] = {}
+    pairs: list[tuple[str, str, str]] = []
+    try:
+        for _, elem in ET.iterparse(path):
+            if elem.tag == "lane" and elem.get("id", "").startswith(":"):
+                lanes[elem.get("id")] = (float(elem.get("speed", 0)), float(elem.get("length", 0)))
+            elif elem.tag == "connection" and elem.get("via"):
+                src = elem.get("from", "")
+                if src.startswith(":"):
+                    via_of[f"{src}_{elem.get('fromLane')}"] = elem.get("via")
+                else:
+                    pairs.append((src, elem.get("to", ""), elem.get("via")))
+            if elem.tag in ("edge", "junction", "connection"):
+                elem.clear()
+    except (OSError, ET.ParseError):
+        pass
+    found: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for src, dst, via in pairs:
+        speed, length, lane, seen = float("inf"), 0.0, via, set()
+        while lane in lanes and lane not in seen:
+            seen.add(lane)
+            speed, length = min(speed, lanes[lane][0]), length + lanes[lane][1]
+            lane = via_of.get(lane)
+        if np.isfinite(speed):
+            found.setdefault((src, dst), []).append((speed, length))
+    out = {k: (float(np.mean([v[0] for v in vs])), float(np.mean([v[1] for v in vs]))) for k, vs in found.items()}
+    _TURNS[path] = out
+    return out
+
+
+_TURNS: dict[str, dict[tuple[str, str], tuple[float, float]]] = {}
+
+
+def _speed_up_s(x_from: float, x_to: float, speed: float, from_speed: float = 0.0) -> float:
+    """Time (s) a car leaving a junction at ``from_speed`` loses between ``x_from`` and ``x_to`` m past its stop line.
+
+    Accelerating at :data:`ACCEL_MPS2` from ``u`` to ``v = speed``: at ``x`` metres it has lost
+    ``(sqrt(u^2 + 2 a x) - u) / a - x / v``, up to ``(v - u)^2 / (2 a v)`` once at speed.
+    """
+    u = min(max(from_speed, 0.0), speed)
+
     def lost(x: float) -> float:
-        x = min(max(x, 0.0), speed * speed / (2 * ACCEL_MPS2))
-        return float(np.sqrt(2 * x / ACCEL_MPS2) - x / max(speed, 0.1))
+        x = min(max(x, 0.0), (speed * speed - u * u) / (2 * ACCEL_MPS2))
+        return float((np.sqrt(u * u + 2 * ACCEL_MPS2 * x) - u) / ACCEL_MPS2 - x / max(speed, 0.1))
     return lost(x_to) - lost(x_from)
 
 
-def _start_up_delays(links: _Links, delays: dict[int, tuple[float, float, float]]) -> dict[str, float]:
-    """Start-up loss (s/veh) on each link past a light: the stopped share of its vehicles times what they lose there.
+def _slow_down_s(length_m: float, speed: float, turn_speed: float) -> float:
+    """Time (s) a car loses braking at :data:`DECEL_MPS2` from ``speed`` to ``turn_speed`` within the last ``length_m``."""
+    v, u = max(speed, 0.1), min(max(turn_speed, 0.0), speed)
+    x = min(length_m, (v * v - u * u) / (2 * DECEL_MPS2))
+    return float((np.sqrt(u * u + 2 * DECEL_MPS2 * x) - u) / DECEL_MPS2 - x / v)
 
-    The stopped share of a movement is ``(1 - g/C) / (1 - y)`` (uniform arrivals, at most 1);
-    the acceleration runs from the stop line, across the junction (its width along the
-    approach) and on through the links past unsignalised junctions until at speed.
+
+def _stopped_share(links: _Links, m: int, delays: dict[int, tuple[float, float, float]]) -> float:
+    """Share of a movement's cars its light stops: ``(1 - g/C) / (1 - y)`` (uniform arrivals, at most 1); 0 unsignalised."""
+    if m not in delays:
+        return 0.0
+    sat = links.network.movements[m].sat_flow_vph
+    y = min(float(links.q[m]) / sat, 0.95) if sat > 0 else 0.0
+    return min(1.0, (1.0 - delays[m][1]) / (1.0 - y))
+
+
+def _turn_losses(links: _Links, delays: dict[int, tuple[float, float, float]]) -> dict[str, float]:
+    """Time (s/veh) each link loses to cars braking for the turns at its end and speeding up after its start.
+
+    Cars a light stops start from rest at the stop line, the others cross at the turn's speed
+    (its internal lanes', :func:`_turns`); the acceleration runs across the junction (its
+    internal lanes' length, else its width along the approach) and on through the links past
+    unsignalised junctions until at speed (:func:`_speed_up_s`). Cars not stopped brake for a
+    turn slower than their link at :data:`DECEL_MPS2` (:func:`_slow_down_s`).
     """
-    network, mvs, q = links.network, links.network.movements, links.q
+    network, mvs = links.network, links.network.movements
+    turns = _turns(network)
     out: dict[str, float] = {}
-    # (edge, stopped share, metres from the stop line to the edge's start)
-    stack = []
+    stack = []  # (edge, share of its cars, metres from the stop line to its start, speed crossing, path)
     for edge in network.edges:
-        feeders = [m for m in links.into.get(edge, []) if m in delays]
-        if not feeders:
-            continue
-        w = q[feeders] if q[feeders].sum() > 0 else np.ones(len(feeders))
-        for m, wm in zip(feeders, w / w.sum()):
-            mv = mvs[m]
-            sat = mv.sat_flow_vph
-            y = min(float(q[m]) / sat, 0.95) if sat > 0 else 0.0
-            stopped = min(1.0, (1.0 - delays[m][1]) / (1.0 - y)) * float(wm)
-            stack.append((edge, stopped, crossing_distance_m(network, mv.junction, mv.from_edge), (edge,)))
+        data = network.edges[edge]
+        v = max(data["speed_mps"], 0.1)
+        movs = [m for m in links.into.get(edge, []) if mvs[m].turn != "uturn" or links.q[m] > 0]
+        w = np.array([links.carried(m) for m in movs])
+        if movs and w.sum() > 0:
+            for m, wm in zip(movs, w / w.sum()):
+                mv = mvs[m]
+                speed, length = turns.get((mv.from_edge, edge), (v, crossing_distance_m(network, mv.junction, mv.from_edge)))
+                stopped = _stopped_share(links, m, delays)
+                stack.append((edge, float(wm) * stopped, length, 0.0, (edge,)))
+                if speed < v:
+                    stack.append((edge, float(wm) * (1 - stopped), length, speed, (edge,)))
+        leaving = [m for m in links.out_of.get(edge, []) if mvs[m].turn != "uturn" or links.q[m] > 0]
+        w = np.array([links.carried(m) for m in leaving])
+        if leaving and w.sum() > 0:
+            for m, wm in zip(leaving, w / w.sum()):
+                speed = turns.get((edge, mvs[m].to_edge), (v, 0.0))[0]
+                if speed < v:
+                    out[edge] = out.get(edge, 0.0) + float(wm) * (1 - _stopped_share(links, m, delays)) * _slow_down_s(
+                        data["length_m"], v, speed)
     while stack:
-        edge, stopped, x0, path = stack.pop()
+        edge, share, x0, u, path = stack.pop()
         data = network.edges[edge]
         speed = max(data["speed_mps"], 0.1)
-        out[edge] = out.get(edge, 0.0) + stopped * _start_up_s(x0, x0 + data["length_m"], speed)
         x1 = x0 + data["length_m"]
-        if x1 >= speed * speed / (2 * ACCEL_MPS2):
+        out[edge] = out.get(edge, 0.0) + share * _speed_up_s(x0, x1, speed, u)
+        if share <= 1e-6 or x1 >= (speed * speed - min(u, speed) ** 2) / (2 * ACCEL_MPS2):
             continue
-        nxt = [m for m in links.unsignalised(links.out_of.get(edge, [])) if mvs[m].to_edge not in path]
-        for m in nxt:
+        for m in links.unsignalised(links.out_of.get(edge, [])):
             to = mvs[m].to_edge
-            # the successor's vehicles that came this way
+            if to in path:
+                continue
+            # the successor's cars that came this way
             came = min(1.0, links.carried(m) / links.flow[to]) if links.flow[to] > 0 else 1.0
-            stack.append((to, stopped * came, x1 + crossing_distance_m(network, mvs[m].junction, edge), (*path, to)))
+            across = turns.get((edge, to), (speed, crossing_distance_m(network, mvs[m].junction, edge)))[1]
+            stack.append((to, share * came, x1 + across, u, (*path, to)))
     return out
 
 
@@ -437,7 +516,7 @@ def link_states(network, q_vph: np.ndarray, plans: Mapping[str, SignalPlan], *, 
                         for i, m in enumerate(range(len(q_vph)))])
     approaches = {edge: _approach_queues(network, waits, carried, leaving) for edge, leaving in links.out_of.items()}
     control = _queue_delays(links, {edge: qs for edge, qs in approaches.items() if qs})
-    start_up = _start_up_delays(links, delays)
+    start_up = _turn_losses(links, delays)
     rows = []
     for edge, data in sorted(network.edges.items()):
         flow = links.flow[edge]
