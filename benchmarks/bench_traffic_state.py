@@ -2,11 +2,19 @@
 
 Per scenario: one twin run under the network's own programs with cameras on (seed 0); flows
 estimated from its counts; ``citybrain.traffic_state.link_states`` under the same programs;
-compared with SUMO's ``edgeData`` travel time on every link at least ``--min-vehicles`` entered.
+compared with SUMO's ``edgeData`` travel time on every link with traffic.
+
+The reference: SUMO's edge ``traveltime`` over the whole window is the edge's length over the
+vehicles' mean speed on it (distance driven over vehicle-seconds spent), i.e. the mean time of
+the vehicles that drove over it, each weighted by the share of the edge it drove; the
+junctions' internal lanes are not part of any edge. A link has traffic when at least
+``--min-vehicles`` vehicles drove onto it (``entered``); links where the demand inserts its
+vehicles (``departed``, not ``entered``) do not count: SUMO's insertion is not traffic the
+model describes.
 
 Usage::
 
-    python benchmarks/bench_traffic_state.py                          # demo and ingolstadt7
+    python benchmarks/bench_traffic_state.py                          # demo, ingolstadt7, cologne3
     python benchmarks/bench_traffic_state.py --scenarios demo --seconds 1800
 
 Prints per scenario: links compared, share within 15%, median and 90th percentile of the
@@ -66,7 +74,8 @@ def compare(name: str, seconds: float, min_vehicles: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenarios", nargs="+", choices=sorted(SCENARIOS), default=["demo", "ingolstadt7"])
+    parser.add_argument("--scenarios", nargs="+", choices=sorted(SCENARIOS),
+                        default=["demo", "ingolstadt7", "cologne3"])
     parser.add_argument("--seconds", type=float, default=3600.0)
     parser.add_argument("--min-vehicles", type=int, default=20)
     args = parser.parse_args()

@@ -1,26 +1,33 @@
 """The state of the roads for the public: per link flow, speed, travel time, travel time index and level.
 
 Per road link (a SUMO edge), the travel time is a model of the estimated flows and the signal
-timing, or, where plate matches measured it, the measured one:
+timing, or, where plate matches measured it, the measured one. The model adds up:
 
-* running time, the free-flow time ``t0 = length / speed limit`` grown by the BPR function
-  ``t0 (1 + 0.15 (v / c)^4)`` with ``c`` 1800 veh/h per lane (Bureau of Public Roads, 1964);
-* plus, where the link starts at a signal, the time lost accelerating from rest, ``v / (2 a)``,
-  by the share of its vehicles the upstream signal stopped (taken as the red share ``1 - g/C``
-  of the movements feeding it, random arrivals);
-* plus, where the link ends at a signal, its control delay, per movement leaving the link: the
-  uniform delay of the platoon model (:mod:`citybrain.timing.delay_model`, TRANSYT-style, at the
-  plans' offsets, so progression counts) where the lights share a whole-second cycle, else HCM's
+* running time: the free-flow time ``t0 = length / free speed`` (the speed limit less the
+  :data:`DAWDLE_MPS` a free driver loses, :func:`free_flow_speed_mps`) grown by the BPR function
+  ``t0 (1 + 0.15 (v / c)^4)``, ``c`` 1800 veh/h per lane (Bureau of Public Roads, 1964);
+* turns: cars braking for a turn slower than the link at its end, and speeding up after the
+  junction at its start, from rest for the share a light stopped (``(1 - g/C) / (1 - y)``),
+  else from the turn's speed (SUMO's internal lanes), over the links until at speed;
+* queues: per movement at a light, the uniform delay of the platoon model
+  (:mod:`citybrain.timing.delay_model`, TRANSYT-style, at the plans' offsets, so progression
+  counts) where the lights share a whole-second cycle, else HCM's
   ``d1 = 0.5 C (1 - g/C)^2 / (1 - min(1, X) g/C)``; plus HCM's incremental delay
-  ``d2 = 900 T [(X - 1) + sqrt((X - 1)^2 + 4 X / (c T))]`` (HCM 6th ed., Eq. 19-19), with ``g/C``
-  the movement's effective green share (permissive green at half of saturation flow), ``X``
-  its degree of saturation, ``T`` the analysis period; averaged over the movements by flow
-  (equally on a link with none). Delay at unsignalised junctions is not modelled.
+  ``d2 = 900 T [(X - 1) + sqrt((X - 1)^2 + 4 X / (c T))]`` (HCM 6th ed., Eq. 19-19), ``g/C`` its
+  effective green share (a permissive green at the gap-acceptance capacity against the streams
+  it yields to), ``X`` its degree of saturation, ``T`` the analysis period. Per movement giving
+  way at an unsignalised junction, HCM's two-way-stop delay for a give-way sign. The delay is
+  spent where the cars queue: on the stop line's link and, once its queue outgrows it, on the
+  links feeding it (:func:`_queue_delays`, a shockwave share of the delay per stretch).
 
 The travel time index is travel time over free-flow time. Levels follow AutoNavi's (Amap)
 congestion delay index bands: free below 1.5, slow below 1.8, congested below 2.0, jammed from
 2.0. An area's congestion index is its links' travel time index weighted by vehicle-kilometres
 (flow x length); links without flow do not weigh.
+
+Not modelled: queues spilling back across a junction (a full link blocking the movements
+into it), and the time on the junctions' internal lanes (SUMO's edge travel times leave it out
+too).
 """
 
 from __future__ import annotations
@@ -67,7 +74,7 @@ PERMISSIVE_FACTOR = 0.5
 
 
 def free_flow_speed_mps(limit_mps: float) -> float:
-    """Mean speed (m/s) of cars free to drive on a link with speed limit ``limit_mps``: the limit less :data:`DAWDLE_MPS`."""
+    """Mean speed (m/s) of free cars on a link with speed limit ``limit_mps``: the limit less :data:`DAWDLE_MPS`."""
     return max(limit_mps - DAWDLE_MPS, 0.5 * limit_mps, 0.1)
 
 
@@ -201,8 +208,8 @@ def _priority_delays(links, period_h: float) -> dict[int, tuple[float, float, fl
             m = conflicts.movements[a]
             if m not in minor:
                 continue
-            major = [conflicts.movements[b] for b in idx
-                     if conflicts.yields[a, b] or (conflicts.kind[a, b] == NEVER and conflicts.movements[b] not in minor)]
+            major = [conflicts.movements[b] for b in idx if conflicts.yields[a, b]
+                     or (conflicts.kind[a, b] == NEVER and conflicts.movements[b] not in minor)]
             v = sum(links.carried(b) for b in major) / 3600.0
             q = links.carried(m)
             if v <= 0 or q <= 0:
@@ -210,18 +217,10 @@ def _priority_delays(links, period_h: float) -> dict[int, tuple[float, float, fl
             t_c, t_f = _headways_s(network, m, minor)
             cap = v * np.exp(-v * t_c) / (1 - np.exp(-v * t_f)) * 3600.0
             x = q / cap
-            d = (3600.0 / cap - t_f + 900.0 * period_h * ((x - 1) + np.sqrt((x - 1) ** 2 + 3600.0 * x / (450.0 * cap * period_h))))
-            d = max(float(d), 0.0)
+            queueing = 900.0 * period_h * ((x - 1) + np.sqrt((x - 1) ** 2 + 3600.0 * x / (450.0 * cap * period_h)))
+            d = max(float(3600.0 / cap - t_f + queueing), 0.0)
             out[m] = (d, 1.0, 2.0 * q * d / 3600.0)
     return out
-
-
-def _mean_by_flow(values: list[float], movements: list[int], q_vph: np.ndarray) -> float:
-    """Mean of ``values`` weighted by the movements' flows (equal weights when none flows; 0 for none)."""
-    if not values:
-        return 0.0
-    w = q_vph[movements]
-    return float(np.average(values, weights=w if w.sum() > 0 else None))
 
 
 class _Links:
@@ -285,7 +284,7 @@ class _Links:
         return [m for m in movements if mvs[m].tls is None and (mvs[m].turn != "uturn" or self.q[m] > 0)]
 
     def carried(self, m: int) -> float:
-        """Flow (veh/h) of movement ``m``: its estimate, else its from-link's flow split by lanes (none for a U-turn)."""
+        """Flow (veh/h) of movement ``m``: its estimate, else its link's flow split by lanes (none for a U-turn)."""
         if self.q[m] > 0:
             return float(self.q[m])
         mvs = self.network.movements
@@ -422,14 +421,14 @@ def _speed_up_s(x_from: float, x_to: float, speed: float, from_speed: float = 0.
 
 
 def _slow_down_s(length_m: float, speed: float, turn_speed: float) -> float:
-    """Time (s) a car loses braking at :data:`DECEL_MPS2` from ``speed`` to ``turn_speed`` within the last ``length_m``."""
+    """Time (s) a car loses braking at :data:`DECEL_MPS2` from ``speed`` to ``turn_speed`` in the last ``length_m``."""
     v, u = max(speed, 0.1), min(max(turn_speed, 0.0), speed)
     x = min(length_m, (v * v - u * u) / (2 * DECEL_MPS2))
     return float((np.sqrt(u * u + 2 * DECEL_MPS2 * x) - u) / DECEL_MPS2 - x / v)
 
 
 def _stopped_share(links: _Links, m: int, delays: dict[int, tuple[float, float, float]]) -> float:
-    """Share of a movement's cars its light stops: ``(1 - g/C) / (1 - y)`` (uniform arrivals, at most 1); 0 unsignalised."""
+    """Share of a movement's cars its light stops: ``(1 - g/C) / (1 - y)`` (uniform arrivals, at most 1), else 0."""
     if m not in delays:
         return 0.0
     sat = links.network.movements[m].sat_flow_vph
@@ -458,7 +457,8 @@ def _turn_losses(links: _Links, delays: dict[int, tuple[float, float, float]]) -
         if movs and w.sum() > 0:
             for m, wm in zip(movs, w / w.sum()):
                 mv = mvs[m]
-                speed, length = turns.get((mv.from_edge, edge), (v, crossing_distance_m(network, mv.junction, mv.from_edge)))
+                speed, length = turns.get((mv.from_edge, edge),
+                                          (v, crossing_distance_m(network, mv.junction, mv.from_edge)))
                 stopped = _stopped_share(links, m, delays)
                 stack.append((edge, float(wm) * stopped, length, 0.0, (edge,)))
                 if speed < v:
