@@ -69,6 +69,8 @@ DAWDLE_MPS = 0.65
 #: Critical headway and follow-up headway (s) of a permissive turn (HCM 6th ed., Exhibit 20-11's left turn).
 CRITICAL_HEADWAY_S = 4.5
 FOLLOW_UP_S = 2.5
+#: Cars a permissive turn clears per green as it ends, whatever the opposing flow (HCM's sneakers).
+SNEAKERS = 2.0
 #: Share of saturation flow a permissive green gives in the platoon model.
 PERMISSIVE_FACTOR = 0.5
 
@@ -83,16 +85,23 @@ def level_of(tti: float) -> str:
     return next(name for name, below in LEVELS if tti < below)
 
 
+def _uniform_delay_s(cycle_s: float, green_share: float, x: float) -> float:
+    """HCM's uniform delay ``d1 = 0.5 C (1 - g/C)^2 / (1 - min(1, X) g/C)`` (s/veh); 0 on a green never red."""
+    if green_share >= 1.0:
+        return 0.0
+    return 0.5 * cycle_s * (1 - green_share) ** 2 / (1 - min(1.0, x) * green_share)
+
+
 def _control_delay_s(q_vph: float, sat_vph: float, green_share: float, cycle_s: float, period_h: float,
                      uniform_s: float | None = None) -> float:
-    """Uniform (``uniform_s``, else HCM d1) + HCM incremental delay (s/veh) of one movement."""
+    """Uniform (``uniform_s``, else HCM d1) + HCM incremental delay (s/veh) of one movement, at most the period."""
     if green_share <= 0 or sat_vph <= 0:
         return float("nan")
     cap = sat_vph * green_share
     x = q_vph / cap
-    d1 = uniform_s if uniform_s is not None else 0.5 * cycle_s * (1 - green_share) ** 2 / (1 - min(1.0, x) * green_share)
+    d1 = uniform_s if uniform_s is not None else _uniform_delay_s(cycle_s, green_share, x)
     d2 = 900.0 * period_h * ((x - 1) + np.sqrt((x - 1) ** 2 + 4 * x / (cap * period_h)))
-    return float(d1 + d2)
+    return float(min(d1 + d2, 3600.0 * period_h))
 
 
 def _cyclic_delays(network, plans: Mapping[str, SignalPlan], q_vph: np.ndarray) -> dict[int, float]:
@@ -123,7 +132,7 @@ def _service(plan: SignalPlan, network, movements: list[int], q_vph: np.ndarray)
     capacity of one lane (Harders; HCM's permissive turn: critical headway
     :data:`CRITICAL_HEADWAY_S`, follow-up :data:`FOLLOW_UP_S`) against the flow, concentrated
     in its green, of the movements it yields to that are green in that phase, over the lane's
-    saturation flow (at most 1).
+    saturation flow (at most 1), and at least the :data:`SNEAKERS` that clear as the green ends.
     """
     links_of: dict[int, list[int]] = {}
     for link in network.programs[plan.tls].links:
@@ -146,6 +155,7 @@ def _service(plan: SignalPlan, network, movements: list[int], q_vph: np.ndarray)
                         if any(ph.state[i] in GREEN for i in links_of[b]))
                 cap = (v * np.exp(-v * CRITICAL_HEADWAY_S) / (1 - np.exp(-v * FOLLOW_UP_S)) if v > 1e-9
                        else 1.0 / FOLLOW_UP_S)
+                cap = max(cap, SNEAKERS / max(ph.green_s, 1.0))
                 out[r, p] = min(1.0, cap / lane_sat_vps) if lane_sat_vps > 0 else 0.0
     return out
 
@@ -168,7 +178,7 @@ def _signal_delays(network, plans: Mapping[str, SignalPlan], q_vph: np.ndarray,
             delay = _control_delay_s(q, sat[m], float(g), plan.cycle_s, period_h, cyclic.get(m))
             if not np.isfinite(delay):
                 continue
-            uniform = cyclic.get(m, 0.5 * plan.cycle_s * (1 - g) ** 2 / (1 - min(1.0, q / (sat[m] * g)) * g))
+            uniform = cyclic.get(m, _uniform_delay_s(plan.cycle_s, float(g), q / (sat[m] * g)))
             y = min(q / sat[m], 0.95) if sat[m] > 0 else 0.0
             queued = q / 3600.0 * ((1 - g) * plan.cycle_s / (1 - y) + max(delay - uniform, 0.0))
             out[m] = (delay, float(g), queued)
@@ -196,7 +206,8 @@ def _priority_delays(links, period_h: float) -> dict[int, tuple[float, float, fl
     (:func:`_headways_s`); its delay the HCM two-way-stop delay less the service time of an
     empty major road and its 5 s for the stop (these are give-way, not stop, signs):
     ``3600/c - t_f + 900 T [(x - 1) + sqrt((x - 1)^2 + 3600 x / (450 c T))]``, ``x = q / c``;
-    it queues ``q d`` vehicles on average (Little), twice that at most.
+    it queues ``q d`` vehicles on average (Little), twice that at most. Delays stop at the analysis
+    period ``T`` (a queue that would not clear within it).
     """
     network, mvs = links.network, links.network.movements
     out: dict[int, tuple[float, float, float]] = {}
@@ -218,7 +229,7 @@ def _priority_delays(links, period_h: float) -> dict[int, tuple[float, float, fl
             cap = v * np.exp(-v * t_c) / (1 - np.exp(-v * t_f)) * 3600.0
             x = q / cap
             queueing = 900.0 * period_h * ((x - 1) + np.sqrt((x - 1) ** 2 + 3600.0 * x / (450.0 * cap * period_h)))
-            d = max(float(3600.0 / cap - t_f + queueing), 0.0)
+            d = min(max(float(3600.0 / cap - t_f + queueing), 0.0), 3600.0 * period_h)
             out[m] = (d, 1.0, 2.0 * q * d / 3600.0)
     return out
 
