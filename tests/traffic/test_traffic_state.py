@@ -47,6 +47,33 @@ def test_more_flow_means_more_delay_and_an_empty_network_is_free_flowing_between
     assert congestion_index(busy)["index"] > 1.0
 
 
+def test_a_permissive_turn_waits_longer_against_more_opposing_traffic(network):
+    plans = plans_from_network(network).periods[0].by_tls
+    left = network.movement_index("J3", "J4_J3", "J3_S3")
+    opposing = network.movement_index("J3", "J2_J3", "J3_J4")
+    delays = []
+    for against in (0.0, 450.0, 900.0):
+        q = np.zeros(len(network.movements))
+        q[left], q[opposing] = 100.0, against
+        delays.append(link_states(network, q, plans).set_index("edge").loc["J4_J3", "control_delay_s"])
+    assert delays[0] < delays[1] < delays[2], delays
+
+
+def test_a_queue_longer_than_its_link_spills_onto_the_links_feeding_it():
+    """Ingolstadt's 10 m stub before a light: its queue reaches back over the link feeding it."""
+    network = graph_from_sumo_net(real_path("resco/ingolstadt7/ingolstadt7.net.xml"))
+    plans = plans_from_network(network).periods[0].by_tls
+    stub, feeder = "168702040#4", "168702040#3"
+    assert network.edges[stub]["length_m"] < 15
+    by_flow = {}
+    for flow in (0.0, 400.0):
+        q = np.array([0.0 if m.turn == "crossing" else flow for m in network.movements])
+        by_flow[flow] = link_states(network, q, plans, period_h=1.0).set_index("edge")
+    assert by_flow[0.0].loc[feeder, "control_delay_s"] == 0.0 < by_flow[0.0].loc[stub, "control_delay_s"]
+    busy = by_flow[400.0]
+    assert busy.loc[feeder, "control_delay_s"] > 0 and busy.loc[feeder, "flow_vph"] > 0
+
+
 def test_plate_measured_travel_times_replace_the_model_where_enough_plates_matched(network):
     plans = plans_from_network(network).periods[0].by_tls
     q = np.full(len(network.movements), 200.0)
