@@ -57,15 +57,18 @@ STATE_COLUMNS: tuple[str, ...] = (
 )
 #: Saturation flow of one lane mid-block, for the BPR running time (veh/h).
 LANE_CAPACITY_VPH = 1800.0
-#: Acceleration of a car starting from rest (m/s^2; SUMO's default passenger car).
-ACCEL_MPS2 = 2.6
+#: Driver imperfection ``sigma`` of SUMO's default (Krauss) driver: each 1 s step it drops a uniform
+#: share of ``sigma a`` below the speed it could reach (0 a perfect driver).
+DAWDLE_SIGMA = 0.5
+#: Mean acceleration of a car speeding up (m/s^2): SUMO's default car's 2.6 less the dawdling, ``a (1 - sigma / 2)``.
+ACCEL_MPS2 = 2.6 * (1 - DAWDLE_SIGMA / 2)
 #: Space a queued car takes in its lane (m): SUMO's default car, 5 m long, 2.5 m behind the next.
 QUEUED_SPACING_M = 7.5
+CAR_LENGTH_M = 5.0
 #: Comfortable deceleration of a car (m/s^2; SUMO's default passenger car).
 DECEL_MPS2 = 4.5
-#: Speed (m/s) a free driver loses to dawdling: SUMO's default (Krauss) driver drops each 1 s step
-#: a uniform share of ``sigma a`` (0.5 x 2.6 m/s^2) below its desired speed, half of it on average.
-DAWDLE_MPS = 0.65
+#: Speed (m/s) a free driver loses to dawdling, ``sigma a / 2`` (a = 2.6 m/s^2).
+DAWDLE_MPS = DAWDLE_SIGMA * 2.6 / 2
 #: Critical headway and follow-up headway (s) of a permissive turn (HCM 6th ed., Exhibit 20-11's left turn).
 CRITICAL_HEADWAY_S = 4.5
 FOLLOW_UP_S = 2.5
@@ -318,6 +321,16 @@ def _queue_share(x_from: float, x_to: float, queue_m: float) -> float:
     return f(x_to) - f(x_from)
 
 
+def _whole_cars_m(length_m: float) -> float:
+    """Queue room (m per lane) of a link: whole cars only, :data:`QUEUED_SPACING_M` each, the first with no gap.
+
+    Cars do not stop across a junction, so a link shorter than a car (an edge split just
+    before a stop line) holds no queue: its cars wait on the link before it.
+    """
+    gap = QUEUED_SPACING_M - CAR_LENGTH_M
+    return np.floor((length_m + gap) / QUEUED_SPACING_M) * QUEUED_SPACING_M
+
+
 def _approach_queues(network, delays: dict[int, tuple[float, float, float]], q_vph: np.ndarray,
                      leaving: list[int]) -> list[tuple[float, float, float]]:
     """``(flow veh/h, control delay s/veh, queue reach m)`` of each timed movement leaving one approach.
@@ -356,7 +369,7 @@ def _queue_delays(links: _Links, approaches: dict[str, list[tuple[float, float, 
         while stack:
             edge, x0, weight, path = stack.pop()
             data = network.edges[edge]
-            stretch = data["length_m"] * (1.0 if edge == approach else max(data["lanes"], 1) / lanes_a)
+            stretch = _whole_cars_m(data["length_m"]) * (1.0 if edge == approach else max(data["lanes"], 1) / lanes_a)
             x1 = x0 + stretch / max(weight, 1e-9)
             feeders = [m for m in links.unsignalised(links.into.get(edge, [])) if mvs[m].from_edge not in path]
             last = x1 >= reach or not feeders
