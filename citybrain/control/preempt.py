@@ -241,8 +241,9 @@ def route_lights(network: RoadNetwork, route: Sequence[str],
     """The traffic lights a route passes, in route order, each with the links the route uses there.
 
     Where the route crosses junctions of one light one after the other (a cluster), they are one
-    passage when a green of the light's program serves the route through all of them, else one
-    passage each (the light then serves them in turn).
+    passage when a green of the light's program serves, at each of them, every link of the
+    lanes the route uses there (the vehicles ahead of the emergency vehicle in its lane go
+    whichever way they turn), else one passage each (the light then serves them in turn).
 
     Parameters
     ----------
@@ -259,6 +260,7 @@ def route_lights(network: RoadNetwork, route: Sequence[str],
         if m.tls is not None and m.turn != "crossing":
             by_pair.setdefault((m.from_edge, m.to_edge), []).append(m)
     out: list[RouteLight] = []
+    lane_links: tuple[int, ...] = ()  # the links of the lanes the route uses at the last passage's junctions
     at_m = at_s = 0.0
     for i, edge in enumerate(route):
         data = edges.get(edge, {})
@@ -279,13 +281,16 @@ def route_lights(network: RoadNetwork, route: Sequence[str],
             options = tuple(dict.fromkeys((approach, shared, links)))
             last = out[-1] if out else None
             union = tuple(sorted({*last.links, *links})) if last is not None else links
-            if last is not None and last.tls == tls and preempt_phase(_greens(network, tls), union) is not None:
+            both = tuple(sorted({*lane_links, *shared}))
+            if last is not None and last.tls == tls and preempt_phase(_greens(network, tls), both) is not None:
                 # the next junction of the same light (a cluster), one of whose greens serves both: one passage
                 wider = (tuple(sorted({*a, *b})) for a in last.options for b in options)
                 out[-1] = RouteLight(tls, last.route_index, union, last.stop_m, last.free_s, i,
                                      tuple(dict.fromkeys((*wider, union))))
+                lane_links = both
             else:
                 out.append(RouteLight(tls, i, links, at_m, at_s, i, options))
+                lane_links = shared
     return tuple(out)
 
 
