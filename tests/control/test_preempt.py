@@ -17,7 +17,7 @@ from citybrain.control.preempt import (
 from citybrain.exceptions import UnsafePlanError
 from citybrain.network import graph_from_sumo_net
 from citybrain.plans.safety import US_ITE, preemption_violations, require_safe_preemption
-from tests.conftest import NETWORKS
+from tests.conftest import NETWORKS, real_path
 
 NET = NETWORKS / "arterial5.net.xml"
 ROUTE = ("W_J1", "J1_J2", "J2_J3", "J3_J4", "J4_J5", "J5_E")
@@ -216,3 +216,15 @@ def test_a_lane_backed_up_off_the_route_gets_a_clearance_call_at_its_next_light(
     calls, releases = pre.update(14.0, {"ev": VehiclePosition(route, 2, 5.0)}, full)
     assert ("B0", "passed") in {(r.tls, r.reason) for r in releases}
     assert not any(c.clearance and c.tls == "B1" for c in calls)
+
+
+def test_a_clusters_junctions_are_one_passage_only_if_one_green_serves_the_route_lanes_at_each():
+    ingolstadt = graph_from_sumo_net(real_path("resco/ingolstadt7/ingolstadt7.net.xml"))
+    # through gneJ143 twice: a left from 201956821#1.68 (its lane also goes straight on), then on from 10425609#1
+    route = ("201956821#1.68", "201956811#0", "10425609#0", "10425609#1", "201956819#0")
+    greens = {k: ingolstadt.programs["gneJ143"].phases[k].state for k in ingolstadt.programs["gneJ143"].green_phases()}
+    assert preempt_phase(greens, (2, 3)) is not None  # one green serves both movements ...
+    assert preempt_phase(greens, (2, 3, 4)) is None  # ... but not the straight-on sharing the left's lane
+    lights = route_lights(ingolstadt, route)
+    assert [(x.tls, x.links) for x in lights] == [("gneJ143", (3,)), ("gneJ143", (2,))]
+    assert all(preempt_phase(greens, x.options[-2]) is not None for x in lights)  # each passage's lanes served
