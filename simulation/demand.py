@@ -5,8 +5,8 @@
   the estimated area and turning ratios (``<edgeRelation probability=...>``) per interval,
   then runs SUMO's ``jtrrouter`` to write routes a scenario can run on.
 * :func:`write_sampled_demand` samples whole routes, from the network's fringe to its fringe,
-  so that their movement counts per interval match the estimate's (SUMO's ``routeSampler``,
-  ``--optimize full``): only the estimated movements are constrained, so it needs no entry
+  so that their movement counts per 15-minute period match the estimate's (SUMO's
+  ``routeSampler``): only the estimated movements are constrained, so it needs no entry
   flow and no turning ratio at the junctions nobody counted.
 
 :func:`write_demand` picks one of them by name (:data:`METHODS`).
@@ -207,31 +207,40 @@ def fringe_edges(network: RoadNetwork) -> tuple[tuple[str, ...], tuple[str, ...]
     return tuple(sorted(edges - onto)), tuple(sorted(edges - off))
 
 
-def turn_count_xml(flows: pd.DataFrame) -> str:
+def turn_count_xml(flows: pd.DataFrame, period_s: float) -> str:
     """Return a SUMO turn-count file (``<data>``, ``<edgeRelation count=...>``) from a flows table.
 
-    Each movement's count in an interval is its flow (veh/h) times the interval's length, in
-    vehicles (not rounded: ``routeSampler`` matches the rates).
+    A movement's count in a period of ``period_s`` seconds (from the first interval's start) is
+    the vehicles of its flow (veh/h) over the intervals starting in it, summed before any
+    rounding (``routeSampler`` matches whole vehicles).
     """
-    lines = ["<data>"]
     frame = flows.astype({"from_edge": str, "to_edge": str})
-    for (start, length), group in frame.groupby(["interval_start", "interval_s"], sort=True):
-        lines.append(f'    <interval id="i{float(start):g}" begin="{float(start):g}" end="{float(start) + float(length):g}">')
-        movement = group.groupby(["from_edge", "to_edge"], sort=True)["flow_vph"].sum()
-        for (f, t), vph in movement.items():
-            lines.append(f"        <edgeRelation from={quoteattr(f)} to={quoteattr(t)} "
-                         f'count="{vph * float(length) / 3600.0:.3f}"/>')
+    start = frame["interval_start"].astype(float)
+    first = float(start.min())
+    period = first + ((start - first) // period_s) * period_s
+    ends = (start + frame["interval_s"].astype(float)).groupby(period).max()
+    vehicles = frame["flow_vph"] * frame["interval_s"].astype(float) / 3600.0
+    counts = vehicles.groupby([period.rename("period"), frame["from_edge"], frame["to_edge"]], sort=True).sum()
+    lines = ["<data>"]
+    for begin, group in counts.groupby(level="period", sort=True):
+        lines.append(f'    <interval id="p{begin:g}" begin="{begin:g}" end="{ends[begin]:g}">')
+        for (_, f, t), n in group.items():
+            lines.append(f'        <edgeRelation from={quoteattr(f)} to={quoteattr(t)} count="{n:.3f}"/>')
         lines.append("    </interval>")
     lines.append("</data>")
     return "\n".join(lines) + "\n"
 
 
 #: Candidate routes ``routeSampler`` chooses from: drawn by ``jtrrouter`` per entry edge.
-CANDIDATES_PER_ENTRY = 200
+CANDIDATES_PER_ENTRY = 1000
 #: Period (s) over which ``routeSampler`` matches the counts. A vehicle's counts along its route
 #: fall in the period it departs in, which holds when the period is long beside the time it takes
 #: to cross the counted area; the 15-minute count period of traffic engineering.
 SAMPLING_PERIOD_S = 900.0
+#: How far (vehicles per route and period) ``routeSampler``'s optimisation may move the sampled
+#: solution: a little, so traffic stays spread over the entries that feed the same counted
+#: movement (an unbounded optimum piles it on one, and SUMO cannot insert it there).
+OPTIMIZE_BOUND_VEH = 3
 
 
 def write_sampled_demand(
@@ -246,10 +255,13 @@ def write_sampled_demand(
 
     Candidate routes run from every network entry to an exit (:func:`fringe_edges`), drawn by
     ``jtrrouter`` with the estimate's turning ratios where it has them and SUMO's default
-    turning shares elsewhere; ``routeSampler --optimize full`` then picks how many vehicles
-    take each route in each period of :data:`SAMPLING_PERIOD_S` (or the flows' interval, when
-    longer) so that the movement counts (:func:`turn_count_xml`) match, departing spread over
-    the period. Movements the estimate leaves out are not constrained.
+    turning shares elsewhere; ``routeSampler`` then samples how many vehicles
+    take each route in each period of about :data:`SAMPLING_PERIOD_S` (a whole number of
+    the flows' intervals, at least one) so that the movement counts (:func:`turn_count_xml`) match, departing spread over
+    the period. Routes are drawn in proportion to their share of the candidates (so every
+    entry feeding a counted movement keeps a share of it), then the counts are matched more
+    closely by ``routeSampler``'s optimisation, each route moved by at most
+    :data:`OPTIMIZE_BOUND_VEH`. Movements the estimate leaves out are not constrained.
 
     Parameters
     ----------
@@ -302,11 +314,11 @@ def write_sampled_demand(
          "--seed", str(int(seed)), "--no-step-log", "--ignore-errors", "--xml-validation", "never"],
     )
     counts = folder / "turn_counts.xml"
-    counts.write_text(turn_count_xml(shifted))
+    interval_s = float(flows["interval_s"].max())
+    counts.write_text(turn_count_xml(shifted, interval_s * max(1.0, round(SAMPLING_PERIOD_S / interval_s))))
     routes = folder / "routes.rou.xml"
     _run_tool("routeSampler.py", [
-        "-r", str(candidates), "-t", str(counts), "-o", str(routes), "--optimize", "full",
-        "--interval", f"{max(SAMPLING_PERIOD_S, float(flows['interval_s'].max())):g}",
+        "-r", str(candidates), "-t", str(counts), "-o", str(routes), "--weighted", "--optimize", str(OPTIMIZE_BOUND_VEH),
         "--seed", str(int(seed)), "--prefix", "s", "-a", 'departLane="best" departSpeed="max"',
     ])
     return {"turns": turns, "counts": counts, "candidates": candidates, "routes": routes}
