@@ -1,0 +1,60 @@
+"""``routeSampler`` demand: routes from the network's entries to its exits matching the counted movements."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pandas as pd
+import pytest
+
+from citybrain.network import graph_from_sumo_net
+from simulation.demand import METHODS, fringe_edges, turn_count_xml, write_demand
+
+from ..conftest import NETWORKS
+
+NET = NETWORKS / "arterial5.net.xml"
+
+
+def test_fringe_edges_are_where_the_arterial_begins_and_ends():
+    entries, exits = fringe_edges(graph_from_sumo_net(NET))
+    assert "W_J1" in entries and "E_J5" in entries and "N3_J3" in entries
+    assert "J5_E" in exits and "J1_W" in exits and "J3_S3" in exits
+    assert not set(entries) & set(exits)
+    assert "J1_J2" not in entries and "J1_J2" not in exits  # inner links are neither
+
+
+def test_turn_counts_sum_the_intervals_of_each_period_before_rounding():
+    flows = pd.DataFrame({"interval_start": [0.0, 300.0, 600.0, 900.0], "interval_s": 300.0, "junction": "J1",
+                          "from_edge": "W_J1", "to_edge": "J1_J2", "flow_vph": [6.0, 6.0, 6.0, 12.0]})
+    root = ET.fromstring(turn_count_xml(flows, 900.0))
+    periods = root.findall("interval")
+    assert [(p.get("begin"), p.get("end")) for p in periods] == [("0", "900"), ("900", "1200")]
+    # 0.5 vehicle per interval: 1.5 over the first period, where rounding each would give 0 or 3
+    assert [float(p.find("edgeRelation").get("count")) for p in periods] == [1.5, 1.0]
+
+
+def test_an_unknown_method_is_refused():
+    with pytest.raises(ValueError, match="unknown demand method 'od'"):
+        write_demand(pd.DataFrame(), graph_from_sumo_net(NET), ".", method="od")
+    assert set(METHODS) == {"jtrrouter", "routesampler"}
+
+
+@pytest.mark.sumo
+def test_sampled_routes_run_from_entries_to_exits_and_match_the_counts(tmp_path):
+    net = graph_from_sumo_net(NET)
+    rows = []
+    for start in (0.0, 300.0, 600.0):  # the arterial's through traffic and one side street's left turn
+        rows += [(start, "J1", "W_J1", "J1_J2", 600.0), (start, "J2", "J1_J2", "J2_J3", 600.0),
+                 (start, "J2", "N2_J2", "J2_J3", 120.0), (start, "J3", "J2_J3", "J3_J4", 720.0)]
+    flows = pd.DataFrame(rows, columns=["interval_start", "junction", "from_edge", "to_edge", "flow_vph"])
+    flows["interval_s"] = 300.0
+    paths = write_demand(flows, net, tmp_path, method="routesampler", seed=1, begin_offset_s=100.0)
+    entries, exits = fringe_edges(net)
+    routes = [v.find("route").get("edges").split() for v in ET.parse(paths["routes"]).getroot().iter("vehicle")]
+    departs = [float(v.get("depart")) for v in ET.parse(paths["routes"]).getroot().iter("vehicle")]
+    assert all(r[0] in entries and r[-1] in exits for r in routes)
+    assert min(departs) >= 100.0 and max(departs) < 1000.0
+    through = sum(1 for r in routes if "J2_J3" in r and "J3_J4" in r)
+    side = sum(1 for r in routes if r[:2] == ["N2_J2", "J2_J3"])
+    assert abs(through - 180) <= 9  # 720 veh/h for 900 s, within 5 %
+    assert abs(side - 30) <= 3
