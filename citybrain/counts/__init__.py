@@ -16,7 +16,7 @@ Modules: :mod:`.schema` (columns, :class:`Problem`, :class:`CountReport`, :class
 
 from __future__ import annotations
 
-from .files import read_count_frame, write_counts
+from .files import read_count_cells, read_count_frame, write_counts
 from .read import check_counts, counts_from_frame, read_counts
 from .registry import read_registry, registry_from_frame
 from .schema import COUNT_COLUMNS, DEFAULT_CAMERA_RANGE_M, FILE_CODES, QUEUE_COLUMN, REGISTRY_COLUMNS, CountReport, CountTable, Problem
@@ -31,6 +31,7 @@ __all__ = [
     "CountReport",
     "CountTable",
     "read_count_frame",
+    "read_count_cells",
     "read_counts",
     "counts_from_frame",
     "validate_counts",

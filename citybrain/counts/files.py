@@ -1,4 +1,4 @@
-"""Count and registry files on disk: CSV (optionally compressed) and Parquet, read as text cells."""
+"""Count and registry files on disk: CSV (optionally compressed) and Parquet, read as cells."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pandas as pd
 from ..exceptions import BackendUnavailableError, ValidationError
 from .schema import COUNT_COLUMNS, CountTable
 
-__all__ = ["read_count_frame", "cells_as_text", "write_counts"]
+__all__ = ["read_count_frame", "read_count_cells", "cells_as_text", "write_counts"]
 
 
 def read_count_frame(path: str | Path) -> pd.DataFrame:
@@ -25,6 +25,31 @@ def read_count_frame(path: str | Path) -> pd.DataFrame:
     ValidationError
         If the file is missing, unreadable or has no rows.
     """
+    frame = read_count_cells(path)
+    if not _is_parquet(Path(path)):
+        return frame
+    for col in frame.columns:
+        values = frame[col]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            text = values.dt.strftime("%Y-%m-%dT%H:%M:%S")
+        else:
+            text = cells_as_text(values)
+        frame[col] = text.fillna("").astype(str)
+    return frame
+
+
+def read_count_cells(path: str | Path) -> pd.DataFrame:
+    """Read a count file as validation reads it, without validating it.
+
+    A CSV file is read as text (as :func:`read_count_frame`); a Parquet file keeps its column
+    types, text columns as categories, so that validation parses no number and copies no
+    string it does not quote in a message. Its cells render as :func:`read_count_frame`'s.
+
+    Raises
+    ------
+    ValidationError
+        If the file is missing or unreadable.
+    """
     path = Path(path)
     if path.is_dir():
         msg = f"{path}: is a folder, expected a count or camera registry file (CSV or Parquet)."
@@ -34,7 +59,7 @@ def read_count_frame(path: str | Path) -> pd.DataFrame:
         raise ValidationError(msg)
     suffix = "".join(path.suffixes[-2:]).lower()
     try:
-        if path.suffix.lower() in (".parquet", ".pq"):
+        if _is_parquet(path):
             frame = _read_parquet(path)
         else:
             frame = pd.read_csv(
@@ -54,22 +79,42 @@ def read_count_frame(path: str | Path) -> pd.DataFrame:
     return frame
 
 
+def _is_parquet(path: Path) -> bool:
+    return path.suffix.lower() in (".parquet", ".pq")
+
+
 def _read_parquet(path: Path) -> pd.DataFrame:
+    """A Parquet file's columns as pandas reads them, text columns as categories (Arrow dictionaries)."""
     try:
-        import pyarrow  # noqa: F401
+        import pyarrow as pa
+        import pyarrow.parquet as pq
     except ImportError as exc:  # pragma: no cover - depends on the environment
         msg = f"{path}: reading Parquet needs pyarrow. Install it with: pip install 'pyarrow==23.*'"
         raise BackendUnavailableError(msg) from exc
-    frame = pd.read_parquet(path)
-    out = pd.DataFrame(index=frame.index)
-    for col in frame.columns:
-        values = frame[col]
-        if pd.api.types.is_datetime64_any_dtype(values):
-            text = values.dt.strftime("%Y-%m-%dT%H:%M:%S")
-        else:
-            text = cells_as_text(values)
-        out[str(col)] = text.fillna("").astype(str)
-    return out
+    schema = pq.read_schema(path)
+    index = {c for c in (schema.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)}
+    text = [f.name for f in schema if f.name not in index and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))]
+    table = pq.read_table(path, read_dictionary=text).unify_dictionaries()
+    frame = table.drop_columns(text).to_pandas()
+    if len(frame) != table.num_rows:  # every column was text
+        frame = pd.DataFrame(index=pd.RangeIndex(table.num_rows))
+    for col in text:
+        frame[col] = _categories(table.column(col))
+    return frame[[c for c in table.column_names if c in frame.columns]]
+
+
+def _categories(column) -> pd.Categorical:
+    """A dictionary-encoded Arrow column (one dictionary for all chunks) as a categorical, nulls as missing."""
+    import pyarrow as pa
+
+    chunks = column.chunks
+    if not chunks:
+        return pd.Categorical([])
+    codes = np.concatenate([c.indices.fill_null(-1).to_numpy(zero_copy_only=False) for c in chunks])
+    categories = pd.Index(chunks[0].dictionary.cast(pa.large_string()).to_pandas(), dtype=object)
+    if not categories.is_unique:
+        return pd.Categorical(column.cast(pa.large_string()).to_pandas().to_numpy(dtype=object))
+    return pd.Categorical.from_codes(codes, categories=categories)
 
 
 def _cell_text(value) -> str:
@@ -84,6 +129,14 @@ def _cell_text(value) -> str:
 
 def cells_as_text(values: pd.Series) -> pd.Series:
     """Every cell as text, as validation reads it (``""`` for None, ``"nan"`` for NaN), vectorised for typed columns."""
+    if isinstance(values.dtype, pd.CategoricalDtype) and (
+        pd.api.types.is_object_dtype(values.cat.categories.dtype) or pd.api.types.is_string_dtype(values.cat.categories.dtype)
+    ):
+        # text categories: each distinct cell rendered once
+        text = values.cat.categories.to_series().map(_cell_text).to_numpy(dtype=object)
+        codes = values.cat.codes.to_numpy()
+        rendered = np.append(text, "nan")[np.where(codes < 0, len(text), codes)]
+        return pd.Series(rendered, index=values.index, dtype=object)
     if pd.api.types.is_float_dtype(values.dtype) and isinstance(values.dtype, np.dtype):
         return pd.Series(values.to_numpy().astype(str), index=values.index, dtype=object)  # numpy's repr text
     if (pd.api.types.is_integer_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype)) and isinstance(

@@ -23,19 +23,28 @@ _TEXT = {
 
 
 def check_places(
-    frame: pd.DataFrame, rows: np.ndarray, network: RoadNetwork
+    frame: pd.DataFrame,
+    rows: np.ndarray,
+    network: RoadNetwork,
+    *,
+    place: np.ndarray | None = None,
+    place_first: np.ndarray | None = None,
 ) -> tuple[list[Problem], np.ndarray, np.ndarray]:
     """Check every row's junction, approach and movement against the network.
 
     Parameters
     ----------
     frame
-        Rows with ``junction``, ``from_edge`` and ``to_edge`` (stripped text; ``""`` for an
+        Rows with ``junction``, ``from_edge`` and ``to_edge`` (stripped text, plain or categorical; ``""`` for an
         approach total). Rows with an empty junction or from_edge are passed over.
     rows
         The file row number of each row, for messages.
     network
         The road network.
+    place, place_first
+        A number per row, in order of first appearance, that rows at the same (junction,
+        from_edge, to_edge) share (it may tell apart more, e.g. cameras), and the first row of
+        each number; ``None``: numbered here.
 
     Returns
     -------
@@ -60,15 +69,18 @@ def check_places(
         movement_lanes[(m.junction, m.from_edge, m.to_edge)] = len(m.from_lanes)
 
     # check each distinct (junction, from_edge, to_edge) once, in order of first appearance
-    code = np.zeros(n, dtype=np.int64)
-    for col in ("junction", "from_edge", "to_edge"):
-        c, uniq = pd.factorize(frame[col], sort=False)
-        code, _ = pd.factorize(code * max(len(uniq), 1) + c, sort=False)  # renumbered: no overflow
-    code = np.asarray(code, dtype=np.int64)
-    first = np.flatnonzero(np.diff(np.maximum.accumulate(code), prepend=-1) > 0) if n else np.zeros(0, np.int64)
-    junction = frame["junction"].to_numpy(dtype=object)[first]
-    frm = frame["from_edge"].to_numpy(dtype=object)[first]
-    to = frame["to_edge"].to_numpy(dtype=object)[first]
+    if place is None or place_first is None:
+        code = np.zeros(n, dtype=np.int64)
+        for col in ("junction", "from_edge", "to_edge"):
+            c, uniq = pd.factorize(frame[col], sort=False)
+            code, _ = pd.factorize(code * max(len(uniq), 1) + c, sort=False)  # renumbered: no overflow
+        code = np.asarray(code, dtype=np.int64)
+        first = np.flatnonzero(np.diff(np.maximum.accumulate(code), prepend=-1) > 0) if n else np.zeros(0, np.int64)
+    else:
+        code, first = place, place_first
+    junction = frame["junction"].iloc[first].to_numpy(dtype=object)
+    frm = frame["from_edge"].iloc[first].to_numpy(dtype=object)
+    to = frame["to_edge"].iloc[first].to_numpy(dtype=object)
     kind = np.full(len(first), -1, dtype=np.int64)
     key_lanes = np.full(len(first), np.nan)
     values: dict[str, list[str]] = defaultdict(list)

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 
 from ..network import RoadNetwork
-from .files import cells_as_text, read_count_frame
+from .files import read_count_cells
 from .registry import read_registry
 from .schema import CountReport, CountTable, raise_problems
-from .validate import validate_counts
+from .validate import text_ids, validate_cells
 
 __all__ = ["counts_from_frame", "read_counts", "check_counts"]
 
@@ -55,18 +55,15 @@ def counts_from_frame(
         With every problem listed: in strict mode for any problem, in lenient mode when the
         file is unusable as a whole (empty, missing or mistyped columns) or no row survives.
     """
-    raw = frame.copy()
-    for col in raw.columns:
-        raw[col] = cells_as_text(raw[col])
-    report, parsed, origin = validate_counts(
-        raw, network, registry=registry, source=source, max_lane_flow_vph=max_lane_flow_vph
+    report, parsed, origin = validate_cells(
+        frame, network, registry=registry, source=source, max_lane_flow_vph=max_lane_flow_vph
     )
     if report.unusable or (strict and not report.ok):
         raise_problems(source, list(report.problems), report.n_rows)
     keep = ~parsed.pop("_bad").to_numpy()
     if not keep.any():
         raise_problems(source, list(report.problems), report.n_rows, note="No usable row is left.")
-    table = parsed[keep].reset_index(drop=True)
+    table = text_ids(parsed if keep.all() else parsed[keep].reset_index(drop=True))
     values, freq = np.unique(table["interval_s"].to_numpy(), return_counts=True)
     return CountTable(frame=table, origin=origin, interval_s=float(values[np.argmax(freq)]), report=report)
 
@@ -108,7 +105,7 @@ def read_counts(
     """
     registry = _registry_frame(registry, network)
     return counts_from_frame(
-        read_count_frame(path),
+        read_count_cells(path),
         network,
         strict=strict,
         registry=registry,
@@ -134,8 +131,8 @@ def check_counts(
         Only when the file (or the registry) cannot be read at all.
     """
     registry = _registry_frame(registry, network)
-    report, _, _ = validate_counts(
-        read_count_frame(path), network, registry=registry, source=str(path), max_lane_flow_vph=max_lane_flow_vph
+    report, _, _ = validate_cells(
+        read_count_cells(path), network, registry=registry, source=str(path), max_lane_flow_vph=max_lane_flow_vph
     )
     return report
 

@@ -225,6 +225,6 @@ def raise_problems(source: str, problems: list[Problem], n_rows: int, *, note: s
 
 def examples(values: pd.Series, limit: int = 5) -> str:
     """Quote the distinct values of ``values`` for a message: ``'a', 'b' and 3 more``."""
-    uniq = list(dict.fromkeys(str(v) for v in values))
+    uniq = list(dict.fromkeys(str(v) for v in pd.Series(values).unique()))
     shown = ", ".join(repr(v) for v in uniq[:limit])
     return shown + (f" and {len(uniq) - limit} more" if len(uniq) > limit else "")

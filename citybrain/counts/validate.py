@@ -8,16 +8,18 @@ checks: the file is unusable as a whole.
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import numpy as np
 import pandas as pd
 
+from .._kernels.counts import _number_code_rows
 from ..network import RoadNetwork
 from .places import check_places
+from .files import cells_as_text
 from .schema import COUNT_COLUMNS, QUEUE_COLUMN, CountReport, Problem, examples, missing_columns
 
-__all__ = ["validate_counts"]
+__all__ = ["validate_counts", "validate_cells", "text_ids"]
+
+_ID_COLUMNS = ("camera_id", "junction", "from_edge", "to_edge")
 
 #: Largest |interval_start| (seconds) accepted; beyond it a start is reported as a bad time.
 _MAX_START_S = 1e9
@@ -86,6 +88,29 @@ def validate_counts(
     origin : pandas.Timestamp or None
         Time of second 0 for ISO 8601 files.
     """
+    report, parsed, origin = validate_cells(
+        frame, network, registry=registry, source=source, max_lane_flow_vph=max_lane_flow_vph
+    )
+    return report, text_ids(parsed), origin
+
+
+def text_ids(parsed: pd.DataFrame) -> pd.DataFrame:
+    """The parsed frame of :func:`validate_cells` with its id columns as plain text (Arrow strings)."""
+    for col in _ID_COLUMNS:
+        if col in parsed:
+            parsed[col] = _text_column(parsed[col])
+    return parsed
+
+
+def validate_cells(
+    frame: pd.DataFrame,
+    network: RoadNetwork | None = None,
+    *,
+    registry: pd.DataFrame | None = None,
+    source: str = "<frame>",
+    max_lane_flow_vph: float = 2000.0,
+) -> tuple[CountReport, pd.DataFrame, pd.Timestamp | None]:
+    """As :func:`validate_counts`, the parsed id columns categorical (filter rows before :func:`text_ids`)."""
     n = len(frame)
     found = _Findings(n)
     try:
@@ -95,51 +120,45 @@ def validate_counts(
         if missing is not None:
             found.problems.append(missing)
             raise _Unusable
-        text = {c: frame[c].astype(str).str.strip() for c in COUNT_COLUMNS}
-        start, origin = _interval_starts(text["interval_start"], found)
-        length, interval_s = _interval_lengths(text["interval_s"], found)
-        count = _vehicle_counts(text["count"], found)
+        start, origin = _interval_starts(_Cells(frame["interval_start"]), found)
+        length, interval_s = _interval_lengths(_Cells(frame["interval_s"]), found)
+        count_cells = _Cells(frame["count"])
+        count = _vehicle_counts(count_cells, found)
     except _Unusable:
         return CountReport(source, n, tuple(found.problems)), pd.DataFrame(), None
+    ids = {col: _id_cells(frame[col]) for col in _ID_COLUMNS}
+    ids["to_edge"] = _renamed(ids["to_edge"], {"nan": "", "None": ""})
     for col in ("camera_id", "junction", "from_edge"):
-        found.flag("empty-id", (text[col] == "").to_numpy(), f"{col} is empty", col)
+        empty = (ids[col].categories == "")[ids[col].codes]
+        found.flag("empty-id", empty, f"{col} is empty", col)
 
-    parsed = pd.DataFrame(
-        {
-            "row": found.rows,
-            "interval_start": start,
-            "interval_s": length,
-            "camera_id": text["camera_id"].to_numpy(dtype=object),
-            "junction": text["junction"].to_numpy(dtype=object),
-            "from_edge": text["from_edge"].to_numpy(dtype=object),
-            "to_edge": text["to_edge"].replace({"nan": "", "None": ""}).to_numpy(dtype=object),
-            "count": count,
-        }
-    )
+    parsed = pd.DataFrame({"row": found.rows, "interval_start": start, "interval_s": length, **ids, "count": count})
     for col in frame.columns:
         if col not in COUNT_COLUMNS and col != "row":
-            parsed[col] = frame[col].to_numpy()
+            parsed[col] = cells_as_text(frame[col]).to_numpy()
     if QUEUE_COLUMN in frame.columns:
-        parsed[QUEUE_COLUMN] = _queue_lengths(frame[QUEUE_COLUMN].astype(str).str.strip(), found)
+        parsed[QUEUE_COLUMN] = _queue_lengths(_Cells(frame[QUEUE_COLUMN]), found)
 
-    _check_grid(parsed, text["interval_start"], interval_s, origin, found)
-    key = parsed[["camera_id", "interval_start", "from_edge", "to_edge"]]
+    _check_grid(parsed, _Cells(frame["interval_start"]), interval_s, origin, found)
+    # one number per distinct (camera_id, junction, from_edge, to_edge), in order of first appearance
+    place, place_first = _number_code_rows(tuple(ids[c].codes.astype(np.int32) for c in _ID_COLUMNS))
     found.flag(
         "duplicate",
-        key.duplicated(keep=False).to_numpy() & np.isfinite(start),
+        _duplicated(place, len(place_first), start),
         "duplicate (camera_id, interval_start, from_edge, to_edge): each camera counts a movement once per interval",
         "camera_id",
     )
     lanes = np.full(n, np.nan)
     if network is not None:
-        place_problems, bad_place, lanes = check_places(parsed, found.rows, network)
+        place_problems, bad_place, lanes = check_places(parsed, found.rows, network, place=place, place_first=place_first)
         found.problems.extend(place_problems)
         found.bad |= bad_place
     if registry is not None:
-        _check_registry(parsed, registry, lanes, found)
+        _check_registry(parsed, place, place_first, registry, lanes, found)
         if QUEUE_COLUMN in parsed and "range_m" in registry:  # how far each camera's queue reading reaches
             reach = registry.drop_duplicates("camera_id").set_index("camera_id")["range_m"]
-            parsed["range_m"] = parsed["camera_id"].map(reach).to_numpy(dtype=np.float64)
+            cams = parsed["camera_id"].cat
+            parsed["range_m"] = cams.categories.map(reach).to_numpy(dtype=np.float64)[cams.codes]
     _check_plausible(count, length, lanes, max_lane_flow_vph, found)
 
     report = CountReport(source, n, tuple(found.problems), tuple(int(r) for r in found.rows[found.bad]))
@@ -147,13 +166,92 @@ def validate_counts(
     return report, parsed, origin
 
 
-def _interval_starts(start_text: pd.Series, found: _Findings) -> tuple[np.ndarray, pd.Timestamp | None]:
+class _Cells:
+    """One column of the file as read (typed, or text cells) and its cells as text on demand.
+
+    A column of numpy floats or integers is parsed without text; its text, the cells as
+    :func:`~citybrain.counts.files.cells_as_text` renders them, is made only for the rows a
+    message quotes. Any other column is turned into text once and parsed from it.
+    """
+
+    def __init__(self, values: pd.Series) -> None:
+        self.values = values
+        self.numeric = isinstance(values.dtype, np.dtype) and values.dtype.kind in "fiu"
+        self._text = None if self.numeric else cells_as_text(values).astype(str).str.strip()
+
+    def text(self, mask: np.ndarray | None = None) -> pd.Series:
+        """The stripped text of every cell, or of the rows of ``mask``."""
+        if self._text is not None:
+            return self._text if mask is None else self._text[mask]
+        values = self.values if mask is None else self.values[mask]
+        return cells_as_text(values).astype(str).str.strip()
+
+    def numbers(self) -> np.ndarray:
+        """The cells as float64 numbers, NaN where a cell is not a number."""
+        if self.numeric:
+            return self.values.to_numpy(dtype=np.float64)
+        return pd.to_numeric(self._text, errors="coerce").to_numpy(dtype=np.float64)
+
+    def blank(self) -> np.ndarray:
+        """Cells that report no value: empty, NaN, NA, null or none (any case)."""
+        if self.numeric:
+            return np.isnan(self.values.to_numpy(dtype=np.float64))
+        return self._text.str.lower().isin(["", "nan", "na", "null", "none"]).to_numpy()
+
+
+def _id_cells(values: pd.Series) -> pd.Categorical:
+    """An id column's stripped text as a categorical (each distinct text one category, no missing code)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        text = cells_as_text(pd.Series(values.cat.categories.astype(object))).astype(str).str.strip().to_numpy(dtype=object)
+        codes = values.cat.codes.to_numpy()
+        codes = np.where(codes < 0, len(text), codes)
+        text = np.append(text, "nan")
+    else:
+        codes, text = None, cells_as_text(values).astype(str).str.strip().to_numpy(dtype=object)
+    first, uniq = pd.factorize(text)
+    return pd.Categorical.from_codes(first if codes is None else first[codes], categories=pd.Index(uniq, dtype=object))
+
+
+def _renamed(cells: pd.Categorical, names: dict[str, str]) -> pd.Categorical:
+    """The categorical with some texts replaced (categories merged where they meet)."""
+    text = np.array([names.get(c, c) for c in cells.categories], dtype=object)
+    first, uniq = pd.factorize(text)
+    return pd.Categorical.from_codes(first[cells.codes], categories=pd.Index(uniq, dtype=object))
+
+
+def _text_column(values: pd.Series) -> pd.Series:
+    """A categorical text column as a plain text column (Arrow strings), without a Python string per row."""
+    import pyarrow as pa
+
+    cells = values.cat
+    words = pa.array(cells.categories.to_numpy(dtype=object), type=pa.string())
+    return pd.Series(words.take(pa.array(cells.codes.to_numpy())), index=values.index, dtype="str")
+
+
+def _duplicated(place: np.ndarray, n_places: int, start: np.ndarray) -> np.ndarray:
+    """Rows with a finite start whose (place, interval_start) another row shares."""
+    ok = np.isfinite(start)
+    dup = np.zeros(len(start), dtype=bool)
+    if not ok.any():
+        return dup
+    # starts numbered by value (+ 0.0 makes -0.0 and 0.0 one value)
+    when, _ = _number_code_rows(((start[ok] + 0.0).view(np.int64),))
+    n_when = int(when.max()) + 1
+    if n_places * n_when <= max(2 * len(when), 1 << 20):  # a dense (place, start) table
+        key = place[ok] * n_when + when
+    else:
+        key, _ = _number_code_rows((place[ok], when))
+    dup[ok] = np.bincount(key)[key] > 1
+    return dup
+
+
+def _interval_starts(cells: _Cells, found: _Findings) -> tuple[np.ndarray, pd.Timestamp | None]:
     """Parse ``interval_start``: seconds or ISO 8601 times, one kind per file (the kind most rows use).
 
     Returns the starts in seconds from the origin (NaN where bad) and the origin of ISO times.
     """
-    n = len(start_text)
-    start_num = pd.to_numeric(start_text, errors="coerce").to_numpy(dtype=np.float64)
+    n = len(cells.values)
+    start_num = cells.numbers()
     origin: pd.Timestamp | None = None
     is_num = np.isfinite(start_num)
     if is_num.sum() >= n / 2:
@@ -161,10 +259,11 @@ def _interval_starts(start_text: pd.Series, found: _Findings) -> tuple[np.ndarra
         found.flag(
             "bad-time",
             ~is_num,
-            f"interval_start must be seconds (a number) like the other rows; got {examples(start_text[~is_num])}",
+            f"interval_start must be seconds (a number) like the other rows; got {examples(cells.text(~is_num))}",
             "interval_start",
         )
     else:
+        start_text = cells.text()
         stamps = pd.to_datetime(start_text, errors="coerce", format="ISO8601", utc=False)
         ok = stamps.notna().to_numpy()
         if ok.sum() == 0:
@@ -195,26 +294,26 @@ def _interval_starts(start_text: pd.Series, found: _Findings) -> tuple[np.ndarra
     found.flag(
         "bad-time",
         too_far,
-        f"interval_start must be within {_MAX_START_S:.0e} s (about 30 years) of the time origin; got {examples(start_text[too_far])}",
+        f"interval_start must be within {_MAX_START_S:.0e} s (about 30 years) of the time origin; got {examples(cells.text(too_far))}",
         "interval_start",
     )
     return np.where(too_far, np.nan, start), origin
 
 
-def _interval_lengths(length_text: pd.Series, found: _Findings) -> tuple[np.ndarray, float]:
+def _interval_lengths(cells: _Cells, found: _Findings) -> tuple[np.ndarray, float]:
     """Parse ``interval_s``: positive, one length per file. Returns the lengths and the file's length (s)."""
-    length = pd.to_numeric(length_text, errors="coerce").to_numpy(dtype=np.float64)
+    length = cells.numbers()
     good_len = np.isfinite(length) & (length > 0)
     if not good_len.any():
         found.unusable(
             "mistyped-column",
-            f"interval_s must be a positive number of seconds; got {examples(length_text)}",
+            f"interval_s must be a positive number of seconds; got {examples(cells.text())}",
             "interval_s",
         )
     found.flag(
         "bad-interval",
         ~good_len,
-        f"interval_s must be a positive number of seconds; got {examples(length_text[~good_len])}",
+        f"interval_s must be a positive number of seconds; got {examples(cells.text(~good_len))}",
         "interval_s",
     )
     values, freq = np.unique(length[good_len], return_counts=True)
@@ -231,60 +330,58 @@ def _interval_lengths(length_text: pd.Series, found: _Findings) -> tuple[np.ndar
     return length, interval_s
 
 
-def _vehicle_counts(count_text: pd.Series, found: _Findings) -> np.ndarray:
+def _vehicle_counts(cells: _Cells, found: _Findings) -> np.ndarray:
     """Parse ``count``: numeric, not NaN, non-negative, whole. Returns the counts (NaN where unparsable)."""
-    count = pd.to_numeric(count_text, errors="coerce").to_numpy(dtype=np.float64)
-    blank = count_text.str.lower().isin(["", "nan", "na", "null", "none"]).to_numpy()
+    count = cells.numbers()
+    blank = cells.blank()
     not_number = np.isnan(count) & ~blank
     if not_number.all():
         found.unusable(
             "mistyped-column",
-            f"count must hold whole numbers of vehicles; got {examples(count_text)}",
+            f"count must hold whole numbers of vehicles; got {examples(cells.text())}",
             "count",
         )
     found.flag("nan-count", blank, "count is missing (empty or NaN); expected a whole number of vehicles", "count")
     found.flag(
         "mistyped-count",
         not_number,
-        f"count must be a number of vehicles; got {examples(count_text[not_number])}",
+        f"count must be a number of vehicles; got {examples(cells.text(not_number))}",
         "count",
     )
     finite = np.isfinite(count)
     found.flag("infinite-count", np.isinf(count), "count is infinite; expected a whole number of vehicles", "count")
     neg = finite & (count < 0)
-    found.flag("negative-count", neg, f"negative count; expected >= 0, got {examples(count_text[neg])}", "count")
+    found.flag("negative-count", neg, f"negative count; expected >= 0, got {examples(cells.text(neg))}", "count")
     frac = finite & (count != np.floor(count))
     found.flag(
         "non-integer-count",
         frac,
-        f"non-integer count; expected a whole number of vehicles, got {examples(count_text[frac])}",
+        f"non-integer count; expected a whole number of vehicles, got {examples(cells.text(frac))}",
         "count",
     )
     return count
 
 
-def _queue_lengths(queue_text: pd.Series, found: _Findings) -> np.ndarray:
+def _queue_lengths(cells: _Cells, found: _Findings) -> np.ndarray:
     """Parse the optional ``queue_veh``: blank (not reported, NaN) or a finite number >= 0 (vehicles)."""
-    queue = pd.to_numeric(queue_text, errors="coerce").to_numpy(dtype=np.float64)
-    blank = queue_text.str.lower().isin(["", "nan", "na", "null", "none"]).to_numpy()
+    queue = cells.numbers()
+    blank = cells.blank()
     not_number = np.isnan(queue) & ~blank
     found.flag(
         "mistyped-queue",
         not_number,
-        f"queue_veh must be a number of queued vehicles (or blank); got {examples(queue_text[not_number])}",
+        f"queue_veh must be a number of queued vehicles (or blank); got {examples(cells.text(not_number))}",
         QUEUE_COLUMN,
     )
     found.flag(
         "infinite-queue", np.isinf(queue), "queue_veh is infinite; expected a finite number of vehicles", QUEUE_COLUMN
     )
     neg = np.isfinite(queue) & (queue < 0)
-    found.flag("negative-queue", neg, f"negative queue; expected >= 0, got {examples(queue_text[neg])}", QUEUE_COLUMN)
+    found.flag("negative-queue", neg, f"negative queue; expected >= 0, got {examples(cells.text(neg))}", QUEUE_COLUMN)
     return np.where(np.isfinite(queue) & (queue >= 0), queue, np.nan)
 
 
-def _check_grid(
-    parsed: pd.DataFrame, start_text: pd.Series, interval_s: float, origin: pd.Timestamp | None, found: _Findings
-) -> None:
+def _check_grid(parsed: pd.DataFrame, start_cells: _Cells, interval_s: float, origin: pd.Timestamp | None, found: _Findings) -> None:
     """Starts on the file's interval grid; no interval without counts, no camera missing an interval."""
     start = parsed["interval_start"].to_numpy(dtype=np.float64)
     t_ok = np.isfinite(start)
@@ -298,16 +395,18 @@ def _check_grid(
         "misaligned",
         misaligned,
         f"interval_start is not on the {interval_s:g} s grid that starts at the file's first interval "
-        f"({_time_text(t0, origin)}); got {examples(start_text[misaligned])}",
+        f"({_time_text(t0, origin)}); got {examples(start_cells.text(misaligned))}",
         "interval_start",
     )
     aligned = t_ok & ~misaligned
     if not aligned.any():
         return
-    slot = np.full(len(start), -1, dtype=np.int64)
-    slot[aligned] = np.rint((start[aligned] - t0) / interval_s).astype(np.int64)
-    present = set(np.unique(slot[aligned]).tolist())
-    missing_slots = sorted(set(range(int(slot.max()) + 1)) - present)
+    slot = np.rint((start[aligned] - t0) / interval_s).astype(np.int64)
+    n_slots = int(slot.max()) + 1
+    counted = np.zeros(n_slots, dtype=bool)
+    counted[slot] = True
+    present = np.flatnonzero(counted)
+    missing_slots = np.flatnonzero(~counted).tolist()
     if missing_slots:
         found.problems.append(
             Problem(
@@ -318,20 +417,28 @@ def _check_grid(
                 field="interval_start",
             )
         )
-    per_camera: dict[str, set[int]] = defaultdict(set)
-    for cam, s in zip(parsed["camera_id"].to_numpy()[aligned], slot[aligned], strict=True):
-        per_camera[cam].add(int(s))
-    for cam, slots in sorted(per_camera.items()):
-        lack = sorted(present - slots)
-        if cam and lack:
-            found.problems.append(
-                Problem(
-                    "camera-gap",
-                    f"camera {cam!r} has no counts for {len(lack)} interval(s) starting "
-                    f"{_slot_list(lack, t0, interval_s, origin)} that other cameras counted",
-                    field="camera_id",
-                )
+    # the intervals each camera counted: its (camera, slot) pairs, sorted
+    cameras = parsed["camera_id"].cat
+    n_cams = len(cameras.categories)
+    pair = cameras.codes.to_numpy()[aligned].astype(np.int64) * n_slots + slot
+    if n_cams * n_slots <= max(2 * len(pair), 1 << 20):
+        pairs = np.flatnonzero(np.bincount(pair, minlength=n_cams * n_slots))
+    else:
+        pairs = np.unique(pair)
+    per_camera = np.bincount(pairs // n_slots, minlength=n_cams)
+    names = cameras.categories.to_numpy(dtype=object)
+    short = np.flatnonzero((per_camera > 0) & (per_camera < len(present)) & (names != ""))
+    for c in sorted(short.tolist(), key=lambda c: names[c]):
+        lo, hi = np.searchsorted(pairs, [c * n_slots, (c + 1) * n_slots])
+        lack = np.setdiff1d(present, pairs[lo:hi] - c * n_slots).tolist()
+        found.problems.append(
+            Problem(
+                "camera-gap",
+                f"camera {names[c]!r} has no counts for {len(lack)} interval(s) starting "
+                f"{_slot_list(lack, t0, interval_s, origin)} that other cameras counted",
+                field="camera_id",
             )
+        )
 
 
 def _time_text(t: float, origin: pd.Timestamp | None) -> str:
@@ -345,37 +452,40 @@ def _slot_list(slots: list[int], t0: float, interval_s: float, origin: pd.Timest
     return shown + (f" and {len(slots) - 8} more" if len(slots) > 8 else "")
 
 
-def _check_registry(parsed: pd.DataFrame, registry: pd.DataFrame, lanes: np.ndarray, found: _Findings) -> None:
-    """Every camera in the registry, at its registered place and movement; fills ``lanes`` from it."""
-    n = len(parsed)
+def _check_registry(
+    parsed: pd.DataFrame, place: np.ndarray, place_first: np.ndarray, registry: pd.DataFrame, lanes: np.ndarray, found: _Findings
+) -> None:
+    """Every camera in the registry, at its registered place and movement; fills ``lanes`` from it.
+
+    Each distinct camera, and each distinct (camera, place), is looked up once.
+    """
     reg_place = registry.drop_duplicates("camera_id").set_index("camera_id")
     reg_lanes = {
         (c, t): float(k) for c, t, k in registry[["camera_id", "to_edge", "lanes"]].itertuples(index=False, name=None)
     }
-    cams = parsed["camera_id"].to_numpy(dtype=object)
-    tos = parsed["to_edge"].to_numpy(dtype=object)
-    known = np.array([c in reg_place.index for c in cams], dtype=bool)
+    cameras = parsed["camera_id"].cat
+    cam = cameras.codes.to_numpy()
+    names = cameras.categories.to_numpy(dtype=object)
+    known = np.array([c in reg_place.index for c in names], dtype=bool)[cam]
     found.flag(
         "unknown-camera",
-        ~known & (parsed["camera_id"] != "").to_numpy(),
+        ~known & (names != "")[cam],
         f"camera not in the registry: {examples(parsed['camera_id'][~known])}",
         "camera_id",
     )
     if not known.any():
         return
-    idx = np.flatnonzero(known)
-    sub = reg_place.loc[cams[idx]]
     for col in ("junction", "from_edge"):
-        differ = np.zeros(n, dtype=bool)
-        differ[idx] = sub[col].to_numpy(dtype=object) != parsed[col].to_numpy(dtype=object)[idx]
+        values = parsed[col].cat
+        registered = reg_place[col].reindex(names).to_numpy(dtype=object)  # each camera's entry (NaN if unknown)
+        differ = known & (values.categories.get_indexer(registered)[cam] != values.codes.to_numpy())
         found.flag("registry-mismatch", differ, f"{col} differs from the camera registry's entry for that camera", col)
-    unseen = np.zeros(n, dtype=bool)
-    for i in idx:
-        value = reg_lanes.get((cams[i], tos[i]))
-        if value is None:
-            unseen[i] = True
-        else:
-            lanes[i] = value
+    to_names = parsed["to_edge"].cat.categories.to_numpy(dtype=object)
+    to_code = parsed["to_edge"].cat.codes.to_numpy()
+    entries = [reg_lanes.get((names[cam[r]], to_names[to_code[r]])) for r in place_first]
+    listed = np.array([e is not None for e in entries], dtype=bool)[place]
+    unseen = known & ~listed
+    lanes[known & listed] = np.array([np.nan if e is None else e for e in entries], dtype=np.float64)[place][known & listed]
     found.flag(
         "registry-mismatch",
         unseen,
