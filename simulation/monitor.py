@@ -25,7 +25,8 @@ is not judged (its start is unknown). Pedestrian-crossing links are left out of 
 kinds (walk and clearance have their own rules). A timing event is one light at one step: every
 link that broke the rule then is listed in its detail.
 
-The work per step is a string comparison per light; only when some light changed does the
+The work per step is a string comparison per light (or per light said to have changed,
+``observe(..., changed=)``: states are constant between a light's switches); only when some light changed does the
 monitor compare the changed lights' link classes (cached per state) with the ones they showed
 before (numpy, the changed lights' links at once). Conflict
 checks run once per distinct state of a light and are cached.
@@ -121,6 +122,7 @@ class ConflictMonitor:
         self._since = np.zeros(n, dtype=np.float64)
         self._judged = np.zeros(n, dtype=bool)  # False while the interval began before the first observation
         self._last: dict[str, str] = {}
+        self._order = {t: i for i, t in enumerate(self.lights)}
         self._conflicts: dict[tuple[str, str], tuple[str, ...]] = {}
         self._class_cache: dict[tuple[str, str], np.ndarray] = {}
         self._check_cache: dict = {}
@@ -133,9 +135,17 @@ class ConflictMonitor:
         self.steps = 0
 
     # -- per step ----------------------------------------------------------------------------
-    def observe(self, time_s: float, states: Mapping[str, str]) -> None:
-        """Record the states every light shows at ``time_s`` (seconds); ``states`` maps light -> state."""
-        changed = [t for t in self.lights if states[t] != self._last.get(t)]
+    def observe(self, time_s: float, states: Mapping[str, str], changed: Collection[str] | None = None) -> None:
+        """Record the states every light shows at ``time_s`` (seconds); ``states`` maps light -> state.
+
+        ``changed`` names the lights whose state may differ from the last observation (default:
+        any light); the others are not compared.
+        """
+        if changed is None or not self._last:
+            changed = [t for t in self.lights if states[t] != self._last.get(t)]
+        else:
+            order = self._order
+            changed = sorted((t for t in changed if t in order and states[t] != self._last.get(t)), key=order.__getitem__)
         self.steps += 1
         if not changed:
             return
