@@ -553,18 +553,17 @@ def link_states(network, q_vph: np.ndarray, plans: Mapping[str, SignalPlan], *, 
     delays = _signal_delays(network, plans, q_vph, period_h)
     links = _Links(network, q_vph)
     waits = {**_priority_delays(links, period_h), **delays}
-    carried = np.array([links.carried(m) if i in waits and q_vph[i] <= 0 else q_vph[i]
-                        for i, m in enumerate(range(len(q_vph)))])
+    carried = np.array([links.carried(m) if m in waits and q_vph[m] <= 0 else q_vph[m] for m in range(len(q_vph))])
     approaches = {edge: _approach_queues(network, waits, carried, leaving) for edge, leaving in links.out_of.items()}
     control = _queue_delays(links, {edge: qs for edge, qs in approaches.items() if qs})
-    start_up = _turn_losses(links, delays)
+    turning = _turn_losses(links, delays)
     rows = []
     for edge, data in sorted(network.edges.items()):
         flow = links.flow[edge]
         t0 = data["length_m"] / free_flow_speed_mps(data["speed_mps"])
         vc = flow / (LANE_CAPACITY_VPH * max(data["lanes"], 1))
         waiting = control.get(edge, 0.0)
-        travel, source = t0 * (1 + 0.15 * vc ** 4) + start_up.get(edge, 0.0) + waiting, "model"
+        travel, source = t0 * (1 + 0.15 * vc ** 4) + turning.get(edge, 0.0) + waiting, "model"
         seen_s, matched = measured.get(edge, (float("nan"), 0))
         if matched >= min_matched and np.isfinite(seen_s) and seen_s > 0:
             travel, source = float(seen_s), "plates"
