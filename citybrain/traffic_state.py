@@ -254,9 +254,10 @@ class _Links:
         """Flow (veh/h) of every link: what its movements carry out of it, else into it.
 
         A link whose movements carry no estimate (both of its ends unsignalised, say) takes
-        its feeders' flows split over their movements by lanes, else its successors' flows
-        shared the same way, repeated until nothing changes; then one link at a time from the
-        neighbours known so far, and again.
+        from each feeder what the feeder's other links fed by it alone do not take, split over
+        the rest by lanes; else its share by lanes of its successors' flows; repeated until
+        nothing changes, then one link at a time from the neighbours known so far, and again.
+        U-turns carrying no estimate take no share.
         """
         mvs, q = self.network.movements, self.q
         flow: dict[str, float] = {}
@@ -269,20 +270,36 @@ class _Links:
         def lanes(m: int) -> int:
             return max(len(mvs[m].from_lanes), 1)
 
+        def used(movements: list[int]) -> list[int]:
+            return [m for m in movements if mvs[m].turn != "uturn" or q[m] > 0]
+
+        def from_feeder(m: int) -> float:
+            """Of its link's flow, what movement ``m`` carries: what the links fed by that link alone do
+            not take, split by lanes."""
+            rest, taken = [], 0.0
+            for k in used(self.out_of[mvs[m].from_edge]):
+                to = mvs[k].to_edge
+                if k != m and to in flow and len(used(self.into[to])) == 1:
+                    taken += flow[to]
+                else:
+                    rest.append(k)
+            return max(flow[mvs[m].from_edge] - taken, 0.0) * lanes(m) / sum(lanes(k) for k in rest)
+
+        def to_successor(m: int) -> float:
+            return flow[mvs[m].to_edge] * lanes(m) / sum(lanes(k) for k in used(self.into[mvs[m].to_edge]))
+
         strict = True
         for _ in range(2 * len(self.network.edges)):
             changed = False
             for edge in self.network.edges:
                 if edge in flow:
                     continue
-                fwd = [(mvs[m].from_edge, lanes(m) / sum(lanes(k) for k in self.out_of[mvs[m].from_edge]))
-                       for m in self.into.get(edge, [])]
-                back = [(mvs[m].to_edge, lanes(m) / sum(lanes(k) for k in self.into[mvs[m].to_edge]))
-                        for m in self.out_of.get(edge, [])]
-                for side in (fwd, back):
-                    known = [(e, w) for e, w in side if e in flow]
+                fwd = used(self.into.get(edge, []))
+                back = used(self.out_of.get(edge, []))
+                for side, part, end in ((fwd, from_feeder, "from_edge"), (back, to_successor, "to_edge")):
+                    known = [m for m in side if getattr(mvs[m], end) in flow]
                     if known and (len(known) == len(side) or not strict):
-                        flow[edge] = sum(flow[e] * w for e, w in known)
+                        flow[edge] = sum(part(m) for m in known)
                         changed = True
                         break
                 if changed and not strict:
@@ -536,18 +553,17 @@ def link_states(network, q_vph: np.ndarray, plans: Mapping[str, SignalPlan], *, 
     delays = _signal_delays(network, plans, q_vph, period_h)
     links = _Links(network, q_vph)
     waits = {**_priority_delays(links, period_h), **delays}
-    carried = np.array([links.carried(m) if i in waits and q_vph[i] <= 0 else q_vph[i]
-                        for i, m in enumerate(range(len(q_vph)))])
+    carried = np.array([links.carried(m) if m in waits and q_vph[m] <= 0 else q_vph[m] for m in range(len(q_vph))])
     approaches = {edge: _approach_queues(network, waits, carried, leaving) for edge, leaving in links.out_of.items()}
     control = _queue_delays(links, {edge: qs for edge, qs in approaches.items() if qs})
-    start_up = _turn_losses(links, delays)
+    turning = _turn_losses(links, delays)
     rows = []
     for edge, data in sorted(network.edges.items()):
         flow = links.flow[edge]
         t0 = data["length_m"] / free_flow_speed_mps(data["speed_mps"])
         vc = flow / (LANE_CAPACITY_VPH * max(data["lanes"], 1))
         waiting = control.get(edge, 0.0)
-        travel, source = t0 * (1 + 0.15 * vc ** 4) + start_up.get(edge, 0.0) + waiting, "model"
+        travel, source = t0 * (1 + 0.15 * vc ** 4) + turning.get(edge, 0.0) + waiting, "model"
         seen_s, matched = measured.get(edge, (float("nan"), 0))
         if matched >= min_matched and np.isfinite(seen_s) and seen_s > 0:
             travel, source = float(seen_s), "plates"

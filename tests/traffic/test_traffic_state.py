@@ -144,7 +144,7 @@ def test_travel_times_agree_with_sumo_on_the_demo(network, demo_run):
     """Flows estimated from the twin's cameras, the own programs: modelled vs SUMO's edge travel times.
 
     Links with traffic: at least 20 vehicles drove onto them. Measured on the shipped demo
-    (1800 s, seed 0): 95% within 15%, median error 3.7%.
+    (1800 s, seed 0): 95% within 15%, median error 3.0%.
     """
     from citybrain.estimation import read_flows
 
