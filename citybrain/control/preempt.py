@@ -9,9 +9,9 @@ the light before it on the route, or the vehicle, and its stop line, the most on
 each edge, times :attr:`PreemptionSettings.queue_headway_s`, at most
 :attr:`PreemptionSettings.max_lead_s`). Where that queue reaches back to the light before
 (spill-back), that light's queue can only leave after it: the lead adds up the queues of the
-lights so chained, and the light furthest on is called first. The light's pre-emption input then goes on
-(a *call*); the light ends its current green through its full yellow and
-all-red (the green cut short no further than the safety profile's ``preempt_min_green_s``),
+lights so chained, and the light furthest on is called first. The light's pre-emption input
+then goes on (a *call*); the light ends its current green through its full yellow and all-red
+(the green cut short no further than the safety profile's ``preempt_min_green_s``),
 shows a green that serves the vehicle's movement and holds it (dwell) until the vehicle has
 crossed the stop line, when the input goes off and the light returns to its controller or
 plan (the exit). Lights further along the route are called later, as the vehicle nears them,
@@ -24,8 +24,8 @@ vehicle ahead turning off the route into a lane backed up to its entrance (spill
 next light on that lane) blocks it. While a light is called, each such lane's next light is
 given a *clearance call* (:attr:`Call.clearance`) for the links leaving that lane, served as a
 pre-emption too and ahead of the calls that still wait there; it is released once no vehicle
-has halted on those lanes for 10 s, or with the call of the light it clears for. A light is given one clearance call
-per light it clears for.
+has halted on those lanes for 10 s, or with the call of the light it clears for. A light is
+given one clearance call per light it clears for.
 
 This module decides *when* and *for which movement*; it never touches a signal. The twin
 (``simulation``) shows the transitions, through the one safety gate
@@ -85,8 +85,8 @@ class PreemptionSettings:
         has not passed (seconds).
     queue_headway_s : float
         Discharge time per vehicle of the queue ahead (seconds; a saturation headway): with
-        travel-time detection a light is called that much earlier per vehicle halting between
-        the emergency vehicle and its stop line; 0 for no queue lead.
+        travel-time detection a light is called that much earlier per vehicle in its queue
+        ahead of the emergency vehicle (the module docstring); 0 for no queue lead.
     max_lead_s : float
         The longest queue lead (seconds).
     preempt_number : int
