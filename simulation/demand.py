@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
@@ -255,13 +256,14 @@ def write_sampled_demand(
 
     Candidate routes run from every network entry to an exit (:func:`fringe_edges`), drawn by
     ``jtrrouter`` with the estimate's turning ratios where it has them and SUMO's default
-    turning shares elsewhere; ``routeSampler`` then samples how many vehicles
-    take each route in each period of about :data:`SAMPLING_PERIOD_S` (a whole number of
-    the flows' intervals, at least one) so that the movement counts (:func:`turn_count_xml`) match, departing spread over
-    the period. Routes are drawn in proportion to their share of the candidates (so every
-    entry feeding a counted movement keeps a share of it), then the counts are matched more
-    closely by ``routeSampler``'s optimisation, each route moved by at most
-    :data:`OPTIMIZE_BOUND_VEH`. Movements the estimate leaves out are not constrained.
+    turning shares elsewhere, none U-turning where the estimate sees no U-turn.
+    ``routeSampler`` then samples how many vehicles take each route in each period of about
+    :data:`SAMPLING_PERIOD_S` (a whole number of the flows' intervals, at least one) so that
+    the movement counts (:func:`turn_count_xml`) match, departing spread over the period.
+    Routes are drawn in proportion to their share of the candidates (so every entry feeding a
+    counted movement keeps a share of it), then the counts are matched more closely by
+    ``routeSampler``'s optimisation, each route moved by at most :data:`OPTIMIZE_BOUND_VEH`.
+    Movements the estimate leaves out are not constrained.
 
     Parameters
     ----------
@@ -306,13 +308,15 @@ def write_sampled_demand(
     body = [f'    <flow id="c{k}_{_safe(e)}" begin="{begin:g}" end="{end:g}" from={quoteattr(e)} '
             f'number="{CANDIDATES_PER_ENTRY}"/>' for k, e in enumerate(entries)]
     sources.write_text("<routes>\n" + "\n".join(body) + "\n</routes>\n")
-    candidates = folder / "candidates.rou.xml"
+    drawn = folder / "candidates_drawn.rou.xml"
     run_sumo_program(
         "jtrrouter",
         ["-n", str(network.path), "--route-files", str(sources), "--turn-ratio-files", str(turns),
-         "--sink-edges", ",".join(exits), "-o", str(candidates), "--begin", f"{begin:g}", "--end", f"{end:g}",
+         "--sink-edges", ",".join(exits), "-o", str(drawn), "--begin", f"{begin:g}", "--end", f"{end:g}",
          "--seed", str(int(seed)), "--no-step-log", "--ignore-errors", "--xml-validation", "never"],
     )
+    candidates = folder / "candidates.rou.xml"
+    _drop_unseen_uturns(drawn, candidates, network, flows)
     counts = folder / "turn_counts.xml"
     interval_s = float(flows["interval_s"].max())
     counts.write_text(turn_count_xml(shifted, interval_s * max(1.0, round(SAMPLING_PERIOD_S / interval_s))))
@@ -322,6 +326,25 @@ def write_sampled_demand(
         "--seed", str(int(seed)), "--prefix", "s", "-a", 'departLane="best" departSpeed="max"',
     ])
     return {"turns": turns, "counts": counts, "candidates": candidates, "routes": routes}
+
+
+def _drop_unseen_uturns(drawn: Path, out: Path, network: RoadNetwork, flows: pd.DataFrame) -> None:
+    """Copy the candidate routes of ``drawn`` to ``out`` but those that U-turn where the flows see no U-turn.
+
+    ``jtrrouter`` turns by SUMO's default shares at the junctions the flows leave out, U-turns
+    included; a vehicle that U-turns on a narrow road blocks it in SUMO.
+    """
+    uturns = {(m.from_edge, m.to_edge) for m in network.movements if m.turn == "uturn"}
+    seen = flows[flows["flow_vph"] > 0]
+    uturns -= set(zip(seen["from_edge"].astype(str), seen["to_edge"].astype(str), strict=True))
+    tree = ET.parse(drawn)
+    root = tree.getroot()
+    for vehicle in list(root.iter("vehicle")):
+        route = vehicle.find("route")
+        edges = route.get("edges", "").split() if route is not None else []
+        if any(pair in uturns for pair in zip(edges, edges[1:])):
+            root.remove(vehicle)
+    tree.write(out)
 
 
 def _run_tool(script: str, args: list[str], *, timeout_s: float = 600.0) -> None:
