@@ -5,8 +5,8 @@
   the estimated area and turning ratios (``<edgeRelation probability=...>``) per interval,
   then runs SUMO's ``jtrrouter`` to write routes a scenario can run on.
 * :func:`write_sampled_demand` samples whole routes, from the network's fringe to its fringe,
-  so that their movement counts per 15-minute period match the estimate's (SUMO's
-  ``routeSampler``): only the estimated movements are constrained, so it needs no entry
+  so that their movement counts over the window match the estimate's (SUMO's
+  ``routeSampler``), each vehicle departing when the demand of its first counted movement arrives: only the estimated movements are constrained, so it needs no entry
   flow and no turning ratio at the junctions nobody counted.
 
 :func:`write_demand` picks one of them by name (:data:`METHODS`).
@@ -21,6 +21,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
+import numpy as np
 import pandas as pd
 
 from citybrain.exceptions import CityBrainError, ValidationError
@@ -28,7 +29,7 @@ from citybrain.network import RoadNetwork
 from citybrain.sumo_tools import run_sumo_program, sumo_home, sumo_tool
 
 __all__ = ["METHODS", "write_demand", "write_jtr_demand", "write_sampled_demand", "turn_ratio_xml", "entry_flow_xml",
-           "turn_count_xml", "fringe_edges"]
+           "turn_count_xml", "fringe_edges", "depart_by_first_count"]
 
 
 def turn_ratio_xml(flows: pd.DataFrame) -> str:
@@ -234,10 +235,6 @@ def turn_count_xml(flows: pd.DataFrame, period_s: float) -> str:
 
 #: Candidate routes ``routeSampler`` chooses from: drawn by ``jtrrouter`` per entry edge.
 CANDIDATES_PER_ENTRY = 1000
-#: Period (s) over which ``routeSampler`` matches the counts. A vehicle's counts along its route
-#: fall in the period it departs in, which holds when the period is long beside the time it takes
-#: to cross the counted area; the 15-minute count period of traffic engineering.
-SAMPLING_PERIOD_S = 900.0
 #: How far (vehicles per route and period) ``routeSampler``'s optimisation may move the sampled
 #: solution: a little, so traffic stays spread over the entries that feed the same counted
 #: movement (an unbounded optimum piles it on one, and SUMO cannot insert it there).
@@ -257,13 +254,15 @@ def write_sampled_demand(
     Candidate routes run from every network entry to an exit (:func:`fringe_edges`), drawn by
     ``jtrrouter`` with the estimate's turning ratios where it has them and SUMO's default
     turning shares elsewhere, none U-turning where the estimate sees no U-turn.
-    ``routeSampler`` then samples how many vehicles take each route in each period of about
-    :data:`SAMPLING_PERIOD_S` (a whole number of the flows' intervals, at least one) so that
-    the movement counts (:func:`turn_count_xml`) match, departing spread over the period.
-    Routes are drawn in proportion to their share of the candidates (so every entry feeding a
-    counted movement keeps a share of it), then the counts are matched more closely by
-    ``routeSampler``'s optimisation, each route moved by at most :data:`OPTIMIZE_BOUND_VEH`.
-    Movements the estimate leaves out are not constrained.
+    ``routeSampler`` then chooses how many vehicles take each route so that the movement
+    counts over the whole window (:func:`turn_count_xml`) match: routes are drawn in
+    proportion to their share of the candidates (so every entry feeding a counted movement
+    keeps a share of it), then matched more closely by its optimisation, each route moved by
+    at most :data:`OPTIMIZE_BOUND_VEH`. Each vehicle then departs when its first counted
+    movement's demand arrives (:func:`depart_by_first_count`): the counts downstream of a
+    queue are its discharge, later than the demand that fed it, so matching every interval
+    or period on its own would ask a vehicle to be counted upstream and downstream in the
+    same one. Movements the estimate leaves out are not constrained.
 
     Parameters
     ----------
@@ -318,14 +317,65 @@ def write_sampled_demand(
     candidates = folder / "candidates.rou.xml"
     _drop_unseen_uturns(drawn, candidates, network, flows)
     counts = folder / "turn_counts.xml"
-    interval_s = float(flows["interval_s"].max())
-    counts.write_text(turn_count_xml(shifted, interval_s * max(1.0, round(SAMPLING_PERIOD_S / interval_s))))
-    routes = folder / "routes.rou.xml"
+    counts.write_text(turn_count_xml(shifted, end - begin))
+    sampled = folder / "routes_sampled.rou.xml"
     _run_tool("routeSampler.py", [
-        "-r", str(candidates), "-t", str(counts), "-o", str(routes), "--weighted", "--optimize", str(OPTIMIZE_BOUND_VEH),
+        "-r", str(candidates), "-t", str(counts), "-o", str(sampled), "--weighted", "--optimize", str(OPTIMIZE_BOUND_VEH),
         "--seed", str(int(seed)), "--prefix", "s", "-a", 'departLane="best" departSpeed="max"',
     ])
+    routes = folder / "routes.rou.xml"
+    depart_by_first_count(sampled, routes, shifted, seed=seed)
     return {"turns": turns, "counts": counts, "candidates": candidates, "routes": routes}
+
+
+def depart_by_first_count(sampled: Path, out: Path, flows: pd.DataFrame, *, seed: int = 42) -> None:
+    """Write the vehicles of ``sampled`` to ``out`` departing by the demand profile of their first counted movement.
+
+    The vehicles whose route first passes a counted movement share its intervals in
+    proportion to its vehicles per interval (largest remainders), each departing at a random
+    time within its interval; a movement without flow spreads them evenly, and a vehicle
+    passing no counted movement keeps its time. Vehicles are written by departure time.
+
+    Parameters
+    ----------
+    sampled, out
+        SUMO route files (vehicles with inline routes) in and out.
+    flows
+        The counted movements' flows (``flow_vph``, times already in simulation seconds).
+    seed
+        Seed of the departure draws.
+    """
+    rng = np.random.default_rng([int(seed), 0xDE9A])
+    frame = flows.astype({"from_edge": str, "to_edge": str})
+    vehicles = frame.assign(n=frame["flow_vph"].clip(lower=0.0) * frame["interval_s"] / 3600.0)
+    profile = {key: g for key, g in vehicles.groupby(["from_edge", "to_edge"], sort=False)[["interval_start",
+                                                                                             "interval_s", "n"]]}
+    tree = ET.parse(sampled)
+    root = tree.getroot()
+    by_movement: dict[tuple[str, str], list] = {}
+    for vehicle in root.findall("vehicle"):
+        edges = vehicle.find("route").get("edges", "").split()
+        first = next((pair for pair in zip(edges, edges[1:]) if pair in profile), None)
+        if first is not None:
+            by_movement.setdefault(first, []).append(vehicle)
+    for key, group in by_movement.items():
+        prof = profile[key]
+        share = prof["n"].to_numpy(dtype=np.float64)
+        share = share / share.sum() if share.sum() > 0 else np.full(len(share), 1.0 / len(share))
+        wanted = share * len(group)
+        counts = np.floor(wanted).astype(np.int64)
+        rest = len(group) - int(counts.sum())
+        counts[np.argsort(-(wanted - counts), kind="stable")[:rest]] += 1
+        starts = np.repeat(prof["interval_start"].to_numpy(dtype=np.float64), counts)
+        lengths = np.repeat(prof["interval_s"].to_numpy(dtype=np.float64), counts)
+        times = starts + rng.random(len(group)) * lengths
+        for k, t in zip(rng.permutation(len(group)), times, strict=True):
+            group[k].set("depart", f"{t:.2f}")
+    ordered = sorted(root.findall("vehicle"), key=lambda v: float(v.get("depart")))
+    for vehicle in root.findall("vehicle"):
+        root.remove(vehicle)
+    root.extend(ordered)
+    tree.write(out)
 
 
 def _drop_unseen_uturns(drawn: Path, out: Path, network: RoadNetwork, flows: pd.DataFrame) -> None:
