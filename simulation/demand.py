@@ -258,8 +258,8 @@ def write_sampled_demand(
     counts over the whole window (:func:`turn_count_xml`) match: routes are drawn in
     proportion to their share of the candidates (so every entry feeding a counted movement
     keeps a share of it), then matched more closely by its optimisation, each route moved by
-    at most :data:`OPTIMIZE_BOUND_VEH`. Each vehicle then departs when its first counted
-    movement's demand arrives (:func:`depart_by_first_count`): the counts downstream of a
+    at most :data:`OPTIMIZE_BOUND_VEH`. Each vehicle then departs so as to reach its first
+    counted movement when that movement's demand arrives (:func:`depart_by_first_count`): the counts downstream of a
     queue are its discharge, later than the demand that fed it, so matching every interval
     or period on its own would ask a vehicle to be counted upstream and downstream in the
     same one. Movements the estimate leaves out are not constrained.
@@ -324,17 +324,21 @@ def write_sampled_demand(
         "--seed", str(int(seed)), "--prefix", "s", "-a", 'departLane="best" departSpeed="max"',
     ])
     routes = folder / "routes.rou.xml"
-    depart_by_first_count(sampled, routes, shifted, seed=seed)
+    depart_by_first_count(sampled, routes, shifted, network, seed=seed)
     return {"turns": turns, "counts": counts, "candidates": candidates, "routes": routes}
 
 
-def depart_by_first_count(sampled: Path, out: Path, flows: pd.DataFrame, *, seed: int = 42) -> None:
+def depart_by_first_count(sampled: Path, out: Path, flows: pd.DataFrame, network: RoadNetwork, *,
+                          seed: int = 42) -> None:
     """Write the vehicles of ``sampled`` to ``out`` departing by the demand profile of their first counted movement.
 
     The vehicles whose route first passes a counted movement share its intervals in
-    proportion to its vehicles per interval (largest remainders), each departing at a random
-    time within its interval; a movement without flow spreads them evenly, and a vehicle
-    passing no counted movement keeps its time. Vehicles are written by departure time.
+    proportion to its vehicles per interval (largest remainders), each reaching its stop
+    line at a random time within its interval: it departs earlier by its free-flow time
+    from the start of its route to that stop line (edge lengths over speed limits), never
+    before the flows' first interval. A movement without flow spreads its vehicles evenly,
+    and a vehicle passing no counted movement keeps its time. Vehicles are written by
+    departure time.
 
     Parameters
     ----------
@@ -342,6 +346,8 @@ def depart_by_first_count(sampled: Path, out: Path, flows: pd.DataFrame, *, seed
         SUMO route files (vehicles with inline routes) in and out.
     flows
         The counted movements' flows (``flow_vph``, times already in simulation seconds).
+    network
+        The network routed on (edge lengths and speed limits).
     seed
         Seed of the departure draws.
     """
@@ -352,12 +358,16 @@ def depart_by_first_count(sampled: Path, out: Path, flows: pd.DataFrame, *, seed
                                                                                              "interval_s", "n"]]}
     tree = ET.parse(sampled)
     root = tree.getroot()
+    begin = float(frame["interval_start"].min())
+    edge_s = {e: d["length_m"] / max(d["speed_mps"], 0.1) for e, d in network.edges.items()}
     by_movement: dict[tuple[str, str], list] = {}
+    lead_s: dict[int, float] = {}
     for vehicle in root.findall("vehicle"):
         edges = vehicle.find("route").get("edges", "").split()
-        first = next((pair for pair in zip(edges, edges[1:]) if pair in profile), None)
-        if first is not None:
-            by_movement.setdefault(first, []).append(vehicle)
+        at = next((i for i, pair in enumerate(zip(edges, edges[1:])) if pair in profile), None)
+        if at is not None:
+            by_movement.setdefault((edges[at], edges[at + 1]), []).append(vehicle)
+            lead_s[id(vehicle)] = sum(edge_s.get(e, 0.0) for e in edges[: at + 1])
     for key, group in by_movement.items():
         prof = profile[key]
         share = prof["n"].to_numpy(dtype=np.float64)
@@ -370,7 +380,7 @@ def depart_by_first_count(sampled: Path, out: Path, flows: pd.DataFrame, *, seed
         lengths = np.repeat(prof["interval_s"].to_numpy(dtype=np.float64), counts)
         times = starts + rng.random(len(group)) * lengths
         for k, t in zip(rng.permutation(len(group)), times, strict=True):
-            group[k].set("depart", f"{t:.2f}")
+            group[k].set("depart", f"{max(begin, t - lead_s[id(group[k])]):.2f}")
     ordered = sorted(root.findall("vehicle"), key=lambda v: float(v.get("depart")))
     for vehicle in root.findall("vehicle"):
         root.remove(vehicle)
