@@ -6,8 +6,9 @@
   then runs SUMO's ``jtrrouter`` to write routes a scenario can run on.
 * :func:`write_sampled_demand` samples whole routes, from the network's fringe to its fringe,
   so that their movement counts over the window match the estimate's (SUMO's
-  ``routeSampler``), each vehicle departing when the demand of its first counted movement arrives: only the estimated movements are constrained, so it needs no entry
-  flow and no turning ratio at the junctions nobody counted.
+  ``routeSampler``), each vehicle departing to reach its first counted movement when that
+  movement's demand arrives: only the estimated movements are constrained, so it needs no
+  entry flow and no turning ratio at the junctions nobody counted.
 
 :func:`write_demand` picks one of them by name (:data:`METHODS`).
 """
@@ -140,15 +141,7 @@ def write_jtr_demand(
     CityBrainError
         If ``jtrrouter`` fails (its last error lines are in the message).
     """
-    flows = getattr(estimate, "flows", estimate)
-    if "demand_vph" in flows.columns:  # counts with queue readings: route what arrived, not only what crossed
-        flows = flows.assign(flow_vph=flows["demand_vph"])
-    if len(flows) == 0:
-        msg = "write_jtr_demand: the flows table is empty."
-        raise ValidationError(msg)
-    if not pd.api.types.is_numeric_dtype(flows["interval_start"]):
-        msg = "write_jtr_demand: flows with ISO 8601 times; convert interval_start to seconds from the scenario begin."
-        raise ValidationError(msg)
+    flows = _routed_flows(estimate)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     shifted = flows.assign(interval_start=flows["interval_start"].astype(float) + begin_offset_s)
@@ -188,10 +181,10 @@ def _routed_flows(estimate) -> pd.DataFrame:
     if "demand_vph" in flows.columns:  # counts with queue readings: route what arrived, not only what crossed
         flows = flows.assign(flow_vph=flows["demand_vph"])
     if len(flows) == 0:
-        msg = "the flows table is empty."
+        msg = "demand from flows: the flows table is empty."
         raise ValidationError(msg)
     if not pd.api.types.is_numeric_dtype(flows["interval_start"]):
-        msg = "flows with ISO 8601 times; convert interval_start to seconds from the scenario begin."
+        msg = "demand from flows: ISO 8601 times; convert interval_start to seconds from the scenario begin."
         raise ValidationError(msg)
     return flows
 
@@ -320,7 +313,8 @@ def write_sampled_demand(
     counts.write_text(turn_count_xml(shifted, end - begin))
     sampled = folder / "routes_sampled.rou.xml"
     _run_tool("routeSampler.py", [
-        "-r", str(candidates), "-t", str(counts), "-o", str(sampled), "--weighted", "--optimize", str(OPTIMIZE_BOUND_VEH),
+        "-r", str(candidates), "-t", str(counts), "-o", str(sampled),
+        "--weighted", "--optimize", str(OPTIMIZE_BOUND_VEH),
         "--seed", str(int(seed)), "--prefix", "s", "-a", 'departLane="best" departSpeed="max"',
     ])
     routes = folder / "routes.rou.xml"
@@ -421,7 +415,9 @@ def _run_tool(script: str, args: list[str], *, timeout_s: float = 600.0) -> None
 METHODS = {"jtrrouter": write_jtr_demand, "routesampler": write_sampled_demand}
 
 
-def write_demand(estimate, network: RoadNetwork, folder: str | Path, *, method: str = "jtrrouter", **options) -> dict[str, Path]:
+def write_demand(
+    estimate, network: RoadNetwork, folder: str | Path, *, method: str = "jtrrouter", **options
+) -> dict[str, Path]:
     """Write SUMO demand for the twin from an estimate by ``method`` (a :data:`METHODS` name); see its writer."""
     if method not in METHODS:
         msg = f"unknown demand method {method!r}; expected one of {sorted(METHODS)}"

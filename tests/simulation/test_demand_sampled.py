@@ -9,7 +9,7 @@ import pytest
 
 from citybrain.network import graph_from_sumo_net
 from citybrain.sumo_tools import run_sumo_program
-from simulation.demand import METHODS, fringe_edges, turn_count_xml, write_demand
+from simulation.demand import METHODS, depart_by_first_count, fringe_edges, turn_count_xml, write_demand
 
 from ..conftest import NETWORKS
 
@@ -91,3 +91,23 @@ def test_candidate_routes_u_turn_only_where_the_flows_see_u_turns(tmp_path):
     assert routes(paths["candidates"]) and not u_turning(routes(paths["candidates"]))
     sampled = routes(paths["routes"])
     assert 95 <= len(sampled) <= 105 and not u_turning(sampled)  # 400 veh/h for 900 s
+
+
+def test_vehicles_depart_to_reach_their_first_counted_movement_by_its_demand_profile(tmp_path):
+    net = graph_from_sumo_net(NET)
+    body = "".join(f'<vehicle id="v{k}" depart="{k}.00"><route edges="W_J1 J1_J2 J2_J3 J3_J4"/></vehicle>'
+                   for k in range(4))
+    body += '<vehicle id="side" depart="123.00"><route edges="N1_J1 J1_S1"/></vehicle>'
+    (tmp_path / "sampled.rou.xml").write_text(f"<routes>{body}</routes>")
+    flows = pd.DataFrame({  # 3 then 1 vehicle at J1; J2 sees them later
+        "interval_start": [0.0, 300.0, 0.0, 300.0], "interval_s": 300.0, "junction": ["J1", "J1", "J2", "J2"],
+        "from_edge": ["W_J1", "W_J1", "J1_J2", "J1_J2"], "to_edge": ["J1_J2", "J1_J2", "J2_J3", "J2_J3"],
+        "flow_vph": [36.0, 12.0, 0.0, 48.0]})
+    depart_by_first_count(tmp_path / "sampled.rou.xml", tmp_path / "out.rou.xml", flows, net, seed=5)
+    vehicles = list(ET.parse(tmp_path / "out.rou.xml").getroot().iter("vehicle"))
+    departs = {v.get("id"): float(v.get("depart")) for v in vehicles}
+    assert [float(v.get("depart")) for v in vehicles] == sorted(departs.values())
+    assert departs["side"] == 123.0  # passes no counted movement
+    lead = net.edges["W_J1"]["length_m"] / net.edges["W_J1"]["speed_mps"]  # to J1's stop line at the speed limit
+    at_stop_line = sorted(departs[f"v{k}"] + lead for k in range(4))
+    assert all(0.0 <= t < 300.0 for t in at_stop_line[:3]) and 300.0 <= at_stop_line[3] < 600.0
