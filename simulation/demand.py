@@ -5,9 +5,10 @@
   the estimated area and turning ratios (``<edgeRelation probability=...>``) per interval,
   then runs SUMO's ``jtrrouter`` to write routes a scenario can run on.
 * :func:`write_sampled_demand` samples whole routes, from the network's fringe to its fringe,
-  so that their movement counts per 15-minute period match the estimate's (SUMO's
-  ``routeSampler``): only the estimated movements are constrained, so it needs no entry
-  flow and no turning ratio at the junctions nobody counted.
+  so that their movement counts over the window match the estimate's (SUMO's
+  ``routeSampler``), each vehicle departing to reach its first counted movement when that
+  movement's demand arrives: only the estimated movements are constrained, so it needs no
+  entry flow and no turning ratio at the junctions nobody counted.
 
 :func:`write_demand` picks one of them by name (:data:`METHODS`).
 """
@@ -17,9 +18,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
+import numpy as np
 import pandas as pd
 
 from citybrain.exceptions import CityBrainError, ValidationError
@@ -27,7 +30,7 @@ from citybrain.network import RoadNetwork
 from citybrain.sumo_tools import run_sumo_program, sumo_home, sumo_tool
 
 __all__ = ["METHODS", "write_demand", "write_jtr_demand", "write_sampled_demand", "turn_ratio_xml", "entry_flow_xml",
-           "turn_count_xml", "fringe_edges"]
+           "turn_count_xml", "fringe_edges", "depart_by_first_count"]
 
 
 def turn_ratio_xml(flows: pd.DataFrame) -> str:
@@ -138,15 +141,7 @@ def write_jtr_demand(
     CityBrainError
         If ``jtrrouter`` fails (its last error lines are in the message).
     """
-    flows = getattr(estimate, "flows", estimate)
-    if "demand_vph" in flows.columns:  # counts with queue readings: route what arrived, not only what crossed
-        flows = flows.assign(flow_vph=flows["demand_vph"])
-    if len(flows) == 0:
-        msg = "write_jtr_demand: the flows table is empty."
-        raise ValidationError(msg)
-    if not pd.api.types.is_numeric_dtype(flows["interval_start"]):
-        msg = "write_jtr_demand: flows with ISO 8601 times; convert interval_start to seconds from the scenario begin."
-        raise ValidationError(msg)
+    flows = _routed_flows(estimate)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     shifted = flows.assign(interval_start=flows["interval_start"].astype(float) + begin_offset_s)
@@ -186,10 +181,10 @@ def _routed_flows(estimate) -> pd.DataFrame:
     if "demand_vph" in flows.columns:  # counts with queue readings: route what arrived, not only what crossed
         flows = flows.assign(flow_vph=flows["demand_vph"])
     if len(flows) == 0:
-        msg = "the flows table is empty."
+        msg = "demand from flows: the flows table is empty."
         raise ValidationError(msg)
     if not pd.api.types.is_numeric_dtype(flows["interval_start"]):
-        msg = "flows with ISO 8601 times; convert interval_start to seconds from the scenario begin."
+        msg = "demand from flows: ISO 8601 times; convert interval_start to seconds from the scenario begin."
         raise ValidationError(msg)
     return flows
 
@@ -233,10 +228,6 @@ def turn_count_xml(flows: pd.DataFrame, period_s: float) -> str:
 
 #: Candidate routes ``routeSampler`` chooses from: drawn by ``jtrrouter`` per entry edge.
 CANDIDATES_PER_ENTRY = 1000
-#: Period (s) over which ``routeSampler`` matches the counts. A vehicle's counts along its route
-#: fall in the period it departs in, which holds when the period is long beside the time it takes
-#: to cross the counted area; the 15-minute count period of traffic engineering.
-SAMPLING_PERIOD_S = 900.0
 #: How far (vehicles per route and period) ``routeSampler``'s optimisation may move the sampled
 #: solution: a little, so traffic stays spread over the entries that feed the same counted
 #: movement (an unbounded optimum piles it on one, and SUMO cannot insert it there).
@@ -255,13 +246,16 @@ def write_sampled_demand(
 
     Candidate routes run from every network entry to an exit (:func:`fringe_edges`), drawn by
     ``jtrrouter`` with the estimate's turning ratios where it has them and SUMO's default
-    turning shares elsewhere; ``routeSampler`` then samples how many vehicles
-    take each route in each period of about :data:`SAMPLING_PERIOD_S` (a whole number of
-    the flows' intervals, at least one) so that the movement counts (:func:`turn_count_xml`) match, departing spread over
-    the period. Routes are drawn in proportion to their share of the candidates (so every
-    entry feeding a counted movement keeps a share of it), then the counts are matched more
-    closely by ``routeSampler``'s optimisation, each route moved by at most
-    :data:`OPTIMIZE_BOUND_VEH`. Movements the estimate leaves out are not constrained.
+    turning shares elsewhere, none U-turning where the estimate sees no U-turn.
+    ``routeSampler`` then chooses how many vehicles take each route so that the movement
+    counts over the whole window (:func:`turn_count_xml`) match: routes are drawn in
+    proportion to their share of the candidates (so every entry feeding a counted movement
+    keeps a share of it), then matched more closely by its optimisation, each route moved by
+    at most :data:`OPTIMIZE_BOUND_VEH`. Each vehicle then departs so as to reach its first
+    counted movement when that movement's demand arrives (:func:`depart_by_first_count`): the counts downstream of a
+    queue are its discharge, later than the demand that fed it, so matching every interval
+    or period on its own would ask a vehicle to be counted upstream and downstream in the
+    same one. Movements the estimate leaves out are not constrained.
 
     Parameters
     ----------
@@ -306,22 +300,105 @@ def write_sampled_demand(
     body = [f'    <flow id="c{k}_{_safe(e)}" begin="{begin:g}" end="{end:g}" from={quoteattr(e)} '
             f'number="{CANDIDATES_PER_ENTRY}"/>' for k, e in enumerate(entries)]
     sources.write_text("<routes>\n" + "\n".join(body) + "\n</routes>\n")
-    candidates = folder / "candidates.rou.xml"
+    drawn = folder / "candidates_drawn.rou.xml"
     run_sumo_program(
         "jtrrouter",
         ["-n", str(network.path), "--route-files", str(sources), "--turn-ratio-files", str(turns),
-         "--sink-edges", ",".join(exits), "-o", str(candidates), "--begin", f"{begin:g}", "--end", f"{end:g}",
+         "--sink-edges", ",".join(exits), "-o", str(drawn), "--begin", f"{begin:g}", "--end", f"{end:g}",
          "--seed", str(int(seed)), "--no-step-log", "--ignore-errors", "--xml-validation", "never"],
     )
+    candidates = folder / "candidates.rou.xml"
+    _drop_unseen_uturns(drawn, candidates, network, flows)
     counts = folder / "turn_counts.xml"
-    interval_s = float(flows["interval_s"].max())
-    counts.write_text(turn_count_xml(shifted, interval_s * max(1.0, round(SAMPLING_PERIOD_S / interval_s))))
-    routes = folder / "routes.rou.xml"
+    counts.write_text(turn_count_xml(shifted, end - begin))
+    sampled = folder / "routes_sampled.rou.xml"
     _run_tool("routeSampler.py", [
-        "-r", str(candidates), "-t", str(counts), "-o", str(routes), "--weighted", "--optimize", str(OPTIMIZE_BOUND_VEH),
+        "-r", str(candidates), "-t", str(counts), "-o", str(sampled),
+        "--weighted", "--optimize", str(OPTIMIZE_BOUND_VEH),
         "--seed", str(int(seed)), "--prefix", "s", "-a", 'departLane="best" departSpeed="max"',
     ])
+    routes = folder / "routes.rou.xml"
+    depart_by_first_count(sampled, routes, shifted, network, seed=seed)
     return {"turns": turns, "counts": counts, "candidates": candidates, "routes": routes}
+
+
+def depart_by_first_count(sampled: Path, out: Path, flows: pd.DataFrame, network: RoadNetwork, *,
+                          seed: int = 42) -> None:
+    """Write the vehicles of ``sampled`` to ``out`` departing by the demand profile of their first counted movement.
+
+    The vehicles whose route first passes a counted movement share its intervals in
+    proportion to its vehicles per interval (largest remainders), each reaching its stop
+    line at a random time within its interval: it departs earlier by its free-flow time
+    from the start of its route to that stop line (edge lengths over speed limits), never
+    before the flows' first interval. A movement without flow spreads its vehicles evenly,
+    and a vehicle passing no counted movement keeps its time. Vehicles are written by
+    departure time.
+
+    Parameters
+    ----------
+    sampled, out
+        SUMO route files (vehicles with inline routes) in and out.
+    flows
+        The counted movements' flows (``flow_vph``, times already in simulation seconds).
+    network
+        The network routed on (edge lengths and speed limits).
+    seed
+        Seed of the departure draws.
+    """
+    rng = np.random.default_rng([int(seed), 0xDE9A])
+    frame = flows.astype({"from_edge": str, "to_edge": str})
+    vehicles = frame.assign(n=frame["flow_vph"].clip(lower=0.0) * frame["interval_s"] / 3600.0)
+    profile = {key: g for key, g in vehicles.groupby(["from_edge", "to_edge"], sort=False)[["interval_start",
+                                                                                             "interval_s", "n"]]}
+    tree = ET.parse(sampled)
+    root = tree.getroot()
+    begin = float(frame["interval_start"].min())
+    edge_s = {e: d["length_m"] / max(d["speed_mps"], 0.1) for e, d in network.edges.items()}
+    by_movement: dict[tuple[str, str], list] = {}
+    lead_s: dict[int, float] = {}
+    for vehicle in root.findall("vehicle"):
+        edges = vehicle.find("route").get("edges", "").split()
+        at = next((i for i, pair in enumerate(zip(edges, edges[1:])) if pair in profile), None)
+        if at is not None:
+            by_movement.setdefault((edges[at], edges[at + 1]), []).append(vehicle)
+            lead_s[id(vehicle)] = sum(edge_s.get(e, 0.0) for e in edges[: at + 1])
+    for key, group in by_movement.items():
+        prof = profile[key]
+        share = prof["n"].to_numpy(dtype=np.float64)
+        share = share / share.sum() if share.sum() > 0 else np.full(len(share), 1.0 / len(share))
+        wanted = share * len(group)
+        counts = np.floor(wanted).astype(np.int64)
+        rest = len(group) - int(counts.sum())
+        counts[np.argsort(-(wanted - counts), kind="stable")[:rest]] += 1
+        starts = np.repeat(prof["interval_start"].to_numpy(dtype=np.float64), counts)
+        lengths = np.repeat(prof["interval_s"].to_numpy(dtype=np.float64), counts)
+        times = starts + rng.random(len(group)) * lengths
+        for k, t in zip(rng.permutation(len(group)), times, strict=True):
+            group[k].set("depart", f"{max(begin, t - lead_s[id(group[k])]):.2f}")
+    ordered = sorted(root.findall("vehicle"), key=lambda v: float(v.get("depart")))
+    for vehicle in root.findall("vehicle"):
+        root.remove(vehicle)
+    root.extend(ordered)
+    tree.write(out)
+
+
+def _drop_unseen_uturns(drawn: Path, out: Path, network: RoadNetwork, flows: pd.DataFrame) -> None:
+    """Copy the candidate routes of ``drawn`` to ``out`` but those that U-turn where the flows see no U-turn.
+
+    ``jtrrouter`` turns by SUMO's default shares at the junctions the flows leave out, U-turns
+    included; a vehicle that U-turns on a narrow road blocks it in SUMO.
+    """
+    uturns = {(m.from_edge, m.to_edge) for m in network.movements if m.turn == "uturn"}
+    seen = flows[flows["flow_vph"] > 0]
+    uturns -= set(zip(seen["from_edge"].astype(str), seen["to_edge"].astype(str), strict=True))
+    tree = ET.parse(drawn)
+    root = tree.getroot()
+    for vehicle in list(root.iter("vehicle")):
+        route = vehicle.find("route")
+        edges = route.get("edges", "").split() if route is not None else []
+        if any(pair in uturns for pair in zip(edges, edges[1:])):
+            root.remove(vehicle)
+    tree.write(out)
 
 
 def _run_tool(script: str, args: list[str], *, timeout_s: float = 600.0) -> None:
@@ -338,7 +415,9 @@ def _run_tool(script: str, args: list[str], *, timeout_s: float = 600.0) -> None
 METHODS = {"jtrrouter": write_jtr_demand, "routesampler": write_sampled_demand}
 
 
-def write_demand(estimate, network: RoadNetwork, folder: str | Path, *, method: str = "jtrrouter", **options) -> dict[str, Path]:
+def write_demand(
+    estimate, network: RoadNetwork, folder: str | Path, *, method: str = "jtrrouter", **options
+) -> dict[str, Path]:
     """Write SUMO demand for the twin from an estimate by ``method`` (a :data:`METHODS` name); see its writer."""
     if method not in METHODS:
         msg = f"unknown demand method {method!r}; expected one of {sorted(METHODS)}"

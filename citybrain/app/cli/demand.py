@@ -27,7 +27,8 @@ __all__ = ["demand"]
               help="Simulation time (s) of the flows' second 0: the scenario's begin.")
 @click.option("--method", type=click.Choice(["jtrrouter", "routesampler"]), default="jtrrouter", show_default=True,
               help="jtrrouter: entry flows and turning ratios per interval; routesampler: whole routes from the "
-                   "network's entries to its exits, sampled to match the movement counts per 15 minutes.")
+                   "network's entries to its exits, sampled to match the movement counts, departing by the demand "
+                   "profile of their first counted movement.")
 @click.option("--seed", type=click.IntRange(min=0), default=42, show_default=True, help="The router's random seed.")
 def demand(network: RoadNetwork, flows_path: Path, out: Path, begin_s: float, method: str, seed: int) -> None:
     """Write SUMO routes for NET that reproduce the movement flows of FLOWS.
@@ -35,8 +36,9 @@ def demand(network: RoadNetwork, flows_path: Path, out: Path, begin_s: float, me
     jtrrouter: traffic enters on the approaches no estimated movement feeds, at each
     interval's flow, and turns at every junction by the interval's turning ratios.
     routesampler: routes from the network's entries to its exits, as many on each as match
-    the movement counts of every 15-minute period (SUMO's routeSampler); only the movements
-    in FLOWS are matched. The demand_vph column is routed when the flows have one (counts
+    the movement counts over the window (SUMO's routeSampler), each vehicle departing to
+    reach its first counted movement when that movement's demand arrives; only the
+    movements in FLOWS are matched. The demand_vph column is routed when the flows have one (counts
     with queue readings), else flow_vph.
     """
     from simulation.demand import write_demand
