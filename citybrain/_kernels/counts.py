@@ -1,9 +1,11 @@
-"""Numba kernels for count validation: numbering the distinct rows of integer code columns.
+"""Numba kernels for count validation: distinct rows of code columns, the interval grid.
 
 Behind ``citybrain.counts.validate``: the rows of a count file, their text columns as category
-codes, are numbered by (camera, place) and by (place, interval) in one pass with a hash table,
-without a sort or a Python object per row. Pure-numpy reference: ``tests/naive/counts.py``
-(``number_code_rows``).
+codes, are numbered by (camera, place) in one pass with a hash table, without a sort or a
+Python object per row (``_number_code_rows``); each start is placed on the file's interval
+grid (``_grid_slots``), each camera's counted slots marked (``_camera_slots``) and the rows
+that share a (place, interval) found (``_shared_rows``). Pure-numpy references:
+``tests/naive/counts.py``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from numba import njit
 
 from .. import config
 
-__all__ = ["_number_code_rows"]
+__all__ = ["_number_code_rows", "_grid_slots", "_camera_slots", "_shared_rows"]
 
 
 @njit(cache=config.NUMBA_CACHE)
@@ -80,3 +82,60 @@ def _number_code_rows(codes):
                     slot = (slot + 1) & (cap - 1)
                 table[slot] = g
     return number, first[:m].copy()
+
+
+@njit(cache=config.NUMBA_CACHE)
+def _grid_slots(start, t0, interval_s, tol):
+    """Numba kernel for count validation: each start's slot on the interval grid from ``t0``.
+
+    ``start`` (s, NaN where bad) against the grid ``t0 + k * interval_s``: returns ``k``
+    (int64) where the start lies within ``tol`` seconds of a grid time, ``-2`` where it is
+    finite but off the grid and ``-1`` where it is not finite. Starts are ``>= t0``; the phase
+    is ``numpy.fmod`` of the offset, as ``numpy.mod`` computes it for these signs.
+    """
+    n = start.shape[0]
+    slot = np.empty(n, dtype=np.int64)
+    for r in range(n):
+        s = start[r]
+        if not np.isfinite(s):
+            slot[r] = -1
+            continue
+        phase = np.fmod(s - t0, interval_s)
+        if min(phase, interval_s - phase) > tol:
+            slot[r] = -2
+        else:
+            slot[r] = np.int64(np.rint((s - t0) / interval_s))
+    return slot
+
+
+@njit(cache=config.NUMBA_CACHE)
+def _camera_slots(camera, slot, n_cameras, n_slots):
+    """Numba kernel for count validation: which slots each camera counted.
+
+    ``camera`` codes (``0 <= c < n_cameras``) and ``slot`` (``< 0``: left out) per row; returns
+    a ``(n_cameras, n_slots)`` table, True where the camera has a row in that slot.
+    """
+    seen = np.zeros((n_cameras, n_slots), dtype=np.bool_)
+    for r in range(camera.shape[0]):
+        if slot[r] >= 0:
+            seen[camera[r], slot[r]] = True
+    return seen
+
+
+@njit(cache=config.NUMBA_CACHE)
+def _shared_rows(key, when, n_when, n_keys):
+    """Numba kernel for count validation: rows whose (key, when) another row shares.
+
+    ``key`` (``0 <= k < n_keys``) and ``when`` (``< n_when``; ``< 0``: left out) per row, counted
+    in a dense ``(n_keys, n_when)`` table; returns True where a row's pair occurs more than once.
+    """
+    counts = np.zeros(n_keys * n_when, dtype=np.int32)
+    n = key.shape[0]
+    for r in range(n):
+        if when[r] >= 0:
+            counts[key[r] * n_when + when[r]] += 1
+    shared = np.zeros(n, dtype=np.bool_)
+    for r in range(n):
+        if when[r] >= 0:
+            shared[r] = counts[key[r] * n_when + when[r]] > 1
+    return shared

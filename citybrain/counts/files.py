@@ -110,11 +110,11 @@ def _categories(column) -> pd.Categorical:
     chunks = column.chunks
     if not chunks:
         return pd.Categorical([])
-    codes = np.concatenate([c.indices.fill_null(-1).to_numpy(zero_copy_only=False) for c in chunks])
+    codes = np.concatenate([(c.indices.fill_null(-1) if c.null_count else c.indices).to_numpy(zero_copy_only=False) for c in chunks])
     categories = pd.Index(chunks[0].dictionary.cast(pa.large_string()).to_pandas(), dtype=object)
     if not categories.is_unique:
         return pd.Categorical(column.cast(pa.large_string()).to_pandas().to_numpy(dtype=object))
-    return pd.Categorical.from_codes(codes, categories=categories)
+    return pd.Categorical.from_codes(codes, categories=categories, validate=False)  # Arrow's indices are valid
 
 
 def _cell_text(value) -> str:
@@ -132,8 +132,12 @@ def cells_as_text(values: pd.Series) -> pd.Series:
     if isinstance(values.dtype, pd.CategoricalDtype) and (
         pd.api.types.is_object_dtype(values.cat.categories.dtype) or pd.api.types.is_string_dtype(values.cat.categories.dtype)
     ):
-        # text categories: each distinct cell rendered once
-        text = values.cat.categories.to_series().map(_cell_text).to_numpy(dtype=object)
+        # text categories: each distinct cell rendered once (text as it stands)
+        categories = values.cat.categories
+        if pd.api.types.infer_dtype(categories, skipna=False) == "string":
+            text = categories.to_numpy(dtype=object)
+        else:
+            text = categories.to_series().map(_cell_text).to_numpy(dtype=object)
         codes = values.cat.codes.to_numpy()
         rendered = np.append(text, "nan")[np.where(codes < 0, len(text), codes)]
         return pd.Series(rendered, index=values.index, dtype=object)

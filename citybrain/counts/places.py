@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections import defaultdict
 
 import numpy as np
@@ -20,6 +21,24 @@ _TEXT = {
     "not-an-approach": ("from_edge", "from_edge does not carry vehicles into that junction"),
     "not-a-movement": ("to_edge", "from_edge -> to_edge is not a movement of that junction"),
 }
+
+
+#: Lanes of each approach and movement, per network (computed once per network object).
+_LANES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _lanes(network: RoadNetwork) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str, str], int]]:
+    """Lanes of every vehicle approach ``(junction, from_edge)`` and movement ``(junction, from_edge, to_edge)``."""
+    if network not in _LANES:
+        approach: dict[tuple[str, str], set[str]] = defaultdict(set)
+        movement: dict[tuple[str, str, str], int] = {}
+        for m in network.movements:
+            if m.turn == "crossing":
+                continue
+            approach[(m.junction, m.from_edge)].update(m.from_lanes)
+            movement[(m.junction, m.from_edge, m.to_edge)] = len(m.from_lanes)
+        _LANES[network] = ({k: len(v) for k, v in approach.items()}, movement)
+    return _LANES[network]
 
 
 def check_places(
@@ -60,13 +79,7 @@ def check_places(
     bad = np.zeros(n, dtype=bool)
     nodes = network.graph.nodes
     edges = network.edges
-    approach_lanes: dict[tuple[str, str], set[str]] = defaultdict(set)
-    movement_lanes: dict[tuple[str, str, str], int] = {}
-    for m in network.movements:
-        if m.turn == "crossing":
-            continue
-        approach_lanes[(m.junction, m.from_edge)].update(m.from_lanes)
-        movement_lanes[(m.junction, m.from_edge, m.to_edge)] = len(m.from_lanes)
+    approach_lanes, movement_lanes = _lanes(network)
 
     # check each distinct (junction, from_edge, to_edge) once, in order of first appearance
     if place is None or place_first is None:
@@ -99,11 +112,11 @@ def check_places(
         elif t and (j, f, t) not in movement_lanes:
             kind[u], value = 4, f"{j}: {f} -> {t}"
         else:
-            key_lanes[u] = movement_lanes[(j, f, t)] if t else len(approach_lanes[(j, f)])
+            key_lanes[u] = movement_lanes[(j, f, t)] if t else approach_lanes[(j, f)]
             continue
         values[_CODES[kind[u]]].append(value)
     lanes = key_lanes[code]
-    row_kind = kind[code]
+    row_kind = kind[code] if values else None
     for k, problem_code in enumerate(_CODES):
         if not values.get(problem_code):
             continue

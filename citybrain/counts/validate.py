@@ -4,6 +4,11 @@ The checks run in a fixed order (times, interval lengths, counts, ids, the inter
 gaps, duplicates, places in the network, the camera registry, plausibility), so a report lists
 its problems in that order. A file-level problem (empty, missing or mistyped columns) stops the
 checks: the file is unusable as a whole.
+
+No check makes a Python object per row: numeric columns are parsed as they are (their text is
+made only for the rows a message quotes), ids are categories (each distinct text checked
+once), and rows are numbered by (camera, place) and placed on the interval grid by the numba
+kernels of :mod:`citybrain._kernels.counts`.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._kernels.counts import _number_code_rows
+from .._kernels.counts import _camera_slots, _grid_slots, _number_code_rows, _shared_rows
 from ..network import RoadNetwork
 from .places import check_places
 from .files import cells_as_text
@@ -57,13 +62,15 @@ def validate_counts(
     source: str = "<frame>",
     max_lane_flow_vph: float = 2000.0,
 ) -> tuple[CountReport, pd.DataFrame, pd.Timestamp | None]:
-    """Check a raw count frame (strings) and return the report and the parsed frame.
+    """Check a raw count frame and return the report and the parsed frame.
 
     Parameters
     ----------
     frame
-        The file's cells as read by :func:`~citybrain.counts.read_count_frame` (or any frame
-        with the schema columns).
+        The file's cells as read by :func:`~citybrain.counts.read_count_frame` or
+        :func:`~citybrain.counts.read_count_cells` (or any frame with the schema columns: text,
+        numbers or categories). A cell is judged, and quoted, by its text as
+        :func:`~citybrain.counts.files.cells_as_text` renders it, whatever the column's type.
     network
         Road network to check junctions, edges and movements against; ``None`` skips those
         checks.
@@ -110,7 +117,10 @@ def validate_cells(
     source: str = "<frame>",
     max_lane_flow_vph: float = 2000.0,
 ) -> tuple[CountReport, pd.DataFrame, pd.Timestamp | None]:
-    """As :func:`validate_counts`, the parsed id columns categorical (filter rows before :func:`text_ids`)."""
+    """As :func:`validate_counts`, but the parsed id columns stay categorical.
+
+    Filter the rows first, then :func:`text_ids`: the ids' text is made for the kept rows only.
+    """
     n = len(frame)
     found = _Findings(n)
     try:
@@ -120,10 +130,10 @@ def validate_cells(
         if missing is not None:
             found.problems.append(missing)
             raise _Unusable
-        start, origin = _interval_starts(_Cells(frame["interval_start"]), found)
+        start_cells = _Cells(frame["interval_start"])
+        start, origin = _interval_starts(start_cells, found)
         length, interval_s = _interval_lengths(_Cells(frame["interval_s"]), found)
-        count_cells = _Cells(frame["count"])
-        count = _vehicle_counts(count_cells, found)
+        count = _vehicle_counts(_Cells(frame["count"]), found)
     except _Unusable:
         return CountReport(source, n, tuple(found.problems)), pd.DataFrame(), None
     ids = {col: _id_cells(frame[col]) for col in _ID_COLUMNS}
@@ -139,12 +149,12 @@ def validate_cells(
     if QUEUE_COLUMN in frame.columns:
         parsed[QUEUE_COLUMN] = _queue_lengths(_Cells(frame[QUEUE_COLUMN]), found)
 
-    _check_grid(parsed, _Cells(frame["interval_start"]), interval_s, origin, found)
+    slot = _check_grid(parsed, start_cells, interval_s, origin, found)
     # one number per distinct (camera_id, junction, from_edge, to_edge), in order of first appearance
-    place, place_first = _number_code_rows(tuple(ids[c].codes.astype(np.int32) for c in _ID_COLUMNS))
+    place, place_first = _number_code_rows(tuple(ids[c].codes.astype(np.int32, copy=False) for c in _ID_COLUMNS))
     found.flag(
         "duplicate",
-        _duplicated(place, len(place_first), start),
+        _duplicated(place, len(place_first), start, slot),
         "duplicate (camera_id, interval_start, from_edge, to_edge): each camera counts a movement once per interval",
         "camera_id",
     )
@@ -201,19 +211,28 @@ class _Cells:
 
 def _id_cells(values: pd.Series) -> pd.Categorical:
     """An id column's stripped text as a categorical (each distinct text one category, no missing code)."""
+    if pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(values.dtype):
+        values = values.astype("category")  # Arrow text: numbered by Arrow, then each distinct text stripped once
     if isinstance(values.dtype, pd.CategoricalDtype):
-        text = cells_as_text(pd.Series(values.cat.categories.astype(object))).astype(str).str.strip().to_numpy(dtype=object)
+        categories = values.cat.categories
+        if pd.api.types.infer_dtype(categories, skipna=False) == "string":  # text as it stands
+            text = categories.to_series().str.strip().to_numpy(dtype=object)
+        else:
+            text = cells_as_text(pd.Series(categories.astype(object))).astype(str).str.strip().to_numpy(dtype=object)
         codes = values.cat.codes.to_numpy()
-        codes = np.where(codes < 0, len(text), codes)
-        text = np.append(text, "nan")
-    else:
-        codes, text = None, cells_as_text(values).astype(str).str.strip().to_numpy(dtype=object)
-    first, uniq = pd.factorize(text)
-    return pd.Categorical.from_codes(first if codes is None else first[codes], categories=pd.Index(uniq, dtype=object))
+        first, uniq = pd.factorize(text)
+        if len(codes) and codes.min() >= 0 and len(uniq) == len(text):  # already distinct texts, none missing
+            return pd.Categorical.from_codes(codes, categories=pd.Index(text, dtype=object), validate=False)
+        first, uniq = pd.factorize(np.append(text, "nan"))
+        return pd.Categorical.from_codes(first[np.where(codes < 0, len(text), codes)], categories=pd.Index(uniq, dtype=object))
+    first, uniq = pd.factorize(cells_as_text(values).astype(str).str.strip().to_numpy(dtype=object))
+    return pd.Categorical.from_codes(first, categories=pd.Index(uniq, dtype=object))
 
 
 def _renamed(cells: pd.Categorical, names: dict[str, str]) -> pd.Categorical:
     """The categorical with some texts replaced (categories merged where they meet)."""
+    if not any(c in names for c in cells.categories):
+        return cells
     text = np.array([names.get(c, c) for c in cells.categories], dtype=object)
     first, uniq = pd.factorize(text)
     return pd.Categorical.from_codes(first[cells.codes], categories=pd.Index(uniq, dtype=object))
@@ -224,23 +243,29 @@ def _text_column(values: pd.Series) -> pd.Series:
     import pyarrow as pa
 
     cells = values.cat
-    words = pa.array(cells.categories.to_numpy(dtype=object), type=pa.string())
+    words = pa.array(cells.categories.to_numpy(dtype=object), type=pa.large_string())
     return pd.Series(words.take(pa.array(cells.codes.to_numpy())), index=values.index, dtype="str")
 
 
-def _duplicated(place: np.ndarray, n_places: int, start: np.ndarray) -> np.ndarray:
-    """Rows with a finite start whose (place, interval_start) another row shares."""
-    ok = np.isfinite(start)
-    dup = np.zeros(len(start), dtype=bool)
-    if not ok.any():
-        return dup
-    # starts numbered by value (+ 0.0 makes -0.0 and 0.0 one value)
-    when, _ = _number_code_rows(((start[ok] + 0.0).view(np.int64),))
+def _duplicated(place: np.ndarray, n_places: int, start: np.ndarray, slot: np.ndarray) -> np.ndarray:
+    """Rows with a finite start whose (place, interval_start) another row shares.
+
+    Starts on the grid are told apart by their ``slot``, the others by value (``+ 0.0`` makes
+    -0.0 and 0.0 one value).
+    """
+    when = slot.copy()
+    off_grid = slot == -2
+    if off_grid.any():
+        other, _ = _number_code_rows(((start[off_grid] + 0.0).view(np.int64),))
+        when[off_grid] = int(slot.max()) + 1 + other
     n_when = int(when.max()) + 1
+    if n_when <= 0:
+        return np.zeros(len(start), dtype=bool)
     if n_places * n_when <= max(2 * len(when), 1 << 20):  # a dense (place, start) table
-        key = place[ok] * n_when + when
-    else:
-        key, _ = _number_code_rows((place[ok], when))
+        return _shared_rows(place, when, n_when, n_places)
+    ok = when >= 0
+    key, _ = _number_code_rows((place[ok], when[ok]))
+    dup = np.zeros(len(start), dtype=bool)
     dup[ok] = np.bincount(key)[key] > 1
     return dup
 
@@ -381,16 +406,20 @@ def _queue_lengths(cells: _Cells, found: _Findings) -> np.ndarray:
     return np.where(np.isfinite(queue) & (queue >= 0), queue, np.nan)
 
 
-def _check_grid(parsed: pd.DataFrame, start_cells: _Cells, interval_s: float, origin: pd.Timestamp | None, found: _Findings) -> None:
-    """Starts on the file's interval grid; no interval without counts, no camera missing an interval."""
+def _check_grid(
+    parsed: pd.DataFrame, start_cells: _Cells, interval_s: float, origin: pd.Timestamp | None, found: _Findings
+) -> np.ndarray:
+    """Starts on the file's interval grid; no interval without counts, no camera missing an interval.
+
+    Returns each row's slot on the grid (``-1``: no finite start, ``-2``: off the grid).
+    """
     start = parsed["interval_start"].to_numpy(dtype=np.float64)
     t_ok = np.isfinite(start)
     if not t_ok.any():
-        return
-    t0 = float(np.min(start[t_ok]))
-    with np.errstate(invalid="ignore"):  # inf / NaN starts are reported elsewhere
-        phase = np.mod(start - t0, interval_s)
-    misaligned = t_ok & (np.minimum(phase, interval_s - phase) > 1e-6)
+        return np.full(len(start), -1, dtype=np.int64)
+    t0 = float(np.min(start, where=t_ok, initial=np.inf))
+    slot = _grid_slots(start, t0, float(interval_s), 1e-6)
+    misaligned = slot == -2
     found.flag(
         "misaligned",
         misaligned,
@@ -398,13 +427,19 @@ def _check_grid(parsed: pd.DataFrame, start_cells: _Cells, interval_s: float, or
         f"({_time_text(t0, origin)}); got {examples(start_cells.text(misaligned))}",
         "interval_start",
     )
-    aligned = t_ok & ~misaligned
-    if not aligned.any():
-        return
-    slot = np.rint((start[aligned] - t0) / interval_s).astype(np.int64)
     n_slots = int(slot.max()) + 1
-    counted = np.zeros(n_slots, dtype=bool)
-    counted[slot] = True
+    if n_slots <= 0:
+        return slot
+    cameras = parsed["camera_id"].cat
+    names = cameras.categories.to_numpy(dtype=object)
+    cam = cameras.codes.to_numpy().astype(np.int32, copy=False)  # one kernel signature for any number of cameras
+    dense = len(names) * n_slots <= max(2 * len(cam), 1 << 20)
+    if dense:
+        seen = _camera_slots(cam, slot, len(names), n_slots)
+        counted = seen.any(axis=0)
+    else:
+        counted = np.zeros(n_slots, dtype=bool)
+        counted[slot[slot >= 0]] = True
     present = np.flatnonzero(counted)
     missing_slots = np.flatnonzero(~counted).tolist()
     if missing_slots:
@@ -417,20 +452,19 @@ def _check_grid(parsed: pd.DataFrame, start_cells: _Cells, interval_s: float, or
                 field="interval_start",
             )
         )
-    # the intervals each camera counted: its (camera, slot) pairs, sorted
-    cameras = parsed["camera_id"].cat
-    n_cams = len(cameras.categories)
-    pair = cameras.codes.to_numpy()[aligned].astype(np.int64) * n_slots + slot
-    if n_cams * n_slots <= max(2 * len(pair), 1 << 20):
-        pairs = np.flatnonzero(np.bincount(pair, minlength=n_cams * n_slots))
-    else:
-        pairs = np.unique(pair)
-    per_camera = np.bincount(pairs // n_slots, minlength=n_cams)
-    names = cameras.categories.to_numpy(dtype=object)
+    # the slots each camera counted
+    if dense:
+        per_camera = seen[:, present].sum(axis=1)
+        slots_of = lambda c: np.flatnonzero(seen[c])  # noqa: E731
+    else:  # sparse: the sorted (camera, slot) pairs
+        aligned = slot >= 0
+        pairs = np.unique(cam[aligned].astype(np.int64) * n_slots + slot[aligned])
+        per_camera = np.bincount(pairs // n_slots, minlength=len(names))
+        bounds = np.searchsorted(pairs, np.arange(len(names) + 1) * n_slots)
+        slots_of = lambda c: pairs[bounds[c] : bounds[c + 1]] - c * n_slots  # noqa: E731
     short = np.flatnonzero((per_camera > 0) & (per_camera < len(present)) & (names != ""))
     for c in sorted(short.tolist(), key=lambda c: names[c]):
-        lo, hi = np.searchsorted(pairs, [c * n_slots, (c + 1) * n_slots])
-        lack = np.setdiff1d(present, pairs[lo:hi] - c * n_slots).tolist()
+        lack = np.setdiff1d(present, slots_of(c)).tolist()
         found.problems.append(
             Problem(
                 "camera-gap",
@@ -439,6 +473,7 @@ def _check_grid(parsed: pd.DataFrame, start_cells: _Cells, interval_s: float, or
                 field="camera_id",
             )
         )
+    return slot
 
 
 def _time_text(t: float, origin: pd.Timestamp | None) -> str:

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from citybrain.counts import COUNT_COLUMNS, check_counts, counts_from_frame, read_count_frame, read_counts, validate_counts
+from citybrain.counts.files import cells_as_text
 from citybrain.exceptions import ValidationError
 
 from .conftest import BAD, DATA, EXPECTED
@@ -147,3 +148,47 @@ def test_negative_queue_names_rows_and_field(grid):
     assert problem.rows == (4,)
     assert problem.field == "queue_veh"
     assert "negative queue" in problem.message and "-2" in problem.message
+
+
+def test_parquet_cells_report_like_their_text(grid, tmp_path):
+    """A Parquet file (typed columns, text as dictionaries) gets the report and table of its text."""
+    pytest.importorskip("pyarrow")
+    for name in ("many_problems.csv", "gap.csv", "duplicate.csv", "misaligned.csv", "empty_id.csv", "negative_queue.csv"):
+        typed = pd.read_csv(BAD / name, keep_default_na=False)
+        typed["junction"] = typed["junction"].astype("category")  # a categorical column in memory too
+        path = tmp_path / (name + ".parquet")
+        typed.to_parquet(path, index=False)
+        text = pd.DataFrame({c: cells_as_text(typed[c]).astype(object) for c in typed.columns})  # the text path
+        want = validate_counts(text, grid, source=str(path))[0]
+        got = check_counts(path, grid)
+        assert got.to_dict() == want.to_dict(), name
+        assert validate_counts(typed, grid, source=str(path))[0].to_dict() == want.to_dict(), name
+        if got.problems:
+            lenient = read_counts(path, grid, strict=False)
+            ref = counts_from_frame(text, grid, strict=False, source=str(path))
+            pd.testing.assert_frame_equal(lenient.frame, ref.frame)
+            assert lenient.report.to_dict() == ref.report.to_dict()
+
+
+@pytest.mark.filterwarnings("ignore:Generating overly large repr")
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from([0.0, 900.0, 1800.0, 450.0, -0.0, np.nan, np.inf, 2e9]),
+            st.sampled_from([900, 300, 0, -1]),
+            _ids, _ids, _ids, _ids,
+            st.one_of(st.floats(-5, 3000), st.sampled_from([np.nan, np.inf, 7.0, 7.5])),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_typed_cells_report_like_their_text(grid, rows):
+    typed = pd.DataFrame(rows, columns=list(COUNT_COLUMNS))
+    typed["camera_id"] = typed["camera_id"].astype("category")
+    text = pd.DataFrame({c: cells_as_text(typed[c]).astype(object) for c in typed.columns})
+    got, got_parsed, _ = validate_counts(typed, grid)
+    want, want_parsed, _ = validate_counts(text, grid)
+    assert got.to_dict() == want.to_dict()
+    pd.testing.assert_frame_equal(got_parsed, want_parsed)
