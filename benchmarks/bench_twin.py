@@ -10,20 +10,24 @@ of ``--repeat`` runs:
   stepping the same simulation in one ``simulationStep`` call, reading nothing: the least any
   libsumo twin can cost;
 - ``twin-libsumo``: the twin with the fixed controller under the native protocol (in a fresh
-  process): SUMO runs the programs while the twin reads every step each light's phase and shown
-  state and the vehicles and halting vehicles of every watched lane (queue totals, gridlock
-  checks, observations), and writes edge data;
-- ``twin-traci``: the same over TraCI;
-- ``max-pressure``: the twin with the max-pressure controller deciding every second (libsumo).
+  process): SUMO runs the programs while the twin observes every step what its own figures need
+  (the halting vehicles of every watched lane, read lane by lane only on edges with any; the
+  vehicles of lanes with halting ones, for the gridlock check; each light's phase and state
+  after its next switch or a command), and writes edge data;
+- ``twin-traci``: the same over TraCI (every watched lane and light each step, by subscription);
+- ``max-pressure``: the twin with the max-pressure controller deciding every second (libsumo):
+  every watched lane read whole each step for the observations.
 
 Prints wall times, the ratios to plain ``sumo`` and to the libsumo floor (target: the twin and
-max-pressure each <= 1.10x the floor), and appends a JSON line to ``benchmarks/results/twin.jsonl``.
-``--quick`` simulates 15 minutes once.
+max-pressure each <= 1.10x the floor), max-pressure's own time (reading for its decisions,
+observations, deciding, applying; measured inside the run) against SUMO's stepping time, and
+appends a JSON line to ``benchmarks/results/twin.jsonl``. ``--quick`` simulates 15 minutes once.
 
 ``--city`` adds the 900-signal city: ``citybrain network grid --rows 30 --cols 30`` and half an
 hour of SUMO's ``randomTrips.py`` (seed 42, a trip every 0.25 s), generated into a temporary
-folder; plain ``sumo``, the libsumo floor and the fixed twin each run in a fresh process, whose
-peak resident memory is reported beside its time.
+folder; plain ``sumo``, the libsumo floor, the fixed twin (target <= 1.10x the floor) and the
+twin under the recommended controller (target: its own time <= 10% of SUMO's stepping time)
+each run once in a fresh process, whose peak resident memory is reported beside its time.
 """
 
 from __future__ import annotations

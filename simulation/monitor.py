@@ -92,18 +92,21 @@ class ConflictMonitor:
         programs (:func:`simulation.controllers.is_baseline`) until :meth:`mark_ours`.
     min_green_s, min_yellow_s
         Override the profile's minimum green and yellow (seconds).
+    geometry
+        The lights' :class:`~citybrain.plans.safety.LightGeometry` of ``network``, if already built.
     """
 
     def __init__(self, network: RoadNetwork, lights: Sequence[str], profile: str | SafetyProfile | None = None,
                  *, ours: Collection[str] | None = None, min_green_s: float | None = None,
-                 min_yellow_s: float | None = None) -> None:
+                 min_yellow_s: float | None = None, geometry: Mapping[str, LightGeometry] | None = None) -> None:
         prof = get_profile(profile)
         self.network = network
         self.lights = tuple(lights)
         self.profile = prof
         self.min_green_s = float(prof.min_green_s if min_green_s is None else min_green_s)
         self.min_yellow_s = float(max(prof.yellow_min_s, HARD_MIN_YELLOW_S) if min_yellow_s is None else min_yellow_s)
-        self._geometry: dict[str, LightGeometry] = {t: LightGeometry.of(network, t) for t in self.lights}
+        known = geometry or {}
+        self._geometry: dict[str, LightGeometry] = {t: known.get(t) or LightGeometry.of(network, t) for t in self.lights}
         widths = [len(network.programs[t].phases[0].state) for t in self.lights]
         self._width = dict(zip(self.lights, widths, strict=True))
         starts = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
@@ -125,7 +128,7 @@ class ConflictMonitor:
         self._order = {t: i for i, t in enumerate(self.lights)}
         self._conflicts: dict[tuple[str, str], tuple[str, ...]] = {}
         self._class_cache: dict[tuple[str, str], np.ndarray] = {}
-        self._check_cache: dict = {}
+        self._check_cache: dict = dict(self._geometry)  # check_plan's geometry cache, by light
         self.counts: dict[str, dict[str, int]] = {t: dict.fromkeys(KINDS, 0) for t in self.lights}
         self.first: dict[str, MonitorEvent] = {}
         self._ours = set(self.lights) if ours is None else set(ours)

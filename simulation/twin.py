@@ -391,9 +391,10 @@ class Twin:
         """Step to the end of the window; return the run's totals (:class:`RunResult` fields)."""
         sc, spec = self.spec.scenario, self.spec
         data0_phase = {t: backend.phase(t) for t in self.lights}
+        geometry = {t: LightGeometry.of(self.network, t) for t in self.lights}
         signals = {
             t: SignalDriver(t, self.run_network.programs[t], self.controllers[t], self.protocol, layout, sc.begin_s,
-                            LightGeometry.of(self.network, t))
+                            geometry[t])
             for t in self.lights
         }
         for t, sig in signals.items():
@@ -413,7 +414,7 @@ class Twin:
         t = sc.begin_s
         end = sc.end_s - 1e-6
         ours = [x for x in self.lights if not is_baseline(self.controllers[x])]
-        monitor = ConflictMonitor(self.network, self.lights, ours=ours)
+        monitor = ConflictMonitor(self.network, self.lights, ours=ours, geometry=geometry)
         layer = None
         if spec.preempt is not None:
             layer = PreemptionLayer(self.run_network, spec.preempt, signals, mark_ours=monitor.mark_ours,
