@@ -12,11 +12,20 @@ tried again after :data:`STALL_RETRY_S`. Blocked movements count for nothing.
 1. **Starvation guard.** A movement with a queue that has not seen green for the safety
    profile's maximum red less :data:`GUARD_MARGIN_S` forces the phase serving it (the longest
    red first), so no queue waits longer than the profile allows.
-2. **Keep or switch**, reviewed every :data:`REVIEW_S` while the current phase has demand (at
-   once when it has none). The light keeps the current phase while its open running demand
-   near the stop line is at least the highest efficient pressure (over open movements) of any
-   phase, or its own pressure is the highest, up to its maximum green; otherwise it serves the
-   phase of highest open pressure that has vehicles to move.
+2. **Keep or switch.** The phase with most to serve is the one of highest open pressure plus
+   open running vehicles near the stop line, among the phases with vehicles to move. How a
+   green is kept depends on how often the light decides (the interval between two
+   observations):
+
+   * more often than every :data:`GAP_S` (the native protocol's 1 s): the green goes on, up to its
+     maximum, while a detector of its open approach (the lanes feeding short ones included)
+     saw a vehicle within :data:`GAP_S` with vehicles moving there (gap-out). Gapped out, it
+     still rests while no other phase has more vehicles (queued and running near) than its
+     own running ones: a switch loses the transition's time for fewer vehicles than it serves;
+   * less often (RESCO's 10 s): reviewed every :data:`REVIEW_S` while the current phase has
+     demand (at once when it has none), it is kept while its open running demand near the stop
+     line is at least the highest efficient pressure of any phase, or its own pressure is the
+     highest, up to its maximum green.
 3. **Clearing a blocked box.** A current phase whose movements are all blocked has no demand,
    so a phase with open demand takes over; with none, the light waits where it is.
 
@@ -36,6 +45,7 @@ if TYPE_CHECKING:
     from citybrain.network import RoadNetwork
 
 __all__ = [
+    "GAP_S",
     "GUARD_MARGIN_S",
     "NEAR_RANGE_M",
     "REVIEW_S",
@@ -53,10 +63,9 @@ SPILLBACK_FRACTION: float = 0.8
 STALL_AFTER_S: float = 5.0
 #: Seconds after which a stalled lane is served again (its jam may have cleared).
 STALL_RETRY_S: float = 60.0
-#: Seconds between two keep-or-switch reviews while the current phase has demand (RESCO's interval;
-#: under the native protocol's 1 s decisions a green is not re-judged every second).
+#: Seconds between two keep-or-switch reviews under infrequent decisions (RESCO's interval).
 REVIEW_S: float = 10.0
-#: Passage time (s): under decisions this frequent, a green is kept while a detector saw a vehicle this recently.
+#: Passage time (s): under decisions more frequent than this, a green goes on while a detector saw a vehicle this recently.
 GAP_S: float = 3.0
 #: The starvation guard acts this long (s) before a queue's red reaches the profile's maximum.
 GUARD_MARGIN_S: float = 30.0
