@@ -12,11 +12,20 @@ tried again after :data:`STALL_RETRY_S`. Blocked movements count for nothing.
 1. **Starvation guard.** A movement with a queue that has not seen green for the safety
    profile's maximum red less :data:`GUARD_MARGIN_S` forces the phase serving it (the longest
    red first), so no queue waits longer than the profile allows.
-2. **Keep or switch**, reviewed every :data:`REVIEW_S` while the current phase has demand (at
-   once when it has none). The light keeps the current phase while its open running demand
-   near the stop line is at least the highest efficient pressure (over open movements) of any
-   phase, or its own pressure is the highest, up to its maximum green; otherwise it serves the
-   phase of highest open pressure that has vehicles to move.
+2. **Keep or switch.** The phase with most to serve is the one of highest open pressure plus
+   open running vehicles near the stop line, among the phases with vehicles to move. How a
+   green is kept depends on how often the light decides (the interval between two
+   observations):
+
+   * more often than every :data:`GAP_S` (the native protocol's 1 s): the green goes on, up to its
+     maximum, while a detector of its open approach (the lanes feeding short ones included)
+     saw a vehicle within :data:`GAP_S` with vehicles moving there (gap-out). Gapped out, it
+     still rests while no other phase has more vehicles (queued and running near) than its
+     own running ones: a switch loses the transition's time for fewer vehicles than it serves;
+   * less often (RESCO's 10 s): reviewed every :data:`REVIEW_S` while the current phase has
+     demand (at once when it has none), it is kept while its open running demand near the stop
+     line is at least the highest efficient pressure of any phase, or its own pressure is the
+     highest, up to its maximum green.
 3. **Clearing a blocked box.** A current phase whose movements are all blocked has no demand,
    so a phase with open demand takes over; with none, the light waits where it is.
 
@@ -36,6 +45,7 @@ if TYPE_CHECKING:
     from citybrain.network import RoadNetwork
 
 __all__ = [
+    "GAP_S",
     "GUARD_MARGIN_S",
     "NEAR_RANGE_M",
     "REVIEW_S",
@@ -53,9 +63,10 @@ SPILLBACK_FRACTION: float = 0.8
 STALL_AFTER_S: float = 5.0
 #: Seconds after which a stalled lane is served again (its jam may have cleared).
 STALL_RETRY_S: float = 60.0
-#: Seconds between two keep-or-switch reviews while the current phase has demand (RESCO's interval;
-#: under the native protocol's 1 s decisions a green is not re-judged every second).
+#: Seconds between two keep-or-switch reviews under infrequent decisions (RESCO's interval).
 REVIEW_S: float = 10.0
+#: Passage time (s): under decisions more frequent than this, a green goes on while a detector saw a vehicle this recently.
+GAP_S: float = 3.0
 #: The starvation guard acts this long (s) before a queue's red reaches the profile's maximum.
 GUARD_MARGIN_S: float = 30.0
 
@@ -74,6 +85,7 @@ class GuardedPressureController:
     name = "guarded-pressure"
     program_driven = False
     near_range_m = NEAR_RANGE_M
+    needs_detectors = True
 
     def __init__(self, network: RoadNetwork, tls: str, *, max_red_s: float | None = None) -> None:
         self.tls = tls
@@ -85,13 +97,24 @@ class GuardedPressureController:
         self._last_green: dict[int, float] = {}
         self._stalled: dict[str, float] = {}
         self._review_at = -float("inf")
+        self._last_t: float | None = None
+        self._gap_pos: dict[str, int] | None = None
+
+    def _flowing(self, observation: Observation, lanes) -> bool:
+        """Whether a vehicle crossed the detector of one of ``lanes`` within the passage time, with vehicles moving there."""
+        if self._gap_pos is None:
+            self._gap_pos = {x: i for i, x in enumerate(observation.lanes)}
+        gaps, n, h = observation.lane_gap_s, observation.lane_vehicles, observation.lane_halting
+        pos = self._gap_pos
+        return any(gaps[pos[x]] < GAP_S and n[pos[x]] > h[pos[x]] for x in lanes if x in pos)
 
     def decide(self, observation: Observation) -> int | None:
         """Keep the current green or name the next one (see the module docstring)."""
-        current = observation.green
+        current, t, demand = observation.green, observation.time_s, self.demand
+        interval = t - self._last_t if self._last_t is not None else 1.0
+        self._last_t = t
         if current is None:
             return None
-        t, demand = observation.time_s, self.demand
         for m in demand.phase_movements.get(current, ()):
             self._last_green[m] = t
         self._watch_stalls(observation, current)
@@ -111,17 +134,37 @@ class GuardedPressureController:
             open_pressure[k] = sum(pressure[m] for m in movements)
             running[k] = demand.near_running(observation, lanes)
             vehicles[k] = running[k] + sum(queues[m] for m in movements)
-        others = {k: p for k, p in open_pressure.items() if k != current and vehicles[k] > 0}
+        # the phase with most to serve: its open pressure and its running vehicles near the stop line
+        others = {k: open_pressure[k] + running[k] for k in open_pressure if k != current and vehicles[k] > 0}
+        within_max = observation.time_in_phase_s < self.max_green_s.get(current, 90.0)
+        if interval < GAP_S:
+            return self._gap_out(observation, current, others, vehicles, running[current], within_max, blocked, stalled)
         if not others or (vehicles[current] > 0 and t < self._review_at):
             return None
         self._review_at = t + REVIEW_S - 0.5
         best = first_max(others, None)
-        within_max = observation.time_in_phase_s < self.max_green_s.get(current, 90.0)
         if vehicles[current] > 0 and within_max and (
             running[current] >= max(open_pressure.values()) or open_pressure[current] >= open_pressure[best]
         ):
             return None
         return best
+
+    def _gap_out(self, observation: Observation, current: int, others: dict[int, float], vehicles: dict[int, float],
+                 running: float, within_max: bool, blocked: set[int], stalled: set[str]) -> int | None:
+        """Frequent decisions: keep the green while its open approach flows, then serve a phase with more to serve.
+
+        Within its maximum green, a gapped-out green still rests while no other phase has more
+        vehicles (queued and running near the stop line) than its own running ones: switching
+        then loses the transition's time for fewer vehicles than it serves.
+        """
+        demand = self.demand
+        if within_max:
+            lanes = [x for m in demand.phase_movements.get(current, ()) if m not in blocked
+                     for x in demand.approach_lanes[m] if x not in stalled]
+            if self._flowing(observation, lanes):
+                return None
+            others = {k: p for k, p in others.items() if vehicles[k] > running}
+        return first_max(others, None)
 
     def _watch_stalls(self, observation: Observation, current: int) -> None:
         """Mark the current green's lanes whose every vehicle halts as stalled; a lane seen moving is cleared."""
