@@ -20,8 +20,20 @@ What fragments give:
   vehicles), so each fragment weighs ``1 / (rho_A rho_B)`` (Horvitz-Thompson), and fragments
   that passed another camera unread are left out (their cameras are not the nearest).
   Vehicles that meet no camera after ``m`` (an exit) leave no fragment, so shares are taken
-  only among an approach's movements whose exit edge leads to a camera on every continuation;
-  the camera before ``m`` is the same for all movements of the approach, so it cancels.
+  only for movements whose exit edge leads to a camera on every continuation (a turnaround
+  at a dead end counts as an exit). At a counted approach the weights over its count are
+  each movement's share of the *whole* approach: the movements towards exits get what is
+  left, which the per-movement split of an approach total most needs. Elsewhere the camera
+  before ``m`` differs from vehicle to vehicle, and shares are taken among the covered
+  movements only. A fragment's path is the shortest one only up to the first junction where
+  another path is nearly as short (``detour_factor``); no share is taken at the approaches
+  after it, which would otherwise see only the shortest path's vehicles.
+
+Why shares, and not path-flow rows: a fragment count is a path flow, the product of the turning
+ratios along it, which a linear model cannot hold; a share at one approach is linear in that
+approach's flows (``x_m - s x_S = 0``), so it enters the same least-squares problem as a row
+with its sampling standard deviation, next to the counts and priors, in every interval of the
+period (per-interval estimate or pooled ratios alike).
 
 Privacy: fragments keep no plate (not even its hash); fragments older than the retention window
 before the newest sighting are dropped.
