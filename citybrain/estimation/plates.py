@@ -20,8 +20,20 @@ What fragments give:
   vehicles), so each fragment weighs ``1 / (rho_A rho_B)`` (Horvitz-Thompson), and fragments
   that passed another camera unread are left out (their cameras are not the nearest).
   Vehicles that meet no camera after ``m`` (an exit) leave no fragment, so shares are taken
-  only among an approach's movements whose exit edge leads to a camera on every continuation;
-  the camera before ``m`` is the same for all movements of the approach, so it cancels.
+  only for movements whose exit edge leads to a camera on every continuation (a turnaround
+  at a dead end counts as an exit). At a counted approach the weights over its count are
+  each movement's share of the *whole* approach: the movements towards exits get what is
+  left, which the per-movement split of an approach total most needs. Elsewhere the camera
+  before ``m`` differs from vehicle to vehicle, and shares are taken among the covered
+  movements only. A fragment's path is the shortest one only up to the first junction where
+  another path is nearly as short (``detour_factor``); no share is taken at the approaches
+  after it, which would otherwise see only the shortest path's vehicles.
+
+Why shares, and not path-flow rows: a fragment count is a path flow, the product of the turning
+ratios along it, which a linear model cannot hold; a share at one approach is linear in that
+approach's flows (``x_m - s x_S = 0``), so it enters the same least-squares problem as a row
+with its sampling standard deviation, next to the counts and priors, in every interval of the
+period (per-interval estimate or pooled ratios alike).
 
 Privacy: fragments keep no plate (not even its hash); fragments older than the retention window
 before the newest sighting are dropped.
@@ -65,7 +77,9 @@ class PlateSettings:
     max_time_factor
         A fragment takes at most this many times its path's free-flow time, plus ``slack_s``; ``> 1``.
     slack_s
-        Seconds added to the longest plausible time (red signals, queues); ``>= 0``.
+        Seconds added to the longest plausible time: a red phase and a queue, which on a
+        saturated approach exceed two minutes (plates are near-unique, so a longer window
+        admits little but detours); ``>= 0``.
     min_time_factor
         A fragment takes at least this share of its free-flow time (faster: a false match); in ``[0, 1]``.
     retention_s
@@ -87,12 +101,12 @@ class PlateSettings:
     """
 
     max_time_factor: float = 3.0
-    slack_s: float = 120.0
+    slack_s: float = 300.0
     min_time_factor: float = 0.5
     retention_s: float = RETENTION_S
     min_fragments: float = 20.0
     max_free_flow_s: float = 900.0
-    share_sd_floor: float = 0.1
+    share_sd_floor: float = 0.05
     detour_factor: float = 1.25
 
     def __post_init__(self) -> None:
@@ -289,7 +303,8 @@ def fragment_turn_shares(
     pandas.DataFrame
         ``junction, from_edge, to_edge, share, share_sd, fragments, scope, approach_vph``: the
         listed movements of each approach with their share, its standard deviation
-        ``sqrt(sampling^2 + share_sd_floor^2)`` (sampling: ``sqrt(sum w^2) / C`` on a counted
+        ``sqrt(sampling^2 + share_sd_floor^2)`` (sampling: ``sqrt(sum w^2 + w_mean^2) / C``, one
+        pseudo-fragment of the approach's mean weight ``w_mean = sum w^2 / sum w`` added, on a counted
         approach, ``sqrt((s (1 - s) + 1 / n) / n)`` on another), the effective fragments ``n``,
         and the approach's counted flow over the span (veh/h; NaN when uncounted).
     """
@@ -343,7 +358,10 @@ def fragment_turn_shares(
         c = counted.get(e, 0.0)
         if c > 0:
             share = np.minimum(total[s] / c, 1.0)
-            sd = np.sqrt(square[s] / c**2 + floor**2)
+            # one pseudo-fragment at the mean weight: a movement seen by few (or no) fragments
+            # is not taken for a precisely small one
+            mean_w = square[s].sum() / total[s].sum()
+            sd = np.sqrt((square[s] + mean_w**2) / c**2 + floor**2)
             scope, flow = "approach", c / hours
         elif len(s) >= 2:
             share = total[s] / total[s].sum()
@@ -490,13 +508,15 @@ def _covered_downstream(arrays, cam_edge: np.ndarray) -> np.ndarray:
     """Per edge: does every vehicle on it reach a camera's stop line, whichever way it continues?
 
     True for a camera's approach edge; else when the edge has movements out other than
-    U-turns and all of them enter covered edges (fixed point from the cameras; loops stay
-    uncovered). A dead end (only a U-turn out) is where trips leave the network: uncovered.
+    turnarounds and all of them enter covered edges (fixed point from the cameras; loops stay
+    uncovered). A turnaround is a U-turn, or a movement after which the road, with no other
+    way to go, leads back to the junction the edge left (:func:`_turnarounds`): a dead end,
+    where trips leave the network, so an edge with only turnarounds out is uncovered.
     """
     n_e = len(arrays.edge_ids)
     covered = np.zeros(n_e, dtype=bool)
     covered[cam_edge] = True
-    ok = (arrays.mov_turn != _CROSSING) & (arrays.mov_turn != _UTURN) & (arrays.mov_to_edge >= 0)
+    ok = (arrays.mov_turn != _CROSSING) & (arrays.mov_to_edge >= 0) & ~_turnarounds(arrays)
     changed = True
     while changed:
         changed = False
@@ -507,3 +527,32 @@ def _covered_downstream(arrays, cam_edge: np.ndarray) -> np.ndarray:
                 covered[e] = True
                 changed = True
     return covered
+
+
+def _turnarounds(arrays, max_links: int = 20) -> np.ndarray:
+    """Per movement: a U-turn, or one whose exit road, without a choice, returns to the junction its approach left.
+
+    From the movement's exit edge the road is followed while each edge has exactly one vehicle
+    movement out (at most ``max_links`` edges); the movement is a turnaround when the road
+    reaches the junction the approach edge started at.
+    """
+    vehicle = (arrays.mov_turn != _CROSSING) & (arrays.mov_to_edge >= 0)
+    n_out = np.zeros(len(arrays.edge_ids), dtype=np.int64)
+    only = np.full(len(arrays.edge_ids), -1, dtype=np.int64)
+    for m in np.flatnonzero(vehicle):
+        e = arrays.mov_from_edge[m]
+        if e >= 0:
+            n_out[e] += 1
+            only[e] = arrays.mov_to_edge[m]
+    out = arrays.mov_turn == _UTURN
+    for m in np.flatnonzero(vehicle & ~out & (arrays.mov_from_edge >= 0)):
+        home = arrays.edge_from[arrays.mov_from_edge[m]]
+        e = arrays.mov_to_edge[m]
+        for _ in range(max_links):
+            if arrays.edge_to[e] == home:
+                out[m] = True
+                break
+            if n_out[e] != 1:
+                break
+            e = only[e]
+    return out

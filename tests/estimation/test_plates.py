@@ -153,3 +153,14 @@ def test_pooled_flows_keep_ratios_constant_over_the_period(grid):
     est = estimate_flows(grid, counts, replace(s, ratio_period_s=3600.0))
     assert est.turning_ratio_prior == "lane-use, pooled"
     np.testing.assert_allclose(est._x, x, atol=1e-9)
+
+
+def test_turnarounds_are_u_turns_and_roads_that_lead_back(grid):
+    from citybrain.estimation.plates import _CROSSING, _UTURN, _turnarounds
+
+    arrays = grid.to_arrays()
+    flagged = _turnarounds(arrays)
+    vehicle = (arrays.mov_turn != _CROSSING) & (arrays.mov_to_edge >= 0)
+    assert flagged[vehicle & (arrays.mov_turn == _UTURN)].all()
+    # on the grid every other movement leads to a junction with a choice, never straight back
+    assert not flagged[vehicle & (arrays.mov_turn != _UTURN)].any()
