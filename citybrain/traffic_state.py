@@ -18,16 +18,18 @@ timing, or, where plate matches measured it, the measured one. The model adds up
   it yields to), ``X`` its degree of saturation, ``T`` the analysis period. Per movement giving
   way at an unsignalised junction, HCM's two-way-stop delay for a give-way sign. The delay is
   spent where the cars queue: on the stop line's link and, once its queue outgrows it, on the
-  links feeding it (:func:`_queue_delays`, a shockwave share of the delay per stretch).
+  links feeding it, across junctions with or without lights (spill-back: each holds what its
+  car lanes store, the rest passes on to its own feeders by their flows; :func:`_queue_delays`,
+  a shockwave share of the delay per stretch).
 
 The travel time index is travel time over free-flow time. Levels follow AutoNavi's (Amap)
 congestion delay index bands: free below 1.5, slow below 1.8, congested below 2.0, jammed from
 2.0. An area's congestion index is its links' travel time index weighted by vehicle-kilometres
 (flow x length); links without flow do not weigh.
 
-Not modelled: queues spilling back across a junction (a full link blocking the movements
-into it), and the time on the junctions' internal lanes (SUMO's edge travel times leave it out
-too).
+Not modelled: a full link's queue blocking movements into other links (only the cars heading
+into the full link wait for it), and the time on the junctions' internal lanes (SUMO's edge
+travel times leave it out too).
 """
 
 from __future__ import annotations
@@ -309,6 +311,11 @@ class _Links:
             strict = changed
         return {edge: flow.get(edge, 0.0) for edge in self.network.edges}
 
+    def car_lanes(self, edge: str) -> int:
+        """Lanes of ``edge`` its movements leave from (sidewalks and bike lanes hold no queue), else all its lanes."""
+        lanes = {lane for m in self.out_of.get(edge, []) for lane in self.network.movements[m].from_lanes}
+        return len(lanes) if lanes else max(self.network.edges[edge]["lanes"], 1)
+
     def unsignalised(self, movements: list[int]) -> list[int]:
         """The movements of ``movements`` at unsignalised junctions (U-turns only where they carry flow)."""
         mvs = self.network.movements
@@ -368,11 +375,13 @@ def _approach_queues(network, delays: dict[int, tuple[float, float, float]], q_v
 def _queue_delays(links: _Links, approaches: dict[str, list[tuple[float, float, float]]]) -> dict[str, float]:
     """Control delay (s/veh) each link carries from the queues of the stop lines downstream of it.
 
-    A stop line's queue fills its approach and, past unsignalised junctions, the links feeding
-    it (split over the feeders by their flows; a feeder with more lanes holds it shorter);
-    each link carries the share of the delay spent on its stretch (:func:`_queue_share`), a
-    link ending the chain (a light, the network's edge) whatever queues beyond it. Per vehicle
-    of a link, the share of its flow heading to that stop line counts.
+    A stop line's queue fills its approach and, once longer, spills back across the junctions
+    (lights too) onto the links feeding it, split over the feeders by their flows into it, each
+    holding whole cars over its car lanes (:meth:`_Links.car_lanes`; a feeder with more lanes
+    holds it shorter), the rest passing on to its own feeders. Each link carries the share of
+    the delay spent on its stretch (:func:`_queue_share`), a link ending the chain (the
+    network's edge) whatever queues beyond it. Per vehicle of a link, the share of its flow
+    heading to that stop line counts.
     """
     network, mvs = links.network, links.network.movements
     out: dict[str, float] = {}
@@ -381,14 +390,15 @@ def _queue_delays(links: _Links, approaches: dict[str, list[tuple[float, float, 
         w_mov = q / q.sum() if q.sum() > 0 else np.full(len(queues), 1.0 / len(queues))
         reach = max(x[2] for x in queues)
         target = links.flow[approach]
-        lanes_a = max(network.edges[approach]["lanes"], 1)
+        lanes_a = links.car_lanes(approach)
         stack = [(approach, 0.0, 1.0, (approach,))]
         while stack:
             edge, x0, weight, path = stack.pop()
             data = network.edges[edge]
-            stretch = _whole_cars_m(data["length_m"]) * (1.0 if edge == approach else max(data["lanes"], 1) / lanes_a)
+            stretch = _whole_cars_m(data["length_m"]) * (1.0 if edge == approach else links.car_lanes(edge) / lanes_a)
             x1 = x0 + stretch / max(weight, 1e-9)
-            feeders = [m for m in links.unsignalised(links.into.get(edge, [])) if mvs[m].from_edge not in path]
+            feeders = [m for m in links.into.get(edge, []) if mvs[m].from_edge not in path
+                       and (mvs[m].turn != "uturn" or links.q[m] > 0)]
             last = x1 >= reach or not feeders
             share = sum(wm * d * (1.0 - _queue_share(0.0, x0, lq) if last else _queue_share(x0, x1, lq))
                         for wm, (_, d, lq) in zip(w_mov, queues))
