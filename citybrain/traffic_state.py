@@ -156,13 +156,30 @@ def _service(plan: SignalPlan, network, movements: list[int], q_vph: np.ndarray)
             if shown and all(c == "G" for c in shown):
                 out[r, p] = 1.0
             elif any(c in GREEN for c in shown):
-                v = sum(float(q_vph[b]) / 3600.0 * plan.cycle_s / max(green_s[b], 1.0) for b in major
-                        if any(ph.state[i] in GREEN for i in links_of[b]))
+                against = [b for b in major if any(ph.state[i] in GREEN for i in links_of[b])]
+                v = sum(float(q_vph[b]) / 3600.0 * plan.cycle_s / max(green_s[b], 1.0) for b in against)
                 cap = (v * np.exp(-v * CRITICAL_HEADWAY_S) / (1 - np.exp(-v * FOLLOW_UP_S)) if v > 1e-9
                        else 1.0 / FOLLOW_UP_S)
+                blocked_s = max((_queue_clearance_s(plan, network, b, links_of[b], green_s[b], float(q_vph[b]))
+                                 for b in against if not _green_in(plan.phases[p - 1], links_of[b])), default=0.0)
+                cap *= max(ph.green_s - blocked_s, 0.0) / max(ph.green_s, 1e-9)
                 cap = max(cap, SNEAKERS / max(ph.green_s, 1.0))
                 out[r, p] = min(1.0, cap / lane_sat_vps) if lane_sat_vps > 0 else 0.0
     return out
+
+
+def _green_in(phase, link_indices: list[int]) -> bool:
+    """Whether ``phase`` shows green to any of ``link_indices``."""
+    return any(phase.state[i] in GREEN for i in link_indices)
+
+
+def _queue_clearance_s(plan: SignalPlan, network, m: int, links: list[int], green_s: float, q_vph: float) -> float:
+    """Time (s) the queue movement ``m`` built over its red takes to clear at the start of its green,
+    ``q r / (s - q)`` (at most its green): no gaps to filter through meanwhile."""
+    sat = network.movements[m].sat_flow_vph
+    if sat <= q_vph:
+        return green_s
+    return min(q_vph * max(plan.cycle_s - green_s, 0.0) / (sat - q_vph), green_s)
 
 
 def _signal_delays(network, plans: Mapping[str, SignalPlan], q_vph: np.ndarray,
