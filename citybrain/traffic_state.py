@@ -353,12 +353,22 @@ class _Links:
 def _queue_share(x_from: float, x_to: float, queue_m: float) -> float:
     """Share of a stop line's delay a car spends between ``x_from`` and ``x_to`` metres back from it.
 
-    Shockwave picture of a queue reaching ``queue_m`` back: the car stopping at ``x`` waits
-    ``r (1 - x / L)``, so the share spent within ``x`` is ``2 u - u^2``, ``u = x / L``.
+    Shockwave picture of a queue reaching ``L`` back: the car stopping at ``x`` waits
+    ``r (1 - x / L)``, so the share spent within ``x`` is ``2 u - u^2``, ``u = x / L``. Arrivals
+    being random, the cars a cycle queues per lane are Poisson around the mean ``queue_m`` holds
+    (:data:`QUEUED_SPACING_M` each), a cycle's delay growing with its cars: the share is their
+    mean weighted by the cars.
     """
+    mean = queue_m / QUEUED_SPACING_M
+    if mean <= 0:
+        return 1.0 if x_from <= 0 < x_to else 0.0
+    k = np.arange(1, int(mean + 8 * np.sqrt(mean) + 10))
+    p = np.exp(k * np.log(mean) - mean - np.cumsum(np.log(k)))
+    reach = k * QUEUED_SPACING_M
+
     def f(x: float) -> float:
-        u = min(x / queue_m, 1.0) if queue_m > 0 else 1.0
-        return 2 * u - u * u
+        u = np.minimum(x / reach, 1.0)
+        return float(np.sum(p * k * (2 * u - u * u)) / np.sum(p * k))
     return f(x_to) - f(x_from)
 
 
