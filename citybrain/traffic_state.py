@@ -67,6 +67,8 @@ ACCEL_MPS2 = 2.6 * (1 - DAWDLE_SIGMA / 2)
 #: Space a queued car takes in its lane (m): SUMO's default car, 5 m long, 2.5 m behind the next.
 QUEUED_SPACING_M = 7.5
 CAR_LENGTH_M = 5.0
+#: Share of a stop line's delay left beyond a link below which its queue is not followed further back.
+QUEUE_TAIL = 0.01
 #: Comfortable deceleration of a car (m/s^2; SUMO's default passenger car).
 DECEL_MPS2 = 4.5
 #: Speed (m/s) a free driver loses to dawdling, ``sigma a / 2`` (a = 2.6 m/s^2).
@@ -426,7 +428,7 @@ def _queue_delays(links: _Links, approaches: dict[str, list[tuple[float, float, 
             x1 = x0 + stretch / max(weight, 1e-9)
             feeders = [m for m in links.into.get(edge, []) if mvs[m].from_edge not in path
                        and (mvs[m].turn != "uturn" or links.q[m] > 0)]
-            last = x1 >= reach or not feeders
+            last = not feeders or _queue_share(0.0, x1, reach) >= 1.0 - QUEUE_TAIL
             share = sum(wm * d * (1.0 - _queue_share(0.0, x0, lq) if last else _queue_share(x0, x1, lq))
                         for wm, (_, d, lq) in zip(w_mov, queues))
             heading = min(1.0, weight * target / links.flow[edge]) if links.flow[edge] > 0 and target > 0 else 1.0
