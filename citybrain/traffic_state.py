@@ -137,9 +137,11 @@ def _service(plan: SignalPlan, network, movements: list[int], q_vph: np.ndarray)
 
     1 where every link of the movement shows ``G``; on a permissive green, the gap-acceptance
     capacity of one lane (Harders; HCM's permissive turn: critical headway
-    :data:`CRITICAL_HEADWAY_S`, follow-up :data:`FOLLOW_UP_S`) against the flow, concentrated
-    in its green, of the movements it yields to that are green in that phase, over the lane's
-    saturation flow (at most 1), and at least the :data:`SNEAKERS` that clear as the green ends.
+    :data:`CRITICAL_HEADWAY_S`, follow-up :data:`FOLLOW_UP_S`) against the flow of the movements
+    it yields to that are green in that phase, over the lane's saturation flow (at most 1), for
+    the part of the green after the queue of an opposing movement whose green starts with the
+    phase has cleared (HCM's unsaturated green; arrivals uniform, so the opposing cars then come
+    at their arrival rate), and at least the :data:`SNEAKERS` that clear as the green ends.
     """
     links_of: dict[int, list[int]] = {}
     for link in network.programs[plan.tls].links:
@@ -159,7 +161,7 @@ def _service(plan: SignalPlan, network, movements: list[int], q_vph: np.ndarray)
                 out[r, p] = 1.0
             elif any(c in GREEN for c in shown):
                 against = [b for b in major if any(ph.state[i] in GREEN for i in links_of[b])]
-                v = sum(float(q_vph[b]) / 3600.0 * plan.cycle_s / max(green_s[b], 1.0) for b in against)
+                v = sum(float(q_vph[b]) / 3600.0 for b in against)
                 cap = (v * np.exp(-v * CRITICAL_HEADWAY_S) / (1 - np.exp(-v * FOLLOW_UP_S)) if v > 1e-9
                        else 1.0 / FOLLOW_UP_S)
                 blocked_s = max((_queue_clearance_s(plan, network, b, links_of[b], green_s[b], float(q_vph[b]))
