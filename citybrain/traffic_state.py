@@ -18,16 +18,18 @@ timing, or, where plate matches measured it, the measured one. The model adds up
   it yields to), ``X`` its degree of saturation, ``T`` the analysis period. Per movement giving
   way at an unsignalised junction, HCM's two-way-stop delay for a give-way sign. The delay is
   spent where the cars queue: on the stop line's link and, once its queue outgrows it, on the
-  links feeding it (:func:`_queue_delays`, a shockwave share of the delay per stretch).
+  links feeding it, across junctions with or without lights (spill-back: each holds what its
+  car lanes store, the rest passes on to its own feeders by their flows; :func:`_queue_delays`,
+  a shockwave share of the delay per stretch).
 
 The travel time index is travel time over free-flow time. Levels follow AutoNavi's (Amap)
 congestion delay index bands: free below 1.5, slow below 1.8, congested below 2.0, jammed from
 2.0. An area's congestion index is its links' travel time index weighted by vehicle-kilometres
 (flow x length); links without flow do not weigh.
 
-Not modelled: queues spilling back across a junction (a full link blocking the movements
-into it), and the time on the junctions' internal lanes (SUMO's edge travel times leave it out
-too).
+Not modelled: a full link's queue blocking movements into other links (only the cars heading
+into the full link wait for it), and the time on the junctions' internal lanes (SUMO's edge
+travel times leave it out too).
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ ACCEL_MPS2 = 2.6 * (1 - DAWDLE_SIGMA / 2)
 #: Space a queued car takes in its lane (m): SUMO's default car, 5 m long, 2.5 m behind the next.
 QUEUED_SPACING_M = 7.5
 CAR_LENGTH_M = 5.0
+#: Share of a stop line's delay left beyond a link below which its queue is not followed further back.
+QUEUE_TAIL = 0.01
 #: Comfortable deceleration of a car (m/s^2; SUMO's default passenger car).
 DECEL_MPS2 = 4.5
 #: Speed (m/s) a free driver loses to dawdling, ``sigma a / 2`` (a = 2.6 m/s^2).
@@ -133,9 +137,11 @@ def _service(plan: SignalPlan, network, movements: list[int], q_vph: np.ndarray)
 
     1 where every link of the movement shows ``G``; on a permissive green, the gap-acceptance
     capacity of one lane (Harders; HCM's permissive turn: critical headway
-    :data:`CRITICAL_HEADWAY_S`, follow-up :data:`FOLLOW_UP_S`) against the flow, concentrated
-    in its green, of the movements it yields to that are green in that phase, over the lane's
-    saturation flow (at most 1), and at least the :data:`SNEAKERS` that clear as the green ends.
+    :data:`CRITICAL_HEADWAY_S`, follow-up :data:`FOLLOW_UP_S`) against the flow of the movements
+    it yields to that are green in that phase, over the lane's saturation flow (at most 1), for
+    the part of the green after the queue of an opposing movement whose green starts with the
+    phase has cleared (HCM's unsaturated green; arrivals uniform, so the opposing cars then come
+    at their arrival rate), and at least the :data:`SNEAKERS` that clear as the green ends.
     """
     links_of: dict[int, list[int]] = {}
     for link in network.programs[plan.tls].links:
@@ -154,13 +160,30 @@ def _service(plan: SignalPlan, network, movements: list[int], q_vph: np.ndarray)
             if shown and all(c == "G" for c in shown):
                 out[r, p] = 1.0
             elif any(c in GREEN for c in shown):
-                v = sum(float(q_vph[b]) / 3600.0 * plan.cycle_s / max(green_s[b], 1.0) for b in major
-                        if any(ph.state[i] in GREEN for i in links_of[b]))
+                against = [b for b in major if any(ph.state[i] in GREEN for i in links_of[b])]
+                v = sum(float(q_vph[b]) / 3600.0 for b in against)
                 cap = (v * np.exp(-v * CRITICAL_HEADWAY_S) / (1 - np.exp(-v * FOLLOW_UP_S)) if v > 1e-9
                        else 1.0 / FOLLOW_UP_S)
+                blocked_s = max((_queue_clearance_s(plan, network, b, links_of[b], green_s[b], float(q_vph[b]))
+                                 for b in against if not _green_in(plan.phases[p - 1], links_of[b])), default=0.0)
+                cap *= max(ph.green_s - blocked_s, 0.0) / max(ph.green_s, 1e-9)
                 cap = max(cap, SNEAKERS / max(ph.green_s, 1.0))
                 out[r, p] = min(1.0, cap / lane_sat_vps) if lane_sat_vps > 0 else 0.0
     return out
+
+
+def _green_in(phase, link_indices: list[int]) -> bool:
+    """Whether ``phase`` shows green to any of ``link_indices``."""
+    return any(phase.state[i] in GREEN for i in link_indices)
+
+
+def _queue_clearance_s(plan: SignalPlan, network, m: int, links: list[int], green_s: float, q_vph: float) -> float:
+    """Time (s) the queue movement ``m`` built over its red takes to clear at the start of its green,
+    ``q r / (s - q)`` (at most its green): no gaps to filter through meanwhile."""
+    sat = network.movements[m].sat_flow_vph
+    if sat <= q_vph:
+        return green_s
+    return min(q_vph * max(plan.cycle_s - green_s, 0.0) / (sat - q_vph), green_s)
 
 
 def _signal_delays(network, plans: Mapping[str, SignalPlan], q_vph: np.ndarray,
@@ -309,6 +332,11 @@ class _Links:
             strict = changed
         return {edge: flow.get(edge, 0.0) for edge in self.network.edges}
 
+    def car_lanes(self, edge: str) -> int:
+        """Lanes of ``edge`` its movements leave from (sidewalks and bike lanes hold no queue), else all its lanes."""
+        lanes = {lane for m in self.out_of.get(edge, []) for lane in self.network.movements[m].from_lanes}
+        return len(lanes) if lanes else max(self.network.edges[edge]["lanes"], 1)
+
     def unsignalised(self, movements: list[int]) -> list[int]:
         """The movements of ``movements`` at unsignalised junctions (U-turns only where they carry flow)."""
         mvs = self.network.movements
@@ -329,12 +357,22 @@ class _Links:
 def _queue_share(x_from: float, x_to: float, queue_m: float) -> float:
     """Share of a stop line's delay a car spends between ``x_from`` and ``x_to`` metres back from it.
 
-    Shockwave picture of a queue reaching ``queue_m`` back: the car stopping at ``x`` waits
-    ``r (1 - x / L)``, so the share spent within ``x`` is ``2 u - u^2``, ``u = x / L``.
+    Shockwave picture of a queue reaching ``L`` back: the car stopping at ``x`` waits
+    ``r (1 - x / L)``, so the share spent within ``x`` is ``2 u - u^2``, ``u = x / L``. Arrivals
+    being random, the cars a cycle queues per lane are Poisson around the mean ``queue_m`` holds
+    (:data:`QUEUED_SPACING_M` each), a cycle's delay growing with its cars: the share is their
+    mean weighted by the cars.
     """
+    mean = queue_m / QUEUED_SPACING_M
+    if mean <= 0:
+        return 1.0 if x_from <= 0 < x_to else 0.0
+    k = np.arange(1, int(mean + 8 * np.sqrt(mean) + 10))
+    p = np.exp(k * np.log(mean) - mean - np.cumsum(np.log(k)))
+    reach = k * QUEUED_SPACING_M
+
     def f(x: float) -> float:
-        u = min(x / queue_m, 1.0) if queue_m > 0 else 1.0
-        return 2 * u - u * u
+        u = np.minimum(x / reach, 1.0)
+        return float(np.sum(p * k * (2 * u - u * u)) / np.sum(p * k))
     return f(x_to) - f(x_from)
 
 
@@ -368,11 +406,13 @@ def _approach_queues(network, delays: dict[int, tuple[float, float, float]], q_v
 def _queue_delays(links: _Links, approaches: dict[str, list[tuple[float, float, float]]]) -> dict[str, float]:
     """Control delay (s/veh) each link carries from the queues of the stop lines downstream of it.
 
-    A stop line's queue fills its approach and, past unsignalised junctions, the links feeding
-    it (split over the feeders by their flows; a feeder with more lanes holds it shorter);
-    each link carries the share of the delay spent on its stretch (:func:`_queue_share`), a
-    link ending the chain (a light, the network's edge) whatever queues beyond it. Per vehicle
-    of a link, the share of its flow heading to that stop line counts.
+    A stop line's queue fills its approach and, once longer, spills back across the junctions
+    (lights too) onto the links feeding it, split over the feeders by their flows into it, each
+    holding whole cars over its car lanes (:meth:`_Links.car_lanes`; a feeder with more lanes
+    holds it shorter), the rest passing on to its own feeders. Each link carries the share of
+    the delay spent on its stretch (:func:`_queue_share`), a link ending the chain (the
+    network's edge) whatever queues beyond it. Per vehicle of a link, the share of its flow
+    heading to that stop line counts.
     """
     network, mvs = links.network, links.network.movements
     out: dict[str, float] = {}
@@ -381,15 +421,16 @@ def _queue_delays(links: _Links, approaches: dict[str, list[tuple[float, float, 
         w_mov = q / q.sum() if q.sum() > 0 else np.full(len(queues), 1.0 / len(queues))
         reach = max(x[2] for x in queues)
         target = links.flow[approach]
-        lanes_a = max(network.edges[approach]["lanes"], 1)
+        lanes_a = links.car_lanes(approach)
         stack = [(approach, 0.0, 1.0, (approach,))]
         while stack:
             edge, x0, weight, path = stack.pop()
             data = network.edges[edge]
-            stretch = _whole_cars_m(data["length_m"]) * (1.0 if edge == approach else max(data["lanes"], 1) / lanes_a)
+            stretch = _whole_cars_m(data["length_m"]) * (1.0 if edge == approach else links.car_lanes(edge) / lanes_a)
             x1 = x0 + stretch / max(weight, 1e-9)
-            feeders = [m for m in links.unsignalised(links.into.get(edge, [])) if mvs[m].from_edge not in path]
-            last = x1 >= reach or not feeders
+            feeders = [m for m in links.into.get(edge, []) if mvs[m].from_edge not in path
+                       and (mvs[m].turn != "uturn" or links.q[m] > 0)]
+            last = not feeders or _queue_share(0.0, x1, reach) >= 1.0 - QUEUE_TAIL
             share = sum(wm * d * (1.0 - _queue_share(0.0, x0, lq) if last else _queue_share(x0, x1, lq))
                         for wm, (_, d, lq) in zip(w_mov, queues))
             heading = min(1.0, weight * target / links.flow[edge]) if links.flow[edge] > 0 and target > 0 else 1.0

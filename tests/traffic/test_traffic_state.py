@@ -74,6 +74,24 @@ def test_a_queue_longer_than_its_link_spills_onto_the_links_feeding_it():
     assert busy.loc[feeder, "control_delay_s"] > 0 and busy.loc[feeder, "flow_vph"] > 0
 
 
+def test_a_queue_longer_than_its_link_spills_back_across_the_light_feeding_it(network):
+    """J2_J3's overloaded turns queue past J2: J1_J2, whose own movements are unchanged, takes delay
+    that J2_J3 no longer carries alone."""
+    plans = plans_from_network(network).periods[0].by_tls
+    by_load = {}
+    for load in (200.0, 900.0):
+        q = np.array([0.0 if m.turn in ("crossing", "uturn") else load if m.from_edge == "J2_J3" else 200.0
+                      for m in network.movements])
+        by_load[load] = link_states(network, q, plans, period_h=1.0).set_index("edge")["control_delay_s"]
+    light, loaded = by_load[200.0], by_load[900.0]
+    assert loaded["J1_J2"] > light["J1_J2"] + 60.0
+    # every feeder of J2 holds part of the spilled queue, and past J1_J2 it reaches J1's feeders
+    assert loaded["N2_J2"] > light["N2_J2"] and loaded["S2_J2"] > light["S2_J2"]
+    assert loaded["W_J1"] > light["W_J1"]
+    # the delay spent upstream is taken off the link holding the head of the queue
+    assert loaded["J2_J3"] < 3600.0 * 0.5
+
+
 def test_plate_measured_travel_times_replace_the_model_where_enough_plates_matched(network):
     plans = plans_from_network(network).periods[0].by_tls
     q = np.full(len(network.movements), 200.0)
