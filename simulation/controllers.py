@@ -27,6 +27,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from citybrain.control import (
     DETECTOR_SETBACK_M,
     AdaptivePlanController,
@@ -113,8 +115,11 @@ def checked_base_plan(network: RoadNetwork, tls: str) -> tuple[SignalPlan, str]:
     The light's own program as :func:`checked_program_plan` makes it (source :data:`OWN`);
     where that fails the gate, the plan citybrain generates from the light's phases,
     :func:`~citybrain.timing.phases.base_plan` (the own phase sequence with its green states
-    made to obey the hard rules, the profile's clearances; no demand needed), checked by the
-    same gate (source :data:`GENERATED`). Nothing unchecked is returned.
+    made to obey the hard rules, the profile's clearances), checked by the same gate (source
+    :data:`GENERATED`). No counts are needed: each movement's saturation flow (veh/h) stands in
+    for its demand, so, as in a plan optimised from flows, a stream the program also serves in
+    another phase goes red in a phase where it would make a protected stream permissive.
+    Nothing unchecked is returned.
 
     Raises
     ------
@@ -125,7 +130,7 @@ def checked_base_plan(network: RoadNetwork, tls: str) -> tuple[SignalPlan, str]:
         return checked_program_plan(network, tls), OWN
     except UnsafePlanError as own:
         try:
-            plan = base_plan(network, tls)
+            plan = base_plan(network, tls, flows_vph=np.array([m.sat_flow_vph for m in network.movements], float))
         except InfeasiblePlanError as exc:
             raise UnsafePlanError(f"{own} The generated plan is infeasible: {exc}", own.problems) from None
         try:
