@@ -30,8 +30,8 @@ from .backend import Backend, make_backend
 from .cameras import CameraCounter, CameraCounts, cameras_for_network
 from .queues import QueueReadings
 from .controllers import (
+    checked_base_plan,
     checked_network,
-    checked_program_plan,
     controller_files,
     is_baseline,
     make_controllers,
@@ -132,7 +132,7 @@ class Twin:
             raise ValueError(msg)
         built, self.run_network = make_controllers(spec, self.network, self.lights)
         # a light the spec leaves to its own program but a given controller drives runs its checked program
-        own = {t: checked_program_plan(self.network, t) for t, c in (controllers or {}).items()
+        own = {t: checked_base_plan(self.network, t)[0] for t, c in (controllers or {}).items()
                if not is_baseline(c) and is_baseline(built[t])}
         if own:
             self.run_network = checked_network(self.run_network, own)
