@@ -164,7 +164,7 @@ def _service(plan: SignalPlan, network, movements: list[int], q_vph: np.ndarray)
                 v = sum(float(q_vph[b]) / 3600.0 for b in against)
                 cap = (v * np.exp(-v * CRITICAL_HEADWAY_S) / (1 - np.exp(-v * FOLLOW_UP_S)) if v > 1e-9
                        else 1.0 / FOLLOW_UP_S)
-                blocked_s = max((_queue_clearance_s(plan, network, b, links_of[b], green_s[b], float(q_vph[b]))
+                blocked_s = max((_queue_clearance_s(plan, network, b, green_s[b], float(q_vph[b]))
                                  for b in against if not _green_in(plan.phases[p - 1], links_of[b])), default=0.0)
                 cap *= max(ph.green_s - blocked_s, 0.0) / max(ph.green_s, 1e-9)
                 cap = max(cap, SNEAKERS / max(ph.green_s, 1.0))
@@ -177,7 +177,7 @@ def _green_in(phase, link_indices: list[int]) -> bool:
     return any(phase.state[i] in GREEN for i in link_indices)
 
 
-def _queue_clearance_s(plan: SignalPlan, network, m: int, links: list[int], green_s: float, q_vph: float) -> float:
+def _queue_clearance_s(plan: SignalPlan, network, m: int, green_s: float, q_vph: float) -> float:
     """Time (s) the queue movement ``m`` built over its red takes to clear at the start of its green,
     ``q r / (s - q)`` (at most its green): no gaps to filter through meanwhile."""
     sat = network.movements[m].sat_flow_vph
