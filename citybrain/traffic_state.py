@@ -34,8 +34,10 @@ travel times leave it out too).
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
+from functools import lru_cache
 
 from .network.geometry import LinkGeometry
 
@@ -67,7 +69,8 @@ ACCEL_MPS2 = 2.6 * (1 - DAWDLE_SIGMA / 2)
 #: Space a queued car takes in its lane (m): SUMO's default car, 5 m long, 2.5 m behind the next.
 QUEUED_SPACING_M = 7.5
 CAR_LENGTH_M = 5.0
-#: Share of a stop line's delay left beyond a link below which its queue is not followed further back.
+#: Share of a stop line's delay left beyond a link, or of its queue on a branch, below which the queue is not
+#: followed further back (the link takes the rest).
 QUEUE_TAIL = 0.01
 #: Comfortable deceleration of a car (m/s^2; SUMO's default passenger car).
 DECEL_MPS2 = 4.5
@@ -164,7 +167,7 @@ def _service(plan: SignalPlan, network, movements: list[int], q_vph: np.ndarray)
                 v = sum(float(q_vph[b]) / 3600.0 for b in against)
                 cap = (v * np.exp(-v * CRITICAL_HEADWAY_S) / (1 - np.exp(-v * FOLLOW_UP_S)) if v > 1e-9
                        else 1.0 / FOLLOW_UP_S)
-                blocked_s = max((_queue_clearance_s(plan, network, b, links_of[b], green_s[b], float(q_vph[b]))
+                blocked_s = max((_queue_clearance_s(plan, network, b, green_s[b], float(q_vph[b]))
                                  for b in against if not _green_in(plan.phases[p - 1], links_of[b])), default=0.0)
                 cap *= max(ph.green_s - blocked_s, 0.0) / max(ph.green_s, 1e-9)
                 cap = max(cap, SNEAKERS / max(ph.green_s, 1.0))
@@ -177,7 +180,7 @@ def _green_in(phase, link_indices: list[int]) -> bool:
     return any(phase.state[i] in GREEN for i in link_indices)
 
 
-def _queue_clearance_s(plan: SignalPlan, network, m: int, links: list[int], green_s: float, q_vph: float) -> float:
+def _queue_clearance_s(plan: SignalPlan, network, m: int, green_s: float, q_vph: float) -> float:
     """Time (s) the queue movement ``m`` built over its red takes to clear at the start of its green,
     ``q r / (s - q)`` (at most its green): no gaps to filter through meanwhile."""
     sat = network.movements[m].sat_flow_vph
@@ -363,17 +366,27 @@ def _queue_share(x_from: float, x_to: float, queue_m: float) -> float:
     (:data:`QUEUED_SPACING_M` each), a cycle's delay growing with its cars: the share is their
     mean weighted by the cars.
     """
-    mean = queue_m / QUEUED_SPACING_M
-    if mean <= 0:
+    if queue_m <= 0:
         return 1.0 if x_from <= 0 < x_to else 0.0
-    k = np.arange(1, int(mean + 8 * np.sqrt(mean) + 10))
-    p = np.exp(k * np.log(mean) - mean - np.cumsum(np.log(k)))
-    reach = k * QUEUED_SPACING_M
+    reach, weight = _cycle_reaches(float(queue_m))
 
     def f(x: float) -> float:
         u = np.minimum(x / reach, 1.0)
-        return float(np.sum(p * k * (2 * u - u * u)) / np.sum(p * k))
+        return float(np.sum(weight * (2 * u - u * u)))
     return f(x_to) - f(x_from)
+
+
+@lru_cache(maxsize=4096)
+def _cycle_reaches(queue_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Reaches (m) of a cycle's queue holding ``k`` cars a lane, ``k`` Poisson around ``queue_m`` /
+    :data:`QUEUED_SPACING_M` (within 8 standard deviations), and their weights ``k P(k)``, summing to 1."""
+    mean = queue_m / QUEUED_SPACING_M
+    spread = 8 * np.sqrt(mean) + 10
+    lo = max(1, int(mean - spread))
+    k = np.arange(lo, int(mean + spread) + 1)
+    log_p = k * np.log(mean) - mean - (math.lgamma(lo) + np.cumsum(np.log(k)))
+    weight = k * np.exp(log_p - log_p.max())
+    return k * QUEUED_SPACING_M, weight / weight.sum()
 
 
 def _whole_cars_m(length_m: float) -> float:
@@ -430,7 +443,7 @@ def _queue_delays(links: _Links, approaches: dict[str, list[tuple[float, float, 
             x1 = x0 + stretch / max(weight, 1e-9)
             feeders = [m for m in links.into.get(edge, []) if mvs[m].from_edge not in path
                        and (mvs[m].turn != "uturn" or links.q[m] > 0)]
-            last = not feeders or _queue_share(0.0, x1, reach) >= 1.0 - QUEUE_TAIL
+            last = not feeders or weight < QUEUE_TAIL or _queue_share(0.0, x1, reach) >= 1.0 - QUEUE_TAIL
             share = sum(wm * d * (1.0 - _queue_share(0.0, x0, lq) if last else _queue_share(x0, x1, lq))
                         for wm, (_, d, lq) in zip(w_mov, queues))
             heading = min(1.0, weight * target / links.flow[edge]) if links.flow[edge] > 0 and target > 0 else 1.0

@@ -92,6 +92,18 @@ def test_a_queue_longer_than_its_link_spills_back_across_the_light_feeding_it(ne
     assert loaded["J2_J3"] < 3600.0 * 0.5
 
 
+def test_a_queue_s_delay_is_shared_out_along_it_and_reaches_past_its_mean_length():
+    """Cars per cycle vary (Poisson), so some delay lies beyond the mean reach, relatively more for a short queue."""
+    from citybrain.traffic_state import _queue_share
+    for mean_m in (7.5, 30.0, 300.0):
+        edges = sorted([0.0, 5.0, mean_m / 2, mean_m, 2 * mean_m, 10 * mean_m + 100.0])
+        shares = [_queue_share(a, b, mean_m) for a, b in zip(edges, edges[1:])]
+        assert all(x >= 0 for x in shares) and sum(shares) == pytest.approx(1.0, abs=1e-9)
+    beyond = [1.0 - _queue_share(0.0, mean_m, mean_m) for mean_m in (15.0, 300.0)]
+    assert beyond[0] > beyond[1] > 0.0
+    assert _queue_share(0.0, 1.0, 0.0) == 1.0 and _queue_share(1.0, 2.0, 0.0) == 0.0
+
+
 def test_plate_measured_travel_times_replace_the_model_where_enough_plates_matched(network):
     plans = plans_from_network(network).periods[0].by_tls
     q = np.full(len(network.movements), 200.0)
