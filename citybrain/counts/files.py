@@ -29,21 +29,17 @@ def read_count_frame(path: str | Path) -> pd.DataFrame:
     if not _is_parquet(Path(path)):
         return frame
     for col in frame.columns:
-        values = frame[col]
-        if pd.api.types.is_datetime64_any_dtype(values):
-            text = values.dt.strftime("%Y-%m-%dT%H:%M:%S")
-        else:
-            text = cells_as_text(values)
-        frame[col] = text.fillna("").astype(str)
+        frame[col] = cells_as_text(frame[col]).fillna("").astype(str)
     return frame
 
 
 def read_count_cells(path: str | Path) -> pd.DataFrame:
     """Read a count file as validation reads it, without validating it.
 
-    A CSV file is read as text (as :func:`read_count_frame`); a Parquet file keeps its column
-    types, text columns as categories, so that validation parses no number and copies no
-    string it does not quote in a message. Its cells render as :func:`read_count_frame`'s.
+    A CSV file is read as text (as :func:`read_count_frame`); a Parquet file keeps its number
+    columns as numbers and its text columns as categories (times become their ISO 8601 text, to
+    the second), so that validation parses no number and copies no string it does not quote in
+    a message. Its cells render as :func:`read_count_frame`'s.
 
     Raises
     ------
@@ -100,6 +96,9 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         frame = pd.DataFrame(index=pd.RangeIndex(table.num_rows))
     for col in text:
         frame[col] = _categories(table.column(col))
+    for col in frame.columns:
+        if pd.api.types.is_datetime64_any_dtype(frame[col]):  # times read as their ISO 8601 text, to the second
+            frame[col] = frame[col].dt.strftime("%Y-%m-%dT%H:%M:%S").fillna("").astype(str)
     return frame[[c for c in table.column_names if c in frame.columns]]
 
 

@@ -142,7 +142,10 @@ def validate_cells(
         empty = (ids[col].categories == "")[ids[col].codes]
         found.flag("empty-id", empty, f"{col} is empty", col)
 
-    parsed = pd.DataFrame({"row": found.rows, "interval_start": start, "interval_s": length, **ids, "count": count})
+    # the arrays are this call's own: no copy, no consolidation into one block
+    parsed = pd.DataFrame(
+        {"row": found.rows.copy(), "interval_start": start, "interval_s": length, **ids, "count": count}, copy=False
+    )
     for col in frame.columns:
         if col not in COUNT_COLUMNS and col != "row":
             parsed[col] = cells_as_text(frame[col]).to_numpy()
@@ -199,7 +202,7 @@ class _Cells:
     def numbers(self) -> np.ndarray:
         """The cells as float64 numbers, NaN where a cell is not a number."""
         if self.numeric:
-            return self.values.to_numpy(dtype=np.float64)
+            return self.values.to_numpy(dtype=np.float64, copy=True)  # the caller's own array
         return pd.to_numeric(self._text, errors="coerce").to_numpy(dtype=np.float64)
 
     def blank(self) -> np.ndarray:

@@ -54,3 +54,17 @@ def test_iso_times_and_parquet_round_trip(grid, tmp_path):
     again = read_counts(path, grid)
     assert again.origin == table.origin
     np.testing.assert_array_equal(again.frame["count"], table.frame["count"])
+
+
+def test_parquet_times_read_as_iso_text(grid, tmp_path):
+    pytest.importorskip("pyarrow")
+    frame = pd.read_csv(DATA / "good_counts.csv", keep_default_na=False)
+    frame["interval_start"] = pd.Timestamp("2024-05-01T07:00:00") + pd.to_timedelta(frame["interval_start"], unit="s")
+    frame.loc[1, "interval_start"] = pd.NaT
+    path = tmp_path / "times.parquet"
+    frame.to_parquet(path, index=False)
+    text = read_count_frame(path)
+    assert text.loc[0, "interval_start"] == "2024-05-01T07:00:00" and text.loc[1, "interval_start"] == ""
+    report = read_counts(path, grid, strict=False).report
+    assert [(p.code, p.rows) for p in report.problems] == [("bad-time", (3,))]
+    assert report.to_dict() == counts_from_frame(text, grid, strict=False, source=str(path)).report.to_dict()
