@@ -20,7 +20,10 @@ instead: in-process a getter costs well under a microsecond, while subscriptions
 rebuild a dict of dicts per step (vehicles and halting vehicles of the 4x4 grid's 160 lanes,
 per simulated hour: about 0.23 s of getters against 0.6-0.7 s added by subscriptions); the 16
 lights' shown states, per simulated hour: 19 ms of getters against 25 ms of reading subscription
-results, measured in one run).
+results, measured in one run). It reads no more than a step needs: a light after its next switch
+(``getNextSwitch``) or a command of ours, since its state cannot change otherwise; the halting
+vehicles of a lane only on an edge with any (:meth:`LibsumoBackend.observe_lean`); the vehicles
+of a lane only when asked (:meth:`Backend.lane_vehicles`) or on a whole reading (:meth:`observe`).
 """
 from __future__ import annotations
 

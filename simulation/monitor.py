@@ -25,11 +25,11 @@ is not judged (its start is unknown). Pedestrian-crossing links are left out of 
 kinds (walk and clearance have their own rules). A timing event is one light at one step: every
 link that broke the rule then is listed in its detail.
 
-The work per step is a string comparison per light (or per light said to have changed,
-``observe(..., changed=)``: states are constant between a light's switches); only when some light changed does the
-monitor compare the changed lights' link classes (cached per state) with the ones they showed
-before (numpy, the changed lights' links at once). Conflict
-checks run once per distinct state of a light and are cached.
+The work per step is a string comparison per light, or per light said to have changed
+(``observe(..., changed=)``: a state is constant between its light's switches); only when some
+light changed does the monitor compare the changed lights' link classes (cached per state) with
+the ones they showed before (numpy, the changed lights' links at once). Conflict checks run once
+per distinct state of a light and are cached.
 """
 
 from __future__ import annotations
