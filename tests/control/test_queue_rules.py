@@ -94,8 +94,8 @@ def test_advanced_mp_keeps_the_phase_while_running_vehicles_outweigh_pressures(g
 
 
 def test_the_guarded_controller_gaps_out_under_frequent_decisions_and_switches_only_for_more(grid):
-    """Decisions 1 s apart: the green goes on while its detectors see moving vehicles; gapped out, it
-    goes to a phase only when that one has more vehicles than the green's own running ones."""
+    """Decisions 1 s apart: between reviews the green goes on while its detectors see moving vehicles;
+    gapped out, it goes to a phase only when that one has more vehicles than the green's own running ones."""
     demand = PhaseDemand(grid, "B1")
     (k0, ms0), (k1, ms1) = list(demand.phase_movements.items())[:2]
     lane = grid.movements[ms0[0]].from_lanes[0]
@@ -105,7 +105,7 @@ def test_the_guarded_controller_gaps_out_under_frequent_decisions_and_switches_o
     def decide(t, **kw):
         return ctl.decide(_observation(grid, k0, time_s=t, **kw))
 
-    assert decide(100.0, halting={ms1[0]: 8}, vehicles={lane: 2}, gaps={lane: 1.0}) is None  # flowing: kept
+    assert decide(100.0, halting={ms1[0]: 2}, vehicles={lane: 3}, near={lane: 3}, gaps={lane: 1.0}) is None  # flowing
     assert decide(101.0, halting={ms1[0]: 2}, vehicles={lane: 3}, near={lane: 3}) is None  # 2 waiting < 3 coming
     assert decide(102.0, halting={ms1[0]: 4}, vehicles={lane: 3}, near={lane: 3}) == k1  # 4 waiting > 3 coming
     # decisions 10 s apart (RESCO's): near running vehicles keep the green, detector gaps do not matter
