@@ -6,7 +6,10 @@ Runs each scenario (the real ones in ``../shared/real`` through ``scenarios/*.to
 generated grid and arterial) under each controller with the same seeds (SUMO 1.28, libsumo,
 native protocol), prints delay mean +- sd per scenario x controller, marks SUMO's best own
 adaptive program (``sumo-actuated``, ``sumo-delay-based``) and says by how much our
-recommended controller (:data:`RECOMMENDED`) beats or loses to it. Writes a PNG bar chart
+recommended controller (:data:`RECOMMENDED`) beats or loses to it. Controllers of ours choose
+among each light's checked plan: its own program, or where that fails the safety gate the
+plan citybrain generates (:func:`simulation.controllers.checked_base_plan`); the table names the
+scenarios and lights that run a generated plan. Writes a PNG bar chart
 and appends a JSON line to ``benchmarks/results/control.jsonl``. ``--quick``: two scenarios,
 two seeds, 20 simulated minutes.
 """
@@ -20,7 +23,9 @@ from dataclasses import replace
 
 from _record import REAL, RESULTS, ROOT, record
 
+from citybrain.network import graph_from_sumo_net
 from simulation import RunSpec, load_scenario, run_seeds, summarise
+from simulation.controllers import OWN, checked_base_plan
 
 RECOMMENDED = "recommended"
 CONTROLLERS = ["fixed", "sumo-actuated", "sumo-delay-based", "maxpressure", "actuated-pressure", "efficient-mp",
@@ -40,6 +45,12 @@ SCENARIOS = {
     "arterial5": "arterial5.toml",
 }
 GENERATED = ("grid4x4", "arterial5")
+
+
+def generated_lights(scenario) -> list[str]:
+    """The scenario's lights whose own program fails the gate: ours run citybrain's generated plan there."""
+    network = graph_from_sumo_net(scenario.network)
+    return [t for t in sorted(network.programs) if checked_base_plan(network, t)[1] != OWN]
 
 
 def run_table(names, controllers, seeds, *, workers, end_s=None) -> dict:
@@ -119,6 +130,11 @@ def main() -> None:
         names = [n for n in ("grid4x4", "cologne1") if n in GENERATED or REAL.is_dir()]
         seeds, end_s = 2, 1200.0
     print(f"{len(names)} scenarios x {len(args.controllers)} controllers x {seeds} seeds (SUMO 1.28, native protocol)")
+    generated = {}
+    for name in names:
+        lights = generated_lights(load_scenario(ROOT / "scenarios" / SCENARIOS[name]))
+        if lights:
+            generated[name] = lights
     table = run_table(names, args.controllers, seeds, workers=args.workers, end_s=end_s)
     print()
     header = f"{'scenario':<16}" + "".join(f"{c:>20}" for c in args.controllers)
@@ -127,6 +143,9 @@ def main() -> None:
         print(f"{name:<16}" + "".join(f"{row[c]['mean']:>10.1f} +- {row[c]['sd']:5.1f}{'*' * row[c]['gridlocked']:<1}"
                                       for c in args.controllers))
     print("(* one per gridlocked run)")
+    for name, lights in generated.items():
+        print(f"{name}: its own program fails the safety gate at {len(lights)} light(s) ({', '.join(lights)}); "
+              "our controllers run citybrain's generated plan there")
     found = verdicts(table)
     print(f"\n{RECOMMENDED} against SUMO's best own adaptive program:")
     for name, v in found.items():
@@ -136,7 +155,8 @@ def main() -> None:
     png = RESULTS / ("control_quick.png" if args.quick else "control.png")
     plot(table, args.controllers, png)
     print(f"\nplot: {png}")
-    record("control", {"quick": args.quick, "seeds": seeds, "end_s": end_s, "table": table, "verdicts": found})
+    record("control", {"quick": args.quick, "seeds": seeds, "end_s": end_s, "table": table, "verdicts": found,
+                       "generated_plan_lights": generated})
 
 
 if __name__ == "__main__":

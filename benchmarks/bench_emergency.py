@@ -8,9 +8,13 @@ an emergency vehicle every ``--every-min`` minutes between random fringe edges
 (``simulation.emergency``), the same seeds run without and with pre-emption
 (``RunSpec.preempt``, the default detection 30 s ahead at the speed limits) under the same
 controller (SUMO 1.28, libsumo, native protocol). Prints per scenario: emergency runs (finished
-in both), their mean travel time without / with pre-emption and the change, their mean delay,
-the other traffic's mean delay (RESCO's, emergency vehicles left out) and its change, the
-pre-emptions, and the conflict monitor's violations (all lights; ours). Appends a JSON line to
+in both), their mean travel time without / with pre-emption and the change, the change a
+pre-emption leaving the emergency vehicles no delay at all would give (``no delay``: their
+travel time without pre-emption less their delay then, the bound for this vehicle model), their
+mean delay, the other traffic's mean delay (RESCO's, emergency vehicles left out) and its
+change, the pre-emptions (of which clearance calls), and the conflict monitor's violations
+without and with pre-emption (all lights; ours), each light's violations named under the table
+with the first one's detail. Appends a JSON line to
 ``benchmarks/results/emergency.jsonl`` and writes the table to ``benchmarks/results/emergency.txt``
 (``emergency_<controller>.txt`` for another controller than ``fixed``, ``..._ahead<S>s`` for
 another detection time).
@@ -92,6 +96,7 @@ def compare(name: str, *, real: Path, seeds: list[int], controller: str, every_m
         "emergency_travel_time_off_s": tt_off,
         "emergency_travel_time_on_s": tt_on,
         "emergency_travel_time_pct": 100.0 * (tt_on - tt_off) / tt_off,
+        "emergency_no_delay_pct": -100.0 * trip_mean(e_off, "delay_s") / tt_off,
         "emergency_delay_off_s": trip_mean(e_off, "delay_s"),
         "emergency_delay_on_s": trip_mean(e_on, "delay_s"),
         "emergency_stops_off": trip_mean(e_off, "stops"),
@@ -101,27 +106,51 @@ def compare(name: str, *, real: Path, seeds: list[int], controller: str, every_m
         "other_delay_pct": 100.0 * (d_on - d_off) / d_off,
         "other_delay_pct_by_seed": [100.0 * (b.delay_s - a.delay_s) / a.delay_s for a, b in zip(off, on, strict=True)],
         "preemptions": len(records),
+        "clearance_calls": sum(p.clearance for p in records),
         "preemptions_refused": sum(p.entry_s is None and p.reason not in ("passed", "gone", "max-presence")
                                    for p in records),
         "max_presence": sum(p.reason == "max-presence" for p in records),
         "violations_off": sum(r.monitor["total"] for r in off),
         "violations_on": sum(r.monitor["total"] for r in on),
         "violations_on_ours": sum(r.monitor["ours"]["total"] for r in on),
+        "violations_by_light": _by_light([*off, *on]),
     }
+
+
+def _by_light(results) -> dict[str, dict]:
+    """Per light with violations (either arm): their count by kind and the first one's detail."""
+    out: dict[str, dict] = {}
+    for r in results:
+        for tls, kinds in r.monitor["by_tls"].items():
+            entry = out.setdefault(tls, {"counts": {}, "detail": ""})
+            for kind, n in kinds.items():
+                entry["counts"][kind] = entry["counts"].get(kind, 0) + n
+        for e in r.monitor["events"]:
+            entry = out.get(e["tls"])
+            if entry is not None and not entry["detail"]:
+                entry["detail"] = f"{e['kind']}: {e['detail']}" + (" (ours)" if e["ours"] else "")
+    return out
 
 
 def table(rows: list[dict], header: str) -> str:
     """The printed table."""
     lines = [header,
-             f"{'scenario':<12} {'runs':>5} {'EV trip off':>11} {'EV trip on':>10} {'change':>7} {'EV delay off/on':>16} "
-             f"{'other delay off':>15} {'on':>7} {'change':>7} {'preempts':>8} {'viol. on (ours)':>15}"]
+             f"{'scenario':<12} {'runs':>5} {'EV trip off':>11} {'EV trip on':>10} {'change':>7} {'no delay':>8} "
+             f"{'EV delay off/on':>16} {'other delay off':>15} {'on':>7} {'change':>7} {'preempts (clear)':>16} "
+             f"{'viol. off':>9} {'on (ours)':>10}"]
     for r in rows:
         lines.append(
             f"{r['scenario']:<12} {r['emergency_finished_both']:>5} {r['emergency_travel_time_off_s']:10.1f}s "
             f"{r['emergency_travel_time_on_s']:9.1f}s {r['emergency_travel_time_pct']:+6.1f}% "
+            f"{r['emergency_no_delay_pct']:+7.1f}% "
             f"{r['emergency_delay_off_s']:7.1f}/{r['emergency_delay_on_s']:5.1f} s "
             f"{r['other_delay_off_s']:14.2f}s {r['other_delay_on_s']:6.2f}s {r['other_delay_pct']:+6.1f}% "
-            f"{r['preemptions']:>8} {r['violations_on']:>9} ({r['violations_on_ours']})")
+            f"{r['preemptions']:>9} ({r['clearance_calls']:>4}) {r['violations_off']:>9} "
+            f"{r['violations_on']:>5} ({r['violations_on_ours']})")
+    for r in rows:
+        for tls, v in r["violations_by_light"].items():
+            counts = ", ".join(f"{n} {k}" for k, n in v["counts"].items())
+            lines.append(f"  {r['scenario']} violations at {tls} (both arms): {counts}; first: {v['detail']}")
     lines.append(f"targets: EV travel time <= {TARGETS['emergency_travel_time_pct']:g}%, other delay <= "
                  f"+{TARGETS['other_delay_pct']:g}%, violations {TARGETS['violations']}")
     return "\n".join(lines)

@@ -338,7 +338,8 @@ def recoverable_movements(network, problem) -> set[tuple[str, str, str]]:
 def vehicle_passages(routes_xml: Path, begin: float) -> pd.DataFrame:
     """Every vehicle's route edges with the time it left each (s from ``begin``): ``vehicle, edge, exit_s, travel_s``.
 
-    ``travel_s`` is the time on the edge (left it minus left the previous one; NaN on the first).
+    ``travel_s`` is the time on the edge (left it minus left the previous one; NaN on the first); the edges
+    an unfinished vehicle has not left are not rows.
     """
     rows = []
     for _, elem in ET.iterparse(routes_xml, events=("end",)):
@@ -350,6 +351,8 @@ def vehicle_passages(routes_xml: Path, begin: float) -> pd.DataFrame:
             vid = elem.get("id")
             prev = float("nan")
             for e, t in zip(edges, exits, strict=False):
+                if float(t) < 0:  # SUMO writes -1 for the edges an unfinished vehicle has not left
+                    break
                 rows.append((vid, e, float(t) - begin, float(t) - prev))
                 prev = float(t)
         elem.clear()

@@ -20,7 +20,10 @@ instead: in-process a getter costs well under a microsecond, while subscriptions
 rebuild a dict of dicts per step (vehicles and halting vehicles of the 4x4 grid's 160 lanes,
 per simulated hour: about 0.23 s of getters against 0.6-0.7 s added by subscriptions); the 16
 lights' shown states, per simulated hour: 19 ms of getters against 25 ms of reading subscription
-results, measured in one run).
+results, measured in one run). It reads no more than a step needs: a light after its next switch
+(``getNextSwitch``) or a command of ours, since its state cannot change otherwise; the halting
+vehicles of a lane only on an edge with any (:meth:`LibsumoBackend.observe_lean`); the vehicles
+of a lane only when asked (:meth:`Backend.lane_vehicles`) or on a whole reading (:meth:`observe`).
 """
 from __future__ import annotations
 
@@ -111,6 +114,9 @@ class StepData:
         Per watched induction loop, seconds since it last saw a vehicle (empty when none).
     area_vehicles, area_halting : numpy.ndarray
         Per watched lane-area detector, vehicles and halting vehicles on it (empty when none).
+    tls_changed : tuple of str or None
+        The watched lights whose phase or shown state changed since the last observation (in
+        watch order); ``None`` when the backend does not say (any light may have changed).
     """
 
     time_s: float
@@ -127,6 +133,7 @@ class StepData:
     tls_state: dict[str, str] = field(default_factory=dict)
     area_vehicles: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     area_halting: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    tls_changed: tuple[str, ...] | None = None
 
 
 class Backend(ABC):
@@ -164,9 +171,12 @@ class Backend(ABC):
     @abstractmethod
     def watch(
         self, lanes: tuple[str, ...], tls: tuple[str, ...], *, vehicle_ids: bool = False, detectors: tuple[str, ...] = (),
-        areas: tuple[str, ...] = (),
+        areas: tuple[str, ...] = (), lights_every_step: bool = False,
     ) -> None:
-        """Say what :meth:`observe` returns: per-lane counts (and vehicle ids), light phases, detectors, areas."""
+        """Say what :meth:`observe` returns: per-lane counts (and vehicle ids), light phases, detectors, areas.
+
+        ``lights_every_step``: SUMO may switch the lights' programs outside their logic (a WAUT).
+        """
 
     @abstractmethod
     def step(self) -> float:
@@ -181,6 +191,19 @@ class Backend(ABC):
     @abstractmethod
     def observe(self) -> StepData:
         """Return the watched values after the last step."""
+
+    def observe_lean(self) -> StepData:
+        """The watched values after the last step without what only decisions read.
+
+        ``lane_halting``, the lights and the counters as :meth:`observe` returns them; a
+        backend may leave ``lane_vehicles`` ``None`` (read them with :meth:`lane_vehicles`) and
+        the detector and lane-area readings empty. The default returns :meth:`observe`.
+        """
+        return self.observe()
+
+    def lane_vehicles(self, index: np.ndarray) -> np.ndarray:
+        """Vehicles on the watched lanes at positions ``index`` (watch order) after the last step."""
+        return self.observe().lane_vehicles[index]
 
     @abstractmethod
     def apply(self, command: SetState | SetPhase | SetProgram) -> None:
@@ -407,6 +430,16 @@ def _traci_phase_cls():
     return traci.trafficlight.Phase
 
 
+class _Getters:
+    """The ``_libsumo`` extension's flat getter names over the libsumo domains (a wheel without it)."""
+
+    def __init__(self, api) -> None:
+        for domain in ("lane", "edge", "trafficlight", "simulation"):
+            for name in dir(getattr(api, domain)):
+                if not name.startswith("_"):
+                    setattr(self, f"{domain}_{name}", getattr(getattr(api, domain), name))
+
+
 class LibsumoBackend(_SumoBackend):
     """SUMO linked into this process through ``libsumo`` (one simulation per process)."""
 
@@ -449,25 +482,145 @@ class LibsumoBackend(_SumoBackend):
 
     def watch(
         self, lanes: tuple[str, ...], tls: tuple[str, ...], *, vehicle_ids: bool = False, detectors: tuple[str, ...] = (),
-        areas: tuple[str, ...] = (),
+        areas: tuple[str, ...] = (), lights_every_step: bool = False,
     ) -> None:
-        """Remember what to read each step (no subscriptions; see the module docstring)."""
+        """Remember what to read each step (no subscriptions; see the module docstring).
+
+        ``lights_every_step`` reads every light every step instead of at its next switch (for
+        programs SUMO switches from outside their logic, e.g. a WAUT).
+        """
         self._remember(lanes, tls, vehicle_ids, detectors, areas)
+        fast = self._fast = getattr(self.api, "_libsumo", None) or _Getters(self.api)
+        self._every_step = lights_every_step
+        self._tls_pos = {t: i for i, t in enumerate(self._tls)}
+        self._due_from = np.full(len(self._tls), -np.inf)  # per light, the time from which it may change
+        self._commanded: set[str] = set()
+        self._phases: dict[str, int] = {}
+        self._states: dict[str, str] = {}
+        self._read_at = -np.inf
+        self._next_due = -np.inf  # the earliest of the lights' next switches
+        # the halting vehicles of a lane are counted only on lanes of an edge with some halting
+        on_edge: dict[str, list[int]] = {}
+        for i, lane in enumerate(self._lanes):
+            on_edge.setdefault(fast.lane_getEdgeID(lane), []).append(i)
+        self._gate_edges = tuple(e for e in on_edge if not e.startswith(":"))
+        self._gate_index = [on_edge[e] for e in self._gate_edges]
+        self._gate_lanes = [[self._lanes[i] for i in on_edge[e]] for e in self._gate_edges]
+        # an edge of one lane: its count is the lane's
+        self._gate_whole = np.array([fast.edge_getLaneNumber(e) == 1 for e in self._gate_edges], bool)
+        self._any_whole = bool(self._gate_whole.any())
+        self._gate_single = np.array([on_edge[e][0] for e in self._gate_edges], np.int64)
+        self._always = [i for e, idx in on_edge.items() if e.startswith(":") for i in idx]
+        self._always_lanes = [self._lanes[i] for i in self._always]
+
+    def step(self) -> float:
+        """Advance one step; see :meth:`Backend.step` (the extension's step: no step listeners are run)."""
+        fast = getattr(self, "_fast", None)
+        if fast is None:
+            return super().step()
+        try:
+            fast.simulation_step(0.0)
+            return fast.simulation_getTime()
+        except Exception as exc:
+            msg = f"SUMO ({self.name}) failed in a step: {exc}"
+            raise SimulationError(msg) from exc
+
+    def apply(self, command: SetState | SetPhase | SetProgram) -> None:
+        """Apply one signal command; see :meth:`Backend.apply` (the light is read again after the next step)."""
+        self._commanded.add(command.tls)
+        super().apply(command)
+
+    def _lights(self, t: float) -> tuple[str, ...]:
+        """Read the lights that may have changed since their last reading; return those that did.
+
+        A light's state changes only at its next switch (SUMO's ``getNextSwitch``) or on a
+        command of ours: it is read from then on until it has changed, and after every command.
+        """
+        if self._read_at == t:  # read already in this step
+            return ()
+        self._read_at = t
+        if t + 1e-9 < self._next_due and not self._commanded and not self._every_step:
+            return ()
+        fast, tls = self._fast, self._tls
+        if self._every_step or not self._phases:
+            due = range(len(tls))
+        else:
+            due = (self._due_from <= t + 1e-9).nonzero()[0].tolist()
+            if self._commanded:
+                due = sorted({*due, *(self._tls_pos[x] for x in self._commanded if x in self._tls_pos)})
+        self._commanded.clear()
+        changed = []
+        phases, states, due_from = self._phases, self._states, self._due_from
+        phase, rygs, switch = fast.trafficlight_getPhase, fast.trafficlight_getRedYellowGreenState, fast.trafficlight_getNextSwitch
+        for k in due:
+            x = tls[k]
+            p, st = phase(x), rygs(x)
+            if phases.get(x) != p or states.get(x) != st:
+                phases[x], states[x] = p, st
+                changed.append(x)
+            due_from[k] = switch(x)
+        self._next_due = float(due_from.min()) if len(due_from) else np.inf
+        return tuple(changed)
+
+    def _halting(self) -> np.ndarray:
+        """Halting vehicles per watched lane, read lane by lane only on the edges with any."""
+        fast = self._fast
+        halt = np.zeros(len(self._lanes), np.int64)
+        if not self._gate_edges:
+            return halt
+        edge = np.fromiter(map(fast.edge_getLastStepHaltingNumber, self._gate_edges), np.int64, len(self._gate_edges))
+        busy = edge > 0
+        if self._any_whole:
+            whole = busy & self._gate_whole
+            halt[self._gate_single[whole]] = edge[whole]
+            busy &= ~self._gate_whole
+        names: list[str] = []
+        index: list[int] = []
+        gate_lanes, gate_index = self._gate_lanes, self._gate_index
+        for k in busy.nonzero()[0].tolist():
+            names += gate_lanes[k]
+            index += gate_index[k]
+        names += self._always_lanes
+        index += self._always
+        if names:
+            halt[index] = np.fromiter(map(fast.lane_getLastStepHaltingNumber, names), np.int64, len(names))
+        return halt
+
+    def lane_vehicles(self, index: np.ndarray) -> np.ndarray:
+        """Vehicles on the watched lanes at positions ``index`` after the last step."""
+        lanes, n_veh = self._lanes, self._fast.lane_getLastStepVehicleNumber
+        return np.fromiter((n_veh(lanes[i]) for i in index.tolist()), np.int64, len(index))
+
+    def observe_lean(self) -> StepData:
+        """The lights, counters and halting vehicles; ``lane_vehicles`` ``None`` (see :meth:`Backend.observe_lean`)."""
+        if self._ids:
+            return self.observe()
+        fast = self._fast
+        t = fast.simulation_getTime()
+        changed = self._lights(t)
+        return StepData(
+            time_s=t,
+            lane_vehicles=None,
+            lane_halting=self._halting(),
+            lane_vehicle_ids={},
+            arrived_ids=(),
+            loaded=fast.simulation_getLoadedNumber(),
+            departed=fast.simulation_getDepartedNumber(),
+            arrived=fast.simulation_getArrivedNumber(),
+            teleports=fast.simulation_getStartingTeleportNumber(),
+            tls_phase=dict(self._phases),
+            tls_state=dict(self._states),
+            tls_changed=changed,
+        )
 
     def observe(self) -> StepData:
         """Read the watched lanes, lights, detectors and step counters with direct getters."""
-        api = self.api
-        fast = getattr(api, "_libsumo", None)  # the extension's functions skip a Python wrapper each
+        api, fast = self.api, self._fast
         lane, sim = api.lane, api.simulation
-        if fast is not None:
-            n_veh, n_halt, phase = fast.lane_getLastStepVehicleNumber, fast.lane_getLastStepHaltingNumber, fast.trafficlight_getPhase
-            rygs = fast.trafficlight_getRedYellowGreenState
-        else:  # pragma: no cover - every libsumo wheel ships _libsumo
-            n_veh, n_halt, phase = lane.getLastStepVehicleNumber, lane.getLastStepHaltingNumber, api.trafficlight.getPhase
-            rygs = api.trafficlight.getRedYellowGreenState
         lanes = self._lanes
-        veh = np.array(list(map(n_veh, lanes)), dtype=np.int64)
-        halt = np.array(list(map(n_halt, lanes)), dtype=np.int64)
+        n = len(lanes)
+        veh = np.fromiter(map(fast.lane_getLastStepVehicleNumber, lanes), np.int64, n)
+        halt = np.fromiter(map(fast.lane_getLastStepHaltingNumber, lanes), np.int64, n)
         ids: dict[str, tuple[str, ...]] = {}
         arrived_ids: tuple[str, ...] = ()
         if self._ids:
@@ -482,21 +635,24 @@ class LibsumoBackend(_SumoBackend):
             area = api.lanearea
             area_veh = np.array(list(map(area.getLastStepVehicleNumber, self._areas)), dtype=np.int64)
             area_halt = np.array(list(map(area.getLastStepHaltingNumber, self._areas)), dtype=np.int64)
+        t = fast.simulation_getTime()
+        changed = self._lights(t)
         return StepData(
-            time_s=sim.getTime(),
+            time_s=t,
             lane_vehicles=veh,
             lane_halting=halt,
             lane_vehicle_ids=ids,
             arrived_ids=arrived_ids,
-            loaded=sim.getLoadedNumber(),
-            departed=sim.getDepartedNumber(),
-            arrived=sim.getArrivedNumber(),
-            teleports=sim.getStartingTeleportNumber(),
-            tls_phase={t: phase(t) for t in self._tls},
+            loaded=fast.simulation_getLoadedNumber(),
+            departed=fast.simulation_getDepartedNumber(),
+            arrived=fast.simulation_getArrivedNumber(),
+            teleports=fast.simulation_getStartingTeleportNumber(),
+            tls_phase=dict(self._phases),
             detector_gap_s=gaps,
-            tls_state={t: rygs(t) for t in self._tls},
+            tls_state=dict(self._states),
             area_vehicles=area_veh,
             area_halting=area_halt,
+            tls_changed=changed,
         )
 
     def _end(self) -> None:
@@ -561,7 +717,7 @@ class TraciBackend(_SumoBackend):
 
     def watch(
         self, lanes: tuple[str, ...], tls: tuple[str, ...], *, vehicle_ids: bool = False, detectors: tuple[str, ...] = (),
-        areas: tuple[str, ...] = (),
+        areas: tuple[str, ...] = (), lights_every_step: bool = False,
     ) -> None:
         """Subscribe to per-lane counts (and vehicle ids), light phases and states, detectors and step counters."""
         api = self.api

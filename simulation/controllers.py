@@ -10,7 +10,9 @@ controller of ours runs has passed the one safety gate,
 - the other controllers choose among the phases of a checked plan: the given plan's first
   period (``adaptive-plan`` also takes its splits), else the network's own program, checked as any plan
   is (where it lacks clearances, with the profile's yellow, all-red and walk added first,
-  :func:`~citybrain.plans.safety.apply_clearances`). They see the network with each light's
+  :func:`~citybrain.plans.safety.apply_clearances`), and where even that fails the gate, the
+  plan citybrain generates from the light's phases (:func:`~citybrain.timing.phases.base_plan`),
+  checked too (:func:`checked_base_plan`). They see the network with each light's
   program replaced by its checked plan's program (:func:`checked_network`).
 
 ``fixed`` without a plan and SUMO's own adaptive programs leave the network's program running:
@@ -25,6 +27,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from citybrain.control import (
     DETECTOR_SETBACK_M,
     AdaptivePlanController,
@@ -33,16 +37,24 @@ from citybrain.control import (
 )
 from citybrain.control.plan import PlanController
 from citybrain.control.sumo_programs import programs_xml
-from citybrain.exceptions import SimulationError
+from citybrain.exceptions import InfeasiblePlanError, SimulationError, UnsafePlanError
 from citybrain.network import RoadNetwork
 from citybrain.plans import NetworkPlan, SignalPlan, read_plans, require_safe
 from citybrain.plans.formats.sumo import plan_from_program, plan_program, write_sumo_additional
 from citybrain.plans.safety import apply_clearances, check_plan, get_profile
+from citybrain.timing.phases import base_plan
 
 from .run import RunSpec
 from .signals import LaneLayout
 
+#: :func:`checked_base_plan`'s sources: the network's own program (clearances added where it lacked
+#: them), or the plan citybrain generates from the light's phases.
+OWN, GENERATED = "own program", "generated plan"
+
 __all__ = [
+    "GENERATED",
+    "OWN",
+    "checked_base_plan",
     "checked_network",
     "checked_program_plan",
     "controller_files",
@@ -95,6 +107,37 @@ def checked_program_plan(network: RoadNetwork, tls: str) -> SignalPlan:
     require_safe(plan, network, source=f"light {tls}: the network's own program, with the profile's clearances "
                  "(give the controller a checked plan to choose among instead: --plan, e.g. from citybrain optimise)")
     return plan
+
+
+def checked_base_plan(network: RoadNetwork, tls: str) -> tuple[SignalPlan, str]:
+    """The checked plan a controller of ours chooses among at a light, and where it comes from.
+
+    The light's own program as :func:`checked_program_plan` makes it (source :data:`OWN`);
+    where that fails the gate, the plan citybrain generates from the light's phases,
+    :func:`~citybrain.timing.phases.base_plan` (the own phase sequence with its green states
+    made to obey the hard rules, the profile's clearances), checked by the same gate (source
+    :data:`GENERATED`). No counts are needed: each movement's saturation flow (veh/h) stands in
+    for its demand, so, as in a plan optimised from flows, a stream the program also serves in
+    another phase goes red in a phase where it would make a protected stream permissive.
+    Nothing unchecked is returned.
+
+    Raises
+    ------
+    UnsafePlanError
+        If neither passes the gate (the own program's errors, then the generated plan's).
+    """
+    try:
+        return checked_program_plan(network, tls), OWN
+    except UnsafePlanError as own:
+        try:
+            plan = base_plan(network, tls, flows_vph=np.array([m.sat_flow_vph for m in network.movements], float))
+        except InfeasiblePlanError as exc:
+            raise UnsafePlanError(f"{own} The generated plan is infeasible: {exc}", own.problems) from None
+        try:
+            require_safe(plan, network, source=f"light {tls}: the plan generated from its phases")
+        except UnsafePlanError as gen:
+            raise UnsafePlanError(f"{own} {gen}", [*own.problems, *gen.problems]) from None
+        return plan, GENERATED
 
 
 def _merges_permissive(plan: SignalPlan, program) -> SignalPlan:
@@ -159,14 +202,15 @@ def make_controllers(
     ValidationError
         If the spec's plan file is unusable or unsafe (:func:`load_checked_plan`).
     UnsafePlanError
-        If an adaptive controller would run a network program that cannot be made safe.
+        If an adaptive controller would run at a light where neither its own program nor the
+        generated plan passes the gate (:func:`checked_base_plan`).
     """
     begin = spec.scenario.begin_s
     if spec.plan is None:
         plain = {t: make_controller(spec.controller, network, t) for t in lights}
         if all(is_baseline(c) for c in plain.values()):
             return plain, network
-        checked = checked_network(network, {t: checked_program_plan(network, t) for t in lights if not is_baseline(plain[t])})
+        checked = checked_network(network, {t: checked_base_plan(network, t)[0] for t in lights if not is_baseline(plain[t])})
         return {t: make_controller(spec.controller, checked, t) for t in lights}, checked
     plan = load_checked_plan(spec.plan, network)
     if spec.controller not in ("fixed", "plan"):  # an adaptive controller chooses among the plan's phases

@@ -25,10 +25,11 @@ is not judged (its start is unknown). Pedestrian-crossing links are left out of 
 kinds (walk and clearance have their own rules). A timing event is one light at one step: every
 link that broke the rule then is listed in its detail.
 
-The work per step is a string comparison per light; only when some light changed does the
-monitor compare the changed lights' link classes (cached per state) with the ones they showed
-before (numpy, the changed lights' links at once). Conflict
-checks run once per distinct state of a light and are cached.
+The work per step is a string comparison per light, or per light said to have changed
+(``observe(..., changed=)``: a state is constant between its light's switches); only when some
+light changed does the monitor compare the changed lights' link classes (cached per state) with
+the ones they showed before (numpy, the changed lights' links at once). Conflict checks run once
+per distinct state of a light and are cached.
 """
 
 from __future__ import annotations
@@ -91,18 +92,21 @@ class ConflictMonitor:
         programs (:func:`simulation.controllers.is_baseline`) until :meth:`mark_ours`.
     min_green_s, min_yellow_s
         Override the profile's minimum green and yellow (seconds).
+    geometry
+        The lights' :class:`~citybrain.plans.safety.LightGeometry` of ``network``, if already built.
     """
 
     def __init__(self, network: RoadNetwork, lights: Sequence[str], profile: str | SafetyProfile | None = None,
                  *, ours: Collection[str] | None = None, min_green_s: float | None = None,
-                 min_yellow_s: float | None = None) -> None:
+                 min_yellow_s: float | None = None, geometry: Mapping[str, LightGeometry] | None = None) -> None:
         prof = get_profile(profile)
         self.network = network
         self.lights = tuple(lights)
         self.profile = prof
         self.min_green_s = float(prof.min_green_s if min_green_s is None else min_green_s)
         self.min_yellow_s = float(max(prof.yellow_min_s, HARD_MIN_YELLOW_S) if min_yellow_s is None else min_yellow_s)
-        self._geometry: dict[str, LightGeometry] = {t: LightGeometry.of(network, t) for t in self.lights}
+        known = geometry or {}
+        self._geometry: dict[str, LightGeometry] = {t: known.get(t) or LightGeometry.of(network, t) for t in self.lights}
         widths = [len(network.programs[t].phases[0].state) for t in self.lights]
         self._width = dict(zip(self.lights, widths, strict=True))
         starts = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
@@ -121,9 +125,10 @@ class ConflictMonitor:
         self._since = np.zeros(n, dtype=np.float64)
         self._judged = np.zeros(n, dtype=bool)  # False while the interval began before the first observation
         self._last: dict[str, str] = {}
+        self._order = {t: i for i, t in enumerate(self.lights)}
         self._conflicts: dict[tuple[str, str], tuple[str, ...]] = {}
         self._class_cache: dict[tuple[str, str], np.ndarray] = {}
-        self._check_cache: dict = {}
+        self._check_cache: dict = dict(self._geometry)  # check_plan's geometry cache, by light
         self.counts: dict[str, dict[str, int]] = {t: dict.fromkeys(KINDS, 0) for t in self.lights}
         self.first: dict[str, MonitorEvent] = {}
         self._ours = set(self.lights) if ours is None else set(ours)
@@ -133,9 +138,17 @@ class ConflictMonitor:
         self.steps = 0
 
     # -- per step ----------------------------------------------------------------------------
-    def observe(self, time_s: float, states: Mapping[str, str]) -> None:
-        """Record the states every light shows at ``time_s`` (seconds); ``states`` maps light -> state."""
-        changed = [t for t in self.lights if states[t] != self._last.get(t)]
+    def observe(self, time_s: float, states: Mapping[str, str], changed: Collection[str] | None = None) -> None:
+        """Record the states every light shows at ``time_s`` (seconds); ``states`` maps light -> state.
+
+        ``changed`` names the lights whose state may differ from the last observation (default:
+        any light); the others are not compared.
+        """
+        if changed is None or not self._last:
+            changed = [t for t in self.lights if states[t] != self._last.get(t)]
+        else:
+            order = self._order
+            changed = sorted((t for t in changed if t in order and states[t] != self._last.get(t)), key=order.__getitem__)
         self.steps += 1
         if not changed:
             return

@@ -23,6 +23,8 @@ whatever controller drives the light (``SignalDriver.preemption``):
    next), through a yellow and all-red checked by the same gate.
 
 Lights are pre-empted one vehicle at a time; a second vehicle's call waits for the first's exit.
+A clearance call (:attr:`~citybrain.control.preempt.Call.clearance`) goes ahead of the calls
+still waiting at its light.
 Every pre-emption is a :class:`~citybrain.control.preempt.PreemptionRecord` in
 ``RunResult.preemptions`` and its events go to the hi-res log (``events.csv``).
 """
@@ -355,12 +357,12 @@ class PreemptionLayer:
         for v, route in self.vehicles.items():
             road, pos, index = backend.vehicle_place(v)
             positions[v] = VehiclePosition(route, index, pos, road.startswith(":"))
-        calls, releases = self.preemptor.update(t, positions)
+        calls, releases = self.preemptor.update(t, positions, backend.halted)
         number = self.settings.preempt_number
         for call in calls:
             if call.tls not in self.drivers:
                 continue
-            record = PreemptionRecord(call.tls, call.vehicle, number, t)
+            record = PreemptionRecord(call.tls, call.vehicle, number, t, clearance=call.clearance)
             self.records.append(record)
             tls = call.tls
             p = LightPreemption(self.drivers[tls], call, record, self.network, self.min_green_s,
@@ -368,7 +370,12 @@ class PreemptionLayer:
                                 mark_ours=lambda tls=tls: self._lend(tls),
                                 safe=lambda state, tls=tls: self.safe(tls, state))
             self._emit(t, tls, EVENT_CODES["input_on"], number)
-            self.queues.setdefault(tls, []).append(p)
+            queue = self.queues.setdefault(tls, [])
+            if call.clearance:  # ahead of the calls still waiting: their vehicles wait for this lane to empty
+                at = next((n for n, q in enumerate(queue) if q.stage == "called"), len(queue))
+                queue.insert(at, p)
+            else:
+                queue.append(p)
             self._calls[(tls, call.vehicle, call.route_index)] = p
         for r in releases:
             p = self._calls.pop((r.tls, r.vehicle, r.route_index), None)

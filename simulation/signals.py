@@ -259,6 +259,10 @@ class SignalDriver:
             lane_near_halting=near_halt[self.in_slice] if len(near_halt) else (),
         )
 
+    def waits_on_sumo(self) -> bool:
+        """Whether only a change of the light's phase can make :meth:`advance` act: SUMO runs its program, nothing is pending."""
+        return self.program_driven and self.plan is None and self.preemption is None and not self.pending
+
     def advance(self, backend: Backend, t: float, data: StepData) -> bool:
         """Advance the light by one step (transitions, plan switches); return whether it decides now.
 

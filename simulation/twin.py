@@ -30,8 +30,8 @@ from .backend import Backend, make_backend
 from .cameras import CameraCounter, CameraCounts, cameras_for_network
 from .queues import QueueReadings
 from .controllers import (
+    checked_base_plan,
     checked_network,
-    checked_program_plan,
     controller_files,
     is_baseline,
     make_controllers,
@@ -132,7 +132,7 @@ class Twin:
             raise ValueError(msg)
         built, self.run_network = make_controllers(spec, self.network, self.lights)
         # a light the spec leaves to its own program but a given controller drives runs its checked program
-        own = {t: checked_program_plan(self.network, t) for t, c in (controllers or {}).items()
+        own = {t: checked_base_plan(self.network, t)[0] for t, c in (controllers or {}).items()
                if not is_baseline(c) and is_baseline(built[t])}
         if own:
             self.run_network = checked_network(self.run_network, own)
@@ -151,6 +151,9 @@ class Twin:
         #: vehicle-steps halting so far (updated in place every step)
         self.layout: LaneLayout | None = None
         self.halting_steps: np.ndarray | None = None
+        #: after a run: ``sumo_step_s``, the wall time (s) in SUMO's steps, and ``control_s``, in the
+        #: controllers' own work (the lane readings for their decisions, observations, deciding, applying)
+        self.timing: dict[str, float] = {}
 
     # -- live plans ------------------------------------------------------------------------
     def _initial_plans(self) -> dict[str, SignalPlan | None]:
@@ -338,8 +341,10 @@ class Twin:
                 extra = [x for c in cams for x in c.watch_lanes if x not in known]
                 watched = (*watched, *dict.fromkeys(extra))
             detectors = layout.detector_ids if needs_detectors(self.controllers) else ()
-            areas = {"areas": layout.area_ids} if near_range_m(self.controllers) > 0 else {}
-            backend.watch(watched, self.lights, vehicle_ids=spec.cameras, detectors=detectors, **areas)
+            extra = {"areas": layout.area_ids} if near_range_m(self.controllers) > 0 else {}
+            if _switched_from_outside((*sc.additional, *sc.route_files(routes))):
+                extra["lights_every_step"] = True
+            backend.watch(watched, self.lights, vehicle_ids=spec.cameras, detectors=detectors, **extra)
             if spec.cameras:
                 queues = QueueReadings(cams, self.network, sc.cameras.interval_s, sc.begin_s, sc.end_s)
                 counter = CameraCounter(cams, sc.cameras, sc.begin_s, sc.end_s, backend.route, backend.route_index,
@@ -386,9 +391,10 @@ class Twin:
         """Step to the end of the window; return the run's totals (:class:`RunResult` fields)."""
         sc, spec = self.spec.scenario, self.spec
         data0_phase = {t: backend.phase(t) for t in self.lights}
+        geometry = {t: LightGeometry.of(self.network, t) for t in self.lights}
         signals = {
             t: SignalDriver(t, self.run_network.programs[t], self.controllers[t], self.protocol, layout, sc.begin_s,
-                            LightGeometry.of(self.network, t))
+                            geometry[t])
             for t in self.lights
         }
         for t, sig in signals.items():
@@ -402,26 +408,41 @@ class Twin:
         last_arrival = sc.begin_s
         gridlock_at: float | None = None
         gridlock_lane: str | None = None
-        jammed_since = np.full(n_all, np.inf)  # per watched lane, since when every vehicle on it halted
+        jammed_since: dict[int, float] = {}  # per jammed watched lane (by index), since when every vehicle on it halted
+        every_lane = np.arange(n_all)
         next_report = 60.0
         t = sc.begin_s
         end = sc.end_s - 1e-6
         ours = [x for x in self.lights if not is_baseline(self.controllers[x])]
-        monitor = ConflictMonitor(self.network, self.lights, ours=ours)
+        monitor = ConflictMonitor(self.network, self.lights, ours=ours, geometry=geometry)
         layer = None
         if spec.preempt is not None:
             layer = PreemptionLayer(self.run_network, spec.preempt, signals, mark_ours=monitor.mark_ours,
                                     unmark_ours=monitor.unmark_ours, baseline=frozenset(self.lights) - set(ours),
                                     emit=recorder.add if recorder is not None else None)
+        # the whole lane readings only where a controller decides (cameras read every step)
+        periods = {sig.every for sig in signals.values() if not sig.program_driven}
+        lean = counter is None
+        clock = time.perf_counter
+        sumo_s = control_s = 0.0
         while t < end:
             t_prev = t
+            began = clock()
             t = backend.step()
-            data = backend.observe()
+            stepped = clock()
+            sumo_s += stepped - began
+            step = int(round(t - sc.begin_s))
+            if lean and any(step % k == 0 for k in periods):  # read for the decisions due
+                data = backend.observe()
+                control_s += clock() - stepped
+            else:
+                data = backend.observe() if not lean else backend.observe_lean()
             self.time_s = t
-            monitor.observe(t, data.tls_state)
+            changed = data.tls_changed
+            monitor.observe(t, data.tls_state, changed)
             if recorder is not None:
                 recorder.observe(t_prev, data.tls_state)
-            veh = data.lane_vehicles[:n_all]
+            veh = data.lane_vehicles[:n_all] if data.lane_vehicles is not None else None
             halt = data.lane_halting[:n_all]
             halting_sum += halt[:n_in]
             steps += 1
@@ -431,19 +452,20 @@ class Twin:
             teleports += data.teleports
             if data.arrived:
                 last_arrival = t
-            elif (
-                gridlock_at is None
-                and departed > arrived
-                and t - last_arrival >= spec.gridlock_s
-                and int(veh.sum()) > 0
-                and int(halt.sum()) == int(veh.sum())
-            ):
-                gridlock_at = last_arrival
-            jammed = (halt == veh) & (veh > 0)
-            jammed_since[~jammed] = np.inf
-            jammed_since[jammed & np.isinf(jammed_since)] = t
-            if gridlock_lane is None and gridlock_at is None:
-                worst = int(np.argmin(jammed_since))
+            elif gridlock_at is None and departed > arrived and t - last_arrival >= spec.gridlock_s:
+                if veh is None:
+                    veh = backend.lane_vehicles(every_lane)
+                if int(veh.sum()) > 0 and int(halt.sum()) == int(veh.sum()):
+                    gridlock_at = last_arrival
+            # a lane is jammed when every vehicle on it halts: only a lane with halting vehicles can be
+            busy = halt.nonzero()[0]
+            if busy.size:
+                on = veh[busy] if veh is not None else backend.lane_vehicles(busy)
+                jammed_since = {i: jammed_since.get(i, t) for i in busy[on == halt[busy]].tolist()}
+            elif jammed_since:
+                jammed_since = {}
+            if gridlock_lane is None and gridlock_at is None and jammed_since:
+                worst = min(jammed_since, key=jammed_since.__getitem__)  # the first lane of the longest jam
                 if t - jammed_since[worst] >= spec.gridlock_s:
                     gridlock_at, gridlock_lane = float(jammed_since[worst]), layout.lanes[worst]
             if counter is not None:
@@ -458,18 +480,26 @@ class Twin:
             if layer is not None:
                 layer.step(backend, t)
             due = []
+            moved = frozenset(changed) if changed else frozenset()
             for sig in signals.values():
+                if changed is not None and sig.tls not in moved and sig.waits_on_sumo():
+                    continue
                 if sig.advance(backend, t, data):
                     due.append(sig)
                 if sig.installed is not None:
                     self._record_applied(sig.installed, t)
                     sig.installed = None
             if due:
-                vectors = layout.vectors(veh, halt, data.detector_gap_s, data.area_vehicles, data.area_halting)
+                deciding = clock()
+                if data.lane_vehicles is None:  # a decision the lean reading did not foresee
+                    data = backend.observe()
+                vectors = layout.vectors(data.lane_vehicles[:n_all], data.lane_halting[:n_all], data.detector_gap_s,
+                                         data.area_vehicles, data.area_halting)
                 outside = {sig.tls: sig for sig in due if getattr(sig.controller, "external", False)}
                 inside = [sig for sig in due if sig.tls not in outside]
                 for sig, choice in ask_controllers(inside, t, vectors).items():
                     sig.apply_choice(backend, t, choice)
+                control_s += clock() - deciding
                 if outside:
                     answers = yield {tls: sig.observation(t, *vectors) for tls, sig in outside.items()}
                     for tls, sig in outside.items():
@@ -481,6 +511,7 @@ class Twin:
             if self.on_progress is not None and t - sc.begin_s >= next_report:
                 self.on_progress(t - sc.begin_s)
                 next_report += 60.0
+        self.timing = {"sumo_step_s": sumo_s, "control_s": control_s}
         jq = np.bincount(layout.lane_junction, weights=halting_sum, minlength=len(layout.junctions))
         return {
             "queue_veh": float(halting_sum.sum()) / steps if steps else math.nan,
@@ -499,6 +530,8 @@ class Twin:
 
     def _take_plans(self, signals: dict[str, SignalDriver]) -> None:
         """Hand every queued push to its lights' drivers (one push's lights in the same step)."""
+        if not self._plans.qsize():
+            return
         while True:
             try:
                 updates = self._plans.get_nowait()
@@ -530,3 +563,15 @@ class Twin:
             time.sleep(ahead)
         elif ahead < -self.spec.scenario.step_s / self.spec.realtime:
             self._pace_origin = (now, t)
+
+
+def _switched_from_outside(files) -> bool:
+    """Whether SUMO input files define a WAUT (programs SUMO switches outside the lights' own logic)."""
+    for path in files:
+        try:
+            with open(path, "rb") as f:
+                if b"<WAUT" in f.read():
+                    return True
+        except OSError:
+            continue
+    return False

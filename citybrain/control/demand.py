@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from .base import Observation, green_phase_movements
+from .base import APPROACH_REACH_M, Observation, green_phase_movements
 
 if TYPE_CHECKING:
     from citybrain.network import RoadNetwork
@@ -53,6 +53,9 @@ class PhaseDemand:
         Per movement, the vehicles its exit lanes hold standing (length / :data:`VEHICLE_SPACING_M`).
     movement_lanes : dict of int to tuple of str
         Per movement, the approach lanes it leaves from.
+    approach_lanes : dict of int to tuple of str
+        Per movement, its observed approach: its own lanes and the lanes feeding short ones (up
+        to :data:`~citybrain.control.APPROACH_REACH_M`), as ``movement_halting`` counts them.
     """
 
     def __init__(self, network: RoadNetwork, tls: str) -> None:
@@ -67,6 +70,10 @@ class PhaseDemand:
             for m in moves
         }
         self.movement_lanes = {m: tuple(mov[m].from_lanes) for m in moves}
+        self.approach_lanes = {
+            m: (*mov[m].from_lanes, *(x for x, _ in network.upstream_lanes(tuple(mov[m].from_lanes), APPROACH_REACH_M)))
+            for m in moves
+        }
         self._mpos: dict[int, int] | None = None
         self._lpos: dict[str, int] | None = None
 

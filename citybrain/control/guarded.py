@@ -13,10 +13,16 @@ tried again after :data:`STALL_RETRY_S`. Blocked movements count for nothing.
    profile's maximum red less :data:`GUARD_MARGIN_S` forces the phase serving it (the longest
    red first), so no queue waits longer than the profile allows.
 2. **Keep or switch**, reviewed every :data:`REVIEW_S` while the current phase has demand (at
-   once when it has none). The light keeps the current phase while its open running demand
-   near the stop line is at least the highest efficient pressure (over open movements) of any
-   phase, or its own pressure is the highest, up to its maximum green; otherwise it serves the
-   phase of highest open pressure that has vehicles to move.
+   once when it has none). The phase with most to serve is the one of highest open pressure
+   plus open running vehicles near the stop line, among the phases with vehicles to move. The
+   light keeps the current phase while its open running demand near the stop line is at
+   least the highest efficient pressure of any phase, or its own pressure is the highest, up
+   to its maximum green; otherwise it serves the phase with most to serve.
+   When the light decides more often than every :data:`GAP_S` (the native protocol's 1 s), a
+   green kept by the review also gaps out between reviews: it ends once no detector of its
+   open approach (the lanes feeding short ones included) saw a vehicle within :data:`GAP_S`,
+   no queue there is still moving off, and another phase has more vehicles (queued and
+   running near) than its own running ones, since a switch loses the transition's time.
 3. **Clearing a blocked box.** A current phase whose movements are all blocked has no demand,
    so a phase with open demand takes over; with none, the light waits where it is.
 
@@ -36,6 +42,7 @@ if TYPE_CHECKING:
     from citybrain.network import RoadNetwork
 
 __all__ = [
+    "GAP_S",
     "GUARD_MARGIN_S",
     "NEAR_RANGE_M",
     "REVIEW_S",
@@ -53,9 +60,10 @@ SPILLBACK_FRACTION: float = 0.8
 STALL_AFTER_S: float = 5.0
 #: Seconds after which a stalled lane is served again (its jam may have cleared).
 STALL_RETRY_S: float = 60.0
-#: Seconds between two keep-or-switch reviews while the current phase has demand (RESCO's interval;
-#: under the native protocol's 1 s decisions a green is not re-judged every second).
+#: Seconds between two keep-or-switch reviews under infrequent decisions (RESCO's interval).
 REVIEW_S: float = 10.0
+#: Passage time (s): under decisions more frequent than this, a green goes on while a detector saw a vehicle this recently.
+GAP_S: float = 3.0
 #: The starvation guard acts this long (s) before a queue's red reaches the profile's maximum.
 GUARD_MARGIN_S: float = 30.0
 
@@ -74,6 +82,7 @@ class GuardedPressureController:
     name = "guarded-pressure"
     program_driven = False
     near_range_m = NEAR_RANGE_M
+    needs_detectors = True
 
     def __init__(self, network: RoadNetwork, tls: str, *, max_red_s: float | None = None) -> None:
         self.tls = tls
@@ -85,13 +94,29 @@ class GuardedPressureController:
         self._last_green: dict[int, float] = {}
         self._stalled: dict[str, float] = {}
         self._review_at = -float("inf")
+        self._last_t: float | None = None
+        self._gap_pos: dict[str, int] | None = None
+
+    def _flowing(self, observation: Observation, lanes) -> bool:
+        """Whether a vehicle crossed the detector of one of ``lanes`` within the passage time, with vehicles moving there."""
+        if self._gap_pos is None:
+            self._gap_pos = {x: i for i, x in enumerate(observation.lanes)}
+        gaps, n, h = observation.lane_gap_s, observation.lane_vehicles, observation.lane_halting
+        pos = self._gap_pos
+        return any(gaps[pos[x]] < GAP_S and n[pos[x]] > h[pos[x]] for x in lanes if x in pos)
+
+    def _discharging(self, observation: Observation, lanes) -> bool:
+        """Whether one of ``lanes`` holds a queue with vehicles moving there (a queue still leaving on green)."""
+        n, h, pos = observation.lane_vehicles, observation.lane_halting, self._gap_pos or {}
+        return any(0 < h[pos[x]] < n[pos[x]] for x in lanes if x in pos)
 
     def decide(self, observation: Observation) -> int | None:
         """Keep the current green or name the next one (see the module docstring)."""
-        current = observation.green
+        current, t, demand = observation.green, observation.time_s, self.demand
+        interval = t - self._last_t if self._last_t is not None else 1.0
+        self._last_t = t
         if current is None:
             return None
-        t, demand = observation.time_s, self.demand
         for m in demand.phase_movements.get(current, ()):
             self._last_green[m] = t
         self._watch_stalls(observation, current)
@@ -111,17 +136,37 @@ class GuardedPressureController:
             open_pressure[k] = sum(pressure[m] for m in movements)
             running[k] = demand.near_running(observation, lanes)
             vehicles[k] = running[k] + sum(queues[m] for m in movements)
-        others = {k: p for k, p in open_pressure.items() if k != current and vehicles[k] > 0}
+        # the phase with most to serve: its open pressure and its running vehicles near the stop line
+        others = {k: open_pressure[k] + running[k] for k in open_pressure if k != current and vehicles[k] > 0}
+        within_max = observation.time_in_phase_s < self.max_green_s.get(current, 90.0)
         if not others or (vehicles[current] > 0 and t < self._review_at):
-            return None
+            return None if interval >= GAP_S or not others else self._gap_out(
+                observation, current, others, vehicles, running[current], within_max, blocked, stalled)
         self._review_at = t + REVIEW_S - 0.5
         best = first_max(others, None)
-        within_max = observation.time_in_phase_s < self.max_green_s.get(current, 90.0)
         if vehicles[current] > 0 and within_max and (
             running[current] >= max(open_pressure.values()) or open_pressure[current] >= open_pressure[best]
         ):
-            return None
+            return None if interval >= GAP_S else self._gap_out(
+                observation, current, others, vehicles, running[current], within_max, blocked, stalled)
         return best
+
+    def _gap_out(self, observation: Observation, current: int, others: dict[int, float], vehicles: dict[int, float],
+                 running: float, within_max: bool, blocked: set[int], stalled: set[str]) -> int | None:
+        """Frequent decisions between reviews: keep the green while its open approach flows or its queue moves off.
+
+        Gapped out, the green still rests while no other phase has more vehicles (queued and
+        running near the stop line) than its own running ones: switching then loses the
+        transition's time for fewer vehicles than it serves. Past its maximum green it ends.
+        """
+        demand = self.demand
+        if within_max:
+            lanes = [x for m in demand.phase_movements.get(current, ()) if m not in blocked
+                     for x in demand.approach_lanes[m] if x not in stalled]
+            if self._flowing(observation, lanes) or self._discharging(observation, lanes):
+                return None
+            others = {k: p for k, p in others.items() if vehicles[k] > running}
+        return first_max(others, None)
 
     def _watch_stalls(self, observation: Observation, current: int) -> None:
         """Mark the current green's lanes whose every vehicle halts as stalled; a lane seen moving is cleared."""

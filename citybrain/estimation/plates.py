@@ -20,8 +20,20 @@ What fragments give:
   vehicles), so each fragment weighs ``1 / (rho_A rho_B)`` (Horvitz-Thompson), and fragments
   that passed another camera unread are left out (their cameras are not the nearest).
   Vehicles that meet no camera after ``m`` (an exit) leave no fragment, so shares are taken
-  only among an approach's movements whose exit edge leads to a camera on every continuation;
-  the camera before ``m`` is the same for all movements of the approach, so it cancels.
+  only for movements whose exit edge leads to a camera on every continuation (a turnaround
+  at a dead end counts as an exit). At a counted approach the weights over its count are
+  each movement's share of the *whole* approach: the movements towards exits get what is
+  left, which the per-movement split of an approach total most needs. Elsewhere the camera
+  before ``m`` differs from vehicle to vehicle, and shares are taken among the covered
+  movements only. A fragment's path is the shortest one only up to the first junction where
+  another path is nearly as short (``detour_factor``); no share is taken at the approaches
+  after it, which would otherwise see only the shortest path's vehicles.
+
+Why shares, and not path-flow rows: a fragment count is a path flow, the product of the turning
+ratios along it, which a linear model cannot hold; a share at one approach is linear in that
+approach's flows (``x_m - s x_S = 0``), so it enters the same least-squares problem as a row
+with its sampling standard deviation, next to the counts and priors, in every interval of the
+period (per-interval estimate or pooled ratios alike).
 
 Privacy: fragments keep no plate (not even its hash); fragments older than the retention window
 before the newest sighting are dropped.
@@ -65,7 +77,9 @@ class PlateSettings:
     max_time_factor
         A fragment takes at most this many times its path's free-flow time, plus ``slack_s``; ``> 1``.
     slack_s
-        Seconds added to the longest plausible time (red signals, queues); ``>= 0``.
+        Seconds added to the longest plausible time: a red phase and a queue, which on a
+        saturated approach exceed two minutes (plates are near-unique, so a longer window
+        admits little but detours); ``>= 0``.
     min_time_factor
         A fragment takes at least this share of its free-flow time (faster: a false match); in ``[0, 1]``.
     retention_s
@@ -79,15 +93,21 @@ class PlateSettings:
         Standard deviation added (in quadrature) to every turn share's sampling one: trips
         that end between two cameras, or take another path than the shortest, bias a share
         in ways the sample cannot show; ``>= 0``.
+    detour_factor
+        A camera pair's path is *uncertain* from the first junction where a path that leaves
+        it takes at most this many times the shortest path's free-flow time: its fragments
+        give turn shares only before that junction, and none are taken at the approaches of
+        the uncertain part; ``>= 1``.
     """
 
     max_time_factor: float = 3.0
-    slack_s: float = 120.0
+    slack_s: float = 300.0
     min_time_factor: float = 0.5
     retention_s: float = RETENTION_S
     min_fragments: float = 20.0
     max_free_flow_s: float = 900.0
-    share_sd_floor: float = 0.1
+    share_sd_floor: float = 0.05
+    detour_factor: float = 1.25
 
     def __post_init__(self) -> None:
         checks = {
@@ -98,9 +118,11 @@ class PlateSettings:
             "min_fragments": lambda v: v > 0,
             "max_free_flow_s": lambda v: v > 0,
             "share_sd_floor": lambda v: v >= 0,
+            "detour_factor": lambda v: v >= 1,
         }
         wanted = {"max_time_factor": "> 1", "slack_s": ">= 0", "min_time_factor": "in [0, 1]",
-                  "retention_s": "> 0", "min_fragments": "> 0", "max_free_flow_s": "> 0", "share_sd_floor": ">= 0"}
+                  "retention_s": "> 0", "min_fragments": "> 0", "max_free_flow_s": "> 0", "share_sd_floor": ">= 0",
+                  "detour_factor": ">= 1"}
         problems = []
         for name, ok in checks.items():
             value = getattr(self, name)
@@ -124,6 +146,8 @@ class PathFragments:
     pairs : pandas.DataFrame
         One row per camera pair of the fragments: ``camera_a, camera_b, free_flow_s, movements``
         (of the path), ``through_camera`` (the path passes another camera's stop line) and
+        ``certain_movements`` (the path's leading movements before the first junction from
+        which another path is nearly as short: see :class:`PlateSettings`) and
         ``edge`` (B's approach edge when the path is one movement, else ``""``).
     pair_ptr, pair_mov : numpy.ndarray
         The pairs' paths: movements (indices into ``RoadNetwork.movements``) of pair ``p`` are
@@ -200,8 +224,8 @@ def link_fragments(
     dropped = int((~keep).sum())
     first, pair = first[keep], pair[keep]
     used_pairs, pair_of = np.unique(pair, return_inverse=True)
-    ptr, movs, through = _paths(network, arrays, graph, cam_edge[a_cam[used_pairs]], cam_edge[b_cam[used_pairs]], cam_edge,
-                                float(settings.max_free_flow_s))
+    ptr, movs, through, certain = _paths(network, arrays, graph, cam_edge[a_cam[used_pairs]], cam_edge[b_cam[used_pairs]],
+                                           cam_edge, float(settings.max_free_flow_s), float(settings.detour_factor))
     n_moves = np.diff(ptr)
     one_move_edge = np.where(n_moves == 1, np.asarray(arrays.edge_ids, dtype=object)[cam_edge[b_cam[used_pairs]]], "")
     pairs = pd.DataFrame(
@@ -211,6 +235,7 @@ def link_fragments(
             "free_flow_s": pair_free[used_pairs],
             "movements": n_moves,
             "through_camera": through,
+            "certain_movements": certain,
             "edge": one_move_edge,
         }
     )
@@ -254,26 +279,39 @@ def fragment_turn_shares(
 ) -> pd.DataFrame:
     """Return turn shares at every approach the fragments cross, from the counts' time span.
 
-    Each fragment of the span (by its first sighting) with no camera passed unread weighs
-    ``1 / (rho_A rho_B)`` (kernel ``_path_weights``), ``rho`` being a camera's read rate over
-    the span: its sightings over the vehicles it counted (the median rate for a camera that
-    counted nothing). An approach's shares are taken among its movements whose exit edge
-    leads to a camera whichever way a vehicle continues (see the module docstring), when at
-    least two such movements and ``min_fragments`` effective fragments (Kish:
-    ``(sum w)^2 / sum w^2``) cross it.
+    Each fragment of the span (by its first sighting) whose path passes no camera unread
+    weighs ``1 / (rho_A rho_B)`` on the certain part of its path (kernel ``_path_weights``;
+    approaches on an uncertain part get no shares, see :class:`PlateSettings`), ``rho``
+    being a camera's read rate over the span: its sightings over the vehicles it counted (the
+    median rate for a camera that counted nothing). The weights summed over a movement ``m``
+    are the Horvitz-Thompson estimate of the vehicles that crossed ``m`` and then met a camera.
+
+    * At a **counted approach** that estimate over the approach's count ``C`` is the share of
+      ``m`` in the approach's whole flow (``scope = "approach"``), for every movement whose exit
+      edge leads to a camera whichever way a vehicle continues; the approach's other
+      movements (towards exits no camera watches) take what is left. The read rate of the
+      approach's own camera cancels: the share is the fragments through ``m`` weighed by
+      ``1 / rho_B`` over the approach's sightings.
+    * At an **uncounted approach** the shares are among its movements with such exits
+      (``scope = "listed"``), when at least two are crossed.
+
+    Either needs ``min_fragments`` effective fragments (Kish: ``(sum w)^2 / sum w^2``) through
+    the movements listed.
 
     Returns
     -------
     pandas.DataFrame
-        ``junction, from_edge, to_edge, share, share_sd, fragments``: the movements of each
-        such approach with their share of the approach's flow into those movements, its
-        standard deviation ``sqrt((s (1 - s) + 1 / n) / n + share_sd_floor^2)`` and the
-        effective fragments ``n``.
+        ``junction, from_edge, to_edge, share, share_sd, fragments, scope, approach_vph``: the
+        listed movements of each approach with their share, its standard deviation
+        ``sqrt(sampling^2 + share_sd_floor^2)`` (sampling: ``sqrt(sum w^2 + w_mean^2) / C``, one
+        pseudo-fragment of the approach's mean weight ``w_mean = sum w^2 / sum w`` added, on a counted
+        approach, ``sqrt((s (1 - s) + 1 / n) / n)`` on another), the effective fragments ``n``,
+        and the approach's counted flow over the span (veh/h; NaN when uncounted).
     """
     from .._kernels.estimation.plates import _path_weights
 
     arrays = network.to_arrays()
-    columns = ["junction", "from_edge", "to_edge", "share", "share_sd", "fragments"]
+    columns = ["junction", "from_edge", "to_edge", "share", "share_sd", "fragments", "scope", "approach_vph"]
     frame = counts.frame
     t0 = float(frame["interval_start"].min())
     t1 = float((frame["interval_start"] + frame["interval_s"]).max())
@@ -287,26 +325,53 @@ def fragment_turn_shares(
         return pd.DataFrame(columns=columns)
     weight = 1.0 / (rho.reindex(f["camera_a"]).to_numpy() * rho.reindex(f["camera_b"]).to_numpy())
     n_mov = len(network.movements)
+    # each path's certain prefix (the weights), and the approaches of uncertain parts (no shares there)
+    start, length = fragments.pair_ptr[:-1], np.diff(fragments.pair_ptr)
+    certain = pairs["certain_movements"].to_numpy(dtype=np.int64)
+    offset = np.arange(len(fragments.pair_mov)) - np.repeat(start, length)
+    in_prefix = offset < np.repeat(certain, length)
+    prefix_ptr = np.concatenate([[0], np.cumsum(certain)]).astype(np.int64)
     total, square = _path_weights(
-        f["pair"].to_numpy(dtype=np.int64), fragments.pair_ptr, fragments.pair_mov, weight, np.int64(n_mov)
+        f["pair"].to_numpy(dtype=np.int64), prefix_ptr, fragments.pair_mov[in_prefix], weight, np.int64(n_mov)
     )
+    used = np.zeros(len(pairs), dtype=bool)
+    used[f["pair"].to_numpy()] = True
+    uncertain = fragments.pair_mov[~in_prefix & np.repeat(used, length)]
+    tainted = set(arrays.mov_from_edge[uncertain].tolist())
     covered = _covered_downstream(arrays, _camera_edges(registry, arrays)[1])
+    counted = _approach_counts(frame, arrays)
+    hours = (t1 - t0) / 3600.0
+    floor = fragments.settings.share_sd_floor
     rows = []
     crossed = np.flatnonzero(total > 0)
     for j, e in sorted({(int(arrays.mov_junction[m]), int(arrays.mov_from_edge[m])) for m in crossed}):
+        if e in tainted:
+            continue
         out = arrays.edge_out_mov[arrays.edge_out_ptr[e] : arrays.edge_out_ptr[e + 1]]
         s = np.array([m for m in out if arrays.mov_turn[m] != _CROSSING and arrays.mov_to_edge[m] >= 0
                       and covered[arrays.mov_to_edge[m]]], dtype=np.int64)
-        if len(s) < 2 or total[s].sum() <= 0:
+        if len(s) == 0 or total[s].sum() <= 0:
             continue
         n_eff = total[s].sum() ** 2 / square[s].sum()
         if n_eff < fragments.settings.min_fragments:
             continue
-        share = total[s] / total[s].sum()
-        sd = np.sqrt((share * (1.0 - share) + 1.0 / n_eff) / n_eff + fragments.settings.share_sd_floor**2)
+        c = counted.get(e, 0.0)
+        if c > 0:
+            share = np.minimum(total[s] / c, 1.0)
+            # one pseudo-fragment at the mean weight: a movement seen by few (or no) fragments
+            # is not taken for a precisely small one
+            mean_w = square[s].sum() / total[s].sum()
+            sd = np.sqrt((square[s] + mean_w**2) / c**2 + floor**2)
+            scope, flow = "approach", c / hours
+        elif len(s) >= 2:
+            share = total[s] / total[s].sum()
+            sd = np.sqrt((share * (1.0 - share) + 1.0 / n_eff) / n_eff + floor**2)
+            scope, flow = "listed", float("nan")
+        else:
+            continue
         for m, sh, sdv in zip(s, share, sd, strict=True):
             rows.append((arrays.junction_ids[j], arrays.edge_ids[e], arrays.edge_ids[arrays.mov_to_edge[m]],
-                         float(sh), float(sdv), float(n_eff)))
+                         float(sh), float(sdv), float(n_eff), scope, flow))
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -375,29 +440,46 @@ def _camera_pairs(graph, cam_edge: np.ndarray, limit_s: float, batch: int = 256)
     return a.astype(np.int64), b.astype(np.int64), t[k].astype(np.float64)
 
 
-def _paths(network, arrays, graph, src_edge, dst_edge, cam_edge, limit_s):
-    """Movements of the shortest path of every pair, and whether it passes another camera's stop line."""
+def _paths(network, arrays, graph, src_edge, dst_edge, cam_edge, limit_s, detour_factor):
+    """Movements of the shortest path of every pair, whether it passes another camera's stop line, and how many are certain.
+
+    The path is certain up to the first edge ``u`` of it from which another movement
+    ``u -> v`` still reaches the destination within ``detour_factor`` times the shortest
+    free-flow time: ``d(s, u) + w(u, v) + d(v, dst) <= detour_factor * d(s, dst)`` (distances
+    from the source by Dijkstra, to the destination by Dijkstra on the reversed graph); the
+    number of movements before ``u`` is returned (all of them when no such edge).
+    """
     from scipy.sparse.csgraph import dijkstra
 
     camera_edges = set(cam_edge.tolist())
     ptr = [0]
     movs: list[int] = []
     through = np.zeros(len(src_edge), dtype=bool)
-    by_source: dict[int, np.ndarray] = {}
+    certain = np.zeros(len(src_edge), dtype=np.int64)
+    from_source: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for s in np.unique(src_edge):
-        _, pred = dijkstra(graph, indices=int(s), return_predecessors=True, limit=limit_s)
-        by_source[int(s)] = pred
+        dist, pred = dijkstra(graph, indices=int(s), return_predecessors=True, limit=limit_s)
+        from_source[int(s)] = (dist, pred)
+    reverse = graph.T.tocsr()
+    to_dest = {int(d): dijkstra(reverse, indices=int(d), limit=detour_factor * limit_s) for d in np.unique(dst_edge)}
     for k, (s, d) in enumerate(zip(src_edge, dst_edge, strict=True)):
-        pred = by_source[int(s)]
+        dist, pred = from_source[int(s)]
         chain = [int(d)]
         while chain[-1] != s:
             chain.append(int(pred[chain[-1]]))
         chain.reverse()  # s, e1, ..., d
-        for a, b in zip(chain, chain[1:], strict=False):
+        back = to_dest[int(d)]
+        longest = detour_factor * dist[int(d)] + 1e-9
+        certain[k] = len(chain) - 1
+        for i, (a, b) in enumerate(zip(chain, chain[1:], strict=False)):
             movs.append(network.movement_index(arrays.junction_ids[arrays.edge_to[a]], arrays.edge_ids[a], arrays.edge_ids[b]))
+            lo, hi = graph.indptr[a], graph.indptr[a + 1]
+            other = graph.indices[lo:hi] != b
+            if certain[k] > i and (dist[a] + graph.data[lo:hi][other] + back[graph.indices[lo:hi][other]] <= longest).any():
+                certain[k] = i
         through[k] = any(e in camera_edges for e in chain[1:-1])
         ptr.append(len(movs))
-    return np.array(ptr, dtype=np.int64), np.array(movs, dtype=np.int64), through
+    return np.array(ptr, dtype=np.int64), np.array(movs, dtype=np.int64), through, certain
 
 
 def _read_rates(sightings: pd.DataFrame, counts: pd.DataFrame, t0: float, t1: float) -> pd.Series:
@@ -413,17 +495,28 @@ def _read_rates(sightings: pd.DataFrame, counts: pd.DataFrame, t0: float, t1: fl
     return rate.reindex(seen.index.union(rate.index)).fillna(default)
 
 
+def _approach_counts(counts: pd.DataFrame, arrays) -> dict[int, float]:
+    """Vehicles counted on every counted approach edge (its approach totals, else its movement counts)."""
+    approach = counts[counts["to_edge"] == ""].groupby("from_edge")["count"].sum()
+    moves = counts[counts["to_edge"] != ""].groupby("from_edge")["count"].sum()
+    counted = approach.combine_first(moves)
+    edge = pd.Index(arrays.edge_ids).get_indexer(counted.index.astype(str))
+    return {int(e): float(n) for e, n in zip(edge, counted.to_numpy(), strict=True) if e >= 0}
+
+
 def _covered_downstream(arrays, cam_edge: np.ndarray) -> np.ndarray:
     """Per edge: does every vehicle on it reach a camera's stop line, whichever way it continues?
 
     True for a camera's approach edge; else when the edge has movements out other than
-    U-turns and all of them enter covered edges (fixed point from the cameras; loops stay
-    uncovered). A dead end (only a U-turn out) is where trips leave the network: uncovered.
+    turnarounds and all of them enter covered edges (fixed point from the cameras; loops stay
+    uncovered). A turnaround is a U-turn, or a movement after which the road, with no other
+    way to go, leads back to the junction the edge left (:func:`_turnarounds`): a dead end,
+    where trips leave the network, so an edge with only turnarounds out is uncovered.
     """
     n_e = len(arrays.edge_ids)
     covered = np.zeros(n_e, dtype=bool)
     covered[cam_edge] = True
-    ok = (arrays.mov_turn != _CROSSING) & (arrays.mov_turn != _UTURN) & (arrays.mov_to_edge >= 0)
+    ok = (arrays.mov_turn != _CROSSING) & (arrays.mov_to_edge >= 0) & ~_turnarounds(arrays)
     changed = True
     while changed:
         changed = False
@@ -434,3 +527,32 @@ def _covered_downstream(arrays, cam_edge: np.ndarray) -> np.ndarray:
                 covered[e] = True
                 changed = True
     return covered
+
+
+def _turnarounds(arrays, max_links: int = 20) -> np.ndarray:
+    """Per movement: a U-turn, or one whose exit road, without a choice, returns to the junction its approach left.
+
+    From the movement's exit edge the road is followed while each edge has exactly one vehicle
+    movement out (at most ``max_links`` edges); the movement is a turnaround when the road
+    reaches the junction the approach edge started at.
+    """
+    vehicle = (arrays.mov_turn != _CROSSING) & (arrays.mov_to_edge >= 0)
+    n_out = np.zeros(len(arrays.edge_ids), dtype=np.int64)
+    only = np.full(len(arrays.edge_ids), -1, dtype=np.int64)
+    for m in np.flatnonzero(vehicle):
+        e = arrays.mov_from_edge[m]
+        if e >= 0:
+            n_out[e] += 1
+            only[e] = arrays.mov_to_edge[m]
+    out = arrays.mov_turn == _UTURN
+    for m in np.flatnonzero(vehicle & ~out & (arrays.mov_from_edge >= 0)):
+        home = arrays.edge_from[arrays.mov_from_edge[m]]
+        e = arrays.mov_to_edge[m]
+        for _ in range(max_links):
+            if arrays.edge_to[e] == home:
+                out[m] = True
+                break
+            if n_out[e] != 1:
+                break
+            e = only[e]
+    return out

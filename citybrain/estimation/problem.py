@@ -184,9 +184,10 @@ def build_problem(
     turn_shares
         Observed turn shares among some movements of an approach
         (:func:`~citybrain.estimation.fragment_turn_shares`: ``junction, from_edge, to_edge,
-        share, share_sd``): one row ``x_m - s_m sum_S x = 0`` per listed movement ``m``, ``S``
-        the approach's listed movements, sd ``share_sd * X_S`` with ``X_S`` the level prior's
-        flow into ``S``.
+        share, share_sd`` and optionally ``scope, approach_vph``): one row ``x_m - s_m sum_S x =
+        0`` per listed movement ``m``, ``S`` the approach's listed movements (all of them when
+        ``scope`` is ``"approach"``), sd ``share_sd * X_S`` with ``X_S`` the ``approach_vph``
+        where given, else the level prior's flow into ``S``.
 
     Returns
     -------
@@ -448,8 +449,10 @@ def _turn_rows(seg_start: np.ndarray, seg_end: np.ndarray, ratio: np.ndarray) ->
 def _share_rows(network: RoadNetwork, v: _Flows, shares: pd.DataFrame | None, x_level: np.ndarray) -> tuple[np.ndarray, ...]:
     """Rows of observed turn shares: ``x_m - s_m sum_S x`` for every listed movement ``m``.
 
-    Returns the entries' rows (from 0), flows and coefficients, and each row's variance
-    ((veh/h)^2): ``(share_sd * X_S)^2`` plus 1, ``X_S`` the level prior's flow into ``S``.
+    ``S`` is the approach's listed movements, or all its movements where the share's
+    ``scope`` is ``"approach"``. Returns the entries' rows (from 0), flows and coefficients,
+    and each row's variance ((veh/h)^2): ``(share_sd * X_S)^2`` plus 1, ``X_S`` the listed
+    ``approach_vph`` where given, else the level prior's flow into ``S``.
 
     Raises
     ------
@@ -470,13 +473,17 @@ def _share_rows(network: RoadNetwork, v: _Flows, shares: pd.DataFrame | None, x_
     group = pd.factorize(shares["junction"].astype(str) + "\0" + shares["from_edge"].astype(str))[0]
     share = shares["share"].to_numpy(dtype=np.float64)
     sd = shares["share_sd"].to_numpy(dtype=np.float64)
+    whole = (shares["scope"] == "approach").to_numpy() if "scope" in shares else np.zeros(len(shares), dtype=bool)
+    base = shares["approach_vph"].to_numpy(dtype=np.float64) if "approach_vph" in shares else np.full(len(shares), np.nan)
+    seg = np.searchsorted(v.seg_start, flow, side="right") - 1
     rows, flows, coef, variance = [], [], [], []
     for r, (g, m, s_m, sd_m) in enumerate(zip(group, flow, share, sd, strict=True)):
-        members = flow[group == g]
+        members = np.arange(v.seg_start[seg[r]], v.seg_end[seg[r]]) if whole[r] else flow[group == g]
         rows.extend([r] * len(members))
         flows.extend(members.tolist())
         coef.extend(((members == m) - s_m).tolist())
-        variance.append((sd_m * x_level[members].sum()) ** 2 + 1.0)
+        x_s = base[r] if np.isfinite(base[r]) else x_level[members].sum()
+        variance.append((sd_m * x_s) ** 2 + 1.0)
     return (np.array(rows, dtype=np.int64), np.array(flows, dtype=np.int64), np.array(coef, dtype=np.float64),
             np.array(variance, dtype=np.float64))
 

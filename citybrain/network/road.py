@@ -45,6 +45,7 @@ class RoadNetwork:
     _arrays: NetworkArrays | None = field(default=None, init=False, repr=False)
     _movement_index: dict[tuple[str, str, str], int] = field(default_factory=dict, init=False, repr=False)
     _feeders: dict[str, set[str]] | None = field(default=None, init=False, repr=False)
+    _edge_lengths: dict[str, float] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._movement_index = {
@@ -90,7 +91,8 @@ class RoadNetwork:
     def approach_edges(self, junction: str) -> tuple[str, ...]:
         """Road edges ending at a junction that carry at least one vehicle movement."""
         seen = dict.fromkeys(
-            m.from_edge for m in self.movements if m.junction == junction and m.turn != "crossing"
+            m.from_edge for m in map(self.movements.__getitem__, self.junction_movements(junction))
+            if m.turn != "crossing"
         )
         return tuple(seen)
 
@@ -109,7 +111,8 @@ class RoadNetwork:
                     for to_lane in m.to_lanes:
                         feeders[to_lane].update(m.from_lanes)
             self._feeders = feeders
-        lengths = {e: d["length_m"] for e, d in self.edges.items()}
+            self._edge_lengths = {key: d["length_m"] for _, _, key, d in self.graph.edges(keys=True, data=True)}
+        lengths = self._edge_lengths
         found: dict[str, float] = {}
         frontier = [(lane, 0.0) for lane in lanes]
         seen = set(lanes)

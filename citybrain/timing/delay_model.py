@@ -37,6 +37,7 @@ __all__ = [
     "shared_lane_sat_vph",
     "offsets_of",
     "cyclic_delay",
+    "movement_delays",
     "network_delay",
     "random_delay",
     "flows_period_h",
@@ -341,6 +342,22 @@ def cyclic_delay(model: DelayModel, offsets: np.ndarray, *, n_sweeps: int = 3) -
     total = _network_delay(offsets, model.cap_local, model.light, model.q, model.up_ptr, model.up_mov,
                            model.shift, model.factor, int(n_sweeps), np.empty((n, model.cycle_s)), np.empty(n))
     return float(total / model.cycle_s)
+
+
+def movement_delays(model: DelayModel, offsets: np.ndarray, *, n_sweeps: int | None = None) -> np.ndarray:
+    """Uniform delay (s/veh) of each of the model's movements at ``offsets`` (s).
+
+    ``n_sweeps`` passes over the movements (default one per light plus one, so a platoon's
+    profile reaches the far end of a chain of lights whichever way it runs).
+    """
+    n = len(model.movements)
+    if not n:
+        return np.zeros(0)
+    sweeps = len(model.tls) + 1 if n_sweeps is None else int(n_sweeps)
+    delay = np.empty(n)
+    _network_delay(offsets, model.cap_local, model.light, model.q, model.up_ptr, model.up_mov, model.shift,
+                   model.factor, sweeps, np.empty((n, model.cycle_s)), delay)
+    return delay / np.maximum(model.q * model.cycle_s, 1e-12)
 
 
 def random_delay(model: DelayModel, *, period_h: float = 0.25) -> float:

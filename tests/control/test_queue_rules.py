@@ -41,8 +41,9 @@ def grid():
     return graph_from_sumo_net(NETWORKS / "grid4x4.net.xml")
 
 
-def _observation(grid, green, *, halting=None, out_halting=None, near=None, near_halting=None):
-    """An observation of B1 with per-movement queues and per-lane near counts given by dicts (default 0)."""
+def _observation(grid, green, *, halting=None, out_halting=None, near=None, near_halting=None, vehicles=None,
+                 gaps=None, time_s=100.0):
+    """An observation of B1 with per-movement queues and per-lane counts and detector gaps given by dicts (default 0, gaps 99 s)."""
     demand = PhaseDemand(grid, "B1")
     movements = tuple(sorted({m for ms in demand.phase_movements.values() for m in ms}))
     lanes = tuple(dict.fromkeys(x for m in movements for x in grid.movements[m].from_lanes))
@@ -52,8 +53,9 @@ def _observation(grid, green, *, halting=None, out_halting=None, near=None, near
         return tuple((values or {}).get(k, 0) for k in keys)
 
     return Observation(
-        "B1", 100.0, green, green, 20.0, tuple(demand.phase_movements), movements,
-        per(halting, movements), per(halting, movements), zeros_m, lanes, (0,) * len(lanes), (0,) * len(lanes),
+        "B1", time_s, green, green, 20.0, tuple(demand.phase_movements), movements,
+        per(halting, movements), per(halting, movements), zeros_m, lanes, per(vehicles, lanes), (0,) * len(lanes),
+        lane_gap_s=tuple((gaps or {}).get(x, 99.0) for x in lanes),
         movement_out_halting=per(out_halting, movements), lane_near_vehicles=per(near, lanes),
         lane_near_halting=per(near_halting, lanes),
     )
@@ -89,6 +91,28 @@ def test_advanced_mp_keeps_the_phase_while_running_vehicles_outweigh_pressures(g
         ctl.decide(Observation("B1", 0.0, k0, k0, 0.0, busy.green_phases, busy.movements, busy.movement_vehicles,
                                busy.movement_halting, busy.movement_out_vehicles, busy.lanes, busy.lane_vehicles,
                                busy.lane_halting, movement_out_halting=busy.movement_out_halting))
+
+
+def test_the_guarded_controller_gaps_out_under_frequent_decisions_and_switches_only_for_more(grid):
+    """Decisions 1 s apart: between reviews the green goes on while its detectors see moving vehicles;
+    gapped out, it goes to a phase only when that one has more vehicles than the green's own running ones."""
+    demand = PhaseDemand(grid, "B1")
+    (k0, ms0), (k1, ms1) = list(demand.phase_movements.items())[:2]
+    lane = grid.movements[ms0[0]].from_lanes[0]
+    ctl = GuardedPressureController(grid, "B1")
+    assert ctl.needs_detectors  # the twin emulates its approach detectors
+
+    def decide(t, **kw):
+        return ctl.decide(_observation(grid, k0, time_s=t, **kw))
+
+    assert decide(100.0, halting={ms1[0]: 2}, vehicles={lane: 3}, near={lane: 3}, gaps={lane: 1.0}) is None  # flowing
+    assert decide(101.0, halting={ms1[0]: 2}, vehicles={lane: 3}, near={lane: 3}) is None  # 2 waiting < 3 coming
+    assert decide(102.0, halting={ms1[0]: 4}, vehicles={lane: 3}, near={lane: 3}) == k1  # 4 waiting > 3 coming
+    # decisions 10 s apart (RESCO's): near running vehicles keep the green, detector gaps do not matter
+    slow = GuardedPressureController(grid, "B1")
+    slow.decide(_observation(grid, k0, time_s=90.0, halting={ms1[0]: 4}, near={lane: 5}))
+    assert slow.decide(_observation(grid, k0, time_s=100.0, halting={ms1[0]: 4}, near={lane: 5})) is None
+    assert slow.decide(_observation(grid, k0, time_s=110.0, halting={ms1[0]: 4}, near={lane: 2}, gaps={lane: 1.0})) == k1
 
 
 def test_greedy_serves_the_largest_wave_first_in_order_on_ties(grid):

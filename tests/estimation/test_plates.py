@@ -90,20 +90,42 @@ def test_old_fragments_are_dropped(tmp_path, grid, registry):
     assert len(fr) == 1 and fr.dropped_old == 10
 
 
+def _counts_at_read_rates(fr, grid):
+    """Counts for every camera of ``fr``: twice its sightings (read rate 1/2), C1's as many (read rate 1)."""
+    seen = fr.sightings.groupby("camera_id").size()
+    counted = {c: 2 * int(n) for c, n in seen.items()}
+    counted["cam_C1_B1C1"] = int(seen["cam_C1_B1C1"])
+    frame = pd.DataFrame([(0.0, 3600.0, c, *CAMERAS[c], "", n) for c, n in counted.items()],
+                         columns=["interval_start", "interval_s", "camera_id", "junction", "from_edge", "to_edge", "count"])
+    return counts_from_frame(frame, grid), counted
+
+
 def test_turn_shares_weigh_fragments_by_read_rates(tmp_path, grid, registry):
     fr = _sightings(tmp_path, registry, _trips(), PlateSettings(min_fragments=1, share_sd_floor=0.0), grid)
-    seen = fr.sightings.groupby("camera_id").size()
-    # every camera read half of what it counted, except C1's: a quarter (its plates weigh double)
-    counted = {c: 2 * int(n) for c, n in seen.items()}
-    counted["cam_C1_B1C1"] = 4 * int(seen["cam_C1_B1C1"])
-    counts = counts_from_frame(pd.DataFrame(
-        [(0.0, 3600.0, c, *CAMERAS[c], "", n) for c, n in counted.items()],
-        columns=["interval_start", "interval_s", "camera_id", "junction", "from_edge", "to_edge", "count"]), grid)
+    counts, counted = _counts_at_read_rates(fr, grid)
     shares = fragment_turn_shares(grid, fr, counts, registry).set_index("to_edge")
     assert set(shares["from_edge"]) == {"A1B1"}  # FAR's C1 crossing passed a camera: left out
-    assert shares.loc["B1C1", "share"] == pytest.approx(12 / 15)  # 6 x 2 against 2 + 1
-    assert shares.loc["B1B2", "share"] == pytest.approx(2 / 15) and shares["share"].sum() == pytest.approx(1.0)
+    # A1B1 is counted: shares of its whole flow, fragments weighed 1 / (rho_A rho_B) over its count
+    c = counted["cam_B1_A1B1"]
+    assert (shares["scope"] == "approach").all() and (shares["approach_vph"] == c).all()
+    assert shares.loc["B1C1", "share"] == pytest.approx(6 / (0.5 * 1.0) / c)
+    assert shares.loc["B1B2", "share"] == pytest.approx(2 / (0.5 * 0.5) / c)
+    assert shares.loc["B1B0", "share"] == pytest.approx(1 / (0.5 * 0.5) / c)
     assert (shares["share_sd"] > 0).all()
+
+
+def test_no_turn_shares_where_two_paths_part(tmp_path, grid):
+    # C2C3 is as near from A1B1 by B1C1 as by B1B2: the path is uncertain from B1 on
+    cameras = {"cam_B1_A1B1": ("B1", "A1B1"), "cam_C3_C2C3": ("C3", "C2C3")}
+    reg = pd.DataFrame([(c, j, e, "", 1) for c, (j, e) in cameras.items()],
+                       columns=["camera_id", "junction", "from_edge", "to_edge", "lanes"])
+    rows = [(100 * k, "cam_B1_A1B1", f"D{k}") for k in range(3)] + [(100 * k + 60, "cam_C3_C2C3", f"D{k}") for k in range(3)]
+    fr = _sightings(tmp_path, reg, rows, PlateSettings(min_fragments=1, share_sd_floor=0.0), grid)
+    pair = fr.pairs.set_index(["camera_a", "camera_b"])
+    assert len(fr) == 3 and pair.loc[("cam_B1_A1B1", "cam_C3_C2C3"), "certain_movements"] == 0
+    frame = pd.DataFrame([(0.0, 3600.0, c, j, e, "", 6) for c, (j, e) in cameras.items()],
+                         columns=["interval_start", "interval_s", "camera_id", "junction", "from_edge", "to_edge", "count"])
+    assert len(fragment_turn_shares(grid, fr, counts_from_frame(frame, grid), reg)) == 0
 
 
 def test_a_camera_off_the_network_is_refused(tmp_path, grid, registry):
@@ -131,3 +153,14 @@ def test_pooled_flows_keep_ratios_constant_over_the_period(grid):
     est = estimate_flows(grid, counts, replace(s, ratio_period_s=3600.0))
     assert est.turning_ratio_prior == "lane-use, pooled"
     np.testing.assert_allclose(est._x, x, atol=1e-9)
+
+
+def test_turnarounds_are_u_turns_and_roads_that_lead_back(grid):
+    from citybrain.estimation.plates import _CROSSING, _UTURN, _turnarounds
+
+    arrays = grid.to_arrays()
+    flagged = _turnarounds(arrays)
+    vehicle = (arrays.mov_turn != _CROSSING) & (arrays.mov_to_edge >= 0)
+    assert flagged[vehicle & (arrays.mov_turn == _UTURN)].all()
+    # on the grid every other movement leads to a junction with a choice, never straight back
+    assert not flagged[vehicle & (arrays.mov_turn != _UTURN)].any()

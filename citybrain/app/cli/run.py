@@ -49,12 +49,15 @@ def _strategy_names(ctx: click.Context, param: click.Parameter, value: str | Non
                    "on demand routed from their estimate.")
 @click.option("--registry", type=InputFile("a camera registry (CSV or Parquet)"), default=None,
               help="The camera registry of --counts.")
+@click.option("--demand-method", type=click.Choice(["jtrrouter", "routesampler"]), default=None,
+              help="With --counts: how the validation demand is built from their estimate, as citybrain demand "
+                   "--method (default: jtrrouter).")
 @plate_options
 @click.option("--quiet", is_flag=True, help="No progress display.")
 def run(scenario: Path, out: Path, seeds: int | None, strategies: list[str] | None, method: str,
         replan_every: float | None, workers: int | None, duration_s: float | None, corridor: list[str] | None,
-        counts_file: Path | None, registry: Path | None, sightings: Path | None, plate_key_file: Path | None,
-        quiet: bool) -> None:
+        counts_file: Path | None, registry: Path | None, demand_method: str | None, sightings: Path | None,
+        plate_key_file: Path | None, quiet: bool) -> None:
     """Close the loop on SCENARIO and report it.
 
     Runs the scenario's existing programs with emulated cameras, checks the counts,
@@ -70,6 +73,8 @@ def run(scenario: Path, out: Path, seeds: int | None, strategies: list[str] | No
     progress = Progress(enabled=not quiet)
     if (registry is not None or sightings is not None) and counts_file is None:
         raise click.UsageError("--registry and --sightings come with your own counts; give --counts too.")
+    if demand_method is not None and counts_file is None:
+        raise click.UsageError("--demand-method builds demand from your own counts; give --counts too.")
     if replan_every is not None and counts_file is not None:
         raise click.UsageError("--replan-every re-plans from the twin's own cameras; it does not take --counts.")
     if replan_every is not None:
@@ -93,7 +98,8 @@ def run(scenario: Path, out: Path, seeds: int | None, strategies: list[str] | No
         return
     res = run_job(scenario, out, seeds=seeds, strategies=strategies, method=method, workers=workers,
                   progress=progress, duration_s=duration_s, corridor=corridor, counts=counts_file, registry=registry,
-                  sightings=sightings, plate_key_file=plate_key_file)
+                  sightings=sightings, plate_key_file=plate_key_file,
+                  demand_method=demand_method or "jtrrouter")
     from citybrain.app.report.write import headline
 
     for line in headline(res.data):

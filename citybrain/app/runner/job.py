@@ -194,7 +194,7 @@ def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, 
             progress: Progress | None = None, duration_s: float | None = None,
             corridor: list[str] | None = None, counts: str | Path | None = None,
             registry: str | Path | None = None, sightings: str | Path | None = None,
-            plate_key_file: str | Path | None = None) -> JobResult:
+            plate_key_file: str | Path | None = None, demand_method: str = "jtrrouter") -> JobResult:
     """Run the main job on a scenario and write its report, plans and flows into ``out``.
 
     Parameters
@@ -230,6 +230,10 @@ def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, 
     sightings, plate_key_file
         Plate sightings of those cameras and the key their plates are hashed with (default
         ``$CITYBRAIN_PLATE_KEY``): their path fragments enter the estimate (needs ``registry``).
+    demand_method
+        How the validation demand is built from the estimate of ``counts``
+        (:data:`simulation.demand.METHODS`): ``"jtrrouter"`` routes the estimate of every
+        junction, ``"routesampler"`` matches the estimate of the counted junctions.
 
     Returns
     -------
@@ -303,13 +307,15 @@ def run_job(scenario, out: str | Path, *, seeds: int | list[int] | None = None, 
     flows = _seconds(estimate.flows, table)
     write_flows(estimate.flows, out / "flows.csv")
     if counts is not None:  # the validation's demand: routed from an estimate of every junction
-        from simulation.demand import write_jtr_demand
+        from simulation.demand import write_demand
 
-        everywhere = estimate_flows(network, table, EstimationSettings(junctions="all"), **plates)
-        routed = write_jtr_demand(_seconds(everywhere.flows, table), network, out / "demand",
-                                  begin_offset_s=sc.begin_s)
+        routed_estimate = estimate
+        if demand_method == "jtrrouter":  # turning ratios at every junction, counted or not
+            routed_estimate = estimate_flows(network, table, EstimationSettings(junctions="all"), **plates)
+        routed = write_demand(_seconds(routed_estimate.flows, table), network, out / "demand", method=demand_method,
+                              begin_offset_s=sc.begin_s)
         sc = sc.with_demand((routed["routes"],))
-        progress(f"  validation demand: {routed['routes']} (jtrrouter, from the estimate)")
+        progress(f"  validation demand: {routed['routes']} ({demand_method}, from the estimate)")
     fit = estimate.summary()
     fit.pop("settings", None)
     timings["3 flow estimate"] = time.perf_counter() - t

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from citybrain.app.cli import cli
+from citybrain.counts.sightings import PLATE_KEY_ENV
 
 from ...conftest import ROOT
 
@@ -27,14 +29,20 @@ def demo600(tmp_path_factory):
     return path
 
 
-@pytest.mark.sumo
-def test_counts_written_by_simulate_give_the_plans_of_the_emulated_path(demo600, tmp_path):
-    emulated = CliRunner().invoke(cli, ["run", str(demo600), "--out", str(tmp_path / "emulated"), *ONLY_PLANS])
-    assert emulated.exit_code == 0, emulated.output
-    cams = tmp_path / "cams"
+@pytest.fixture(scope="module")
+def camera_feed(demo600, tmp_path_factory):
+    """``simulate --cameras-out`` on the cut demo with the main job's counting seed: counts, registry, sightings."""
+    cams = tmp_path_factory.mktemp("cams")
     written = CliRunner().invoke(cli, ["simulate", str(demo600), "--seed", "1000", "--cameras-out", str(cams)])
     assert written.exit_code == 0, written.output
-    counts, registry = cams / "demo_seed1000_counts.csv", cams / "demo_seed1000_cameras.csv"
+    return tuple(cams / f"demo_seed1000_{name}.csv" for name in ("counts", "cameras", "sightings"))
+
+
+@pytest.mark.sumo
+def test_counts_written_by_simulate_give_the_plans_of_the_emulated_path(demo600, camera_feed, tmp_path):
+    emulated = CliRunner().invoke(cli, ["run", str(demo600), "--out", str(tmp_path / "emulated"), *ONLY_PLANS])
+    assert emulated.exit_code == 0, emulated.output
+    counts, registry, _ = camera_feed
     assert "queue_veh" in pd.read_csv(counts).columns and "range_m" in pd.read_csv(registry).columns
     own = CliRunner().invoke(cli, ["run", str(demo600), "--out", str(tmp_path / "own"), *ARGS, "--counts", str(counts),
                                    "--registry", str(registry)])
@@ -48,6 +56,32 @@ def test_counts_written_by_simulate_give_the_plans_of_the_emulated_path(demo600,
     assert "validation demand routed from their estimate" in (tmp_path / "own" / "report.md").read_text()
     runs = pd.read_csv(tmp_path / "own" / "runs.csv")
     assert runs["error"].isna().all() and runs["arrived"].min() > 100
+
+
+@pytest.mark.sumo
+def test_sightings_of_the_same_cameras_enter_the_estimate_and_routesampler_builds_the_demand(
+        demo600, camera_feed, tmp_path, monkeypatch):
+    counts, registry, sightings = camera_feed
+    feed = pd.read_csv(sightings, dtype={"plate": str})
+    assert len(feed) > 100
+    feed["plate"] = "RAWPLATE-" + feed["plate"] + "-Q"  # unmistakable in any output
+    feed.to_csv(sightings.with_name("marked_sightings.csv"), index=False)
+    monkeypatch.setenv(PLATE_KEY_ENV, "a-test-key-of-32-bytes-0123456789")
+    out = tmp_path / "plates"
+    own = CliRunner().invoke(cli, ["run", str(demo600), "--out", str(out), "--seeds", "1", "--strategies", "existing",
+                                   "--workers", "1", "--counts", str(counts), "--registry", str(registry),
+                                   "--sightings", str(sightings.with_name("marked_sightings.csv")),
+                                   "--demand-method", "routesampler"])
+    assert own.exit_code == 0, own.output
+    fragments = re.search(r"(\d+) path fragments from the plate sightings", own.output)
+    assert fragments and int(fragments.group(1)) > 0
+    assert "validation demand:" in own.output and "(routesampler, from the estimate)" in own.output
+    assert (out / "demand" / "turn_counts.xml").is_file() and (out / "plan.json").is_file()
+    runs = pd.read_csv(out / "runs.csv")
+    assert runs["error"].isna().all() and runs["arrived"].min() > 100
+    for path in out.rglob("*"):
+        if path.is_file() and path.suffix in (".csv", ".json", ".md", ".html", ".xml", ".txt", ".log"):
+            assert "RAWPLATE" not in path.read_text(errors="replace"), path
 
 
 def test_counts_with_problems_are_refused_with_the_report(demo600, tmp_path):
@@ -70,3 +104,6 @@ def test_registry_needs_counts_and_the_closed_loop_takes_none(demo600, tmp_path)
     loop = CliRunner().invoke(cli, ["run", str(demo600), "--out", str(tmp_path / "b"), "--replan-every", "5", "--counts",
                                     str(reg)])
     assert loop.exit_code == 2 and "does not take --counts" in loop.output
+    routed = CliRunner().invoke(cli, ["run", str(demo600), "--out", str(tmp_path / "d"), "--demand-method",
+                                      "routesampler"])
+    assert routed.exit_code == 2 and "give --counts too" in routed.output
