@@ -21,7 +21,7 @@ tried again after :data:`STALL_RETRY_S`. Blocked movements count for nothing.
    When the light decides more often than every :data:`GAP_S` (the native protocol's 1 s), a
    green kept by the review also gaps out between reviews: it ends once no detector of its
    open approach (the lanes feeding short ones included) saw a vehicle within :data:`GAP_S`,
-   no queue there is still moving off, and another phase has more vehicles (queued and
+   no open queue waits on it, and another phase has more vehicles (queued and
    running near) than its own running ones, since a switch loses the transition's time.
 3. **Clearing a blocked box.** A current phase whose movements are all blocked has no demand,
    so a phase with open demand takes over; with none, the light waits where it is.
@@ -105,11 +105,6 @@ class GuardedPressureController:
         pos = self._gap_pos
         return any(gaps[pos[x]] < GAP_S and n[pos[x]] > h[pos[x]] for x in lanes if x in pos)
 
-    def _discharging(self, observation: Observation, lanes) -> bool:
-        """Whether one of ``lanes`` holds a queue with vehicles moving there (a queue still leaving on green)."""
-        n, h, pos = observation.lane_vehicles, observation.lane_halting, self._gap_pos or {}
-        return any(0 < h[pos[x]] < n[pos[x]] for x in lanes if x in pos)
-
     def decide(self, observation: Observation) -> int | None:
         """Keep the current green or name the next one (see the module docstring)."""
         current, t, demand = observation.green, observation.time_s, self.demand
@@ -153,7 +148,7 @@ class GuardedPressureController:
 
     def _gap_out(self, observation: Observation, current: int, others: dict[int, float], vehicles: dict[int, float],
                  running: float, within_max: bool, blocked: set[int], stalled: set[str]) -> int | None:
-        """Frequent decisions between reviews: keep the green while its open approach flows or its queue moves off.
+        """Frequent decisions between reviews: keep the green while its open approach flows or a queue waits on it.
 
         Gapped out, the green still rests while no other phase has more vehicles (queued and
         running near the stop line) than its own running ones: switching then loses the
@@ -163,8 +158,8 @@ class GuardedPressureController:
         if within_max:
             lanes = [x for m in demand.phase_movements.get(current, ()) if m not in blocked
                      for x in demand.approach_lanes[m] if x not in stalled]
-            if self._flowing(observation, lanes) or self._discharging(observation, lanes):
-                return None
+            if self._flowing(observation, lanes) or vehicles[current] > running:
+                return None  # flowing, or a queue still waits on the green
             others = {k: p for k, p in others.items() if vehicles[k] > running}
         return first_max(others, None)
 
