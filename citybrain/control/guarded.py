@@ -13,8 +13,10 @@ tried again after :data:`STALL_RETRY_S`. Blocked movements count for nothing.
    profile's maximum red less :data:`GUARD_MARGIN_S` forces the phase serving it (the longest
    red first), so no queue waits longer than the profile allows.
 2. **Keep or switch**, reviewed every :data:`REVIEW_S` while the current phase has demand (at
-   once when it has none). The phase with most to serve is the one of highest open pressure
-   plus open running vehicles near the stop line, among the phases with vehicles to move. The
+   once when it has none). The phase with most to serve, among the phases with vehicles to
+   move, is the one of highest open pressure; when the light decides more often than every
+   :data:`GAP_S`, its open running vehicles near the stop line count too (they reach the stop
+   line within the transition; under RESCO's 10 s they have joined the queue by then). The
    light keeps the current phase while its open running demand near the stop line is at
    least the highest efficient pressure of any phase, or its own pressure is the highest, up
    to its maximum green; otherwise it serves the phase with most to serve.
@@ -131,14 +133,14 @@ class GuardedPressureController:
             open_pressure[k] = sum(pressure[m] for m in movements)
             running[k] = demand.near_running(observation, lanes)
             vehicles[k] = running[k] + sum(queues[m] for m in movements)
-        # the phase with most to serve: its open pressure and its running vehicles near the stop line
+        # most to serve under frequent decisions: open pressure and running vehicles near the stop line
         others = {k: open_pressure[k] + running[k] for k in open_pressure if k != current and vehicles[k] > 0}
         within_max = observation.time_in_phase_s < self.max_green_s.get(current, 90.0)
         if not others or (vehicles[current] > 0 and t < self._review_at):
             return None if interval >= GAP_S or not others else self._gap_out(
                 observation, current, others, vehicles, running[current], within_max, blocked, stalled)
         self._review_at = t + REVIEW_S - 0.5
-        best = first_max(others, None)
+        best = first_max(others if interval < GAP_S else {k: open_pressure[k] for k in others}, None)
         if vehicles[current] > 0 and within_max and (
             running[current] >= max(open_pressure.values()) or open_pressure[current] >= open_pressure[best]
         ):
