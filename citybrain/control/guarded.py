@@ -13,15 +13,17 @@ tried again after :data:`STALL_RETRY_S`. Blocked movements count for nothing.
    profile's maximum red less :data:`GUARD_MARGIN_S` forces the phase serving it (the longest
    red first), so no queue waits longer than the profile allows.
 2. **Keep or switch**, reviewed every :data:`REVIEW_S` while the current phase has demand (at
-   once when it has none). The phase with most to serve is the one of highest open pressure
-   plus open running vehicles near the stop line, among the phases with vehicles to move. The
+   once when it has none). The phase with most to serve, among the phases with vehicles to
+   move, is the one of highest open pressure; when the light decides more often than every
+   :data:`GAP_S`, its open running vehicles near the stop line count too (they reach the stop
+   line within the transition; under RESCO's 10 s they have joined the queue by then). The
    light keeps the current phase while its open running demand near the stop line is at
    least the highest efficient pressure of any phase, or its own pressure is the highest, up
    to its maximum green; otherwise it serves the phase with most to serve.
    When the light decides more often than every :data:`GAP_S` (the native protocol's 1 s), a
    green kept by the review also gaps out between reviews: it ends once no detector of its
    open approach (the lanes feeding short ones included) saw a vehicle within :data:`GAP_S`,
-   no queue there is still moving off, and another phase has more vehicles (queued and
+   no open queue waits on it, and another phase has more vehicles (queued and
    running near) than its own running ones, since a switch loses the transition's time.
 3. **Clearing a blocked box.** A current phase whose movements are all blocked has no demand,
    so a phase with open demand takes over; with none, the light waits where it is.
@@ -105,11 +107,6 @@ class GuardedPressureController:
         pos = self._gap_pos
         return any(gaps[pos[x]] < GAP_S and n[pos[x]] > h[pos[x]] for x in lanes if x in pos)
 
-    def _discharging(self, observation: Observation, lanes) -> bool:
-        """Whether one of ``lanes`` holds a queue with vehicles moving there (a queue still leaving on green)."""
-        n, h, pos = observation.lane_vehicles, observation.lane_halting, self._gap_pos or {}
-        return any(0 < h[pos[x]] < n[pos[x]] for x in lanes if x in pos)
-
     def decide(self, observation: Observation) -> int | None:
         """Keep the current green or name the next one (see the module docstring)."""
         current, t, demand = observation.green, observation.time_s, self.demand
@@ -136,14 +133,14 @@ class GuardedPressureController:
             open_pressure[k] = sum(pressure[m] for m in movements)
             running[k] = demand.near_running(observation, lanes)
             vehicles[k] = running[k] + sum(queues[m] for m in movements)
-        # the phase with most to serve: its open pressure and its running vehicles near the stop line
+        # most to serve under frequent decisions: open pressure and running vehicles near the stop line
         others = {k: open_pressure[k] + running[k] for k in open_pressure if k != current and vehicles[k] > 0}
         within_max = observation.time_in_phase_s < self.max_green_s.get(current, 90.0)
         if not others or (vehicles[current] > 0 and t < self._review_at):
             return None if interval >= GAP_S or not others else self._gap_out(
                 observation, current, others, vehicles, running[current], within_max, blocked, stalled)
         self._review_at = t + REVIEW_S - 0.5
-        best = first_max(others, None)
+        best = first_max(others if interval < GAP_S else {k: open_pressure[k] for k in others}, None)
         if vehicles[current] > 0 and within_max and (
             running[current] >= max(open_pressure.values()) or open_pressure[current] >= open_pressure[best]
         ):
@@ -153,7 +150,7 @@ class GuardedPressureController:
 
     def _gap_out(self, observation: Observation, current: int, others: dict[int, float], vehicles: dict[int, float],
                  running: float, within_max: bool, blocked: set[int], stalled: set[str]) -> int | None:
-        """Frequent decisions between reviews: keep the green while its open approach flows or its queue moves off.
+        """Frequent decisions between reviews: keep the green while its open approach flows or a queue waits on it.
 
         Gapped out, the green still rests while no other phase has more vehicles (queued and
         running near the stop line) than its own running ones: switching then loses the
@@ -163,8 +160,8 @@ class GuardedPressureController:
         if within_max:
             lanes = [x for m in demand.phase_movements.get(current, ()) if m not in blocked
                      for x in demand.approach_lanes[m] if x not in stalled]
-            if self._flowing(observation, lanes) or self._discharging(observation, lanes):
-                return None
+            if self._flowing(observation, lanes) or vehicles[current] > running:
+                return None  # flowing, or a queue still waits on the green
             others = {k: p for k, p in others.items() if vehicles[k] > running}
         return first_max(others, None)
 
