@@ -243,27 +243,34 @@ def _conjugate_gradients(a, w, b, x, shared_solve, max_iter: int, tol_vph: float
         ``(n_o, n_var)`` solutions (veh/h).
     """
     at = a.T.tocsr()
-    x = x.T.copy()  # (n_var, n_o): one column per interval, like b
-    left = np.arange(x.shape[1])  # intervals still iterating
+    out = np.ascontiguousarray(x.T)  # (n_var, n_o): one column per interval, like b
+    left = np.arange(out.shape[1])  # intervals still iterating; their columns of x, r, w, d
+    x = out.copy()
     r = b - at @ (w * (a @ x))
     d = rz = None
     for _ in range(max_iter):
-        z = shared_solve(r.copy()).T  # preconditioned residuals
+        z = np.ascontiguousarray(shared_solve(r.copy()).T)  # preconditioned residuals
         go = np.abs(z).max(axis=0) > tol_vph
         if not go.all():
-            left, r, z, w = left[go], r[:, go], z[:, go], w[:, go]
+            out[:, left[~go]] = x[:, ~go]
+            left, x, r, z, w = left[go], x[:, go], r[:, go], z[:, go], w[:, go]
             if d is not None:
                 d, rz = d[:, go], rz[go]
         if not len(left):
             break
         rz_new = np.einsum("ij,ij->j", r, z)
-        d = z if d is None else z + (rz_new / rz) * d
+        if d is None:
+            d = z
+        else:
+            d *= rz_new / rz
+            d += z
         rz = rz_new
         q = at @ (w * (a @ d))
         step = rz / np.einsum("ij,ij->j", d, q)
-        x[:, left] += step * d
+        x += step * d
         r -= step * q
-    return x.T
+    out[:, left] = x
+    return out.T
 
 
 def _solve_lsq_linear(p: EstimationProblem, tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
