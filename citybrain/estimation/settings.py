@@ -83,7 +83,8 @@ class EstimationSettings:
         Compute ``se_vph`` (veh/h); NaN when ``False``.
     max_sweeps
         Most coordinate-descent sweeps (the direct solver's bound step: ``max_sweeps * n_flows``
-        updates); an integer ``>= 1``.
+        updates, after at most ``max_sweeps`` conjugate-gradient steps for the intervals whose
+        counts differ from the factorised ones); an integer ``>= 1``.
     tol_vph
         Coordinate descent stops when no flow moved more than ``tol_vph`` (veh/h) in a sweep (a
         flow that moves less does not wake its neighbours in the bound step); ``> 0``.

@@ -2,13 +2,16 @@
 
 ``method="direct"`` (default): with one weight per camera the normal-equations matrix
 ``A^T W A`` is the same for every interval that has the same counts present, so it is
-factorised once and every interval's right-hand side is solved at once. Only the
+factorised once (for the counts present in most intervals) and every interval's right-hand
+side is solved at once. Only the
 link-conservation rows couple junctions, so the junction blocks are inverted apart
 (kernels of :mod:`citybrain._kernels.estimation.blocks`) and the system is condensed onto
 the links, which :func:`scipy.sparse.linalg.splu` factorises (kernels of
 :mod:`citybrain._kernels.estimation.normal_equations` apply it); intervals whose solution
-leaves the bounds (or whose matrix differs: missing counts) are finished by coordinate descent
-on a work list (``_polish_bounded_lsq``), which visits only the variables near the change.
+leaves the bounds are finished by coordinate descent on a work list (``_polish_bounded_lsq``),
+which visits only the variables near the change. An interval whose matrix differs by a few
+rows (missing counts) is first solved by conjugate gradients preconditioned by the factorised
+matrix (``_conjugate_gradients``): the difference is of low rank, so few steps suffice.
 Cyclic coordinate descent over whole sweeps (``method="coordinate-descent"``, kernel
 ``_solve_bounded_lsq``) needs no factorisation but many sweeps on a large grid, because
 conservation must propagate across the network. ``method="lsq_linear"`` solves the same
@@ -102,8 +105,8 @@ def _solve_direct(p: EstimationProblem, max_sweeps: int, tol_vph: float) -> tupl
 
     The normal equations ``(A^T W A) x = A^T W y`` share their matrix across intervals
     whenever the same counts are present (count weights are per camera, see
-    ``count_sd_from``), so the matrix of the most common pattern of present counts is
-    factorised once. Every row but the link-conservation rows lies inside one junction, so
+    ``count_sd_from``), so the matrix of the counts present in at least half of the intervals
+    is factorised once. Every row but the link-conservation rows lies inside one junction, so
     ``A^T W A = D + C^T S C`` with ``D`` block-diagonal by junction (inverted block by block,
     kernel ``_invert_blocks``) and ``C`` the conservation rows (weights ``S``). Static
     condensation onto the links:
@@ -115,10 +118,11 @@ def _solve_direct(p: EstimationProblem, max_sweeps: int, tol_vph: float) -> tupl
     interval's right-hand side is solved at once (kernels ``_block_multiply``,
     ``_add_csr_product`` and ``_solve_triangular_pair``; ``C`` is permuted to the factor's
     order instead of the right-hand sides, and ``x`` comes out one row per interval from
-    ``_block_multiply_transposed``). Then work-list coordinate descent
+    ``_block_multiply_transposed``). The intervals whose present counts (or weights) differ
+    from the factorised ones are solved by conjugate gradients with that factorisation as
+    the preconditioner (``_conjugate_gradients``). Then work-list coordinate descent
     (``_polish_bounded_lsq``, in place) clips ``x`` to the bounds and finishes the intervals
-    whose solution left them, or whose present counts differ from the factorised pattern:
-    the correction is local, so it needs few updates.
+    whose solution left them: the correction is local, so it needs few updates.
 
     Returns
     -------
@@ -145,15 +149,8 @@ def _solve_direct(p: EstimationProblem, max_sweeps: int, tol_vph: float) -> tupl
     n_var = p.n_var
     threads = np.int64(numba.get_num_threads())
     present = ~np.isnan(p.count_y) & (p.count_w > 0)
-    # most common pattern of present counts (rows packed to bytes, then counted)
-    packed = np.packbits(present, axis=1)
-    _, first, inverse, freq = np.unique(
-        packed.view(np.dtype((np.void, packed.shape[1]))).ravel() if packed.shape[1] else np.zeros(n_t, np.int8),
-        return_index=True, return_inverse=True, return_counts=True,
-    )
-    inverse = np.asarray(inverse).ravel()
-    common = int(np.argmax(freq))
-    mask = present[first[common]]
+    # the factorised pattern: the counts present in at least half of the intervals
+    mask = 2 * present.sum(axis=0) >= n_t
     # one weight per count row for the factorised pattern: the camera's weight where present
     w_count = np.where(mask, np.max(p.count_w, axis=0, where=present, initial=0.0), 0.0)
     w = np.concatenate([w_count, p.static_w])
@@ -192,19 +189,88 @@ def _solve_direct(p: EstimationProblem, max_sweeps: int, tol_vph: float) -> tupl
         row_of = np.empty_like(lu.perm_r)
         row_of[lu.perm_r] = np.arange(len(row_of), dtype=row_of.dtype)
         c_rows = c[row_of]
-        z = np.zeros((c.shape[0], n_t))
-        _add_csr_product(c_rows.indptr, c_rows.indices, c_rows.data, _block_multiply(inv_ptr, inv, p.block_ptr, b), z)
-        _solve_triangular_pair(l_mat.indptr, l_mat.indices, l_mat.data, u_mat.indptr, u_mat.indices, u_mat.data, z, threads)
         ct = c.T.tocsr()
-        _add_csr_product(ct.indptr, lu.perm_c[ct.indices], -ct.data, z, b)  # b -= C^T u
-    x = _block_multiply_transposed(inv_ptr, inv, p.block_ptr, b)  # (n_t, n_var)
+        ct_cols = lu.perm_c[ct.indices]
+
+    def shared_solve(rhs: np.ndarray) -> np.ndarray:
+        """``(n_rhs, n_var)`` solutions of the factorised system for ``(n_var, n_rhs)`` right-hand sides (overwritten)."""
+        if len(coupling):
+            z = np.zeros((c.shape[0], rhs.shape[1]))
+            _add_csr_product(c_rows.indptr, c_rows.indices, c_rows.data, _block_multiply(inv_ptr, inv, p.block_ptr, rhs), z)
+            _solve_triangular_pair(l_mat.indptr, l_mat.indices, l_mat.data, u_mat.indptr, u_mat.indices, u_mat.data, z, threads)
+            _add_csr_product(ct.indptr, ct_cols, -ct.data, z, rhs)  # rhs -= C^T u
+        return _block_multiply_transposed(inv_ptr, inv, p.block_ptr, rhs)
+
     # intervals whose matrix differs from the factorised one: other counts present, or other
     # weights (count_sd_from="count"); the others start from their unconstrained optimum
-    other = (inverse != common) | (present & (p.count_w != w_count)).any(axis=1)
+    other = (present != mask).any(axis=1) | (present & (p.count_w != w_count)).any(axis=1)
+    b_other = b[:, other]  # a copy: shared_solve overwrites b
+    x = shared_solve(b)  # (n_t, n_var)
+    if other.any():
+        w_other = np.concatenate([np.where(present[other], p.count_w[other], 0.0).T, np.repeat(p.static_w[:, None], other.sum(), axis=1)])
+        x[other] = _conjugate_gradients(a, w_other, b_other, x[other], shared_solve, max_sweeps, tol_vph)
     used = _polish_bounded_lsq(*p.system(), p.lo, p.hi, x, ~other, np.int64(max_sweeps) * n_var, np.float64(tol_vph))
     # report work as whole-sweep equivalents (max_sweeps + 1 still flags no convergence)
     sweeps = np.where(used > np.int64(max_sweeps) * n_var, max_sweeps + 1, -(-used // n_var))
     return x, sweeps
+
+
+def _conjugate_gradients(a, w, b, x, shared_solve, max_iter: int, tol_vph: float) -> np.ndarray:
+    """Unconstrained optimum of the intervals whose matrix differs from the factorised one.
+
+    Conjugate gradients on each interval's normal equations ``(A^T W_t A) x = b_t``,
+    preconditioned by the factorised matrix (``shared_solve``): the two differ by the rows of
+    the counts missing (or weighted otherwise) in that interval, a low-rank difference, so
+    the iteration needs few steps. The intervals iterate together (one preconditioner solve
+    per step for all that are left); an interval stops when its preconditioned residual, an
+    estimate of its error, is at most ``tol_vph`` in every flow, or after ``max_iter`` steps
+    (the bound step finishes it either way).
+
+    Parameters
+    ----------
+    a : scipy.sparse.csr_matrix
+        ``(n_rows, n_var)`` the problem's matrix.
+    w : ndarray
+        ``(n_rows, n_o)`` row weights of each interval ((h/veh)^2; 0 for a missing count).
+    b : ndarray
+        ``(n_var, n_o)`` right-hand sides ``A^T W_t y_t`` (1/h).
+    x : ndarray
+        ``(n_o, n_var)`` start (veh/h), the factorised system's solution.
+
+    Returns
+    -------
+    ndarray
+        ``(n_o, n_var)`` solutions (veh/h).
+    """
+    at = a.T.tocsr()
+    out = np.ascontiguousarray(x.T)  # (n_var, n_o): one column per interval, like b
+    left = np.arange(out.shape[1])  # intervals still iterating; their columns of x, r, w, d
+    x = out.copy()
+    r = b - at @ (w * (a @ x))
+    d = rz = None
+    for _ in range(max_iter):
+        z = np.ascontiguousarray(shared_solve(r.copy()).T)  # preconditioned residuals
+        go = np.abs(z).max(axis=0) > tol_vph
+        if not go.all():
+            out[:, left[~go]] = x[:, ~go]
+            left, x, r, z, w = left[go], x[:, go], r[:, go], z[:, go], w[:, go]
+            if d is not None:
+                d, rz = d[:, go], rz[go]
+        if not len(left):
+            break
+        rz_new = np.einsum("ij,ij->j", r, z)
+        if d is None:
+            d = z
+        else:
+            d *= rz_new / rz
+            d += z
+        rz = rz_new
+        q = at @ (w * (a @ d))
+        step = rz / np.einsum("ij,ij->j", d, q)
+        x += step * d
+        r -= step * q
+    out[:, left] = x
+    return out.T
 
 
 def _solve_lsq_linear(p: EstimationProblem, tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
