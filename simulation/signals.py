@@ -257,6 +257,7 @@ class SignalDriver:
             movement_out_halting=mout_halt[self.mov_slice] if len(mout_halt) else (),
             lane_near_vehicles=near_veh[self.in_slice] if len(near_veh) else (),
             lane_near_halting=near_halt[self.in_slice] if len(near_halt) else (),
+            decision_interval_s=float(self.every),
         )
 
     def waits_on_sumo(self) -> bool:

@@ -100,6 +100,9 @@ class Observation:
         Per approach lane, vehicles and halting vehicles within the controller's
         ``near_range_m`` of the stop line (emulated lane-area detectors); empty unless the
         controller asks for them.
+    decision_interval_s : float
+        Seconds between two calls of ``decide`` under the run's protocol
+        (:attr:`DecisionProtocol.decision_interval_s`).
     """
 
     tls: str
@@ -119,6 +122,7 @@ class Observation:
     movement_out_halting: tuple[int, ...] = ()
     lane_near_vehicles: tuple[int, ...] = ()
     lane_near_halting: tuple[int, ...] = ()
+    decision_interval_s: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)

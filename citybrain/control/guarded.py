@@ -96,7 +96,6 @@ class GuardedPressureController:
         self._last_green: dict[int, float] = {}
         self._stalled: dict[str, float] = {}
         self._review_at = -float("inf")
-        self._last_t: float | None = None
         self._gap_pos: dict[str, int] | None = None
 
     def _flowing(self, observation: Observation, lanes) -> bool:
@@ -110,8 +109,7 @@ class GuardedPressureController:
     def decide(self, observation: Observation) -> int | None:
         """Keep the current green or name the next one (see the module docstring)."""
         current, t, demand = observation.green, observation.time_s, self.demand
-        interval = t - self._last_t if self._last_t is not None else 1.0
-        self._last_t = t
+        interval = observation.decision_interval_s
         if current is None:
             return None
         for m in demand.phase_movements.get(current, ()):

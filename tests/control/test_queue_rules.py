@@ -42,7 +42,7 @@ def grid():
 
 
 def _observation(grid, green, *, halting=None, out_halting=None, near=None, near_halting=None, vehicles=None,
-                 gaps=None, time_s=100.0):
+                 gaps=None, time_s=100.0, interval_s=1.0):
     """An observation of B1 with per-movement queues and per-lane counts and detector gaps given by dicts (default 0, gaps 99 s)."""
     demand = PhaseDemand(grid, "B1")
     movements = tuple(sorted({m for ms in demand.phase_movements.values() for m in ms}))
@@ -57,7 +57,7 @@ def _observation(grid, green, *, halting=None, out_halting=None, near=None, near
         per(halting, movements), per(halting, movements), zeros_m, lanes, per(vehicles, lanes), (0,) * len(lanes),
         lane_gap_s=tuple((gaps or {}).get(x, 99.0) for x in lanes),
         movement_out_halting=per(out_halting, movements), lane_near_vehicles=per(near, lanes),
-        lane_near_halting=per(near_halting, lanes),
+        lane_near_halting=per(near_halting, lanes), decision_interval_s=interval_s,
     )
 
 
@@ -110,9 +110,9 @@ def test_the_guarded_controller_gaps_out_under_frequent_decisions_and_switches_o
     assert decide(102.0, halting={ms1[0]: 4}, vehicles={lane: 3}, near={lane: 3}) == k1  # 4 waiting > 3 coming
     # decisions 10 s apart (RESCO's): near running vehicles keep the green, detector gaps do not matter
     slow = GuardedPressureController(grid, "B1")
-    slow.decide(_observation(grid, k0, time_s=90.0, halting={ms1[0]: 4}, near={lane: 5}))
-    assert slow.decide(_observation(grid, k0, time_s=100.0, halting={ms1[0]: 4}, near={lane: 5})) is None
-    assert slow.decide(_observation(grid, k0, time_s=110.0, halting={ms1[0]: 4}, near={lane: 2}, gaps={lane: 1.0})) == k1
+    assert slow.decide(_observation(grid, k0, time_s=100.0, halting={ms1[0]: 4}, near={lane: 5}, interval_s=10.0)) is None
+    assert slow.decide(_observation(grid, k0, time_s=110.0, halting={ms1[0]: 4}, near={lane: 2}, gaps={lane: 1.0},
+                                    interval_s=10.0)) == k1
 
 
 def test_greedy_serves_the_largest_wave_first_in_order_on_ties(grid):
